@@ -1,0 +1,23 @@
+"""pmt: Proxy Means Test scoring, ranking and desil for social-assistance targeting.
+
+The flat public API; see ``docs/api.md``.
+"""
+
+from . import errors
+try:
+    from . import synth
+except ImportError:  # TEMP until synth lands
+    synth = None
+from .errors import WeightSetError
+from .rank import DesilResult, RankResult, assign_desil, rank, reference_cutoffs, score
+from .spec import Derived, Variable, VariableSpec, default_spec
+from .weights import Manifest, WeightSet, available_weights, load_weights, save_weights
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DesilResult", "Derived", "Manifest", "RankResult", "Variable", "VariableSpec",
+    "WeightSet", "WeightSetError", "assign_desil", "available_weights", "default_spec",
+    "errors", "load_weights", "rank", "reference_cutoffs", "save_weights", "score", "synth",
+    "__version__",
+]

@@ -1,0 +1,558 @@
+"""The boundary: household table -> validated kernel arrays (and rejects).
+
+Columns are matched to the weight set's variables *by name*. Each column is
+checked once, vectorised, against its variable's rule; region cells are
+resolved to models and poverty lines once per distinct (district, urban)
+pair, not per household. Columns are checked in a fixed order (id,
+district_code, urban, hh_size, the spec's variables, the survey weight,
+regions, then id uniqueness), each column's rules in the order of
+:data:`CHECK_ORDER`. With ``on_invalid="raise"`` the first broken rule raises
+a typed error naming the column, the rule, a few row positions and values,
+and the fix. With
+``on_invalid="reject"`` every row that breaks a rule is set aside in a
+rejects table with its reason, so that ranked + rejected = input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import errors as E
+from .regions import fallback_chain, province_table
+from .spec import CANONICAL_COLUMNS, Variable
+from .weights import WeightSet
+
+__all__ = ["Encoded", "encode", "CHECK_ORDER"]
+
+OnInvalid = Literal["raise", "reject"]
+
+#: The order of rules within a column; a rejected row carries the first rule it breaks.
+CHECK_ORDER = ("wrong_dtype", "missing_or_infinite", "out_of_range", "invalid_code",
+               "invalid_hh_size", "unknown_region", "duplicate_id")
+
+_FIX = {
+    "wrong_dtype": "convert the column to numbers (e.g. pd.to_numeric) and fix the text entries",
+    "missing_or_infinite": "fill or remove the missing values, or pass on_invalid='reject' to "
+                           "set those rows aside",
+    "out_of_range": "correct the values, or pass on_invalid='reject' to set those rows aside",
+    "invalid_code": "recode to the allowed codes (map old form codes explicitly), or pass "
+                    "on_invalid='reject'",
+    "invalid_hh_size": "hh_size counts the members (a whole number from 1 to the spec's "
+                       "max_household_size); correct it or pass on_invalid='reject'",
+    "unknown_region": "use codes of the weight set's region scheme, add a model for the region "
+                      "(or a fallback such as 'national'), or pass on_invalid='reject'",
+    "duplicate_id": "make the household ids unique, or pass on_invalid='reject' to set all "
+                    "rows sharing an id aside",
+}
+_ERROR = {
+    "wrong_dtype": E.ColumnTypeError, "missing_or_infinite": E.MissingValueError,
+    "out_of_range": E.InvalidValueError, "invalid_code": E.InvalidCodeError,
+    "invalid_hh_size": E.HouseholdSizeError, "unknown_region": E.UnknownRegionError,
+    "duplicate_id": E.DuplicateIdError,
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Encoded:
+    """Kernel arrays for the households that passed validation.
+
+    Attributes
+    ----------
+    n_input : int
+        Rows in the input table.
+    rows : (n,) int64
+        Input positions of the encoded rows, ascending.
+    codes : (n, V) uint8, Fortran order
+        Dense code index of each lookup variable (position in ``Variable.code_values``).
+    numeric : (n, C) float64, Fortran order
+        Numeric terms in ``spec.numeric_terms`` order.
+    cell : (n,) int32
+        Region cell (distinct district x urban) of each household.
+    cell_district, cell_urban : (K,) int
+        What each cell is.
+    cell_model : (K,) int32
+        Row of the weight set's coefficients that scores each cell.
+    cell_shift : (K,) float64
+        Log poverty line of each cell (0 without poverty lines).
+    cell_group : (K,) int32
+        Province index of each cell (into ``provinces``).
+    provinces : (G,) int
+        2-digit province codes present, ascending.
+    person_weight : (n,) float64
+        Weight of each household in desil shares.
+    ids : ndarray or None
+        The id column of the encoded rows.
+    index : pandas.Index
+        The input index of the encoded rows.
+    rejects : pandas.DataFrame
+        ``row``, id column, ``column``, ``rule``, ``value`` — one row per rejected input row.
+    """
+
+    n_input: int
+    rows: np.ndarray
+    codes: np.ndarray
+    numeric: np.ndarray
+    cell: np.ndarray
+    cell_district: np.ndarray
+    cell_urban: np.ndarray
+    cell_model: np.ndarray
+    cell_shift: np.ndarray
+    cell_group: np.ndarray
+    provinces: np.ndarray
+    person_weight: np.ndarray
+    ids: np.ndarray | None
+    index: pd.Index
+    rejects: pd.DataFrame
+
+    @property
+    def n(self) -> int:
+        """Households encoded."""
+        return int(self.cell.shape[0])
+
+
+# --------------------------------------------------------------------------- column access
+
+class _Table:
+    """Uniform, copy-light column access over pandas DataFrames and pyarrow Tables."""
+
+    def __init__(self, data: Any) -> None:
+        if isinstance(data, pd.DataFrame):
+            self.kind = "pandas"
+            self.names = [str(c) for c in data.columns]
+            self.n = len(data)
+            self.index = data.index
+        elif type(data).__module__.startswith("pyarrow") and hasattr(data, "column_names"):
+            self.kind = "arrow"
+            self.names = list(data.column_names)
+            self.n = data.num_rows
+            self.index = pd.RangeIndex(self.n)
+        else:
+            raise TypeError("households must be a pandas DataFrame or a pyarrow Table; got "
+                            f"{type(data).__name__}. Fix: build a DataFrame (pd.DataFrame(...)) "
+                            "or read the file with pmt.io.read_households.")
+        self.data = data
+
+    def series(self, name: str) -> pd.Series:
+        if self.kind == "pandas":
+            return self.data[name]
+        return self.data.column(name).to_pandas()
+
+    def numeric(self, name: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(values as a numeric array, missing mask or None, text mask or None)."""
+        if self.kind == "arrow":
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            col = self.data.column(name)
+            if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or \
+                    pa.types.is_boolean(col.type):
+                if col.null_count:
+                    missing = col.is_null().to_numpy(zero_copy_only=False)
+                    vals = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
+                    return np.asarray(vals), missing, None
+                return np.asarray(col.to_numpy(zero_copy_only=False)), None, None
+            s = col.to_pandas()
+        else:
+            s = self.data[name]
+        return _numeric_series(s)
+
+
+def _numeric_series(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    dt = s.dtype
+    if isinstance(dt, np.dtype) and dt.kind in "biuf":
+        return s.to_numpy(), None, None
+    if isinstance(dt, pd.CategoricalDtype):
+        s = s.astype(object)
+        dt = s.dtype
+    if (isinstance(dt, pd.api.extensions.ExtensionDtype)
+            and getattr(dt, "kind", "O") in "biuf"):
+        missing = s.isna().to_numpy()
+        return s.to_numpy(dtype="float64", na_value=np.nan), (missing if missing.any() else None), None
+    # text / object: numbers in text are parsed; anything else is text
+    missing = s.isna().to_numpy()
+    parsed = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    text = np.isnan(parsed) & ~missing
+    return parsed, (missing if missing.any() else None), (text if text.any() else None)
+
+
+# --------------------------------------------------------------------------- the collector
+
+class _Problems:
+    """Row-level rule breaks, first reason per row; raises at once in raise mode."""
+
+    def __init__(self, n: int, mode: OnInvalid, table: _Table) -> None:
+        self.mode = mode
+        self.bad = np.zeros(n, dtype=bool)
+        self.records: list[tuple[np.ndarray, str, str, np.ndarray | None]] = []
+        self.table = table
+
+    def add(self, rule: str, column: str, mask: np.ndarray | None, values: Any = None,
+            what: str = "", *, echo: bool = True) -> None:
+        if mask is None or not mask.any():
+            return
+        rows = np.flatnonzero(mask)
+        if self.mode == "raise":
+            shown = values[rows[:5]] if (echo and values is not None) else None
+            examples = E.format_examples(rows[:5], shown)
+            raise _ERROR[rule](
+                f"column {column!r}: {what} ({rule}); {rows.size:,} of {mask.size:,} rows break "
+                f"it, e.g. {examples}. Fix: {_FIX[rule]}.", column=column, rows=rows[:5])
+        new = rows[~self.bad[rows]]
+        if new.size:
+            self.bad[new] = True
+            vals = None
+            if echo and values is not None:
+                vals = np.asarray(values)[new]
+            self.records.append((new, column, rule, vals))
+
+    def frame(self, id_col: str | None, ids: Any) -> pd.DataFrame:
+        cols: dict[str, Any] = {"row": pd.Series([], dtype="int64")}
+        if not self.records:
+            frame = pd.DataFrame(cols)
+            if id_col is not None:
+                frame.insert(1, id_col, pd.Series([], dtype=object))
+            frame["column"] = pd.Series([], dtype=object)
+            frame["rule"] = pd.Series([], dtype=object)
+            frame["value"] = pd.Series([], dtype=object)
+            return frame
+        rows = np.concatenate([r[0] for r in self.records])
+        column = np.concatenate([np.full(r[0].size, r[1], dtype=object) for r in self.records])
+        rule = np.concatenate([np.full(r[0].size, r[2], dtype=object) for r in self.records])
+        value = np.concatenate([
+            np.array([str(v.item() if hasattr(v, "item") else v) for v in r[3]], dtype=object)
+            if r[3] is not None else np.full(r[0].size, None, dtype=object)
+            for r in self.records])
+        order = np.argsort(rows, kind="stable")
+        frame = pd.DataFrame({"row": rows[order]})
+        if id_col is not None:
+            frame[id_col] = np.asarray(ids, dtype=object)[rows[order]] if ids is not None else None
+        frame["column"] = column[order]
+        frame["rule"] = rule[order]
+        frame["value"] = value[order]
+        return frame
+
+
+# --------------------------------------------------------------------------- encode
+
+def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
+           weighting: Literal["person", "household"] = "person",
+           on_invalid: OnInvalid = "raise", id_col: str | None = "hh_id") -> Encoded:
+    """Validate ``households`` against ``weights`` and build the kernel arrays.
+
+    Parameters
+    ----------
+    households : pandas.DataFrame or pyarrow.Table
+        Canonical columns (``hh_id``, ``district_code``, ``urban``, ``hh_size``)
+        and the variables of the weight set's spec; other columns are ignored.
+    weights : WeightSet
+    weight : str, optional
+        A column of survey weights (finite, > 0) multiplied into the person weight.
+    weighting : {"person", "household"}
+        ``person``: each household weighs ``hh_size`` (× ``weight``);
+        ``household``: each weighs 1 (× ``weight``).
+    on_invalid : {"raise", "reject"}
+    id_col : str or None
+        The household id column (unique; passed through; never echoed in errors).
+
+    Raises
+    ------
+    TypeError, pmt.errors.InputError
+    """
+    if on_invalid not in ("raise", "reject"):
+        raise ValueError(f"on_invalid must be 'raise' or 'reject'; got {on_invalid!r}")
+    if weighting not in ("person", "household"):
+        raise ValueError(f"weighting must be 'person' or 'household'; got {weighting!r}")
+    table = _Table(households)
+    spec = weights.spec
+    _check_columns(table, spec.variables, weight, id_col)
+    n = table.n
+    problems = _Problems(n, on_invalid, table)
+
+    # ids: present, unique. Values never echoed.
+    ids = None
+    if id_col is not None:
+        id_series = table.series(id_col)
+        problems.add("missing_or_infinite", id_col, id_series.isna().to_numpy(),
+                     what="household ids must not be missing", echo=False)
+        ids = id_series.to_numpy()
+
+    # canonical columns
+    district = _whole(table, problems, "district_code", 1000, 9999,
+                      "must be a 4-digit kabupaten/kota code PPDD")
+    urban = _whole(table, problems, "urban", 0, 1, "must be 0 (rural) or 1 (urban)")
+    hh_size = _whole(table, problems, "hh_size", 1, spec.max_household_size,
+                     f"must be a whole number of members from 1 to {spec.max_household_size}",
+                     rule="invalid_hh_size")
+
+    # variables
+    lookups = spec.lookup_variables
+    codes = np.zeros((n, len(lookups)), dtype=np.uint8, order="F")
+    for j, var in enumerate(lookups):
+        codes[:, j] = _lookup_column(table, problems, var)
+    numeric_vars = {v.name: v for v in spec.variables if not v.is_lookup}
+    raw: dict[str, np.ndarray] = {"hh_size": hh_size}
+    for var in spec.variables:
+        if not var.is_lookup:
+            raw[var.name] = _numeric_column(table, problems, var, hh_size)
+        elif not var.in_model:
+            _lookup_column(table, problems, var)
+    # dependants may not outnumber the household
+    if {"n_children", "n_elderly"} <= set(numeric_vars):
+        problems.add("out_of_range", "n_children", raw["n_children"] + raw["n_elderly"] > hh_size,
+                     raw["n_children"] + raw["n_elderly"],
+                     what="n_children + n_elderly must not exceed hh_size")
+
+    # survey weight
+    w = None
+    if weight is not None:
+        w, miss, text = table.numeric(weight)
+        w = w.astype(np.float64, copy=False)
+        problems.add("wrong_dtype", weight, text, table.series(weight).to_numpy(),
+                     what="survey weights must be numbers")
+        problems.add("missing_or_infinite", weight,
+                     _or(miss, ~np.isfinite(w) & ~_flag(text, n)), w,
+                     what="survey weights must be finite")
+        problems.add("out_of_range", weight, np.isfinite(w) & (w <= 0), w,
+                     what="survey weights must be greater than 0")
+
+    # regions
+    provinces = province_table(weights.manifest.region_scheme)
+    ok_d = ~problems.bad
+    prov = district // 100
+    known = np.zeros(100, dtype=bool)
+    known[list(provinces)] = True
+    bad_region = ok_d & ((district % 100 == 0) | ~known[np.clip(prov, 0, 99)])
+    problems.add("unknown_region", "district_code", bad_region, district,
+                 what=f"the province (first two digits) must be one of the "
+                      f"{weights.manifest.region_scheme} scheme's 38 and the kabupaten/kota "
+                      "part 01-99")
+    cells = _resolve_cells(district, urban, ~problems.bad, weights, problems)
+
+    # duplicate ids, among rows otherwise valid (so a reject of one copy is explained)
+    if ids is not None:
+        dup = _duplicated(ids, ~problems.bad)
+        problems.add("duplicate_id", id_col or "", dup, what="household ids must be unique",
+                     echo=False)
+
+    keep = ~problems.bad
+    rows = np.flatnonzero(keep)
+    all_kept = rows.size == n
+    take = (lambda a: a) if all_kept else (lambda a: a[rows])
+
+    numeric = np.empty((rows.size, len(spec.numeric_terms)), dtype=np.float64, order="F")
+    names = spec.numeric_terms
+    for j, term in enumerate(names):
+        if term in raw:
+            numeric[:, j] = take(raw[term])
+    hsz = take(hh_size).astype(np.float64)
+    for d in spec.derived:
+        j = names.index(d.name)
+        args = [take(raw[a]).astype(np.float64) for a in d.args]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if d.op == "log":
+                col = np.log(args[0])
+            elif d.op == "per_capita":
+                col = np.sum(args, axis=0) / hsz
+            else:
+                col = np.log(args[0] / hsz)
+        if not np.isfinite(col).all():
+            bad = rows[~np.isfinite(col)]
+            raise E.InvalidValueError(
+                f"derived feature {d.name!r} ({d.op} of {list(d.args)}) is not finite at "
+                f"{E.format_examples(bad[:5])}. Fix: its inputs must be positive; set the "
+                "variable's min above 0 in the spec.", column=d.args[0], rows=bad[:5])
+        numeric[:, j] = col
+
+    if weighting == "person":
+        pw = hsz if w is None else hsz * take(w)
+    else:
+        pw = np.ones(rows.size) if w is None else take(w).astype(np.float64)
+
+    cell_idx, cell_district, cell_urban, cell_model, cell_shift, cell_group, present = cells
+    return Encoded(
+        n_input=n, rows=rows, codes=codes if all_kept else codes[rows],
+        numeric=numeric, cell=take(cell_idx), cell_district=cell_district,
+        cell_urban=cell_urban, cell_model=cell_model, cell_shift=cell_shift,
+        cell_group=cell_group, provinces=present, person_weight=np.ascontiguousarray(pw),
+        ids=None if ids is None else take(ids),
+        index=table.index if all_kept else table.index[rows],
+        rejects=problems.frame(id_col, ids))
+
+
+def _flag(mask: np.ndarray | None, n: int) -> np.ndarray:
+    return np.zeros(n, dtype=bool) if mask is None else mask
+
+
+def _or(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
+    return b if a is None else (a | b)
+
+
+def _check_columns(table: _Table, variables: tuple[Variable, ...], weight: str | None,
+                   id_col: str | None) -> None:
+    if table.n == 0:
+        raise E.EmptyInputError("households: the table has no rows (rule: at least one "
+                                "household). Fix: check the filter or file that produced it.")
+    seen: set[str] = set()
+    dupes = sorted({c for c in table.names if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
+    if dupes:
+        raise E.DuplicateColumnError(
+            f"columns {dupes} appear more than once (rule: one column per name). Fix: rename "
+            "or drop the copies.", column=dupes[0])
+    needed = [c for c in CANONICAL_COLUMNS if c != "hh_id" or id_col == "hh_id"]
+    if id_col not in (None, "hh_id"):
+        needed.append(id_col)
+    needed += [v.name for v in variables]
+    if weight is not None:
+        needed.append(weight)
+    missing = [c for c in needed if c not in seen]
+    if missing:
+        raise E.MissingColumnError(
+            f"missing columns {missing[:10]}{' ...' if len(missing) > 10 else ''} (rule: the "
+            "household table needs hh_id, district_code, urban, hh_size and every variable of "
+            "the weight set's spec, matched by name). Fix: rename the columns to the spec's "
+            "names (see `pmt weights show NAME`) or use a weight set whose spec matches.",
+            column=missing[0])
+
+
+def _values(table: _Table, problems: _Problems, column: str) -> np.ndarray:
+    """Numeric values of ``column`` (float64 or int), flagging text and missing values."""
+    vals, missing, text = table.numeric(column)
+    if text is not None:
+        problems.add("wrong_dtype", column, text, table.series(column).to_numpy(),
+                     what="values must be numbers, found text")
+    if vals.dtype.kind == "f":
+        nonfinite = ~np.isfinite(vals)
+        if text is not None:
+            nonfinite &= ~text
+        problems.add("missing_or_infinite", column, nonfinite, vals,
+                     what="values must be present and finite (no NaN / None / inf)")
+    elif missing is not None:
+        problems.add("missing_or_infinite", column, missing, vals,
+                     what="values must be present (no NA)")
+    if vals.dtype.kind == "b":
+        vals = vals.view(np.uint8)
+    return vals
+
+
+def _whole(table: _Table, problems: _Problems, column: str, lo: float, hi: float, what: str,
+           rule: str = "out_of_range") -> np.ndarray:
+    """A whole-number column within [lo, hi], as int64 (invalid rows hold ``lo``)."""
+    vals = _values(table, problems, column)
+    if vals.dtype.kind == "f":
+        finite = np.isfinite(vals)
+        frac = finite & (vals != np.floor(np.where(finite, vals, 0)))
+        problems.add(rule, column, frac, vals, what=what + " (not a whole number)")
+        bad = finite & ~frac & ((vals < lo) | (vals > hi))
+        problems.add(rule, column, bad, vals, what=what)
+        out = np.where(finite & ~frac & ~bad, vals, lo).astype(np.int64)
+    else:
+        bad = (vals < lo) | (vals > hi)
+        problems.add(rule, column, bad, vals, what=what)
+        out = vals.astype(np.int64, copy=False) if not bad.any() else np.where(bad, lo, vals)
+    return out
+
+
+def _lookup_column(table: _Table, problems: _Problems, var: Variable) -> np.ndarray:
+    """Dense code indices (uint8) of a binary or categorical column."""
+    vals = _values(table, problems, var.name)
+    allowed = np.array(var.code_values, dtype=np.int64)
+    if vals.dtype.kind == "f":
+        ok = np.isfinite(vals)
+        ivals = np.where(ok, vals, allowed[0])
+        whole = ivals == np.floor(ivals)
+        ivals = np.where(whole, ivals, allowed[0]).astype(np.int64)
+        checked = ok
+        notwhole = ok & ~whole
+    else:
+        ivals = vals.astype(np.int64, copy=False)
+        checked = None
+        notwhole = None
+    # map codes -> dense index through a small table (codes are small integers)
+    lo, hi = int(allowed.min()), int(allowed.max())
+    lut = np.full(hi - lo + 1, 255, dtype=np.uint8)
+    lut[allowed - lo] = np.arange(allowed.size, dtype=np.uint8)
+    inside = (ivals >= lo) & (ivals <= hi)
+    idx = np.full(ivals.shape, 255, dtype=np.uint8)
+    idx[inside] = lut[ivals[inside] - lo]
+    bad = idx == 255
+    if notwhole is not None:
+        bad |= notwhole
+    if checked is not None:
+        bad &= checked
+    kind = "0 or 1" if var.kind == "binary" else f"one of the codes {list(var.code_values)}"
+    problems.add("invalid_code", var.name, bad, vals, what=f"{var.label}: values must be {kind}")
+    idx[idx == 255] = 0
+    return idx
+
+
+def _numeric_column(table: _Table, problems: _Problems, var: Variable,
+                    hh_size: np.ndarray) -> np.ndarray:
+    vals = _values(table, problems, var.name)
+    fvals = vals.astype(np.float64, copy=False)
+    finite = np.isfinite(fvals)
+    if var.kind == "count":
+        frac = finite & (fvals != np.floor(np.where(finite, fvals, 0)))
+        problems.add("out_of_range", var.name, frac, vals, what="counts must be whole numbers")
+    lo = -np.inf if var.min is None else var.min
+    hi = np.inf if var.max is None else var.max
+    problems.add("out_of_range", var.name, finite & ((fvals < lo) | (fvals > hi)), vals,
+                 what=f"{var.label}: values must lie in [{var.min}, {var.max}]")
+    if var.max_hh_size:
+        problems.add("out_of_range", var.name, finite & (fvals > hh_size), vals,
+                     what=f"{var.label}: must not exceed hh_size")
+    return np.where(finite, fvals, 0.0)
+
+
+def _duplicated(ids: np.ndarray, among: np.ndarray) -> np.ndarray:
+    pos = np.flatnonzero(among)
+    dup = pd.Series(ids[pos]).duplicated(keep=False).to_numpy()
+    out = np.zeros(ids.shape[0], dtype=bool)
+    out[pos[dup]] = True
+    return out
+
+
+def _resolve_cells(district: np.ndarray, urban: np.ndarray, ok: np.ndarray, weights: WeightSet,
+                   problems: _Problems) -> tuple[np.ndarray, ...]:
+    """Factorise (district, urban) into cells and resolve each cell's model and line."""
+    key = np.where(ok, district * 2 + urban, 0).astype(np.int64)
+    present = np.zeros(20000, dtype=bool)
+    present[key[ok]] = True
+    cell_keys = np.flatnonzero(present)
+    lut = np.full(20000, -1, dtype=np.int32)
+    lut[cell_keys] = np.arange(cell_keys.size, dtype=np.int32)
+    cell = np.where(ok, lut[key], 0).astype(np.int32)
+    cell_district = cell_keys // 2
+    cell_urban = cell_keys % 2
+    models = weights.model_index()
+    lines = weights.poverty_lines
+    cell_model = np.full(cell_keys.size, -1, dtype=np.int32)
+    cell_shift = np.zeros(cell_keys.size, dtype=np.float64)
+    no_line = np.zeros(cell_keys.size, dtype=bool)
+    for c, (d, u) in enumerate(zip(cell_district.tolist(), cell_urban.tolist())):
+        chain = fallback_chain(d, u)
+        cell_model[c] = next((models[k] for k in chain if k in models), -1)
+        if lines:
+            line = next((lines[k] for k in chain if k in lines), None)
+            if line is None:
+                no_line[c] = True
+            else:
+                cell_shift[c] = np.log(line)
+    bad_cells = (cell_model < 0) | no_line
+    if bad_cells.any():
+        mask = ok & bad_cells[cell]
+        what = ("no model for this region in the weight set and no fallback "
+                "(district x urban -> district -> province x urban -> province -> national)")
+        if no_line.any():
+            what += ", or no poverty line for it"
+        problems.add("unknown_region", "district_code", mask, district, what=what)
+    good_prov = np.unique(cell_district[~bad_cells] // 100) if cell_keys.size else np.zeros(0, int)
+    group_lut = np.full(100, -1, dtype=np.int32)
+    group_lut[good_prov] = np.arange(good_prov.size, dtype=np.int32)
+    cell_group = np.where(bad_cells, 0, group_lut[cell_district // 100]).astype(np.int32)
+    cell_model = np.where(bad_cells, 0, cell_model).astype(np.int32)
+    return cell, cell_district, cell_urban, cell_model, cell_shift, cell_group, good_prov

@@ -1,0 +1,143 @@
+"""The exceptions pmt raises.
+
+Every error about a *value* is a :class:`ValueError` subclass, so that
+``except ValueError`` keeps working; an error about a column's *type* is also a
+:class:`TypeError`. Messages follow one grammar: what (column or file), the
+rule, what was received (a few row positions and values — never a personal
+identifier), and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ColumnTypeError",
+    "DuplicateColumnError",
+    "DuplicateIdError",
+    "EmptyInputError",
+    "HouseholdSizeError",
+    "InputError",
+    "InvalidCodeError",
+    "InvalidValueError",
+    "MissingColumnError",
+    "MissingValueError",
+    "UnknownRegionError",
+    "WeightSetError",
+]
+
+
+class InputError(ValueError):
+    """A household table breaks a rule; ``column`` and ``rows`` say where.
+
+    Attributes
+    ----------
+    column : str or None
+        The offending column, if the rule concerns one column.
+    rule : str
+        A short machine-readable rule name (the ``reason`` in a rejects table).
+    rows : tuple of int
+        Up to a few offending row positions (0-based, in input order).
+    """
+
+    rule = "invalid"
+
+    def __init__(self, message: str, *, column: str | None = None,
+                 rows: Sequence[int] = ()) -> None:
+        super().__init__(message)
+        self.column = column
+        self.rows = tuple(int(r) for r in rows)
+
+
+class EmptyInputError(InputError):
+    """The household table has no rows."""
+
+    rule = "empty"
+
+
+class MissingColumnError(InputError):
+    """A column the weight set needs is absent."""
+
+    rule = "missing_column"
+
+
+class DuplicateColumnError(InputError):
+    """A column name occurs more than once."""
+
+    rule = "duplicate_column"
+
+
+class ColumnTypeError(InputError, TypeError):
+    """A column has a dtype the variable's kind cannot take (text in a number, …)."""
+
+    rule = "wrong_dtype"
+
+
+class MissingValueError(InputError):
+    """A value is missing (NaN / None / NA) or infinite."""
+
+    rule = "missing_or_infinite"
+
+
+class InvalidValueError(InputError):
+    """A value is outside its variable's allowed range, or not a whole number."""
+
+    rule = "out_of_range"
+
+
+class InvalidCodeError(InputError):
+    """A categorical code is not in the variable's allowed set."""
+
+    rule = "invalid_code"
+
+
+class HouseholdSizeError(InputError):
+    """``hh_size`` is below 1, not a whole number, or absurdly large."""
+
+    rule = "invalid_hh_size"
+
+
+class DuplicateIdError(InputError):
+    """The household id column holds the same id more than once."""
+
+    rule = "duplicate_id"
+
+
+class UnknownRegionError(InputError):
+    """A region code is malformed, or unknown to the weight set with no fallback."""
+
+    rule = "unknown_region"
+
+
+class WeightSetError(ValueError):
+    """A weight set on disk is corrupt or inconsistent.
+
+    Attributes
+    ----------
+    problems : tuple of str
+        Every problem found, each as ``file:line: message``.
+    """
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
+def format_examples(rows: Sequence[int], values: Sequence[object] | None = None,
+                    *, limit: int = 5) -> str:
+    """Render offending row positions (and values) for an error message.
+
+    >>> format_examples([3, 9], ["x", 2.5])
+    "rows 3 ('x'), 9 (2.5)"
+    """
+    rows = list(rows)[:limit]
+    if values is None:
+        shown = ", ".join(str(int(r)) for r in rows)
+    else:
+        shown = ", ".join(f"{int(r)} ({_short(v)})" for r, v in zip(rows, values))
+    return ("row " if len(rows) == 1 else "rows ") + shown
+
+
+def _short(value: object) -> str:
+    text = repr(value.item() if hasattr(value, "item") else value)
+    return text if len(text) <= 24 else text[:21] + "..."

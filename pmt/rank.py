@@ -1,0 +1,422 @@
+"""Score, rank and assign desil: the public entry points and the result object.
+
+See ``docs/desil.md`` for the exact rule. In short, within a scope (the
+country, or one province), with person weights ``p``, total ``T`` and
+``S_i`` the weight of households strictly poorer than ``i``::
+
+    desil_i       = 1 + #{k in 1..n-1 : n*S_i >= k*T}     (registry cutoffs)
+    desil_i       = 1 + #{k : welfare_i > c_k}            (reference cutoffs)
+    rank_i        = 1 + #{j : welfare_j < welfare_i}      (1 = poorest)
+    share_below_i = S_i / T
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from . import _kernels as K
+from .encode import Encoded, encode
+from .regions import LEVELS, key_level
+from .weights import WeightSet, load_weights
+
+__all__ = ["RankResult", "DesilResult", "score", "rank", "assign_desil"]
+
+CutoffMode = Literal["registry", "reference"]
+
+
+def _weights(weights: WeightSet | str) -> WeightSet:
+    if isinstance(weights, WeightSet):
+        return weights
+    if isinstance(weights, str) or hasattr(weights, "__fspath__"):
+        return load_weights(weights)
+    raise TypeError(f"weights must be a WeightSet, a shipped name or a folder; got "
+                    f"{type(weights).__name__}. Fix: pmt.load_weights('demo').")
+
+
+def _check_n(n: int) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 2 <= n <= 100:
+        raise ValueError(f"n (number of classes) must be a whole number from 2 to 100; got {n!r}")
+
+
+def _welfare(enc: Encoded, ws: WeightSet) -> np.ndarray:
+    spec = ws.spec
+    n_lookup_cols = len(spec.lookup_terms)
+    coef = ws.coefficients
+    table = np.ascontiguousarray(coef[:, 1:1 + n_lookup_cols])
+    beta = np.ascontiguousarray(coef[:, 1 + n_lookup_cols:])
+    intercept = np.ascontiguousarray(coef[:, 0])
+    sizes = [len(v.code_values) for v in spec.lookup_variables]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes else \
+        np.zeros(0, dtype=np.int64)
+    welfare = K.score(enc.codes, offsets, table, enc.numeric, beta, intercept, enc.cell,
+                      enc.cell_model, enc.cell_shift)
+    bad = np.flatnonzero(~np.isfinite(welfare))
+    if bad.size:
+        raise FloatingPointError(
+            f"welfare is not finite for {bad.size} households (rows "
+            f"{enc.rows[bad[:5]].tolist()}): the weight set's coefficients overflow on these "
+            "inputs. Fix: check the coefficients of the models that scored them.")
+    return welfare
+
+
+def score(households: Any, weights: WeightSet | str, *, id_col: str | None = "hh_id"
+          ) -> pd.Series:
+    """Welfare of each household (no ranking).
+
+    Welfare is the predicted log per-capita consumption minus the log poverty
+    line of the household's region; without poverty lines in the weight set,
+    the raw prediction. Invalid input raises (use :func:`rank` with
+    ``on_invalid="reject"`` to set bad rows aside).
+
+    Returns
+    -------
+    pandas.Series of float64, named ``welfare``, with the input's index.
+    """
+    ws = _weights(weights)
+    enc = encode(households, ws, id_col=id_col)
+    return pd.Series(_welfare(enc, ws), index=enc.index, name="welfare")
+
+
+class DesilResult(NamedTuple):
+    """Desil, rank and share below of :func:`assign_desil`, each of shape (n,)."""
+
+    desil: np.ndarray
+    rank: np.ndarray
+    share_below: np.ndarray
+
+
+def _rank_arrays(welfare: np.ndarray, weight: np.ndarray, cell: np.ndarray,
+                 cell_group: np.ndarray, n_groups: int, n: int, order: np.ndarray,
+                 cutoffs: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Desil, rank, share below and the registry cutoffs, within groups."""
+    size = welfare.shape[0]
+    desil = np.empty(size, dtype=np.int8)
+    rank = np.empty(size, dtype=np.int32)
+    share = np.empty(size, dtype=np.float64)
+    registry_cut = np.full((n_groups, n - 1), np.nan)
+    grouped, starts = K.group_segments(order, cell, cell_group, n_groups)
+    K.ranked_pass(welfare, weight, grouped, starts, n, desil, rank, share, registry_cut,
+                  cutoffs is None)
+    if cutoffs is not None:
+        K.desil_from_cutoffs(welfare, cell, cell_group, cutoffs, desil)
+    return desil, rank, share, registry_cut
+
+
+def assign_desil(welfare: Any, person_weight: Any = None, *, groups: Any = None,
+                 cutoffs: Any = None, n: int = 10) -> DesilResult:
+    """Desil, rank and share below of plain arrays, by the exact rule.
+
+    Parameters
+    ----------
+    welfare : array-like of float, shape (n_households,)
+    person_weight : array-like of float, shape (n_households,), optional
+        Non-negative weights (household size, …); default 1 per household.
+    groups : array-like, shape (n_households,), optional
+        Scope labels (e.g. province codes); ranks are computed within each.
+    cutoffs : array-like of shape (n-1,), or mapping of group label -> (n-1,), optional
+        Reference cutoffs; default: computed from the data themselves (registry mode).
+    n : int, default 10
+        Number of classes.
+    """
+    _check_n(n)
+    w = np.ascontiguousarray(welfare, dtype=np.float64)
+    if w.ndim != 1:
+        raise ValueError(f"welfare must be one-dimensional; got shape {w.shape}")
+    if not np.isfinite(w).all():
+        bad = np.flatnonzero(~np.isfinite(w))[:5]
+        raise ValueError(f"welfare must be finite; NaN/inf at positions {bad.tolist()}. "
+                         "Fix: drop or fix those households first.")
+    p = np.ones_like(w) if person_weight is None else np.ascontiguousarray(person_weight,
+                                                                           dtype=np.float64)
+    if p.shape != w.shape:
+        raise ValueError(f"person_weight has shape {p.shape}, welfare {w.shape}; they must match")
+    bad = np.flatnonzero(~np.isfinite(p) | (p < 0))
+    if bad.size:
+        raise ValueError(f"person_weight must be finite and >= 0; not so at positions "
+                         f"{bad[:5].tolist()}. Fix: correct those weights.")
+    if groups is None:
+        labels: Sequence[Any] = [None]
+        cell = np.zeros(w.shape[0], dtype=np.int32)
+    else:
+        codes, uniques = pd.factorize(np.asarray(groups), sort=True)
+        if codes.shape != w.shape:
+            raise ValueError(f"groups has shape {codes.shape}, welfare {w.shape}; they must match")
+        if (codes < 0).any():
+            raise ValueError("groups must not contain missing labels")
+        labels, cell = list(uniques), codes.astype(np.int32)
+    cell_group = np.arange(len(labels), dtype=np.int32)
+    for g, label in enumerate(labels):
+        total = p[cell == g].sum()
+        if total <= 0:
+            raise ValueError(f"the person weights of group {label!r} sum to 0; desil shares "
+                             "are undefined. Fix: give its households positive weights.")
+    cut = None
+    if cutoffs is not None:
+        cut = np.empty((len(labels), n - 1))
+        for g, label in enumerate(labels):
+            c = cutoffs if groups is None else cutoffs[label]
+            c = np.asarray(c, dtype=np.float64)
+            if c.shape != (n - 1,) or not np.isfinite(c).all() or (np.diff(c) < 0).any():
+                raise ValueError(f"cutoffs{'' if groups is None else f'[{label!r}]'} must be "
+                                 f"{n - 1} finite, non-decreasing numbers for n={n}")
+            cut[g] = c
+    order = np.argsort(w)
+    desil, rnk, share, _ = _rank_arrays(w, p, cell, cell_group, len(labels), n, order, cut)
+    return DesilResult(desil, rnk, share)
+
+
+def reference_cutoffs(welfare: Any, person_weight: Any = None, *, groups: Any = None,
+                      n: int = 10) -> dict[Any, np.ndarray]:
+    """Cutoffs ``c_1..c_{n-1}`` of a reference population (e.g. a survey), per group.
+
+    ``c_k`` is the smallest welfare whose weighted CDF (household counted in)
+    reaches ``k/n``. Returns ``{None: cutoffs}`` without groups, else one entry
+    per group label.
+    """
+    _check_n(n)
+    w = np.ascontiguousarray(welfare, dtype=np.float64)
+    p = np.ones_like(w) if person_weight is None else np.ascontiguousarray(person_weight,
+                                                                           dtype=np.float64)
+    if groups is None:
+        labels: list[Any] = [None]
+        cell = np.zeros(w.shape[0], dtype=np.int32)
+    else:
+        codes, uniques = pd.factorize(np.asarray(groups), sort=True)
+        labels, cell = list(uniques), codes.astype(np.int32)
+    cell_group = np.arange(len(labels), dtype=np.int32)
+    _, _, _, cut = _rank_arrays(w, p, cell, cell_group, len(labels), n, np.argsort(w), None)
+    return {label: cut[g].copy() for g, label in enumerate(labels)}
+
+
+@dataclass(frozen=True, eq=False)
+class RankResult:
+    """Welfare, desil, rank and share below of a ranked registry.
+
+    Arrays have one entry per ranked household, in input order; rejected
+    rows are in :attr:`rejects`. Use :meth:`to_frame` for a labelled table.
+    """
+
+    welfare: np.ndarray
+    model: np.ndarray
+    model_keys: tuple[str, ...]
+    province: np.ndarray
+    desil_national: np.ndarray
+    desil_provincial: np.ndarray
+    rank_national: np.ndarray
+    rank_provincial: np.ndarray
+    share_below_national: np.ndarray
+    share_below_provincial: np.ndarray
+    eligible: np.ndarray
+    person_weight: np.ndarray
+    ids: np.ndarray | None
+    index: pd.Index
+    rows: np.ndarray
+    rejects: pd.DataFrame
+    n_input: int
+    id_col: str | None
+    weights_id: str
+    weights_hash: str
+    weights_synthetic: bool
+    cutoff_mode: CutoffMode
+    n_classes: int
+    eligibility: str
+    welfare_kind: str
+    weighting: str
+    registry_cutoffs: dict[str, np.ndarray]
+
+    @property
+    def n(self) -> int:
+        """Households ranked."""
+        return int(self.welfare.shape[0])
+
+    @property
+    def n_rejected(self) -> int:
+        """Input rows set aside (``on_invalid="reject"``)."""
+        return len(self.rejects)
+
+    @cached_property
+    def provenance(self) -> dict[str, Any]:
+        """What produced this result: weight set id and hash, cutoff mode, rules."""
+        return {"weights_id": self.weights_id, "weights_hash": self.weights_hash,
+                "weights_synthetic": self.weights_synthetic, "cutoff_mode": self.cutoff_mode,
+                "n_classes": self.n_classes, "eligibility": self.eligibility,
+                "welfare": self.welfare_kind, "weighting": self.weighting,
+                "households_input": self.n_input, "households_ranked": self.n,
+                "households_rejected": self.n_rejected}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per ranked household, in input order, indexed like the input.
+
+        Columns: the id column, ``welfare``, ``model_key``, ``model_level``,
+        ``province_code``, ``desil_national``, ``desil_provincial``,
+        ``rank_national``, ``rank_provincial``, ``share_below_national``,
+        ``share_below_provincial``, ``eligible``. ``attrs`` holds
+        :attr:`provenance`.
+        """
+        keys = pd.Categorical.from_codes(self.model, categories=list(self.model_keys))
+        level_of = np.array([LEVELS.index(key_level(k)) for k in self.model_keys], dtype=np.int8)
+        levels = pd.Categorical.from_codes(level_of[self.model], categories=list(LEVELS))
+        cols: dict[str, Any] = {}
+        if self.id_col is not None:
+            cols[self.id_col] = self.ids
+        cols.update({
+            "welfare": self.welfare, "model_key": keys, "model_level": levels,
+            "province_code": self.province,
+            "desil_national": self.desil_national, "desil_provincial": self.desil_provincial,
+            "rank_national": self.rank_national, "rank_provincial": self.rank_provincial,
+            "share_below_national": self.share_below_national,
+            "share_below_provincial": self.share_below_provincial,
+            "eligible": self.eligible,
+        })
+        frame = pd.DataFrame(cols, index=self.index)
+        frame.attrs.update(self.provenance)
+        return frame
+
+    def summary(self) -> pd.DataFrame:
+        """Households and people per desil, nationally and per province.
+
+        Returns a DataFrame indexed by (``scope``, ``desil``) — scope
+        ``"national"`` or a 2-digit province code — with ``households``,
+        ``people`` (sum of person weights) and ``share_people`` within the scope.
+        """
+        n = self.n_classes
+        parts = []
+        for scope, desil, group in (("national", self.desil_national, None),
+                                    ("provincial", self.desil_provincial, self.province)):
+            if group is None:
+                frame = pd.DataFrame({"scope": "national", "desil": desil,
+                                      "w": self.person_weight})
+            else:
+                frame = pd.DataFrame({"scope": pd.Series(group).map("{:02d}".format),
+                                      "desil": desil, "w": self.person_weight})
+            g = frame.groupby(["scope", "desil"], observed=True)["w"].agg(["size", "sum"])
+            scopes = g.index.get_level_values(0).unique()
+            full = pd.MultiIndex.from_product([scopes, range(1, n + 1)],
+                                              names=["scope", "desil"])
+            g = g.reindex(full, fill_value=0)
+            parts.append(g)
+        out = pd.concat(parts).rename(columns={"size": "households", "sum": "people"})
+        out["households"] = out["households"].astype("int64")
+        out["share_people"] = out["people"] / out.groupby(level="scope")["people"].transform("sum")
+        return out
+
+    def __repr__(self) -> str:
+        return (f"<RankResult {self.n:,} ranked, {self.n_rejected:,} rejected; "
+                f"weights {self.weights_id} {self.weights_hash[:19]}; cutoffs={self.cutoff_mode}"
+                f", n={self.n_classes}, eligible: {self.eligibility} "
+                f"({int(self.eligible.sum()):,} households)>")
+
+    def to_parquet(self, path: Any) -> None:
+        """Write :meth:`to_frame` to Parquet, with :attr:`provenance` in the file metadata."""
+        from .io import write_result
+
+        write_result(self, path)
+
+
+def rank(households: Any, weights: WeightSet | str, *,
+         cutoffs: CutoffMode = "registry", n: int = 10, max_desil: int = 4,
+         line: float | None = None, weight: str | None = None,
+         weighting: Literal["person", "household"] = "person",
+         on_invalid: Literal["raise", "reject"] = "raise",
+         id_col: str | None = "hh_id") -> RankResult:
+    """Score households and assign national and provincial desil.
+
+    Parameters
+    ----------
+    households : pandas.DataFrame or pyarrow.Table
+        ``hh_id``, ``district_code``, ``urban``, ``hh_size`` and the weight
+        set's variables, matched by name.
+    weights : WeightSet or str
+        A loaded weight set, a shipped name (``"demo"``) or a folder.
+    cutoffs : {"registry", "reference"}
+        ``registry``: desil are population deciles of the input itself (a
+        full-population registry). ``reference``: desil come from the weight
+        set's cutoffs (a registry holding only part of the population). Rank
+        and share below are always within the input.
+    n : int, default 10
+        Number of classes.
+    max_desil : int, default 4
+        ``eligible = desil_national <= max_desil`` (quota rule).
+    line : float, optional
+        Line rule instead: ``eligible = welfare <= line`` (0 = at the poverty line).
+    weight : str, optional
+        Column of survey weights multiplied into the person weight.
+    weighting : {"person", "household"}
+        Desil as shares of people (default) or of households.
+    on_invalid : {"raise", "reject"}
+        Raise on the first broken rule, or set bad rows aside in ``.rejects``.
+    id_col : str or None, default "hh_id"
+
+    Returns
+    -------
+    RankResult
+    """
+    _check_n(n)
+    if cutoffs not in ("registry", "reference"):
+        raise ValueError(f"cutoffs must be 'registry' or 'reference'; got {cutoffs!r}")
+    if line is None and (isinstance(max_desil, bool) or not 1 <= int(max_desil) <= n):
+        raise ValueError(f"max_desil must be a whole number from 1 to n={n}; got {max_desil!r}")
+    ws = _weights(weights)
+    enc = encode(households, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
+                 id_col=id_col)
+    welfare = _welfare(enc, ws)
+    n_groups = int(enc.provinces.shape[0])
+    prov_cut = nat_cut = None
+    if cutoffs == "reference":
+        prov_cut, nat_cut = _reference_table(ws, enc.provinces, n)
+    order = np.argsort(welfare)
+    zero_group = np.zeros_like(enc.cell_group)
+    d_nat, r_nat, s_nat, c_nat = _rank_arrays(welfare, enc.person_weight, enc.cell, zero_group,
+                                              1, n, order, nat_cut)
+    d_prv, r_prv, s_prv, c_prv = _rank_arrays(welfare, enc.person_weight, enc.cell,
+                                              enc.cell_group, n_groups, n, order, prov_cut)
+    if line is None:
+        eligible = d_nat <= max_desil
+        rule = f"desil_national <= {max_desil}"
+    else:
+        eligible = welfare <= float(line)
+        rule = f"welfare <= {float(line)!r}"
+    registry_cut = {"national": c_nat[0]} if enc.n else {}
+    registry_cut.update({f"{p:02d}": c_prv[g] for g, p in enumerate(enc.provinces.tolist())
+                         if not np.isnan(c_prv[g]).any()})
+    return RankResult(
+        welfare=welfare, model=enc.cell_model[enc.cell], model_keys=ws.model_keys,
+        province=(enc.cell_district[enc.cell] // 100).astype(np.int8),
+        desil_national=d_nat, desil_provincial=d_prv, rank_national=r_nat,
+        rank_provincial=r_prv, share_below_national=s_nat, share_below_provincial=s_prv,
+        eligible=eligible, person_weight=enc.person_weight, ids=enc.ids, index=enc.index,
+        rows=enc.rows, rejects=enc.rejects, n_input=enc.n_input, id_col=id_col,
+        weights_id=ws.id, weights_hash=ws.content_hash,
+        weights_synthetic=ws.manifest.synthetic, cutoff_mode=cutoffs, n_classes=n,
+        eligibility=rule,
+        welfare_kind=("log(predicted per-capita consumption / poverty line)"
+                      if ws.has_poverty_lines else "predicted log per-capita consumption"),
+        weighting=weighting if weight is None else f"{weighting} x {weight}",
+        registry_cutoffs=registry_cut)
+
+
+def _reference_table(ws: WeightSet, provinces: np.ndarray, n: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    from .errors import WeightSetError
+
+    if not ws.cutoffs:
+        raise WeightSetError(
+            f"cutoffs='reference' but weight set {ws.id} has no reference cutoffs. Fix: use "
+            "cutoffs='registry', or a weight set with a cutoffs.csv.")
+    if ws.manifest.cutoff_classes != n:
+        raise ValueError(f"n={n} but the reference cutoffs of {ws.id} are for "
+                         f"n={ws.manifest.cutoff_classes} classes. Fix: pass "
+                         f"n={ws.manifest.cutoff_classes} or use cutoffs='registry'.")
+    missing = [f"{p:02d}" for p in provinces.tolist() if f"{p:02d}" not in ws.cutoffs]
+    if missing:
+        raise WeightSetError(
+            f"weight set {ws.id} has no reference cutoffs for provinces {missing}. Fix: add "
+            "them to its cutoffs.csv, or use cutoffs='registry'.")
+    prov = np.array([ws.cutoffs[f"{p:02d}"] for p in provinces.tolist()]).reshape(-1, n - 1)
+    return np.ascontiguousarray(prov), ws.cutoffs["national"].reshape(1, -1).copy()

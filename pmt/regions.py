@@ -1,0 +1,98 @@
+"""Province tables of the region-code schemes, and region-key helpers.
+
+A region code means something only with its scheme and vintage (DOMAIN.md §5).
+Two schemes are known: ``BPS`` (statistics; the default) and ``Kemendagri``
+(home affairs; used in NIK). They agree on every province except Papua.
+
+The BPS codes of the four Papua provinces created in 2022 are *unconfirmed*:
+third-party lists give 92, 95, 96, 97, which this table uses; a weight set
+that relies on them says so through its scheme vintage.
+
+Model and poverty-line keys are strings, one per level of the fallback chain::
+
+    "3171-urban" / "3171-rural"   district x urban/rural
+    "3171"                        district (kabupaten/kota, 4 digits)
+    "31-urban" / "31-rural"       province x urban/rural
+    "31"                          province (2 digits)
+    "national"
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+__all__ = ["Province", "PROVINCES", "SCHEMES", "province_table", "fallback_chain",
+           "key_level", "LEVELS"]
+
+
+class Province(NamedTuple):
+    code: int
+    name: str
+    #: Number of kabupaten (regencies) and kota (cities) since 2022.
+    n_kabupaten: int
+    n_kota: int
+
+
+# The kabupaten/kota split is used only to shape synthetic data (kota are urban).
+_COMMON = [
+    (11, "Aceh", 18, 5), (12, "Sumatera Utara", 25, 8), (13, "Sumatera Barat", 12, 7),
+    (14, "Riau", 10, 2), (15, "Jambi", 9, 2), (16, "Sumatera Selatan", 13, 4),
+    (17, "Bengkulu", 9, 1), (18, "Lampung", 13, 2), (19, "Kepulauan Bangka Belitung", 6, 1),
+    (21, "Kepulauan Riau", 5, 2), (31, "DKI Jakarta", 1, 5), (32, "Jawa Barat", 18, 9),
+    (33, "Jawa Tengah", 29, 6), (34, "DI Yogyakarta", 4, 1), (35, "Jawa Timur", 29, 9),
+    (36, "Banten", 4, 4), (51, "Bali", 8, 1), (52, "Nusa Tenggara Barat", 8, 2),
+    (53, "Nusa Tenggara Timur", 21, 1), (61, "Kalimantan Barat", 12, 2),
+    (62, "Kalimantan Tengah", 13, 1), (63, "Kalimantan Selatan", 11, 2),
+    (64, "Kalimantan Timur", 7, 3), (65, "Kalimantan Utara", 4, 1),
+    (71, "Sulawesi Utara", 11, 4), (72, "Sulawesi Tengah", 12, 1),
+    (73, "Sulawesi Selatan", 21, 3), (74, "Sulawesi Tenggara", 15, 2), (75, "Gorontalo", 5, 1),
+    (76, "Sulawesi Barat", 6, 0), (81, "Maluku", 9, 2), (82, "Maluku Utara", 8, 2),
+]
+_PAPUA_NAMES = {"Papua Barat": (7, 0), "Papua Barat Daya": (5, 1), "Papua": (8, 1),
+                "Papua Selatan": (4, 0), "Papua Tengah": (8, 0), "Papua Pegunungan": (8, 0)}
+_PAPUA_CODES = {
+    "BPS": {"Papua Barat": 91, "Papua Barat Daya": 92, "Papua": 94, "Papua Selatan": 95,
+            "Papua Tengah": 96, "Papua Pegunungan": 97},
+    "Kemendagri": {"Papua": 91, "Papua Barat": 92, "Papua Selatan": 93, "Papua Tengah": 94,
+                   "Papua Pegunungan": 95, "Papua Barat Daya": 96},
+}
+
+SCHEMES = ("BPS", "Kemendagri")
+
+
+def province_table(scheme: str = "BPS") -> dict[int, Province]:
+    """The 38 provinces of ``scheme``, keyed by 2-digit code, in code order."""
+    if scheme not in _PAPUA_CODES:
+        raise ValueError(f"scheme must be one of {SCHEMES}; got {scheme!r}")
+    rows = [Province(*r) for r in _COMMON]
+    rows += [Province(code, name, *_PAPUA_NAMES[name])
+             for name, code in _PAPUA_CODES[scheme].items()]
+    return {p.code: p for p in sorted(rows)}
+
+
+PROVINCES = province_table("BPS")
+
+LEVELS = ("district_urban", "district", "province_urban", "province", "national")
+
+_KEY = re.compile(r"^(?:national|\d{2}|\d{4})(?:-(?:urban|rural))?$")
+
+
+def key_level(key: str) -> str:
+    """The level of a model key (``"3171-urban"`` -> ``"district_urban"``)."""
+    if not _KEY.match(key) or key.startswith("national-"):
+        raise ValueError(f"malformed region key {key!r}: expected 'national', PP, PPDD, "
+                         "optionally with '-urban' or '-rural'")
+    if key == "national":
+        return "national"
+    code, _, urb = key.partition("-")
+    level = "district" if len(code) == 4 else "province"
+    return f"{level}_urban" if urb else level
+
+
+def fallback_chain(district: int, urban: int) -> tuple[str, ...]:
+    """Model keys to try for one district x urban cell, most specific first."""
+    u = "urban" if urban else "rural"
+    d = f"{district:04d}"
+    p = d[:2]
+    return (f"{d}-{u}", d, f"{p}-{u}", p, "national")
