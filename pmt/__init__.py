@@ -3,11 +3,7 @@
 The flat public API; see ``docs/api.md``.
 """
 
-from . import errors
-try:
-    from . import synth
-except ImportError:  # TEMP until synth lands
-    synth = None
+from . import errors, synth
 from .errors import WeightSetError
 from .rank import DesilResult, RankResult, assign_desil, rank, reference_cutoffs, score
 from .spec import Derived, Variable, VariableSpec, default_spec
