@@ -151,10 +151,9 @@ class _Table:
             col = self.data.column(name)
             if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or \
                     pa.types.is_boolean(col.type):
-                if col.null_count:
-                    missing = col.is_null().to_numpy(zero_copy_only=False)
-                    vals = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
-                    return np.asarray(vals), missing, None
+                if col.null_count:  # nulls become NaN, flagged as missing by the float path
+                    return np.asarray(pc.cast(col, pa.float64()).to_numpy(
+                        zero_copy_only=False)), None, None
                 return np.asarray(col.to_numpy(zero_copy_only=False)), None, None
             s = col.to_pandas()
         else:

@@ -22,6 +22,7 @@ __all__ = [
     "InvalidValueError",
     "MissingColumnError",
     "MissingValueError",
+    "NonFiniteWelfareError",
     "UnknownRegionError",
     "WeightSetError",
 ]
@@ -107,6 +108,10 @@ class UnknownRegionError(InputError):
     """A region code is malformed, or unknown to the weight set with no fallback."""
 
     rule = "unknown_region"
+
+
+class NonFiniteWelfareError(ValueError):
+    """A weight set's coefficients overflow to a non-finite welfare on some households."""
 
 
 class WeightSetError(ValueError):

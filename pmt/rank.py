@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import _kernels as K
 from .encode import Encoded, encode
+from .errors import NonFiniteWelfareError, WeightSetError
 from .regions import LEVELS, key_level
 from .weights import WeightSet, load_weights
 
@@ -58,7 +59,7 @@ def _welfare(enc: Encoded, ws: WeightSet) -> np.ndarray:
                       enc.cell_model, enc.cell_shift)
     bad = np.flatnonzero(~np.isfinite(welfare))
     if bad.size:
-        raise FloatingPointError(
+        raise NonFiniteWelfareError(
             f"welfare is not finite for {bad.size} households (rows "
             f"{enc.rows[bad[:5]].tolist()}): the weight set's coefficients overflow on these "
             "inputs. Fix: check the coefficients of the models that scored them.")
@@ -160,6 +161,9 @@ def assign_desil(welfare: Any, person_weight: Any = None, *, groups: Any = None,
     if cutoffs is not None:
         cut = np.empty((len(labels), n - 1))
         for g, label in enumerate(labels):
+            if groups is not None and label not in cutoffs:
+                raise ValueError(f"cutoffs has no entry for group {label!r}; it must map every "
+                                 "group label to its (n-1,) cutoffs")
             c = cutoffs if groups is None else cutoffs[label]
             c = np.asarray(c, dtype=np.float64)
             if c.shape != (n - 1,) or not np.isfinite(c).all() or (np.diff(c) < 0).any():
@@ -403,16 +407,14 @@ def rank(households: Any, weights: WeightSet | str, *,
 
 def _reference_table(ws: WeightSet, provinces: np.ndarray, n: int
                      ) -> tuple[np.ndarray, np.ndarray]:
-    from .errors import WeightSetError
-
     if not ws.cutoffs:
         raise WeightSetError(
             f"cutoffs='reference' but weight set {ws.id} has no reference cutoffs. Fix: use "
             "cutoffs='registry', or a weight set with a cutoffs.csv.")
-    if ws.manifest.cutoff_classes != n:
+    if ws.cutoff_classes != n:
         raise ValueError(f"n={n} but the reference cutoffs of {ws.id} are for "
-                         f"n={ws.manifest.cutoff_classes} classes. Fix: pass "
-                         f"n={ws.manifest.cutoff_classes} or use cutoffs='registry'.")
+                         f"n={ws.cutoff_classes} classes. Fix: pass "
+                         f"n={ws.cutoff_classes} or use cutoffs='registry'.")
     missing = [f"{p:02d}" for p in provinces.tolist() if f"{p:02d}" not in ws.cutoffs]
     if missing:
         raise WeightSetError(

@@ -67,6 +67,10 @@ class Manifest(BaseModel):
     region_scheme: Literal["BPS", "Kemendagri"] = "BPS"
     region_vintage: str
     target: str = "log per-capita household consumption (Rp per person per month)"
+    #: "national": every province of the scheme must have a model (else the set is
+    #: corrupt); "partial": a set for some regions only — households elsewhere are an
+    #: UnknownRegionError (or rejects).
+    coverage: Literal["national", "partial"] = "national"
     #: The most specific model level; the fallback chain goes down from it.
     model_level: Literal["district_urban", "district", "province_urban", "province",
                          "national"] = "district_urban"
@@ -107,9 +111,20 @@ class WeightSet:
     loaded_hash: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        problems = _check_arrays(self)
+        if problems:
+            where = str(self.path) if self.path is not None else "(in memory)"
+            raise _collected(where, problems)
         self.coefficients.setflags(write=False)
         for c in self.cutoffs.values():
             c.setflags(write=False)
+
+    @property
+    def cutoff_classes(self) -> int | None:
+        """Number of classes the reference cutoffs are for (None without cutoffs)."""
+        if not self.cutoffs:
+            return None
+        return len(next(iter(self.cutoffs.values()))) + 1
 
     @property
     def spec(self) -> VariableSpec:
@@ -154,7 +169,7 @@ class WeightSet:
         flag = "synthetic" if m.synthetic else "non-synthetic"
         return (f"<WeightSet {self.id} ({flag}): {len(self.model_keys)} models, "
                 f"{len(m.spec.terms)} terms, {m.region_scheme} {m.region_vintage}, "
-                f"cutoffs={'n=' + str(m.cutoff_classes) if self.cutoffs else 'none'}>")
+                f"cutoffs={'n=' + str(self.cutoff_classes) if self.cutoffs else 'none'}>")
 
 
 # --------------------------------------------------------------------------- loading
@@ -219,8 +234,9 @@ def load_weights(name_or_path: str | Path, *, verify_hash: bool = True) -> Weigh
         raise WeightSetError(f"{folder / 'manifest.json'}: cannot read: {exc}. Fix: restore "
                              "the file from version control.", [str(exc)]) from exc
     except ValidationError as exc:
-        problems = [f"manifest.json: {'.'.join(map(str, e['loc']))}: {e['msg']}"
-                    for e in exc.errors()]
+        text = (folder / "manifest.json").read_text(encoding="utf-8")
+        problems = [f"manifest.json:{_line_of(text, e['loc'])}: "
+                    f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         raise _collected(folder, problems) from exc
 
     texts: dict[str, str] = {}
@@ -239,23 +255,69 @@ def load_weights(name_or_path: str | Path, *, verify_hash: bool = True) -> Weigh
     lines = (_parse_poverty_lines(manifest, texts["poverty_lines"], problems)
              if "poverty_lines" in texts else {})
     cutoffs = _parse_cutoffs(manifest, texts["cutoffs"], problems) if "cutoffs" in texts else {}
-    _check_coverage(manifest, keys, "coefficients", problems)
-    if lines:
-        _check_coverage(manifest, tuple(lines), "poverty_lines", problems)
     if problems:
         raise _collected(folder, problems)
 
     actual = compute_hash(manifest, {getattr(manifest.files, a): t for a, t in texts.items()})
+    ws = WeightSet(manifest, keys, coef, lines, cutoffs, folder, actual)
     if verify_hash and manifest.content_hash is not None:
         if actual != manifest.content_hash:
             raise _collected(folder, [
                 f"manifest.json: content_hash is {manifest.content_hash} but the files hash to "
                 f"{actual}: a file was edited without re-saving. Fix: re-save with "
                 "pmt.save_weights(pmt.load_weights(path, verify_hash=False), path)"])
-    return WeightSet(manifest, keys, coef, lines, cutoffs, folder, actual)
+    return ws
 
 
-def _collected(folder: Path, problems: list[str]) -> WeightSetError:
+def _check_arrays(ws: WeightSet) -> list[str]:
+    """Consistency of a weight set's arrays (every set, loaded or built in memory)."""
+    m = ws.manifest
+    files = m.files
+    problems: list[str] = []
+    shape = (len(ws.model_keys), len(m.spec.terms))
+    if ws.coefficients.shape != shape:
+        return [f"{files.coefficients}: coefficients have shape {ws.coefficients.shape}; "
+                f"{len(ws.model_keys)} models x {len(m.spec.terms)} terms of the spec expected"]
+    if len(set(ws.model_keys)) != len(ws.model_keys):
+        problems.append(f"{files.coefficients}: model keys must be unique")
+    for key in ws.model_keys:
+        _check_key(m, key, files.coefficients, problems)
+    bad = np.argwhere(~np.isfinite(ws.coefficients))
+    for i, j in bad[:5]:
+        problems.append(f"{files.coefficients}: model {ws.model_keys[i]!r}, term "
+                        f"{m.spec.terms[j]!r}: coefficient is not a finite number")
+    if not ws.model_keys:
+        problems.append(f"{files.coefficients}: no models")
+    if m.coverage == "national":
+        _check_coverage(m, ws.model_keys, "coefficients", problems)
+        modelled = None
+    else:
+        modelled = {int(k[:2]) for k in ws.model_keys if k != "national"}
+        modelled = None if "national" in ws.model_keys else modelled
+    if ws.poverty_lines:
+        for key, line in ws.poverty_lines.items():
+            _check_key(m, key, str(files.poverty_lines), problems)
+            if not (math.isfinite(line) and line > 0):
+                problems.append(f"{files.poverty_lines}: poverty line of {key!r} must be a "
+                                "positive finite number")
+        _check_coverage(m, tuple(ws.poverty_lines), "poverty_lines", problems, modelled)
+    if ws.cutoffs:
+        sizes = {len(c) for c in ws.cutoffs.values()}
+        if len(sizes) != 1:
+            problems.append(f"{files.cutoffs}: every scope needs the same number of cutoffs")
+        elif m.cutoff_classes is not None and m.cutoff_classes != sizes.pop() + 1:
+            problems.append(f"{files.cutoffs}: cutoffs do not match the manifest's "
+                            f"cutoff_classes = {m.cutoff_classes}")
+        if "national" not in ws.cutoffs:
+            problems.append(f"{files.cutoffs}: no 'national' row")
+        for scope, c in ws.cutoffs.items():
+            if not np.isfinite(c).all() or (np.diff(c) < 0).any():
+                problems.append(f"{files.cutoffs}: scope {scope!r}: cutoffs must be finite and "
+                                "must not decrease")
+    return problems
+
+
+def _collected(folder: Path | str, problems: list[str]) -> WeightSetError:
     shown = "\n  ".join(problems[:20])
     more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
     return WeightSetError(
@@ -263,6 +325,18 @@ def _collected(folder: Path, problems: list[str]) -> WeightSetError:
         f"{'s' if len(problems) != 1 else ''}):\n  {shown}{more}\n"
         "Fix: correct the files named (line numbers are 1-based) or rebuild the set.",
         problems)
+
+
+def _line_of(text: str, loc: tuple[Any, ...]) -> int:
+    """1-based line of the innermost JSON key of a pydantic error location (else 1)."""
+    keys = [k for k in loc if isinstance(k, str)]
+    if not keys:
+        return 1
+    needle = json.dumps(keys[-1]) + ":"
+    for number, line in enumerate(text.splitlines(), start=1):
+        if needle in line.replace('": ', '":'):
+            return number
+    return 1
 
 
 def _normalise(text: str) -> str:
@@ -420,12 +494,16 @@ def _parse_cutoffs(manifest: Manifest, text: str, problems: list[str]) -> dict[s
 
 
 def _check_coverage(manifest: Manifest, keys: tuple[str, ...], what: str,
-                    problems: list[str]) -> None:
-    """Every province of the scheme must be reachable by the fallback chain."""
+                    problems: list[str], provinces: set[int] | None = None) -> None:
+    """Every province in ``provinces`` (default: the scheme's) must be reachable by the
+    fallback chain for any household of it: a province row, both province x urban/rural
+    rows, or a national row."""
     have = set(keys)
     if "national" in have:
         return
     for code, prov in province_table(manifest.region_scheme).items():
+        if provinces is not None and code not in provinces:
+            continue
         p = f"{code:02d}"
         if p in have or {f"{p}-urban", f"{p}-rural"} <= have:
             continue
@@ -449,21 +527,21 @@ def _render_files(ws: WeightSet) -> dict[str, str]:
     for key, row in zip(ws.model_keys, ws.coefficients):
         w.writerow([key, *map(_fmt, row)])
     out = {m.files.coefficients: buf.getvalue()}
-    if m.files.poverty_lines is not None and ws.poverty_lines:
+    if ws.poverty_lines:
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["region_key", "poverty_line"])
         for key, val in ws.poverty_lines.items():
             w.writerow([key, _fmt(val)])
-        out[m.files.poverty_lines] = buf.getvalue()
-    if m.files.cutoffs is not None and ws.cutoffs:
+        out[m.files.poverty_lines or WeightFiles().poverty_lines] = buf.getvalue()
+    if ws.cutoffs:
         n = len(next(iter(ws.cutoffs.values()))) + 1
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(["scope", *[f"c{k}" for k in range(1, n)]])
         for scope, arr in ws.cutoffs.items():
             w.writerow([scope, *map(_fmt, arr)])
-        out[m.files.cutoffs] = buf.getvalue()
+        out[m.files.cutoffs or WeightFiles().cutoffs] = buf.getvalue()
     return out
 
 
@@ -490,13 +568,15 @@ def save_weights(ws: WeightSet, folder: str | Path) -> WeightSet:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     m = ws.manifest
-    files = {**_render_files(ws)}
+    files = _render_files(ws)
+    default = WeightFiles()
     m = m.model_copy(update={
         "files": WeightFiles(
             coefficients=m.files.coefficients,
-            poverty_lines=m.files.poverty_lines if ws.poverty_lines else None,
-            cutoffs=m.files.cutoffs if ws.cutoffs else None),
-        "cutoff_classes": (len(next(iter(ws.cutoffs.values()))) + 1) if ws.cutoffs else None,
+            poverty_lines=(m.files.poverty_lines or default.poverty_lines)
+            if ws.poverty_lines else None,
+            cutoffs=(m.files.cutoffs or default.cutoffs) if ws.cutoffs else None),
+        "cutoff_classes": ws.cutoff_classes,
     })
     m = m.model_copy(update={"content_hash": compute_hash(m, files)})
     for name, text in files.items():

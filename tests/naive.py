@@ -14,6 +14,11 @@ import pandas as pd
 from pmt.regions import fallback_chain
 
 
+def _log(x: float) -> float:
+    """Natural log as numpy computes it (numpy's SIMD log may differ from libm's by an ulp)."""
+    return float(np.log(np.float64(x)))
+
+
 def model_key(ws, district: int, urban: int) -> str:
     keys = set(ws.model_keys)
     for key in fallback_chain(int(district), int(urban)):
@@ -30,7 +35,7 @@ def welfare(households: pd.DataFrame, ws) -> np.ndarray:
     out = np.empty(len(households))
     for pos, (_, hh) in enumerate(households.iterrows()):
         key = model_key(ws, hh["district_code"], hh["urban"])
-        coef = dict(zip(terms, ws.coefficients[row_of[key]]))
+        coef = dict(zip(terms, ws.coefficients[row_of[key]], strict=True))
         total = coef["intercept"]
         for v in spec.lookup_variables:
             total += coef[f"{v.name}={int(hh[v.name])}"]
@@ -40,11 +45,11 @@ def welfare(households: pd.DataFrame, ws) -> np.ndarray:
             if d is None:
                 x = float(hh[name])
             elif d.op == "log":
-                x = math.log(float(hh[d.args[0]]))
+                x = _log(float(hh[d.args[0]]))
             elif d.op == "per_capita":
                 x = sum(float(hh[a]) for a in d.args) / size
             else:
-                x = math.log(float(hh[d.args[0]]) / size)
+                x = _log(float(hh[d.args[0]]) / size)
             total += coef[name] * x
         if ws.poverty_lines:
             line = next(ws.poverty_lines[k] for k in fallback_chain(int(hh["district_code"]),
