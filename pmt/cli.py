@@ -223,6 +223,10 @@ def _parser() -> argparse.ArgumentParser:
     w = sub.add_parser("weights", help="list, show or validate weight sets")
     w.add_argument("action", choices=["list", "show", "validate"])
     w.add_argument("target", nargs="?", help="shipped name or folder")
+
+    from .evaluate import add_cli
+
+    add_cli(sub)
     return p
 
 
@@ -239,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             numba.set_num_threads(args.threads)
         handler = {"demo": _cmd_demo, "rank": _cmd_rank, "synth": _cmd_synth,
-                   "weights": _cmd_weights}[args.command]
+                   "weights": _cmd_weights}.get(args.command) or args.handler
         return handler(args, progress)
     except KeyboardInterrupt:
         sys.stderr.write("pmt: interrupted\n")

@@ -260,10 +260,14 @@ def _spearman(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     return _pearson(_midrank(x, w), _midrank(y, w), w)
 
 
-def _auc(score: np.ndarray, poor: np.ndarray, w: np.ndarray) -> float:
-    """Pr(score of a poor < score of a non-poor), weighted, ties count 1/2 (Mann–Whitney)."""
-    _, inv = np.unique(score, return_inverse=True)
-    inv = inv.reshape(-1)
+def _auc(score: np.ndarray, poor: np.ndarray, w: np.ndarray,
+         inv: np.ndarray | None = None) -> float:
+    """Pr(score of a poor < score of a non-poor), weighted, ties count 1/2 (Mann–Whitney).
+
+    ``inv`` optionally gives the run index of each score (``np.unique``'s inverse).
+    """
+    if inv is None:
+        inv = np.unique(score, return_inverse=True)[1].reshape(-1)
     wp = np.bincount(inv, weights=w * poor)
     wn = np.bincount(inv, weights=w * ~poor)
     tot_p, tot_n = wp.sum(), wn.sum()
@@ -299,14 +303,13 @@ def _thin(*arrays: np.ndarray, points: int = 1000) -> tuple[np.ndarray, ...]:
     return tuple(a[keep] for a in arrays)
 
 
-def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    """Smallest ``x`` whose weighted CDF reaches ``q`` (inverse CDF)."""
+def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """For ``x`` sorted ascending: the smallest ``x`` whose weighted CDF reaches each ``q``."""
     if x.size == 0 or not w.sum() > 0:
-        return math.nan
-    order = np.argsort(x, kind="stable")
-    cum = np.cumsum(w[order])
-    pos = int(np.searchsorted(cum, q * cum[-1], side="left"))
-    return float(x[order][min(pos, x.size - 1)])
+        return np.full(len(qs), np.nan)
+    cum = np.cumsum(w)
+    pos = np.searchsorted(cum, np.asarray(qs) * cum[-1], side="left")
+    return x[np.minimum(pos, x.size - 1)]
 
 
 # =========================================================================== evaluate
@@ -324,13 +327,15 @@ class _Rule:
 
 
 def _row(P: np.ndarray, T: np.ndarray, w: np.ndarray, pw: np.ndarray, bmass: np.ndarray,
-         true: np.ndarray, pred: np.ndarray, y: np.ndarray, tau: float) -> dict[str, float]:
+         true: np.ndarray, pred: np.ndarray, y: np.ndarray, tau: float, *,
+         rho: float | None = None, pred_inv: np.ndarray | None = None) -> dict[str, float]:
     """Every metric of one (P, T) over the households given, with unit weights ``w``.
 
     ``pw`` is the person weight (population shares for CGH, FGT), ``bmass`` the
     benefit a household would receive if targeted (already times its weight),
     ``y`` the true welfare ratio to the poverty line, ``tau`` the transfer per
-    targeted person (NaN without a budget).
+    targeted person (NaN without a budget). ``rho`` (Spearman, which does not
+    depend on P and T) and ``pred_inv`` (runs of ``pred``) may be precomputed.
     """
     W = w.sum()
     pt = (w * (P & T)).sum()
@@ -359,8 +364,8 @@ def _row(P: np.ndarray, T: np.ndarray, w: np.ndarray, pw: np.ndarray, bmass: np.
         "targeting_differential_closed_form": _ratio(1.0 - Hhat - ee, 1.0 - H),
         "cgh": _ratio(_ratio((b * P).sum(), b_total), pop_share_poor),
         "total_accuracy": _ratio(pt + nn, W),
-        "spearman": _spearman(pred, true, w),
-        "auc": _auc(pred, P, w),
+        "spearman": _spearman(pred, true, w) if rho is None else rho,
+        "auc": _auc(pred, P, w, pred_inv),
         "fgt0_before": fgt_b[0], "fgt0_after": fgt_a[0],
         "fgt1_before": fgt_b[1], "fgt1_after": fgt_a[1],
         "watts_before": fgt_b[2], "watts_after": fgt_a[2],
@@ -517,10 +522,15 @@ class Evaluation:
         mids = (np.arange(bins) + 0.5) * 100.0 / bins
         out = self._binned(b, bins, pd.Index(mids, name="percentile"))
         err = self.predicted_welfare - self.true_welfare
-        for q in (10, 25, 50, 75, 90):
-            out.insert(3 + (q > 10) + (q > 25) + (q > 50) + (q > 75), f"error_p{q}", [
-                _weighted_quantile(err[b == k], self.weight[b == k], q / 100)
-                for k in range(bins)])
+        order = np.lexsort((err, b))
+        bounds = np.searchsorted(b[order], np.arange(bins + 1))
+        qs = (10, 25, 50, 75, 90)
+        table = np.full((bins, len(qs)), np.nan)
+        for k in range(bins):
+            idx = order[bounds[k]:bounds[k + 1]]
+            table[k] = _weighted_quantiles(err[idx], self.weight[idx], [q / 100 for q in qs])
+        for j, q in enumerate(qs):
+            out.insert(3 + j, f"error_p{q}", table[:, j])
         return out
 
     def _binned(self, b: np.ndarray, m: int, index: pd.Index) -> pd.DataFrame:
@@ -747,6 +757,8 @@ def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
                       P, T))
 
     y = _levels(true, impact)
+    pred_inv = np.unique(pred, return_inverse=True)[1].reshape(-1)
+    rho = {u: _spearman(pred, true, pw if u == "people" else hw) for u in units}
     records, poor_rows, targ_rows, index = [], [], [], []
     for rule, P, T in rules:
         tau = math.nan if budget is None else _ratio(float(budget), float((pw * T).sum()))
@@ -759,7 +771,8 @@ def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
                                    "target_threshold": rule.target_threshold,
                                    "poor_definition": rule.poor_definition,
                                    "targeted_definition": rule.targeted_definition}
-            rec.update(_row(P, T, w, pw, bmass, true, pred, y, tau))
+            rec.update(_row(P, T, w, pw, bmass, true, pred, y, tau, rho=rho[u],
+                            pred_inv=pred_inv))
             records.append(rec)
             poor_rows.append(P)
             targ_rows.append(T)
@@ -1567,8 +1580,11 @@ def _cmd_compare(args: argparse.Namespace, progress: Any = None) -> int:
         for f in (fa, fb):
             if "person_weight" not in f.columns and "hh_size" not in f.columns:
                 f["hh_size"] = f[key].map(size_of).to_numpy(dtype="float64")
-    labels = (f"{Path(args.a).name} ({fa.attrs.get('weights_id', '?')})",
-              f"{Path(args.b).name} ({fb.attrs.get('weights_id', '?')})")
+    def label(path: str, attrs: dict[str, Any]) -> str:
+        mode = f", cutoffs={attrs['cutoff_mode']}" if "cutoff_mode" in attrs else ""
+        return f"{Path(path).name} ({attrs.get('weights_id', '?')}{mode})"
+
+    labels = (label(args.a, fa.attrs), label(args.b, fb.attrs))
     cmp = compare(fa, fb, id_col=args.id_col, labels=labels)
     out = sys.stdout
     out.write(f"A = {labels[0]}\nB = {labels[1]}\n\n" + to_markdown(cmp.summary()))

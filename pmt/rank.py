@@ -260,8 +260,8 @@ class RankResult:
         Columns: the id column, ``welfare``, ``model_key``, ``model_level``,
         ``province_code``, ``desil_national``, ``desil_provincial``,
         ``rank_national``, ``rank_provincial``, ``share_below_national``,
-        ``share_below_provincial``, ``eligible``. ``attrs`` holds
-        :attr:`provenance`.
+        ``share_below_provincial``, ``eligible``, ``person_weight`` (the weight
+        each household carries in the desil shares). ``attrs`` holds :attr:`provenance`.
         """
         keys = pd.Categorical.from_codes(self.model, categories=list(self.model_keys))
         level_of = np.array([LEVELS.index(key_level(k)) for k in self.model_keys], dtype=np.int8)
@@ -277,6 +277,7 @@ class RankResult:
             "share_below_national": self.share_below_national,
             "share_below_provincial": self.share_below_provincial,
             "eligible": self.eligible,
+            "person_weight": self.person_weight,
         })
         frame = pd.DataFrame(cols, index=self.index)
         frame.attrs.update(self.provenance)

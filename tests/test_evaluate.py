@@ -590,6 +590,11 @@ def test_compare_frames_from_files(two_rankings, tmp_path) -> None:
     a.to_parquet(tmp_path / "a.parquet")
     fa = pd.read_parquet(tmp_path / "a.parquet")
     fb = b.to_frame()
+    with_people = compare(fa, fb)  # result files carry person_weight
+    assert with_people.has_people
+    np.testing.assert_array_equal(with_people.transitions(unit="people").to_numpy(),
+                                  compare(a, b).transitions(unit="people").to_numpy())
+    fa, fb = fa.drop(columns="person_weight"), fb.drop(columns="person_weight")
     c = compare(fa, fb)
     assert not c.has_people and len(c.matched) == a.n - 30
     np.testing.assert_array_equal(c.transitions().to_numpy(), compare(a, b).transitions())
