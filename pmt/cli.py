@@ -118,18 +118,30 @@ def _cmd_rank(args: argparse.Namespace, progress: Progress) -> int:
 
     with progress.step(f"loading weight set {args.weights!r}"):
         ws = pmt.load_weights(args.weights)
-    with progress.step(f"reading {args.input}"):
-        hh = read_households(args.input)
     on_invalid = "reject" if args.rejects else "raise"
-    with progress.step(f"scoring and ranking {len(hh):,} households"):
-        result = pmt.rank(hh, ws, cutoffs=args.cutoffs, n=args.classes,
-                          max_desil=args.max_desil, line=args.line, weight=args.weight,
-                          weighting=args.weighting, on_invalid=on_invalid, id_col=args.id_col)
-    with progress.step(f"writing {args.out}"):
-        result.to_parquet(args.out) if Path(args.out).suffix.lower() in (".parquet", ".pq") \
-            else write_table(result.to_frame(), args.out)
-        if args.rejects:
-            write_table(result.rejects, args.rejects, result.provenance)
+    options = dict(cutoffs=args.cutoffs, n=args.classes, max_desil=args.max_desil,
+                   line=args.line, weight=args.weight, weighting=args.weighting,
+                   on_invalid=on_invalid, id_col=args.id_col)
+    parquet = (".parquet", ".pq")
+    if Path(args.input).suffix.lower() in parquet and Path(args.out).suffix.lower() in parquet:
+        from pmt.stream import rank_file
+
+        with progress.step(f"ranking {args.input} in chunks of {args.chunk_size:,} rows") as up:
+            result = rank_file(args.input, ws, args.out, chunk_size=args.chunk_size,
+                               rejects=args.rejects, progress=lambda p, d, t: up(d, t),
+                               **options)  # type: ignore[arg-type]
+    else:
+        with progress.step(f"reading {args.input}"):
+            hh = read_households(args.input)
+        with progress.step(f"scoring and ranking {len(hh):,} households"):
+            result = pmt.rank(hh, ws, **options)  # type: ignore[arg-type]
+        with progress.step(f"writing {args.out}"):
+            if Path(args.out).suffix.lower() in parquet:
+                result.to_parquet(args.out)
+            else:
+                write_table(result.to_frame(), args.out)
+            if args.rejects:
+                write_table(result.rejects, args.rejects, result.provenance)
     _print_summary(result, sys.stdout, provinces=not args.national_only)
     sys.stdout.write(f"\nranked {result.n:,} of {result.n_input:,} rows -> {args.out}")
     if args.rejects:
@@ -213,6 +225,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--weighting", choices=["person", "household"], default="person")
     r.add_argument("--id-col", default="hh_id")
     r.add_argument("--national-only", action="store_true", help="print no provincial table")
+    r.add_argument("--chunk-size", type=int, default=1_000_000,
+                   help="Parquet in and out are streamed in chunks of this many rows "
+                        "(the result does not depend on it)")
 
     s = sub.add_parser("synth", help="write a synthetic registry")
     s.add_argument("what", choices=["registry"])

@@ -184,8 +184,9 @@ def _numeric_series(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None, np.nda
 class _Problems:
     """Row-level rule breaks, first reason per row; raises at once in raise mode."""
 
-    def __init__(self, n: int, mode: OnInvalid, table: _Table) -> None:
+    def __init__(self, n: int, mode: OnInvalid, table: _Table, offset: int = 0) -> None:
         self.mode = mode
+        self.offset = offset
         self.bad = np.zeros(n, dtype=bool)
         self.records: list[tuple[np.ndarray, str, str, np.ndarray | None]] = []
         self.table = table
@@ -197,10 +198,13 @@ class _Problems:
         rows = np.flatnonzero(mask)
         if self.mode == "raise":
             shown = values[rows[:5]] if (echo and values is not None) else None
-            examples = E.format_examples(rows[:5], shown)
+            examples = E.format_examples(rows[:5] + self.offset, shown)
+            scope = (f"{mask.size:,} rows" if not self.offset else
+                     f"the {mask.size:,} rows from row {self.offset:,}")
             raise _ERROR[rule](
-                f"column {column!r}: {what} ({rule}); {rows.size:,} of {mask.size:,} rows break "
-                f"it, e.g. {examples}. Fix: {_FIX[rule]}.", column=column, rows=rows[:5])
+                f"column {column!r}: {what} ({rule}); {rows.size:,} of {scope} break "
+                f"it, e.g. {examples}. Fix: {_FIX[rule]}.", column=column,
+                rows=rows[:5] + self.offset)
         new = rows[~self.bad[rows]]
         if new.size:
             self.bad[new] = True
@@ -227,7 +231,7 @@ class _Problems:
             if r[3] is not None else np.full(r[0].size, None, dtype=object)
             for r in self.records])
         order = np.argsort(rows, kind="stable")
-        frame = pd.DataFrame({"row": rows[order]})
+        frame = pd.DataFrame({"row": rows[order] + self.offset})
         if id_col is not None:
             frame[id_col] = np.asarray(ids, dtype=object)[rows[order]] if ids is not None else None
         frame["column"] = column[order]
@@ -240,7 +244,8 @@ class _Problems:
 
 def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
            weighting: Literal["person", "household"] = "person",
-           on_invalid: OnInvalid = "raise", id_col: str | None = "hh_id") -> Encoded:
+           on_invalid: OnInvalid = "raise", id_col: str | None = "hh_id",
+           row_offset: int = 0) -> Encoded:
     """Validate ``households`` against ``weights`` and build the kernel arrays.
 
     Parameters
@@ -257,6 +262,9 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
     on_invalid : {"raise", "reject"}
     id_col : str or None
         The household id column (unique; passed through; never echoed in errors).
+    row_offset : int
+        Position of the first row in a larger input (a chunk of a file): added to
+        every row position reported in errors, ``rows`` and the rejects table.
 
     Raises
     ------
@@ -270,7 +278,7 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
     spec = weights.spec
     _check_columns(table, spec.variables, weight, id_col)
     n = table.n
-    problems = _Problems(n, on_invalid, table)
+    problems = _Problems(n, on_invalid, table, row_offset)
 
     # ids: present, unique. Values never echoed.
     ids = None
@@ -363,8 +371,9 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
             bad = rows[~np.isfinite(col)]
             raise E.InvalidValueError(
                 f"derived feature {d.name!r} ({d.op} of {list(d.args)}) is not finite at "
-                f"{E.format_examples(bad[:5])}. Fix: its inputs must be positive; set the "
-                "variable's min above 0 in the spec.", column=d.args[0], rows=bad[:5])
+                f"{E.format_examples(bad[:5] + row_offset)}. Fix: its inputs must be positive; "
+                "set the variable's min above 0 in the spec.", column=d.args[0],
+                rows=bad[:5] + row_offset)
         numeric[:, j] = col
 
     if weighting == "person":
@@ -374,7 +383,7 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
 
     cell_idx, cell_district, cell_urban, cell_model, cell_shift, cell_group, present = cells
     return Encoded(
-        n_input=n, rows=rows, codes=codes if all_kept else codes[rows],
+        n_input=n, rows=rows + row_offset, codes=codes if all_kept else codes[rows],
         numeric=numeric, cell=take(cell_idx), cell_district=cell_district,
         cell_urban=cell_urban, cell_model=cell_model, cell_shift=cell_shift,
         cell_group=cell_group, provinces=present, person_weight=np.ascontiguousarray(pw),

@@ -263,25 +263,32 @@ class RankResult:
         ``share_below_provincial``, ``eligible``, ``person_weight`` (the weight
         each household carries in the desil shares). ``attrs`` holds :attr:`provenance`.
         """
-        keys = pd.Categorical.from_codes(self.model, categories=list(self.model_keys))
-        level_of = np.array([LEVELS.index(key_level(k)) for k in self.model_keys], dtype=np.int8)
-        levels = pd.Categorical.from_codes(level_of[self.model], categories=list(LEVELS))
-        cols: dict[str, Any] = {}
+        frame = self.slice_frame(slice(None))
         if self.id_col is not None:
-            cols[self.id_col] = self.ids
-        cols.update({
-            "welfare": self.welfare, "model_key": keys, "model_level": levels,
-            "province_code": self.province,
-            "desil_national": self.desil_national, "desil_provincial": self.desil_provincial,
-            "rank_national": self.rank_national, "rank_provincial": self.rank_provincial,
-            "share_below_national": self.share_below_national,
-            "share_below_provincial": self.share_below_provincial,
-            "eligible": self.eligible,
-            "person_weight": self.person_weight,
-        })
-        frame = pd.DataFrame(cols, index=self.index)
+            frame.insert(0, self.id_col, self.ids)
+        frame.index = self.index
         frame.attrs.update(self.provenance)
         return frame
+
+    def slice_frame(self, part: slice) -> pd.DataFrame:
+        """The :meth:`to_frame` columns after the id, for households ``part`` (a slice)."""
+        model = self.model[part]
+        keys = pd.Categorical.from_codes(model, categories=list(self.model_keys))
+        level_of = np.array([LEVELS.index(key_level(k)) for k in self.model_keys], dtype=np.int8)
+        levels = pd.Categorical.from_codes(level_of[model], categories=list(LEVELS))
+        cols: dict[str, Any] = {
+            "welfare": self.welfare[part], "model_key": keys, "model_level": levels,
+            "province_code": self.province[part],
+            "desil_national": self.desil_national[part],
+            "desil_provincial": self.desil_provincial[part],
+            "rank_national": self.rank_national[part],
+            "rank_provincial": self.rank_provincial[part],
+            "share_below_national": self.share_below_national[part],
+            "share_below_provincial": self.share_below_provincial[part],
+            "eligible": self.eligible[part],
+            "person_weight": self.person_weight[part],
+        }
+        return pd.DataFrame(cols)
 
     def summary(self) -> pd.DataFrame:
         """Households and people per desil, nationally and per province.
@@ -371,39 +378,86 @@ def rank(households: Any, weights: WeightSet | str, *,
     enc = encode(households, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
                  id_col=id_col)
     welfare = _welfare(enc, ws)
-    n_groups = int(enc.provinces.shape[0])
+    scored = Scored(welfare=welfare, model=enc.cell_model[enc.cell],
+                    province=(enc.cell_district[enc.cell] // 100).astype(np.int8),
+                    person_weight=enc.person_weight)
+    options = RankOptions(cutoffs=cutoffs, n=n, max_desil=max_desil, line=line,
+                          weighting=weighting if weight is None else f"{weighting} x {weight}",
+                          id_col=id_col)
+    return rank_scored(scored, ws, options, ids=enc.ids, index=enc.index, rows=enc.rows,
+                       rejects=enc.rejects, n_input=enc.n_input)
+
+
+@dataclass(frozen=True)
+class RankOptions:
+    """The ranking options of :func:`rank`, validated there."""
+
+    cutoffs: CutoffMode = "registry"
+    n: int = 10
+    max_desil: int = 4
+    line: float | None = None
+    weighting: str = "person"
+    id_col: str | None = "hh_id"
+
+
+@dataclass(frozen=True, eq=False)
+class Scored:
+    """What ranking needs of each household: a few bytes each.
+
+    welfare (n,) float64; model (n,) int32 row of the weight set's
+    coefficients; province (n,) int8 2-digit code; person_weight (n,) float64.
+    """
+
+    welfare: np.ndarray
+    model: np.ndarray
+    province: np.ndarray
+    person_weight: np.ndarray
+
+
+def rank_scored(scored: Scored, ws: WeightSet, options: RankOptions, *, ids: Any,
+                index: pd.Index, rows: np.ndarray, rejects: pd.DataFrame,
+                n_input: int) -> RankResult:
+    """National and provincial desil, rank and share below of scored households.
+
+    The one ranking path: :func:`rank` and the chunked file path both end here.
+    """
+    n = options.n
+    welfare = scored.welfare
+    provinces = np.flatnonzero(np.bincount(scored.province, minlength=100))
+    lut = np.zeros(100, dtype=np.int32)
+    lut[provinces] = np.arange(provinces.size, dtype=np.int32)
+    cell = lut[scored.province]
+    n_groups = int(provinces.shape[0])
+    groups = np.arange(n_groups, dtype=np.int32)
     prov_cut = nat_cut = None
-    if cutoffs == "reference":
-        prov_cut, nat_cut = _reference_table(ws, enc.provinces, n)
+    if options.cutoffs == "reference":
+        prov_cut, nat_cut = _reference_table(ws, provinces, n)
     order = np.argsort(welfare)
-    zero_group = np.zeros_like(enc.cell_group)
-    d_nat, r_nat, s_nat, c_nat = _rank_arrays(welfare, enc.person_weight, enc.cell, zero_group,
-                                              1, n, order, nat_cut)
-    d_prv, r_prv, s_prv, c_prv = _rank_arrays(welfare, enc.person_weight, enc.cell,
-                                              enc.cell_group, n_groups, n, order, prov_cut)
-    if line is None:
-        eligible = d_nat <= max_desil
-        rule = f"desil_national <= {max_desil}"
+    d_nat, r_nat, s_nat, c_nat = _rank_arrays(welfare, scored.person_weight, cell,
+                                              np.zeros_like(groups), 1, n, order, nat_cut)
+    d_prv, r_prv, s_prv, c_prv = _rank_arrays(welfare, scored.person_weight, cell, groups,
+                                              n_groups, n, order, prov_cut)
+    if options.line is None:
+        eligible = d_nat <= options.max_desil
+        rule = f"desil_national <= {options.max_desil}"
     else:
-        eligible = welfare <= float(line)
-        rule = f"welfare <= {float(line)!r}"
-    registry_cut = {"national": c_nat[0]} if enc.n else {}
-    registry_cut.update({f"{p:02d}": c_prv[g] for g, p in enumerate(enc.provinces.tolist())
-                         if not np.isnan(c_prv[g]).any()})
+        eligible = welfare <= float(options.line)
+        rule = f"welfare <= {float(options.line)!r}"
+    registry_cut = {"national": c_nat[0]} if welfare.size else {}
+    registry_cut.update({f"{p:02d}": c_prv[g] for g, p in enumerate(provinces.tolist())})
     return RankResult(
-        welfare=welfare, model=enc.cell_model[enc.cell], model_keys=ws.model_keys,
-        province=(enc.cell_district[enc.cell] // 100).astype(np.int8),
+        welfare=welfare, model=scored.model, model_keys=ws.model_keys,
+        province=scored.province,
         desil_national=d_nat, desil_provincial=d_prv, rank_national=r_nat,
         rank_provincial=r_prv, share_below_national=s_nat, share_below_provincial=s_prv,
-        eligible=eligible, person_weight=enc.person_weight, ids=enc.ids, index=enc.index,
-        rows=enc.rows, rejects=enc.rejects, n_input=enc.n_input, id_col=id_col,
+        eligible=eligible, person_weight=scored.person_weight, ids=ids, index=index,
+        rows=rows, rejects=rejects, n_input=n_input, id_col=options.id_col,
         weights_id=ws.id, weights_hash=ws.content_hash,
-        weights_synthetic=ws.manifest.synthetic, cutoff_mode=cutoffs, n_classes=n,
+        weights_synthetic=ws.manifest.synthetic, cutoff_mode=options.cutoffs, n_classes=n,
         eligibility=rule,
         welfare_kind=("log(predicted per-capita consumption / poverty line)"
                       if ws.has_poverty_lines else "predicted log per-capita consumption"),
-        weighting=weighting if weight is None else f"{weighting} x {weight}",
-        registry_cutoffs=registry_cut)
+        weighting=options.weighting, registry_cutoffs=registry_cut)
 
 
 def _reference_table(ws: WeightSet, provinces: np.ndarray, n: int

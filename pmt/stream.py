@@ -1,0 +1,218 @@
+"""Rank a Parquet file larger than memory, in chunks, with the in-memory result.
+
+Two passes over the file:
+
+1. each chunk is validated, encoded and scored by the same code as
+   :func:`pmt.rank`; only what ranking needs is kept — welfare, model row,
+   province and person weight, about 15 bytes per household — and the ids are
+   checked for uniqueness across chunks;
+2. national and provincial desil, rank and share below are computed once on
+   those arrays (:func:`pmt.rank.rank_scored`, the one ranking path), then the
+   file is read again, chunk by chunk, and the result written in input order.
+
+A household's welfare depends only on its own row, and ranking runs on the
+whole population at once, so the output is bit-identical to
+``pmt.rank(whole_table, ...).to_frame()`` for any chunk size (a test checks
+this with tiny chunks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from . import errors as E
+from .encode import encode
+from .rank import (
+    CutoffMode,
+    RankOptions,
+    RankResult,
+    Scored,
+    _check_n,
+    _weights,
+    _welfare,
+    rank_scored,
+)
+from .weights import WeightSet
+
+__all__ = ["rank_file"]
+
+Progress = Callable[[str, int, int], None]
+
+
+def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
+              chunk_size: int = 1_000_000, rejects: str | Path | None = None,
+              cutoffs: CutoffMode = "registry", n: int = 10, max_desil: int = 4,
+              line: float | None = None, weight: str | None = None,
+              weighting: Literal["person", "household"] = "person",
+              on_invalid: Literal["raise", "reject"] = "raise",
+              id_col: str | None = "hh_id", progress: Progress | None = None) -> RankResult:
+    """Rank the households of a Parquet file chunk by chunk and write the result.
+
+    Parameters
+    ----------
+    path : str or Path
+        A Parquet file with the columns :func:`pmt.rank` takes.
+    weights : WeightSet or str
+    out : str or Path
+        The result, a Parquet file with the columns of ``RankResult.to_frame()``
+        and the provenance in its metadata (key ``pmt``).
+    chunk_size : int
+        Rows read at a time. The result does not depend on it.
+    rejects : str or Path, optional
+        Where to write the rejects table (``on_invalid="reject"``; CSV or Parquet).
+    progress : callable, optional
+        Called as ``progress(pass_name, rows_done, rows_total)``.
+    cutoffs, n, max_desil, line, weight, weighting, on_invalid, id_col
+        As for :func:`pmt.rank`.
+
+    Returns
+    -------
+    RankResult
+        The ranking arrays of every ranked household, in input order (``rows``
+        gives their positions in the file); ``ids`` is None — they are in ``out``.
+    """
+    import pyarrow.parquet as pq
+
+    from .io import write_table
+
+    _check_n(n)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
+            or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a whole number >= 1; got {chunk_size!r}")
+    if line is None and not 1 <= int(max_desil) <= n:
+        raise ValueError(f"max_desil must be a whole number from 1 to n={n}; got {max_desil!r}")
+    if on_invalid == "reject" and rejects is None:
+        raise ValueError("on_invalid='reject' needs rejects=PATH, so that every rejected row "
+                         "is accounted for")
+    ws = _weights(weights)
+    source = pq.ParquetFile(path)
+    total = source.metadata.num_rows
+    if total == 0:
+        raise E.EmptyInputError(f"{path}: the file has no rows (rule: at least one household). "
+                                "Fix: check the step that wrote it.")
+    needed = _columns(source, ws, weight, id_col)
+
+    # ---- pass 1: score, keep a few bytes per household
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in
+                                          ("welfare", "model", "province", "pw", "rows")}
+    id_parts: list[Any] = []
+    reject_parts: list[pd.DataFrame] = []
+    done = 0
+    for batch in source.iter_batches(batch_size=chunk_size, columns=needed):
+        import pyarrow as pa
+
+        table = pa.Table.from_batches([batch])
+        enc = encode(table, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
+                     id_col=id_col, row_offset=done)
+        parts["welfare"].append(_welfare(enc, ws))
+        parts["model"].append(enc.cell_model[enc.cell])
+        parts["province"].append((enc.cell_district[enc.cell] // 100).astype(np.int8))
+        parts["pw"].append(enc.person_weight)
+        parts["rows"].append(enc.rows)
+        if id_col is not None:
+            id_parts.append(enc.ids)
+        if len(enc.rejects):
+            reject_parts.append(enc.rejects)
+        done += table.num_rows
+        if progress is not None:
+            progress("scoring", done, total)
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+
+    # ---- ids unique across chunks (within a chunk the encoder checked them)
+    if id_col is not None:
+        ids = np.concatenate(id_parts)
+        dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+        if dup.any():
+            rows_dup = arrays["rows"][dup]
+            if on_invalid == "raise":
+                raise E.DuplicateIdError(
+                    f"column {id_col!r}: household ids must be unique (duplicate_id); "
+                    f"{int(dup.sum()):,} rows share an id, e.g. "
+                    f"{E.format_examples(rows_dup[:5])}. Fix: make the household ids unique, "
+                    "or pass on_invalid='reject'.", column=id_col, rows=rows_dup[:5])
+            reject_parts.append(pd.DataFrame({
+                "row": rows_dup, id_col: ids[dup].astype(object), "column": id_col,
+                "rule": "duplicate_id", "value": None}))
+            keep = ~dup
+            arrays = {k: v[keep] for k, v in arrays.items()}
+        del ids, id_parts
+
+    options = RankOptions(cutoffs=cutoffs, n=n, max_desil=max_desil, line=line,
+                          weighting=weighting if weight is None else f"{weighting} x {weight}",
+                          id_col=None)
+    scored = Scored(welfare=arrays["welfare"], model=arrays["model"],
+                    province=arrays["province"], person_weight=arrays["pw"])
+    reject_frame = (pd.concat(reject_parts, ignore_index=True).sort_values("row",
+                                                                           kind="stable")
+                    .reset_index(drop=True) if reject_parts else
+                    pd.DataFrame({"row": pd.Series([], dtype="int64")}))
+    result = rank_scored(scored, ws, options, ids=None, index=pd.Index(arrays["rows"]),
+                         rows=arrays["rows"], rejects=reject_frame, n_input=total)
+    if progress is not None:
+        progress("ranking", result.n, result.n)
+
+    # ---- pass 2: write the result in input order, chunk by chunk
+    _write(source, result, out, id_col, chunk_size, progress, total)
+    if rejects is not None:
+        write_table(reject_frame, rejects, result.provenance)
+    return result
+
+
+def _columns(source: Any, ws: WeightSet, weight: str | None, id_col: str | None) -> list[str]:
+    from .spec import CANONICAL_COLUMNS
+
+    names = source.schema_arrow.names
+    wanted = [c for c in CANONICAL_COLUMNS if c != "hh_id"]
+    wanted += [v.name for v in ws.spec.variables]
+    if id_col is not None:
+        wanted.insert(0, id_col)
+    if weight is not None:
+        wanted.append(weight)
+    missing = [c for c in wanted if c not in names]
+    if missing:
+        raise E.MissingColumnError(
+            f"missing columns {missing[:10]} (rule: the household table needs hh_id, "
+            "district_code, urban, hh_size and every variable of the weight set's spec, "
+            "matched by name). Fix: rename the columns to the spec's names.", column=missing[0])
+    return list(dict.fromkeys(wanted))
+
+
+def _write(source: Any, result: RankResult, out: str | Path, id_col: str | None,
+           chunk_size: int, progress: Progress | None, total: int) -> None:
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = result.rows
+    writer = None
+    start = 0
+    try:
+        columns = [id_col] if id_col is not None else []
+        batches = (source.iter_batches(batch_size=chunk_size, columns=columns) if columns
+                   else (None for _ in range(0, total, chunk_size)))
+        for batch in batches:
+            size = batch.num_rows if batch is not None else min(chunk_size, total - start)
+            lo, hi = np.searchsorted(rows, [start, start + size])
+            frame = result.slice_frame(slice(int(lo), int(hi)))
+            if id_col is not None:
+                ids = batch.column(0).take(pa.array(rows[lo:hi] - start))
+                frame.insert(0, id_col, ids.to_pandas())
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if writer is None:
+                meta = dict(table.schema.metadata or {})
+                meta[b"pmt"] = json.dumps(result.provenance, sort_keys=True).encode()
+                writer = pq.ParquetWriter(out, table.schema.with_metadata(meta))
+            writer.write_table(table.cast(writer.schema) if table.schema != writer.schema
+                               else table)
+            start += size
+            if progress is not None:
+                progress("writing", start, total)
+    finally:
+        if writer is not None:
+            writer.close()

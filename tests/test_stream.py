@@ -1,0 +1,100 @@
+"""Chunked ranking of Parquet files: bit-identical to the in-memory path, any chunk size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pmt
+from pmt import errors as E
+from pmt.stream import rank_file
+
+from conftest import make_households
+
+
+def _in_memory(df: pd.DataFrame, ws, **kw) -> pd.DataFrame:
+    return pmt.rank(df, ws, **kw).to_frame().reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def registry_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Path]:
+    df = make_households(400, seed=21)
+    path = tmp_path_factory.mktemp("stream") / "hh.parquet"
+    df.to_parquet(path, row_group_size=37)  # row groups that straddle the chunks
+    return df, path
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chunk=st.integers(1, 450), cutoffs=st.sampled_from(["registry", "reference"]))
+def test_any_chunk_size_gives_the_in_memory_result(registry_file, tiny_ws_ref, tmp_path, chunk,
+                                                   cutoffs):
+    df, path = registry_file
+    out = tmp_path / f"out_{chunk}_{cutoffs}.parquet"
+    res = rank_file(path, tiny_ws_ref, out, chunk_size=chunk, cutoffs=cutoffs)
+    expected = _in_memory(df, tiny_ws_ref, cutoffs=cutoffs)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
+    assert res.n == len(df) and res.n_rejected == 0
+    np.testing.assert_array_equal(res.rows, np.arange(len(df)))
+
+
+def test_rejects_and_duplicate_ids_across_chunks(tiny_ws, tmp_path):
+    df = make_households(300, seed=5)
+    df["hh_size"] = df["hh_size"].astype("float64")
+    df.loc[[3, 150], "hh_size"] = np.nan
+    df.loc[40, "floor_material"] = 99
+    df.loc[250, "hh_id"] = df.loc[10, "hh_id"]  # same id in different chunks
+    df.to_parquet(tmp_path / "hh.parquet")
+    expected = pmt.rank(df, tiny_ws, on_invalid="reject")
+    res = rank_file(tmp_path / "hh.parquet", tiny_ws, tmp_path / "out.parquet", chunk_size=64,
+                    on_invalid="reject", rejects=tmp_path / "rejects.parquet")
+    got = pd.read_parquet(tmp_path / "out.parquet")
+    pd.testing.assert_frame_equal(got, expected.to_frame().reset_index(drop=True),
+                                  check_exact=True)
+    rejects = pd.read_parquet(tmp_path / "rejects.parquet")
+    assert rejects["row"].tolist() == [3, 10, 40, 150, 250]
+    assert rejects["rule"].tolist() == ["missing_or_infinite", "duplicate_id", "invalid_code",
+                                        "missing_or_infinite", "duplicate_id"]
+    assert rejects["row"].tolist() == expected.rejects["row"].tolist()
+    assert rejects["rule"].tolist() == expected.rejects["rule"].tolist()
+    assert res.n + res.n_rejected == len(df)
+
+
+def test_errors_report_positions_in_the_file(tiny_ws, tmp_path):
+    df = make_households(200, seed=8)
+    df.loc[130, "floor_material"] = 0
+    df.to_parquet(tmp_path / "hh.parquet")
+    with pytest.raises(E.InvalidCodeError) as info:
+        rank_file(tmp_path / "hh.parquet", tiny_ws, tmp_path / "o.parquet", chunk_size=50)
+    assert info.value.rows == (130,) and "row 130 (0)" in str(info.value)
+    assert "the 50 rows from row 100" in str(info.value)
+
+
+def test_duplicate_ids_across_chunks_raise(tiny_ws, tmp_path):
+    df = make_households(100, seed=2)
+    df.loc[90, "hh_id"] = df.loc[1, "hh_id"]
+    df.to_parquet(tmp_path / "hh.parquet")
+    with pytest.raises(E.DuplicateIdError) as info:
+        rank_file(tmp_path / "hh.parquet", tiny_ws, tmp_path / "o.parquet", chunk_size=30)
+    assert info.value.rows == (1, 90)
+    assert str(df.loc[1, "hh_id"]) not in str(info.value).replace("rows 1, 90", "")
+
+
+def test_bad_files_and_options(tiny_ws, tmp_path):
+    df = make_households(20, seed=1)
+    df.iloc[:0].to_parquet(tmp_path / "empty.parquet")
+    with pytest.raises(E.EmptyInputError):
+        rank_file(tmp_path / "empty.parquet", tiny_ws, tmp_path / "o.parquet")
+    df.drop(columns="roof_material").to_parquet(tmp_path / "missing.parquet")
+    with pytest.raises(E.MissingColumnError, match="roof_material"):
+        rank_file(tmp_path / "missing.parquet", tiny_ws, tmp_path / "o.parquet")
+    df.to_parquet(tmp_path / "ok.parquet")
+    with pytest.raises(ValueError, match="chunk_size"):
+        rank_file(tmp_path / "ok.parquet", tiny_ws, tmp_path / "o.parquet", chunk_size=0)
+    with pytest.raises(ValueError, match="rejects=PATH"):
+        rank_file(tmp_path / "ok.parquet", tiny_ws, tmp_path / "o.parquet", on_invalid="reject")
