@@ -40,19 +40,36 @@ class Progress:
             self.stream.flush()
 
     @contextmanager
-    def step(self, label: str) -> Iterator[Callable[[int, int], None]]:
+    def step(self, label: str) -> Iterator[Callable[..., None]]:
+        """Time a step; the yielded ``update(done, total, phase="")`` shows progress.
+
+        On a terminal the line is redrawn (percent, households per second, phase);
+        elsewhere a line is written at most every 10 seconds.
+        """
         start = time.perf_counter()
+        last = [start]
+        phase_start: dict[str, float] = {}
         self.write(f"{label} ...", end="" if self.tty else "\n")
 
-        def update(done: int, total: int) -> None:
-            if self.tty and not self.quiet:
-                self.stream.write(f"\r{label} ... {100 * done / max(total, 1):5.1f} %")
+        def update(done: int, total: int, phase: str = "") -> None:
+            now = time.perf_counter()
+            began = phase_start.setdefault(phase, now)
+            if self.quiet or (not self.tty and now - last[0] < 10):
+                return
+            last[0] = now
+            rate = done / max(now - began, 1e-9)
+            text = (f"{label} ... {phase + ': ' if phase else ''}{100 * done / max(total, 1):5.1f}"
+                    f" % ({rate:,.0f} households/s)")
+            if self.tty:
+                self.stream.write("\r" + text)
                 self.stream.flush()
+            else:
+                self.write("  " + text)
 
         yield update
         took = time.perf_counter() - start
         if self.tty:
-            self.write(f"\r{label} ... done in {took:.1f} s      ")
+            self.write(f"\r{label} ... done in {took:.1f} s" + " " * 40)
         else:
             self.write(f"  done in {took:.1f} s")
 
@@ -128,7 +145,7 @@ def _cmd_rank(args: argparse.Namespace, progress: Progress) -> int:
 
         with progress.step(f"ranking {args.input} in chunks of {args.chunk_size:,} rows") as up:
             result = rank_file(args.input, ws, args.out, chunk_size=args.chunk_size,
-                               rejects=args.rejects, progress=lambda p, d, t: up(d, t),
+                               rejects=args.rejects, progress=lambda p, d, t: up(d, t, p),
                                **options)  # type: ignore[arg-type]
     else:
         with progress.step(f"reading {args.input}"):
@@ -263,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("pmt: interrupted\n")
         return 130
+    except BrokenPipeError:  # e.g. `pmt ... | head`
+        sys.stderr.close()
+        return 141
     except (ValueError, TypeError, OSError) as exc:
         if os.environ.get("PMT_DEBUG"):
             raise
