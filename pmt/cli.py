@@ -48,12 +48,14 @@ class Progress:
         """
         start = time.perf_counter()
         last = [start]
+        previous = [start]  # time of the last update, where a new phase begins
         phase_start: dict[str, float] = {}
         self.write(f"{label} ...", end="" if self.tty else "\n")
 
         def update(done: int, total: int, phase: str = "") -> None:
             now = time.perf_counter()
-            began = phase_start.setdefault(phase, now)
+            began = phase_start.setdefault(phase, previous[0])
+            previous[0] = now
             if self.quiet or (not self.tty and now - last[0] < 10):
                 return
             last[0] = now
