@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import _kernels as K
 from . import errors as E
 from .regions import fallback_chain, province_table
 from .spec import CANONICAL_COLUMNS, Variable
@@ -30,6 +31,7 @@ from .weights import WeightSet
 __all__ = ["Encoded", "encode", "CHECK_ORDER"]
 
 OnInvalid = Literal["raise", "reject"]
+_NO_CAP = np.zeros(0, dtype=np.int64)
 
 #: The order of rules within a column; a rejected row carries the first rule it breaks.
 CHECK_ORDER = ("wrong_dtype", "missing_or_infinite", "out_of_range", "invalid_code",
@@ -297,17 +299,22 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
                      rule="invalid_hh_size")
 
     # variables
+    # (each column is checked and written straight into its column of the kernel arrays)
     lookups = spec.lookup_variables
-    codes = np.zeros((n, len(lookups)), dtype=np.uint8, order="F")
+    codes = np.empty((n, len(lookups)), dtype=np.uint8, order="F")
     for j, var in enumerate(lookups):
-        codes[:, j] = _lookup_column(table, problems, var)
+        _lookup_column(table, problems, var, codes[:, j])
+    names = spec.numeric_terms
+    numeric = np.empty((n, len(names)), dtype=np.float64, order="F")
     numeric_vars = {v.name: v for v in spec.variables if not v.is_lookup}
     raw: dict[str, np.ndarray] = {"hh_size": hh_size}
     for var in spec.variables:
         if not var.is_lookup:
-            raw[var.name] = _numeric_column(table, problems, var, hh_size)
+            out = numeric[:, names.index(var.name)] if var.name in names else np.empty(n)
+            _numeric_column(table, problems, var, hh_size, out)
+            raw[var.name] = out
         elif not var.in_model:
-            _lookup_column(table, problems, var)
+            _lookup_column(table, problems, var, np.empty(n, dtype=np.uint8))
     # dependants may not outnumber the household
     if {"n_children", "n_elderly"} <= set(numeric_vars):
         problems.add("out_of_range", "n_children", raw["n_children"] + raw["n_elderly"] > hh_size,
@@ -351,30 +358,31 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
     all_kept = rows.size == n
     take = (lambda a: a) if all_kept else (lambda a: a[rows])
 
-    numeric = np.empty((rows.size, len(spec.numeric_terms)), dtype=np.float64, order="F")
-    names = spec.numeric_terms
-    for j, term in enumerate(names):
-        if term in raw:
-            numeric[:, j] = take(raw[term])
-    hsz = take(hh_size).astype(np.float64)
-    for d in spec.derived:
-        j = names.index(d.name)
-        args = [take(raw[a]).astype(np.float64) for a in d.args]
-        with np.errstate(divide="ignore", invalid="ignore"):
+    hsz = hh_size.astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for d in spec.derived:
+            col = numeric[:, names.index(d.name)]
             if d.op == "log":
-                col = np.log(args[0])
+                np.log(raw[d.args[0]], out=col)
             elif d.op == "per_capita":
-                col = np.sum(args, axis=0) / hsz
+                np.copyto(col, raw[d.args[0]])
+                for a in d.args[1:]:
+                    np.add(col, raw[a], out=col)
+                np.divide(col, hsz, out=col)
             else:
-                col = np.log(args[0] / hsz)
-        if not np.isfinite(col).all():
-            bad = rows[~np.isfinite(col)]
-            raise E.InvalidValueError(
-                f"derived feature {d.name!r} ({d.op} of {list(d.args)}) is not finite at "
-                f"{E.format_examples(bad[:5] + row_offset)}. Fix: its inputs must be positive; "
-                "set the variable's min above 0 in the spec.", column=d.args[0],
-                rows=bad[:5] + row_offset)
-        numeric[:, j] = col
+                np.divide(raw[d.args[0]], hsz, out=col)
+                np.log(col, out=col)
+            finite = np.isfinite(col)
+            if not finite[rows].all():
+                bad = rows[~finite[rows]]
+                raise E.InvalidValueError(
+                    f"derived feature {d.name!r} ({d.op} of {list(d.args)}) is not finite at "
+                    f"{E.format_examples(bad[:5] + row_offset)}. Fix: its inputs must be "
+                    "positive; set the variable's min above 0 in the spec.", column=d.args[0],
+                    rows=bad[:5] + row_offset)
+    if not all_kept:
+        numeric = np.asfortranarray(numeric[rows])
+    hsz = take(hsz)
 
     if weighting == "person":
         pw = hsz if w is None else hsz * take(w)
@@ -383,7 +391,8 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
 
     cell_idx, cell_district, cell_urban, cell_model, cell_shift, cell_group, present = cells
     return Encoded(
-        n_input=n, rows=rows + row_offset, codes=codes if all_kept else codes[rows],
+        n_input=n, rows=rows + row_offset,
+        codes=codes if all_kept else np.asfortranarray(codes[rows]),
         numeric=numeric, cell=take(cell_idx), cell_district=cell_district,
         cell_urban=cell_urban, cell_model=cell_model, cell_shift=cell_shift,
         cell_group=cell_group, provinces=present, person_weight=np.ascontiguousarray(pw),
@@ -427,6 +436,14 @@ def _check_columns(table: _Table, variables: tuple[Variable, ...], weight: str |
             column=missing[0])
 
 
+def _plain(table: _Table, column: str) -> np.ndarray | None:
+    """The column as a plain numpy numeric array with nothing missing, else None."""
+    vals, missing, text = table.numeric(column)
+    if missing is not None or text is not None or vals.dtype.kind not in "biuf":
+        return None
+    return vals.view(np.uint8) if vals.dtype.kind == "b" else vals
+
+
 def _values(table: _Table, problems: _Problems, column: str) -> np.ndarray:
     """Numeric values of ``column`` (float64 or int), flagging text and missing values."""
     vals, missing, text = table.numeric(column)
@@ -450,6 +467,11 @@ def _values(table: _Table, problems: _Problems, column: str) -> np.ndarray:
 def _whole(table: _Table, problems: _Problems, column: str, lo: float, hi: float, what: str,
            rule: str = "out_of_range") -> np.ndarray:
     """A whole-number column within [lo, hi], as int64 (invalid rows hold ``lo``)."""
+    plain = _plain(table, column)
+    if plain is not None:
+        out = np.empty(plain.shape[0], dtype=np.float64)
+        if K.clean_numbers(plain, float(lo), float(hi), True, _NO_CAP, out) == 0:
+            return out.astype(np.int64)
     vals = _values(table, problems, column)
     if vals.dtype.kind == "f":
         finite = np.isfinite(vals)
@@ -465,10 +487,16 @@ def _whole(table: _Table, problems: _Problems, column: str, lo: float, hi: float
     return out
 
 
-def _lookup_column(table: _Table, problems: _Problems, var: Variable) -> np.ndarray:
-    """Dense code indices (uint8) of a binary or categorical column."""
-    vals = _values(table, problems, var.name)
+def _lookup_column(table: _Table, problems: _Problems, var: Variable, out: np.ndarray) -> None:
+    """Write the dense code indices (uint8) of a binary or categorical column into ``out``."""
     allowed = np.array(var.code_values, dtype=np.int64)
+    lo, hi = int(allowed.min()), int(allowed.max())
+    lut = np.full(hi - lo + 1, 255, dtype=np.uint8)
+    lut[allowed - lo] = np.arange(allowed.size, dtype=np.uint8)
+    plain = _plain(table, var.name)
+    if plain is not None and K.clean_codes(plain, lut, lo, out) == 0:
+        return
+    vals = _values(table, problems, var.name)
     if vals.dtype.kind == "f":
         ok = np.isfinite(vals)
         ivals = np.where(ok, vals, allowed[0])
@@ -480,10 +508,7 @@ def _lookup_column(table: _Table, problems: _Problems, var: Variable) -> np.ndar
         ivals = vals.astype(np.int64, copy=False)
         checked = None
         notwhole = None
-    # map codes -> dense index through a small table (codes are small integers)
-    lo, hi = int(allowed.min()), int(allowed.max())
-    lut = np.full(hi - lo + 1, 255, dtype=np.uint8)
-    lut[allowed - lo] = np.arange(allowed.size, dtype=np.uint8)
+    # map codes -> dense index through the small table (codes are small integers)
     inside = (ivals >= lo) & (ivals <= hi)
     idx = np.full(ivals.shape, 255, dtype=np.uint8)
     idx[inside] = lut[ivals[inside] - lo]
@@ -495,28 +520,38 @@ def _lookup_column(table: _Table, problems: _Problems, var: Variable) -> np.ndar
     kind = "0 or 1" if var.kind == "binary" else f"one of the codes {list(var.code_values)}"
     problems.add("invalid_code", var.name, bad, vals, what=f"{var.label}: values must be {kind}")
     idx[idx == 255] = 0
-    return idx
+    out[:] = idx
 
 
 def _numeric_column(table: _Table, problems: _Problems, var: Variable,
-                    hh_size: np.ndarray) -> np.ndarray:
+                    hh_size: np.ndarray, out: np.ndarray) -> None:
+    """Write a count or continuous column (float64; 0 where invalid) into ``out``."""
+    lo = -np.inf if var.min is None else var.min
+    hi = np.inf if var.max is None else var.max
+    plain = _plain(table, var.name)
+    cap = hh_size if var.max_hh_size else _NO_CAP
+    if plain is not None and \
+            K.clean_numbers(plain, float(lo), float(hi), var.kind == "count", cap, out) == 0:
+        return
     vals = _values(table, problems, var.name)
     fvals = vals.astype(np.float64, copy=False)
     finite = np.isfinite(fvals)
     if var.kind == "count":
         frac = finite & (fvals != np.floor(np.where(finite, fvals, 0)))
         problems.add("out_of_range", var.name, frac, vals, what="counts must be whole numbers")
-    lo = -np.inf if var.min is None else var.min
-    hi = np.inf if var.max is None else var.max
     problems.add("out_of_range", var.name, finite & ((fvals < lo) | (fvals > hi)), vals,
                  what=f"{var.label}: values must lie in [{var.min}, {var.max}]")
     if var.max_hh_size:
         problems.add("out_of_range", var.name, finite & (fvals > hh_size), vals,
                      what=f"{var.label}: must not exceed hh_size")
-    return np.where(finite, fvals, 0.0)
+    out[:] = np.where(finite, fvals, 0.0)
 
 
 def _duplicated(ids: np.ndarray, among: np.ndarray) -> np.ndarray:
+    if ids.dtype.kind in "iu" and among.all():
+        s = np.sort(ids)
+        if not (s[1:] == s[:-1]).any():  # the common case: all unique
+            return np.zeros(ids.shape[0], dtype=bool)
     pos = np.flatnonzero(among)
     dup = pd.Series(ids[pos]).duplicated(keep=False).to_numpy()
     out = np.zeros(ids.shape[0], dtype=bool)
@@ -527,13 +562,8 @@ def _duplicated(ids: np.ndarray, among: np.ndarray) -> np.ndarray:
 def _resolve_cells(district: np.ndarray, urban: np.ndarray, ok: np.ndarray, weights: WeightSet,
                    problems: _Problems) -> tuple[np.ndarray, ...]:
     """Factorise (district, urban) into cells and resolve each cell's model and line."""
-    key = np.where(ok, district * 2 + urban, 0).astype(np.int64)
-    present = np.zeros(20000, dtype=bool)
-    present[key[ok]] = True
-    cell_keys = np.flatnonzero(present)
-    lut = np.full(20000, -1, dtype=np.int32)
-    lut[cell_keys] = np.arange(cell_keys.size, dtype=np.int32)
-    cell = np.where(ok, lut[key], 0).astype(np.int32)
+    key = district * 2 + urban
+    cell, cell_keys = K.factorize_small(key, ok, 20000)
     cell_district = cell_keys // 2
     cell_urban = cell_keys % 2
     models = weights.model_index()

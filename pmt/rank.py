@@ -95,15 +95,27 @@ class DesilResult(NamedTuple):
 def _rank_arrays(welfare: np.ndarray, weight: np.ndarray, cell: np.ndarray,
                  cell_group: np.ndarray, n_groups: int, n: int, order: np.ndarray,
                  cutoffs: np.ndarray | None) -> tuple[np.ndarray, ...]:
-    """Desil, rank, share below and the registry cutoffs, within groups."""
+    """Desil, rank, share below and the registry cutoffs, within groups.
+
+    ``order`` sorts ``welfare`` ascending (any order among ties). The
+    households are put in (group, welfare) order once, so the pass over them
+    reads memory sequentially; the outputs are scattered back to input order.
+    """
     size = welfare.shape[0]
+    registry_cut = np.full((n_groups, n - 1), np.nan)
+    if n_groups == 1:
+        grouped, starts = order, np.array([0, size], dtype=np.int64)
+    else:
+        grouped, starts = K.group_segments(order, cell_group[cell], n_groups)
+    w, p = welfare[grouped], weight[grouped]
+    d_s = np.empty(size, dtype=np.int8)
+    r_s = np.empty(size, dtype=np.int32)
+    s_s = np.empty(size, dtype=np.float64)
+    K.sorted_pass(w, p, starts, n, d_s, r_s, s_s, registry_cut, cutoffs is None)
     desil = np.empty(size, dtype=np.int8)
     rank = np.empty(size, dtype=np.int32)
     share = np.empty(size, dtype=np.float64)
-    registry_cut = np.full((n_groups, n - 1), np.nan)
-    grouped, starts = K.group_segments(order, cell, cell_group, n_groups)
-    K.ranked_pass(welfare, weight, grouped, starts, n, desil, rank, share, registry_cut,
-                  cutoffs is None)
+    K.scatter(grouped, d_s, r_s, s_s, desil, rank, share)
     if cutoffs is not None:
         K.desil_from_cutoffs(welfare, cell, cell_group, cutoffs, desil)
     return desil, rank, share, registry_cut

@@ -274,7 +274,7 @@ _NOJIT_SCRIPT = textwrap.dedent("""
     # the kernels must really be plain Python here
     assert numba.config.DISABLE_JIT
     assert not isinstance(K.score, numba.core.dispatcher.Dispatcher)
-    assert not isinstance(K.ranked_pass, numba.core.dispatcher.Dispatcher)
+    assert not isinstance(K.sorted_pass, numba.core.dispatcher.Dispatcher)
 
     df = pd.read_parquet(cfg["households"])
     ws = pmt.load_weights(cfg["weights"])
