@@ -4,6 +4,7 @@ The flat public API; see ``docs/api.md``.
 """
 
 from . import errors, synth
+from .calibrate import Calibration, CrossValidation, calibrate, cross_validate
 from .errors import WeightSetError
 from .evaluate import (
     Comparison,
@@ -22,6 +23,7 @@ from .weights import Manifest, WeightSet, available_weights, load_weights, save_
 __version__ = "0.1.0"
 
 __all__ = [
+    "Calibration", "CrossValidation", "calibrate", "cross_validate",
     "Comparison", "Evaluation", "EvaluationError", "compare", "desil_confusion", "evaluate",
     "explain", "what_if",
     "DesilResult", "Derived", "Manifest", "RankResult", "Variable", "VariableSpec",

@@ -258,9 +258,11 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("action", choices=["list", "show", "validate"])
     w.add_argument("target", nargs="?", help="shipped name or folder")
 
+    from .calibrate import add_cli as add_calibrate
     from .evaluate import add_cli
 
     add_cli(sub)
+    add_calibrate(sub)
     return p
 
 

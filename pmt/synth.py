@@ -25,6 +25,11 @@ How a household is made (one block of rows at a time, see ``_BLOCK``):
 
 Variables a spec has but the built-in catalogue does not (or has with other
 codes or another kind) get a generic draw by kind, still driven by ``z``.
+
+:func:`survey` draws households the same way within a stratified two-stage
+sample (district x urban strata, PSUs, survey weights) and gives them a
+per-capita consumption from KNOWN regional models, for recalibration
+(:func:`pmt.calibrate`) and its tests.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -42,7 +48,7 @@ import pandas as pd
 from .regions import province_table
 from .spec import Variable, VariableSpec, default_spec
 
-__all__ = ["districts", "registry"]
+__all__ = ["districts", "registry", "survey"]
 
 # --------------------------------------------------------------------------------------
 # Illustrative geography. The numbers below shape SYNTHETIC data only: they are of the
@@ -765,3 +771,297 @@ def registry(n: int, *, seed: int = 0, spec: VariableSpec | None = None,
         if progress is not None and ((b + 1) % blocks_per_chunk == 0 or b == n_blocks - 1):
             progress(hi, n)
     return pd.DataFrame(out, copy=False)
+
+
+# --------------------------------------------------------------------------------------
+# A synthetic household survey (SUSENAS-like) with a known truth
+# --------------------------------------------------------------------------------------
+#: Households in the population the survey weights gross up to (about Indonesia's).
+_POPULATION_HOUSEHOLDS = 70_000_000
+_TRUTH_SEED = 20_261_127  # fixes the regional deviations of the true models
+
+#: True national effects on log per-capita consumption (log points). SPARSE: a variable
+#: not listed here has no effect at all, so that variable selection can be checked.
+#: Categorical effects are one value per code, in code order (the first is the reference).
+_TRUE_CATEGORICAL: dict[str, tuple[float, ...]] = {
+    "floor_material": (0.0, -0.05, -0.03, -0.08, -0.10, -0.15, -0.22, -0.20, -0.28),
+    "wall_material": (0.0, -0.06, -0.08, -0.14, -0.12, -0.16, -0.15),
+    "lighting": (0.0, -0.06, -0.10, -0.18),
+    "cooking_fuel": (0.06, 0.10, 0.12, 0.0, 0.10, -0.04, -0.06, -0.08, -0.10, -0.16, -0.10,
+                     0.04),
+    "toilet_ownership": (0.0, -0.05, -0.07, -0.09, -0.10, -0.15),
+    "head_education": (0.0, 0.06, 0.12, 0.22, 0.32, 0.45, 0.58),
+    "head_sector": (0.0, -0.08, 0.05, 0.03, 0.0, 0.06, 0.05, 0.04, 0.12, 0.05),
+}
+_TRUE_BINARY: dict[str, float] = {
+    "has_refrigerator": 0.12, "has_ac": 0.25, "has_computer": 0.15, "has_motorcycle": 0.10,
+    "has_car": 0.35, "has_smartphone": 0.08, "has_bank_account": 0.10, "has_flat_tv": 0.08,
+}
+_TRUE_NUMERIC: dict[str, float] = {
+    "log_hh_size": -0.35, "log_floor_area_pc": 0.15, "share_dependents": -0.20,
+    "share_working": 0.15,
+}
+#: Every national effect above is multiplied by this (sets the spread of welfare: R² of the
+#: true model about 0.5, as PMT studies report).
+_TRUE_SCALE = 0.6
+_TRUE_MEAN_LOG_CONSUMPTION = 14.0  # national mean of log Rp per person per month, about
+_TRUE_URBAN_LEVEL = 0.08
+_TRUE_DISTRICT_LEVEL = 0.25  # times the district's welfare effect (in SD of z)
+_TRUE_LEVEL_SD = 0.04
+_TRUE_SLOPE_SD = {"province": 0.15, "province_urban": 0.08, "district_urban": 0.12}
+
+#: Illustrative poverty-line shifts (log points, richer > 0) of the demo weight set.
+_LINE_RICHER = {31: 0.12, 51: 0.06, 64: 0.08, 21: 0.07, 36: 0.03, 14: 0.04, 65: 0.03}
+_LINE_POORER = {53: -0.07, 81: -0.05, 82: -0.03, 76: -0.03, 75: -0.03, 52: -0.03,
+                91: -0.07, 92: -0.07, 94: -0.10, 95: -0.10, 96: -0.12, 97: -0.13}
+
+
+def _illustrative_lines(scheme: str) -> dict[str, float]:
+    """Poverty lines per province x urban/rural: ILLUSTRATIVE values, not BPS figures."""
+    lines: dict[str, float] = {}
+    for code in province_table(scheme):
+        level = 560_000 * np.exp(0.3 * _LINE_RICHER.get(code, _LINE_POORER.get(code, 0.0)))
+        level *= 1.25 if code >= 91 else 1.0
+        level *= 1.15 if code in (19, 21, 31, 64, 65) else 1.0
+        lines[f"{code:02d}-urban"] = float(round(level * 1.06, -2))
+        lines[f"{code:02d}-rural"] = float(round(level * 0.97, -2))
+    return lines
+
+
+def _true_national(spec: VariableSpec) -> np.ndarray:
+    """The national true coefficients over ``spec.terms`` (intercept left at 0)."""
+    row = dict.fromkeys(spec.terms, 0.0)
+    for var in spec.lookup_variables:
+        effects = (_TRUE_CATEGORICAL.get(var.name) if var.kind == "categorical"
+                   else (0.0, _TRUE_BINARY.get(var.name, 0.0)))
+        if effects is not None and len(effects) == len(var.code_values):
+            for code, e in zip(var.code_values, effects, strict=True):
+                row[f"{var.name}={code}"] = e
+    for term in spec.numeric_terms:
+        row[term] = _TRUE_NUMERIC.get(term, 0.0)
+    return _TRUE_SCALE * np.array([row[t] for t in spec.terms])
+
+
+def _true_models(spec: VariableSpec, geo_frame: pd.DataFrame, heterogeneity: float,
+                 center: float) -> tuple[tuple[str, ...], np.ndarray]:
+    """True coefficients of every district x urban cell, and of the nation."""
+    rng = np.random.default_rng(_TRUTH_SEED)
+    base = _true_national(spec)
+    nz = base != 0
+    nz[0] = False
+    t = base.size
+    h = heterogeneity
+    prov_dev = {int(p): rng.normal(0, _TRUE_SLOPE_SD["province"], t)
+                for p in geo_frame["province_code"].unique()}
+    pu_dev = {(p, u): rng.normal(0, _TRUE_SLOPE_SD["province_urban"], t)
+              for p in prov_dev for u in (0, 1)}
+    keys = ["national"]
+    rows = [np.r_[center, base[1:]]]
+    for d in geo_frame.itertuples():
+        p = int(d.province_code)
+        level = center + h * (_TRUE_DISTRICT_LEVEL * d.welfare_effect
+                              + rng.normal(0, _TRUE_LEVEL_SD))
+        for u in (0, 1):
+            dev = prov_dev[p] + pu_dev[(p, u)] + rng.normal(0, _TRUE_SLOPE_SD["district_urban"],
+                                                            t)
+            row = base * np.where(nz, 1.0 + h * dev, 1.0)
+            row[0] = level + h * _TRUE_URBAN_LEVEL * u
+            keys.append(f"{int(d.district_code):04d}-{'urban' if u else 'rural'}")
+            rows.append(row)
+    return tuple(keys), np.array(rows)
+
+
+def survey(n: int, *, seed: int = 0, spec: VariableSpec | None = None,
+           scheme: Literal["BPS", "Kemendagri"] = "BPS",
+           households_per_psu: int = 10, provinces: Sequence[int] | None = None,
+           heterogeneity: float = 1.0, noise_sd: float = 0.40, psu_sd: float = 0.15,
+           return_truth: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, object]:
+    """A synthetic SUSENAS-like household survey whose consumption model is known.
+
+    The households are drawn by the registry generator (same variables, same
+    joint distributions) within a stratified two-stage design:
+
+    1. strata are district x urban/rural; every sampled district gets PSUs in
+       proportion to the square root of its household share (at least 2), split
+       between its urban and rural strata by its urban share, so that small
+       districts have a few dozen to a few hundred households, as in SUSENAS;
+    2. each PSU holds about ``households_per_psu`` households;
+    3. survey weights are inverse inclusion probabilities: a stratum's
+       households in the population (70 M households, shared out as in
+       :func:`districts`) divided among its sample, varied by PSU (a lognormal
+       factor, as PPS selection does), so that weights sum to the population.
+
+    Per-capita consumption is ``exp(x' beta_c + u_psu + e)``: ``beta_c`` are
+    the TRUE coefficients of the household's district x urban cell, ``u_psu ~
+    N(0, psu_sd)`` a cluster effect and ``e ~ N(0, noise_sd)``. The true model
+    is sparse — only the variables of ``_TRUE_CATEGORICAL``, ``_TRUE_BINARY``
+    and ``_TRUE_NUMERIC`` matter (housing materials, lighting, cooking fuel,
+    toilet, eight assets, the head's education and sector, household size,
+    floor area per person, dependants and workers) — and regional: each cell's
+    level follows the district's welfare effect plus noise, and each non-zero
+    slope deviates multiplicatively by province, province x urban and cell
+    (standard deviations 0.15, 0.08, 0.12, all times ``heterogeneity``;
+    ``heterogeneity=0`` gives one national model everywhere). Variables outside
+    the true model have no effect in any region.
+
+    Parameters
+    ----------
+    n : int
+        Households (exactly ``n`` rows).
+    seed : int
+        Seed of the sample; the true models do not depend on it.
+    spec : VariableSpec, optional
+        Default: :func:`pmt.spec.default_spec`. Variables unknown to the
+        built-in catalogue get the registry's generic draw and no true effect.
+    scheme : {"BPS", "Kemendagri"}
+    households_per_psu : int
+    provinces : sequence of int, optional
+        Survey only these provinces (a regional survey); default all 38.
+    heterogeneity : float
+        Scale of the regional deviations of the true models (0 = none).
+    noise_sd, psu_sd : float
+        Standard deviations of the household and PSU terms of log consumption.
+    return_truth : bool
+        Also return the true models as a :class:`~pmt.WeightSet` (one model
+        per district x urban cell and a ``national`` model with the national
+        slopes, the illustrative poverty lines of the ``demo`` set): scoring
+        the survey with it gives each household's true expected welfare.
+
+    Returns
+    -------
+    pandas.DataFrame, or (DataFrame, WeightSet)
+        The registry columns (``hh_id``, ``district_code``, ``urban``,
+        ``hh_size``, the spec's variables) plus ``consumption`` (Rp per person
+        per month, float64), ``weight`` (float64), ``psu`` (int32) and
+        ``strata`` (int32, ``district_code * 10 + urban``). ``attrs`` marks the
+        frame ``synthetic`` (read by :func:`pmt.calibrate`).
+
+    Examples
+    --------
+    >>> s = survey(5000, seed=1)
+    >>> len(s), bool(s.attrs["synthetic"]), bool((s["consumption"] > 0).all())
+    (5000, True, True)
+    """
+    import datetime as _dt
+
+    from .weights import Manifest, WeightSet
+
+    n = _check_int("n", n, 1)
+    seed = _check_int("seed", seed, 0)
+    households_per_psu = _check_int("households_per_psu", households_per_psu, 1)
+    if spec is None:
+        spec = default_spec()
+    elif not isinstance(spec, VariableSpec):
+        raise TypeError(f"spec must be a pmt.VariableSpec or None; got {type(spec).__name__}")
+    if not (heterogeneity >= 0 and noise_sd >= 0 and psu_sd >= 0):
+        raise ValueError("heterogeneity, noise_sd and psu_sd must be >= 0")
+    frame = _district_frame(scheme)
+    geo = _geography(scheme)
+    pos = np.arange(len(frame))
+    if provinces is not None:
+        wanted = {int(p) for p in provinces}
+        unknown = sorted(wanted - set(province_table(scheme)))
+        if unknown:
+            raise ValueError(f"provinces {unknown} are not provinces of the {scheme} scheme")
+        pos = pos[frame["province_code"].isin(wanted).to_numpy()]
+    share = frame["household_share"].to_numpy()[pos]
+    ushare = frame["urban_share"].to_numpy()[pos]
+    n_psu = max(round(n / households_per_psu), 2 * pos.size)
+    if n < n_psu:
+        raise ValueError(f"n={n} is too small: the design has {n_psu} PSUs (2 per district at "
+                         f"least) and each needs a household. Fix: a larger n, or fewer "
+                         "provinces.")
+    root = np.sqrt(share)
+    quota = n_psu * root / root.sum()
+    k = np.maximum(np.floor(quota).astype(np.int64), 2)
+    short = n_psu - int(k.sum())
+    if short > 0:
+        k[np.argsort(-(quota - np.floor(quota)), kind="stable")[:short]] += 1
+    k_urban = np.rint(k * ushare).astype(np.int64)
+    k_urban = np.maximum(k_urban, np.where(ushare >= 0.05, 1, 0))
+    k_urban = np.minimum(k_urban, k - np.where(ushare <= 0.95, 1, 0))
+    # PSUs: (district position, urban) in stratum order
+    psu_district = np.repeat(np.repeat(pos, 2), np.ravel(np.column_stack([k - k_urban,
+                                                                          k_urban])))
+    psu_urban = np.repeat(np.tile([0, 1], pos.size), np.ravel(np.column_stack([k - k_urban,
+                                                                               k_urban])))
+    total_psu = psu_district.size
+    sizes = np.full(total_psu, n // total_psu)
+    sizes[: n % total_psu] += 1
+    district = np.repeat(psu_district, sizes)
+    urban = np.repeat(psu_urban, sizes).astype(bool)
+    psu_id = np.repeat(np.arange(1, total_psu + 1), sizes)
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x5355,)))
+    plan = _plan(spec)
+    max_size = min(_MAX_HH_SIZE, spec.max_household_size)
+    cols, _ = _draw_households(rng, n, geo=geo, plan=plan, max_size=max_size,
+                               district=district, urban=urban)
+
+    # survey weights: stratum population / stratum sample, varied by PSU
+    stratum_pop = (_POPULATION_HOUSEHOLDS * frame["household_share"].to_numpy()[district]
+                   * np.where(urban, frame["urban_share"].to_numpy()[district],
+                              1 - frame["urban_share"].to_numpy()[district]))
+    psu_factor = rng.lognormal(0.0, 0.3, total_psu)[psu_id - 1]
+    stratum = geo.code[district].astype(np.int64) * 10 + urban
+    factor_sum = pd.Series(psu_factor).groupby(stratum).transform("sum").to_numpy()
+    weight = stratum_pop * psu_factor / factor_sum
+
+    out: dict[str, np.ndarray] = {"hh_id": np.arange(1, n + 1, dtype=np.int64)}
+    out.update(cols)
+    table = pd.DataFrame(out, copy=False)
+
+    # the truth, and consumption from it through the scorer
+    center = 0.0
+    keys, coef = _true_models(spec, frame, heterogeneity, center)
+    manifest = Manifest(
+        name="survey-truth", version="1", created=_dt.date(2026, 11, 27),
+        description=("SYNTHETIC true consumption models of pmt.synth.survey (one per "
+                     "district x urban cell); illustrative poverty lines. Not real data."),
+        synthetic=True, region_scheme=scheme,
+        region_vintage="synthetic district numbering (pmt.synth.districts)", spec=spec,
+        provenance={"generator": "pmt.synth.survey", "truth_seed": _TRUTH_SEED,
+                    "heterogeneity": heterogeneity, "noise_sd": noise_sd, "psu_sd": psu_sd})
+    from .rank import score
+
+    raw = WeightSet(manifest, keys, coef)
+    xb = score(table, raw).to_numpy()
+    # centre the national level on the target mean (weighted by people), once per spec
+    level = _TRUE_MEAN_LOG_CONSUMPTION - _national_mean(spec, scheme, heterogeneity)
+    coef = coef.copy()
+    coef[:, 0] += level
+    xb = xb + level
+    truth = WeightSet(manifest, keys, coef, _illustrative_lines(scheme))
+    log_c = xb + rng.normal(0.0, psu_sd, total_psu)[psu_id - 1] + rng.normal(0.0, noise_sd, n)
+    table["consumption"] = np.round(np.exp(log_c), 2)
+    table["weight"] = weight
+    table["psu"] = psu_id.astype(np.int32)
+    table["strata"] = stratum.astype(np.int32)
+    table.attrs.update({"synthetic": True, "generator": "pmt.synth.survey", "seed": seed})
+    return (table, truth) if return_truth else table
+
+
+def _national_mean(spec: VariableSpec, scheme: Literal["BPS", "Kemendagri"],
+                   heterogeneity: float) -> float:
+    """Person-weighted mean of the true x'beta (level 0) over a fixed registry sample."""
+    return _national_mean_cached(spec.model_dump_json(), scheme, float(heterogeneity))
+
+
+@lru_cache(maxsize=8)
+def _national_mean_cached(spec_json: str, scheme: Literal["BPS", "Kemendagri"],
+                          heterogeneity: float) -> float:
+    import datetime as _dt
+
+    from .rank import score
+    from .weights import Manifest, WeightSet
+
+    spec = VariableSpec.model_validate_json(spec_json)
+    frame = _district_frame(scheme)
+    keys, coef = _true_models(spec, frame, heterogeneity, 0.0)
+    manifest = Manifest(name="truth-level", version="1", created=_dt.date(2026, 11, 27),
+                        description="internal", synthetic=True, region_scheme=scheme,
+                        region_vintage="synthetic", spec=spec)
+    sample = registry(50_000, seed=_TRUTH_SEED % 1000, spec=spec, scheme=scheme)
+    xb = score(sample, WeightSet(manifest, keys, coef)).to_numpy()
+    w = sample["hh_size"].to_numpy(dtype=np.float64)
+    return float(w @ xb / w.sum())
