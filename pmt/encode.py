@@ -278,7 +278,7 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
         raise ValueError(f"weighting must be 'person' or 'household'; got {weighting!r}")
     table = _Table(households)
     spec = weights.spec
-    _check_columns(table, spec.variables, weight, id_col)
+    check_columns(table.names, table.n, spec.variables, weight, id_col)
     n = table.n
     problems = _Problems(n, on_invalid, table, row_offset)
 
@@ -409,24 +409,31 @@ def _or(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
     return b if a is None else (a | b)
 
 
-def _check_columns(table: _Table, variables: tuple[Variable, ...], weight: str | None,
-                   id_col: str | None) -> None:
-    if table.n == 0:
-        raise E.EmptyInputError("households: the table has no rows (rule: at least one "
-                                "household). Fix: check the filter or file that produced it.")
-    seen: set[str] = set()
-    dupes = sorted({c for c in table.names if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
-    if dupes:
-        raise E.DuplicateColumnError(
-            f"columns {dupes} appear more than once (rule: one column per name). Fix: rename "
-            "or drop the copies.", column=dupes[0])
+def required_columns(variables: tuple[Variable, ...], weight: str | None,
+                     id_col: str | None) -> list[str]:
+    """The columns a household table needs: canonical ones, the id, the spec's, the weight."""
     needed = [c for c in CANONICAL_COLUMNS if c != "hh_id" or id_col == "hh_id"]
     if id_col not in (None, "hh_id"):
         needed.append(id_col)
     needed += [v.name for v in variables]
     if weight is not None:
         needed.append(weight)
-    missing = [c for c in needed if c not in seen]
+    return needed
+
+
+def check_columns(names: list[str], n_rows: int, variables: tuple[Variable, ...],
+                  weight: str | None, id_col: str | None) -> None:
+    """Table-level rules (always raised): rows present, names unique, needed columns present."""
+    if n_rows == 0:
+        raise E.EmptyInputError("households: the table has no rows (rule: at least one "
+                                "household). Fix: check the filter or file that produced it.")
+    seen: set[str] = set()
+    dupes = sorted({c for c in names if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
+    if dupes:
+        raise E.DuplicateColumnError(
+            f"columns {dupes} appear more than once (rule: one column per name). Fix: rename "
+            "or drop the copies.", column=dupes[0])
+    missing = [c for c in required_columns(variables, weight, id_col) if c not in seen]
     if missing:
         raise E.MissingColumnError(
             f"missing columns {missing[:10]}{' ...' if len(missing) > 10 else ''} (rule: the "

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from . import errors as E
-from .encode import encode
+from .encode import check_columns, encode, required_columns
 from .rank import (
     CutoffMode,
     RankOptions,
@@ -95,7 +95,8 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     if total == 0:
         raise E.EmptyInputError(f"{path}: the file has no rows (rule: at least one household). "
                                 "Fix: check the step that wrote it.")
-    needed = _columns(source, ws, weight, id_col)
+    check_columns(source.schema_arrow.names, total, ws.spec.variables, weight, id_col)
+    needed = required_columns(ws.spec.variables, weight, id_col)
 
     # ---- pass 1: score, keep a few bytes per household
     parts: dict[str, list[np.ndarray]] = {k: [] for k in
@@ -161,25 +162,6 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     if rejects is not None:
         write_table(reject_frame, rejects, result.provenance)
     return result
-
-
-def _columns(source: Any, ws: WeightSet, weight: str | None, id_col: str | None) -> list[str]:
-    from .spec import CANONICAL_COLUMNS
-
-    names = source.schema_arrow.names
-    wanted = [c for c in CANONICAL_COLUMNS if c != "hh_id"]
-    wanted += [v.name for v in ws.spec.variables]
-    if id_col is not None:
-        wanted.insert(0, id_col)
-    if weight is not None:
-        wanted.append(weight)
-    missing = [c for c in wanted if c not in names]
-    if missing:
-        raise E.MissingColumnError(
-            f"missing columns {missing[:10]} (rule: the household table needs hh_id, "
-            "district_code, urban, hh_size and every variable of the weight set's spec, "
-            "matched by name). Fix: rename the columns to the spec's names.", column=missing[0])
-    return list(dict.fromkeys(wanted))
 
 
 def _write(source: Any, result: RankResult, out: str | Path, id_col: str | None,
