@@ -26,7 +26,7 @@ from .errors import NonFiniteWelfareError, WeightSetError
 from .regions import LEVELS, key_level
 from .weights import WeightSet, load_weights
 
-__all__ = ["RankResult", "DesilResult", "score", "rank", "assign_desil"]
+__all__ = ["RankResult", "DesilResult", "score", "rank", "rank_encoded", "assign_desil"]
 
 CutoffMode = Literal["registry", "reference"]
 
@@ -389,13 +389,24 @@ def rank(households: Any, weights: WeightSet | str, *,
     ws = _weights(weights)
     enc = encode(households, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
                  id_col=id_col)
+    options = RankOptions(cutoffs=cutoffs, n=n, max_desil=max_desil, line=line,
+                          weighting=weighting if weight is None else f"{weighting} x {weight}",
+                          id_col=id_col)
+    return rank_encoded(enc, ws, options)
+
+
+def rank_encoded(enc: Encoded, ws: WeightSet, options: RankOptions | None = None
+                 ) -> RankResult:
+    """Score and rank households that :func:`pmt.encode.encode` has validated and encoded.
+
+    The compute part of :func:`rank` (what ``benchmarks/`` times as "compute
+    only"): encoded arrays in, :class:`RankResult` out.
+    """
+    options = RankOptions() if options is None else options
     welfare = _welfare(enc, ws)
     scored = Scored(welfare=welfare, model=enc.cell_model[enc.cell],
                     province=(enc.cell_district[enc.cell] // 100).astype(np.int8),
                     person_weight=enc.person_weight)
-    options = RankOptions(cutoffs=cutoffs, n=n, max_desil=max_desil, line=line,
-                          weighting=weighting if weight is None else f"{weighting} x {weight}",
-                          id_col=id_col)
     return rank_scored(scored, ws, options, ids=enc.ids, index=enc.index, rows=enc.rows,
                        rejects=enc.rejects, n_input=enc.n_input)
 
