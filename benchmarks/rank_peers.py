@@ -399,12 +399,26 @@ def _polars_small(df: Any, n: int) -> Any:
     return df.head(n)
 
 
-def _polars_job(df: Any, ws: Any) -> Any:
+def _polars_cells(frame: Any) -> np.ndarray:
+    """The (district, urban) cells present, as ``district * 2 + urban`` (a DataFrame or a
+    LazyFrame, e.g. ``pl.scan_parquet``)."""
+    import polars as pl
+
+    key = pl.col("district_code").cast(pl.Int32) * 2 + pl.col("urban").cast(pl.Int32)
+    out = frame.select(key.unique().alias("cell"))
+    return (out.collect() if isinstance(out, pl.LazyFrame) else out)["cell"].to_numpy()
+
+
+def _polars_plan(lf: Any, cells: np.ndarray, ws: Any, carry_model: bool = False) -> Any:
+    """The job as a LazyFrame over ``lf``; ``cells`` from :func:`_polars_cells`.
+
+    Columns: ``hh_id``, ``province``, ``p``, ``welfare``, (``_m``, the model row, if
+    ``carry_model``), then desil, rank and share below per scope.
+    """
     import polars as pl
 
     t = model_tables(ws)
     key = pl.col("district_code").cast(pl.Int32) * 2 + pl.col("urban").cast(pl.Int32)
-    cells = df.select(key.unique().alias("cell"))["cell"].to_numpy()
     model, shift = resolve_cells(cells // 2, cells % 2, ws)
     cell_tab = pl.DataFrame({"cell": cells.astype(np.int32), "_m": model.astype(np.int64),
                              "_shift": shift})
@@ -420,17 +434,21 @@ def _polars_job(df: Any, ws: Any) -> Any:
     welfare = welfare - pl.col("_shift")
 
     return (
-        df.lazy()
+        lf
         .with_columns(key.alias("cell"))
         .join(cell_tab.lazy(), on="cell", how="left")
         .select("hh_id", (pl.col("district_code") // 100).cast(pl.Int16).alias("province"),
-                hsz.alias("p"), welfare.alias("welfare"))
+                hsz.alias("p"), welfare.alias("welfare"),
+                *([m.cast(pl.Int32)] if carry_model else []))
         .sort("welfare")
         .with_columns(**_pl_scope(None, "national"))
         .sort("province", maintain_order=True)  # stable: welfare order kept within province
         .with_columns(**_pl_scope("province", "provincial"))
-        .collect()
     )
+
+
+def _polars_job(df: Any, ws: Any) -> Any:
+    return _polars_plan(df.lazy(), _polars_cells(df), ws).collect()
 
 
 def _pl_term(term: NumericTerm, hsz: Any) -> Any:
@@ -513,11 +531,22 @@ def _duckdb_small(d: _Duck, n: int) -> _Duck:
 
 def _duckdb_job(d: _Duck, ws: Any) -> str:
     """Materialises the ranked table ``ranked`` inside DuckDB; returns its name."""
+    d.con.execute("CREATE OR REPLACE TEMP TABLE ranked AS " + _duckdb_sql(d.con, d.table, ws))
+    _duckdb_unregister(d.con)
+    return "ranked"
+
+
+def _duckdb_sql(con: Any, source: str, ws: Any, carry_model: bool = False) -> str:
+    """The job as one SELECT over ``source`` (a table name, or ``read_parquet('...')``).
+
+    Registers the small tables ``cell_tab`` and ``coef_tab`` on ``con``; run the query,
+    then :func:`_duckdb_unregister`. Columns: ``hh_id``, ``welfare``, (``m``, the model
+    row, and ``province`` if ``carry_model``), then desil, rank and share below per scope.
+    """
     import pyarrow as pa
 
-    con = d.con
     t = model_tables(ws)
-    cells = con.sql(f"SELECT DISTINCT district_code, urban FROM {d.table}").fetchnumpy()
+    cells = con.sql(f"SELECT DISTINCT district_code, urban FROM {source}").fetchnumpy()
     model, shift = resolve_cells(cells["district_code"], cells["urban"], ws)
     cell_tab = pa.table({"district_code": cells["district_code"], "urban": cells["urban"],
                          "m": model, "shift": shift})
@@ -543,21 +572,21 @@ def _duckdb_job(d: _Duck, ws: Any) -> str:
 
     welfare = " + ".join(terms) + " - k.shift"
     n = N_CLASSES
+    extra = "m, province, p, " if carry_model else ""
 
     def desil(scope: str) -> str:
         return "(1 + " + " + ".join(f"(({n} * s_{scope}) >= ({k} * t_{scope}))::TINYINT"
                                     for k in range(1, n)) + ")::TINYINT"
 
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE ranked AS
+    return f"""
         WITH scored AS (
             SELECT h.hh_id, h.district_code // 100 AS province, h.hh_size::DOUBLE AS p,
-                   {welfare} AS welfare
-            FROM {d.table} h
+                   {welfare} AS welfare{", k.m" if carry_model else ""}
+            FROM {source} h
             JOIN cell_tab k ON h.district_code = k.district_code AND h.urban = k.urban
             JOIN coef_tab c ON c.m = k.m
         ), windowed AS (
-            SELECT hh_id, welfare,
+            SELECT hh_id, welfare, {extra}
                    rank() OVER nat AS rank_national,
                    coalesce(sum(p) OVER (nat RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
                                          EXCLUDE GROUP), 0) AS s_national,
@@ -569,16 +598,18 @@ def _duckdb_job(d: _Duck, ws: Any) -> str:
             FROM scored
             WINDOW nat AS (ORDER BY welfare), prv AS (PARTITION BY province ORDER BY welfare)
         )
-        SELECT hh_id, welfare,
+        SELECT hh_id, welfare, {extra}
                {desil("national")} AS desil_national, rank_national,
                s_national / t_national AS share_below_national,
                {desil("provincial")} AS desil_provincial, rank_provincial,
                s_provincial / t_provincial AS share_below_provincial
         FROM windowed
-    """)
+    """
+
+
+def _duckdb_unregister(con: Any) -> None:
     con.unregister("cell_tab")
     con.unregister("coef_tab")
-    return "ranked"
 
 
 def _sql_term(term: NumericTerm) -> str:
