@@ -60,28 +60,201 @@ def score(codes, offsets, table, numeric, beta, intercept, cell, cell_model, cel
     return out
 
 
+# --------------------------------------------------------------------------- sorting
+# A parallel bucket sort of welfare, in linear expected time. Buckets are cut by a
+# linear map of the value, ``int((x - lo) * scale)``, which never decreases as ``x``
+# grows (IEEE subtraction, multiplication and truncation are monotone), so bucket
+# order is value order. The input is cut into a fixed number of chunks (not one per
+# thread), so the permutation does not depend on the thread count; results do not
+# depend on it anyway, since ties are handled canonically (module docstring).
+
+SORT_CHUNKS = 64
+_SMALL = 24  # segments up to this size are insertion-sorted
+
+
 @jit()
-def group_segments(order, group, n_groups):  # type: ignore[no-untyped-def]
-    """Stable counting sort of ``order`` by ``group[order]``.
+def _insertion(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
+    for t in range(a + 1, b):
+        k = key[t]
+        v = idx[t]
+        w = sw[t]
+        g = sg[t]
+        u = t - 1
+        while u >= a and key[u] > k:
+            key[u + 1] = key[u]
+            idx[u + 1] = idx[u]
+            sw[u + 1] = sw[u]
+            sg[u + 1] = sg[u]
+            u -= 1
+        key[u + 1] = k
+        idx[u + 1] = v
+        sw[u + 1] = w
+        sg[u + 1] = g
 
-    Returns (sorted order, segment starts): ``out[starts[g]:starts[g+1]]`` lists
-    group ``g``'s households in the order they had in ``order``.
+
+@jit()
+def _comparison_sort(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
+    o = np.argsort(key[a:b], kind="mergesort")
+    k = key[a:b][o]
+    v = idx[a:b][o]
+    w = sw[a:b][o]
+    g = sg[a:b][o]
+    key[a:b] = k
+    idx[a:b] = v
+    sw[a:b] = w
+    sg[a:b] = g
+
+
+@jit()
+def _sort_segment(key, idx, sw, sg, a0, b0):  # type: ignore[no-untyped-def]
+    """Sort ``key[a0:b0]`` ascending, moving ``idx``, ``sw`` and ``sg`` along (MSD
+    bucketing, then insertion)."""
+    if b0 - a0 <= _SMALL:
+        _insertion(key, idx, sw, sg, a0, b0)
+        return
+    tk = np.empty(b0 - a0, dtype=key.dtype)
+    ti = np.empty(b0 - a0, dtype=idx.dtype)
+    tw = np.empty(b0 - a0, dtype=sw.dtype)
+    tg = np.empty(b0 - a0, dtype=sg.dtype)
+    stack = [(a0, b0)]
+    while len(stack) > 0:
+        a, b = stack.pop()
+        size = b - a
+        if size <= _SMALL:
+            _insertion(key, idx, sw, sg, a, b)
+            continue
+        lo = key[a]
+        hi = key[a]
+        for t in range(a + 1, b):
+            x = key[t]
+            if x < lo:
+                lo = x
+            elif x > hi:
+                hi = x
+        if lo == hi:  # a run of ties: any order will do
+            continue
+        nb = size // 2
+        scale = nb / (hi - lo)
+        if not (scale > 0.0 and scale < np.inf):
+            _comparison_sort(key, idx, sw, sg, a, b)
+            continue
+        count = np.zeros(nb + 1, dtype=np.int64)
+        for t in range(a, b):
+            k = np.int64((key[t] - lo) * scale)
+            if k >= nb:
+                k = nb - 1
+            count[k + 1] += 1
+        biggest = 0
+        for k in range(nb):
+            if count[k + 1] > biggest:
+                biggest = count[k + 1]
+            count[k + 1] += count[k]
+        if biggest == size:  # no progress (extreme range): compare instead
+            _comparison_sort(key, idx, sw, sg, a, b)
+            continue
+        for t in range(a, b):
+            k = np.int64((key[t] - lo) * scale)
+            if k >= nb:
+                k = nb - 1
+            q = count[k]
+            tk[q] = key[t]
+            ti[q] = idx[t]
+            tw[q] = sw[t]
+            tg[q] = sg[t]
+            count[k] = q + 1
+        for t in range(size):
+            key[a + t] = tk[t]
+            idx[a + t] = ti[t]
+            sw[a + t] = tw[t]
+            sg[a + t] = tg[t]
+        # count[k] is now the end of sub-bucket k
+        s = 0
+        for k in range(nb):
+            e = count[k]
+            if e - s > _SMALL:
+                stack.append((a + s, a + e))
+            elif e - s > 1:
+                _insertion(key, idx, sw, sg, a + s, a + e)
+            s = e
+
+
+@jit(parallel=True)
+def sort_welfare(welfare, weight, group, n_buckets, key, idx, sw, sg):  # type: ignore[no-untyped-def]
+    """Sort households by welfare, in place into ``key`` (ascending), ``idx`` (the
+    permutation), ``sw`` and ``sg`` (their weights and groups).
+
+    ``key[t] = welfare[idx[t]]`` is non-decreasing; the order of equal values is
+    unspecified. ``idx`` must hold indices up to ``n`` (int32 below 2**31).
     """
-    n = order.shape[0]
-    starts = np.zeros(n_groups + 1, dtype=np.int64)
-    for i in range(n):
-        starts[group[i] + 1] += 1
-    for g in range(n_groups):
-        starts[g + 1] += starts[g]
-    pos = starts[:-1].copy()
-    out = np.empty(n, dtype=order.dtype)
-    for i in range(n):
-        j = order[i]
-        g = group[j]
-        out[pos[g]] = j
-        pos[g] += 1
-    return out, starts
+    n = welfare.shape[0]
+    if n == 0:
+        return
+    n_chunks = SORT_CHUNKS
+    step = (n + n_chunks - 1) // n_chunks
+    los = np.empty(n_chunks, dtype=np.float64)
+    his = np.empty(n_chunks, dtype=np.float64)
+    for c in prange(n_chunks):
+        a = min(n, c * step)
+        b = min(n, a + step)
+        cl = welfare[0]
+        ch = welfare[0]
+        for i in range(a, b):
+            x = welfare[i]
+            cl = min(cl, x)
+            ch = max(ch, x)
+        los[c] = cl
+        his[c] = ch
+    lo = los.min()
+    hi = his.max()
+    scale = n_buckets / (hi - lo) if hi > lo else 0.0
+    if not (scale > 0.0 and scale < np.inf) or n_buckets < 2:
+        for i in prange(n):
+            key[i] = welfare[i]
+            idx[i] = i
+            sw[i] = weight[i]
+            sg[i] = group[i]
+        _sort_segment(key, idx, sw, sg, 0, n)
+        return
+    hist = np.zeros((n_chunks, n_buckets), dtype=np.int64)
+    for c in prange(n_chunks):
+        a = min(n, c * step)
+        b = min(n, a + step)
+        for i in range(a, b):
+            k = np.int64((welfare[i] - lo) * scale)
+            if k >= n_buckets:
+                k = n_buckets - 1
+            hist[c, k] += 1
+    starts = np.zeros(n_buckets + 1, dtype=np.int64)
+    for k in range(n_buckets):
+        run = starts[k]
+        for c in range(n_chunks):
+            h = hist[c, k]
+            hist[c, k] = run
+            run += h
+        starts[k + 1] = run
+    for c in prange(n_chunks):
+        a = min(n, c * step)
+        b = min(n, a + step)
+        for i in range(a, b):
+            k = np.int64((welfare[i] - lo) * scale)
+            if k >= n_buckets:
+                k = n_buckets - 1
+            q = hist[c, k]
+            key[q] = welfare[i]
+            idx[q] = i
+            sw[q] = weight[i]
+            sg[q] = group[i]
+            hist[c, k] = q + 1
+    for k in prange(n_buckets):
+        _sort_segment(key, idx, sw, sg, starts[k], starts[k + 1])
 
+
+def n_buckets(n: int) -> int:
+    """First-level bucket count for :func:`sort_welfare`: about 4,096 households each."""
+    return int(min(1 << 15, max(1, n // 4096)))
+
+
+# --------------------------------------------------------------------------- ranking passes
 
 @jit()
 def _run_sum(weight, j, r):  # type: ignore[no-untyped-def]
@@ -95,79 +268,205 @@ def _run_sum(weight, j, r):  # type: ignore[no-untyped-def]
     return s
 
 
-@jit(parallel=True)
-def sorted_pass(welfare, weight, starts, n_classes, desil, rank, share, cutoffs,
-                registry_desil):  # type: ignore[no-untyped-def]
-    """Rank, share below, registry desil and cutoffs of households sorted by group, welfare.
+@jit()
+def _national_pass(key, sw, rank, below):  # type: ignore[no-untyped-def]
+    """One walk up the sorted households of one scope.
 
-    ``welfare[starts[g]:starts[g+1]]`` is group ``g``, ascending; ``weight`` is
-    aligned with it. For household ``i`` with strictly-poorer weight ``S`` and
-    group total ``T``: ``rank = 1 + #strictly poorer households``, ``share = S /
-    T``, and (if ``registry_desil``) ``desil = 1 + #{k in 1..n-1 : n*S >= k*T}``.
-    ``cutoffs[g, k-1]`` is the smallest welfare whose weight at or below it,
-    ``C``, satisfies ``n*C >= k*T``. Outputs, aligned with the inputs, are written
-    in place; ``desil`` is left alone when ``registry_desil`` is False.
+    At sorted position ``t``: ``rank[t] = 1 + #strictly poorer`` and ``below[t]``
+    = their weight, summed run by run in welfare order (a tie run's weights in
+    ascending order). Returns the total, summed the same way.
     """
-    n_groups = starts.shape[0] - 1
-    for g in prange(n_groups):
-        a = starts[g]
-        b = starts[g + 1]
-        total = 0.0
-        j = a
-        while j < b:
-            r = j + 1
-            while r < b and welfare[r] == welfare[j]:
-                r += 1
-            total += _run_sum(weight, j, r)
-            j = r
-        below = 0.0
-        k_desil = 1
-        k_cut = 1
-        j = a
-        while j < b:
-            r = j + 1
-            while r < b and welfare[r] == welfare[j]:
-                r += 1
-            run = _run_sum(weight, j, r)
-            while k_desil <= n_classes - 1 and n_classes * below >= k_desil * total:
-                k_desil += 1
-            at_or_below = below + run
-            while k_cut <= n_classes - 1 and n_classes * at_or_below >= k_cut * total:
-                cutoffs[g, k_cut - 1] = welfare[j]
-                k_cut += 1
-            sh = below / total
-            for t in range(j, r):
-                rank[t] = j - a + 1
-                share[t] = sh
-                if registry_desil:
-                    desil[t] = k_desil
-            below = at_or_below
-            j = r
+    n = key.shape[0]
+    acc = 0.0
+    run_start = 0
+    start_below = 0.0
+    for t in range(n):
+        if key[t] != key[run_start]:
+            if t - run_start > 1:  # the run just closed: its canonical sum
+                acc = start_below + _run_sum(sw, run_start, t)
+            run_start = t
+            start_below = acc
+        rank[t] = run_start + 1
+        below[t] = start_below
+        acc += sw[t]
+    if n - run_start > 1:
+        acc = start_below + _run_sum(sw, run_start, n)
+    return acc
+
+
+@jit()
+def _tie_run(key, sw, sg, t, acc, cnt, rank, below):  # type: ignore[no-untyped-def]
+    """A run of two or more equal welfare values from ``t`` in the grouped walk; returns its end.
+
+    Every member gets its group's rank and weight from before the run; each
+    group's members of the run then add their weights, in ascending order.
+    """
+    n = key.shape[0]
+    r = t + 1
+    while r < n and key[r] == key[t]:
+        r += 1
+    for u in range(t, r):
+        g = sg[u]
+        rank[u] = cnt[g] + 1
+        below[u] = acc[g]
+    o = np.argsort(sw[t:r], kind="mergesort")
+    gs = sg[t:r][o]
+    o2 = np.argsort(gs, kind="mergesort")  # stable: ascending weight within each group
+    ws = sw[t:r][o][o2]
+    gs = gs[o2]
+    u = 0
+    m = r - t
+    while u < m:
+        g = gs[u]
+        v = u
+        s = 0.0
+        while v < m and gs[v] == g:
+            s += ws[v]
+            v += 1
+        acc[g] = acc[g] + s
+        cnt[g] += v - u
+        u = v
+    return r
+
+
+@jit()
+def _grouped_pass(key, sw, sg, n_groups, rank, below):  # type: ignore[no-untyped-def]
+    """:func:`_national_pass` within each group ``sg``, in one walk; returns the group totals."""
+    n = key.shape[0]
+    acc = np.zeros(n_groups, dtype=np.float64)
+    cnt = np.zeros(n_groups, dtype=np.int64)
+    t = 0
+    while t < n:
+        if t + 1 < n and key[t + 1] == key[t]:
+            t = _tie_run(key, sw, sg, t, acc, cnt, rank, below)
+            continue
+        g = sg[t]
+        c = cnt[g]
+        rank[t] = c + 1
+        below[t] = acc[g]
+        acc[g] += sw[t]
+        cnt[g] = c + 1
+        t += 1
+    return acc
+
+
+@jit()
+def _cutoffs(key, sg, grouped, below, totals, n_classes):  # type: ignore[no-untyped-def]
+    """Registry cutoffs of each scope from a finished walk.
+
+    ``c[g, k-1]`` is the smallest welfare whose weight at or below it reaches
+    ``k/n`` of the scope's total: the welfare of the last household before the
+    first one whose strictly-poorer weight ``S`` has ``n*S >= k*T``.
+    """
+    n_groups = totals.shape[0]
+    cut = np.full((n_groups, n_classes - 1), np.nan)
+    k_next = np.ones(n_groups, dtype=np.int64)
+    last = np.full(n_groups, np.nan)
+    for t in range(key.shape[0]):
+        g = sg[t] if grouped else 0
+        ns = n_classes * below[t]
+        while k_next[g] <= n_classes - 1 and ns >= k_next[g] * totals[g]:
+            cut[g, k_next[g] - 1] = last[g]
+            k_next[g] += 1
+        last[g] = key[t]
+    for g in range(n_groups):
+        for k in range(k_next[g], n_classes):
+            cut[g, k - 1] = last[g]
+    return cut
 
 
 @jit(parallel=True)
-def scatter(order, desil, rank, share, desil_out, rank_out, share_out):  # type: ignore[no-untyped-def]
-    """``x_out[order[t]] = x[t]`` for the three outputs (``order`` is a permutation)."""
-    for t in prange(order.shape[0]):
-        i = order[t]
-        desil_out[i] = desil[t]
-        rank_out[i] = rank[t]
-        share_out[i] = share[t]
+def scope_passes(key, sw, sg, n_groups, n_classes, rank_nat, below_nat, rank_grp, below_grp
+                 ):  # type: ignore[no-untyped-def]
+    """The national and the grouped walk, one per thread.
+
+    Returns (national total (1,), group totals (G,), national cutoffs (1, n-1),
+    group cutoffs (G, n-1)).
+    """
+    tot_nat = np.zeros(1, dtype=np.float64)
+    tot_grp = np.zeros(n_groups, dtype=np.float64)
+    cut_nat = np.full((1, n_classes - 1), np.nan)
+    cut_grp = np.full((n_groups, n_classes - 1), np.nan)
+    for task in prange(2):
+        if task == 0:
+            tot_nat[0] = _national_pass(key, sw, rank_nat, below_nat)
+            cut_nat[:, :] = _cutoffs(key, sg, False, below_nat, tot_nat, n_classes)
+        else:
+            tot_grp[:] = _grouped_pass(key, sw, sg, n_groups, rank_grp, below_grp)
+            cut_grp[:, :] = _cutoffs(key, sg, True, below_grp, tot_grp, n_classes)
+    return tot_nat, tot_grp, cut_nat, cut_grp
+
+
+RECORD = np.dtype([("below_nat", "f8"), ("below_grp", "f8"), ("rank_nat", "i4"),
+                   ("rank_grp", "i4")])
 
 
 @jit(parallel=True)
-def desil_from_cutoffs(welfare, cell, cell_group, cutoffs, desil):  # type: ignore[no-untyped-def]
-    """``desil = 1 + #{k : welfare > cutoffs[group, k]}`` for every household, in place."""
+def scatter_records(idx, rank_nat, below_nat, rank_grp, below_grp, rec):  # type: ignore[no-untyped-def]
+    """``rec[idx[t]] = (below_nat[t], below_grp[t], rank_nat[t], rank_grp[t])``: one
+    24-byte write per household puts the sorted-order results back in input order."""
+    for t in prange(idx.shape[0]):
+        r = rec[idx[t]]
+        r["below_nat"] = below_nat[t]
+        r["below_grp"] = below_grp[t]
+        r["rank_nat"] = rank_nat[t]
+        r["rank_grp"] = rank_grp[t]
+
+
+@jit()
+def _thresholds(totals, n_classes):  # type: ignore[no-untyped-def]
+    """``k*T`` for k in 1..n-1, per scope: registry desil is ``1 + #{k : n*S >= k*T}``."""
+    out = np.empty((totals.shape[0], n_classes - 1))
+    for g in range(totals.shape[0]):
+        for k in range(1, n_classes):
+            out[g, k - 1] = k * totals[g]
+    return out
+
+
+@jit(parallel=True)
+def finish_scopes(welfare, group, rec, tot_nat, tot_grp, n_classes, ref_nat, ref_grp,
+                  use_ref_nat, use_ref_grp, desil_nat, desil_grp, rank_nat, rank_grp,
+                  share_nat, share_grp):  # type: ignore[no-untyped-def]
+    """Desil, rank and share below of every household in input order, both scopes.
+
+    From the strictly-poorer weight ``S`` and scope total ``T``: registry desil
+    ``1 + #{k in 1..n-1 : n*S >= k*T}``, or with a reference table ``1 + #{k :
+    welfare > ref[g, k]}``; share below ``S / T``. The counts are sums of
+    comparisons, not branches: ``S`` arrives in random order.
+    """
     n = welfare.shape[0]
-    m = cutoffs.shape[1]
+    m = n_classes - 1
+    thr_nat = _thresholds(tot_nat, n_classes)
+    thr_grp = _thresholds(tot_grp, n_classes)
+    t_nat = tot_nat[0]
     for i in prange(n):
-        g = cell_group[cell[i]]
+        g = group[i]
         w = welfare[i]
+        r = rec[i]
+        s = r["below_nat"]
+        ns = n_classes * s
         d = 1
-        for k in range(m):
-            if w > cutoffs[g, k]:
-                d += 1
-        desil[i] = d
+        if use_ref_nat:
+            for k in range(m):
+                d += w > ref_nat[0, k]
+        else:
+            for k in range(m):
+                d += ns >= thr_nat[0, k]
+        desil_nat[i] = d
+        share_nat[i] = s / t_nat
+        rank_nat[i] = r["rank_nat"]
+        s = r["below_grp"]
+        ns = n_classes * s
+        d = 1
+        if use_ref_grp:
+            for k in range(m):
+                d += w > ref_grp[g, k]
+        else:
+            for k in range(m):
+                d += ns >= thr_grp[g, k]
+        desil_grp[i] = d
+        share_grp[i] = s / tot_grp[g]
+        rank_grp[i] = r["rank_grp"]
 
 
 # --------------------------------------------------------------------------- encoding fast paths

@@ -92,33 +92,69 @@ class DesilResult(NamedTuple):
     share_below: np.ndarray
 
 
-def _rank_arrays(welfare: np.ndarray, weight: np.ndarray, cell: np.ndarray,
-                 cell_group: np.ndarray, n_groups: int, n: int, order: np.ndarray,
-                 cutoffs: np.ndarray | None) -> tuple[np.ndarray, ...]:
-    """Desil, rank, share below and the registry cutoffs, within groups.
+class _Scopes(NamedTuple):
+    """Desil, rank, share below and registry cutoffs, nationally and within groups."""
 
-    ``order`` sorts ``welfare`` ascending (any order among ties). The
-    households are put in (group, welfare) order once, so the pass over them
-    reads memory sequentially; the outputs are scattered back to input order.
+    desil_national: np.ndarray
+    rank_national: np.ndarray
+    share_national: np.ndarray
+    cut_national: np.ndarray
+    desil_group: np.ndarray
+    rank_group: np.ndarray
+    share_group: np.ndarray
+    cut_group: np.ndarray
+
+
+def _group_dtype(n_groups: int) -> type:
+    return np.uint8 if n_groups <= 255 else np.int32
+
+
+def _rank_scopes(welfare: np.ndarray, weight: np.ndarray, group: np.ndarray, n_groups: int,
+                 n: int, ref_national: np.ndarray | None = None,
+                 ref_group: np.ndarray | None = None) -> _Scopes:
+    """Both scopes of the exact rule from one sort (see ``docs/desil.md``).
+
+    ``group`` (n,) holds each household's group index (< ``n_groups``). Welfare
+    is sorted once; one walk per scope (on two threads) gives each household
+    its rank and the weight strictly poorer ``S``; then, in input order and in
+    parallel, desil and ``S / T``. Reference cutoffs, if given, replace the
+    registry desil. Working memory besides the outputs: 28 bytes per household
+    (the order, and a workspace that holds sorted welfare, weights and groups, then
+    24-byte result records).
     """
     size = welfare.shape[0]
-    registry_cut = np.full((n_groups, n - 1), np.nan)
-    if n_groups == 1:
-        grouped, starts = order, np.array([0, size], dtype=np.int64)
-    else:
-        grouped, starts = K.group_segments(order, cell_group[cell], n_groups)
-    w, p = welfare[grouped], weight[grouped]
-    d_s = np.empty(size, dtype=np.int8)
-    r_s = np.empty(size, dtype=np.int32)
-    s_s = np.empty(size, dtype=np.float64)
-    K.sorted_pass(w, p, starts, n, d_s, r_s, s_s, registry_cut, cutoffs is None)
-    desil = np.empty(size, dtype=np.int8)
-    rank = np.empty(size, dtype=np.int32)
-    share = np.empty(size, dtype=np.float64)
-    K.scatter(grouped, d_s, r_s, s_s, desil, rank, share)
-    if cutoffs is not None:
-        K.desil_from_cutoffs(welfare, cell, cell_group, cutoffs, desil)
-    return desil, rank, share, registry_cut
+    # One 24-byte-per-household workspace: sorted welfare, weights and groups for
+    # the walks, then the records that carry their results back to input order.
+    # Reusing it touches less fresh memory, which costs more than the arithmetic.
+    work = np.empty(size, dtype=K.RECORD)
+    raw = work.view(np.uint8)
+    key = raw[:8 * size].view(np.float64)
+    sw = raw[8 * size:16 * size].view(np.float64)
+    sg = raw[16 * size:16 * size + size * group.itemsize].view(group.dtype)
+    idx = np.empty(size, dtype=np.int32 if size < 2 ** 31 else np.int64)
+    K.sort_welfare(welfare, weight, group, K.n_buckets(size), key, idx, sw, sg)
+    # the rank and share outputs hold sorted-order values until finish_scopes
+    rank_nat = np.empty(size, dtype=np.int32)
+    share_nat = np.empty(size, dtype=np.float64)
+    rank_grp = np.empty(size, dtype=np.int32)
+    share_grp = np.empty(size, dtype=np.float64)
+    tot_nat, tot_grp, cut_nat, cut_grp = K.scope_passes(key, sw, sg, n_groups, n, rank_nat,
+                                                        share_nat, rank_grp, share_grp)
+    del key, sw, sg, raw
+    rec = work  # the walks are done with key, sw and sg
+    K.scatter_records(idx, rank_nat, share_nat, rank_grp, share_grp, rec)
+    del idx
+    desil_nat = np.empty(size, dtype=np.int8)
+    desil_grp = np.empty(size, dtype=np.int8)
+    ref_nat = np.zeros((1, n - 1)) if ref_national is None else \
+        np.ascontiguousarray(ref_national, dtype=np.float64)
+    ref_grp = np.zeros((n_groups, n - 1)) if ref_group is None else \
+        np.ascontiguousarray(ref_group, dtype=np.float64)
+    K.finish_scopes(
+        welfare, group, rec, tot_nat, tot_grp, n, ref_nat, ref_grp, ref_national is not None,
+        ref_group is not None, desil_nat, desil_grp, rank_nat, rank_grp, share_nat, share_grp)
+    return _Scopes(desil_nat, rank_nat, share_nat, cut_nat, desil_grp, rank_grp, share_grp,
+                   cut_grp)
 
 
 def assign_desil(welfare: Any, person_weight: Any = None, *, groups: Any = None,
@@ -155,18 +191,17 @@ def assign_desil(welfare: Any, person_weight: Any = None, *, groups: Any = None,
                          f"{bad[:5].tolist()}. Fix: correct those weights.")
     if groups is None:
         labels: Sequence[Any] = [None]
-        cell = np.zeros(w.shape[0], dtype=np.int32)
+        group = np.zeros(w.shape[0], dtype=np.uint8)
     else:
         codes, uniques = pd.factorize(np.asarray(groups), sort=True)
         if codes.shape != w.shape:
             raise ValueError(f"groups has shape {codes.shape}, welfare {w.shape}; they must match")
         if (codes < 0).any():
             raise ValueError("groups must not contain missing labels")
-        labels, cell = list(uniques), codes.astype(np.int32)
-    cell_group = np.arange(len(labels), dtype=np.int32)
+        labels, group = list(uniques), codes.astype(_group_dtype(len(uniques)))
+    totals = np.bincount(group, weights=p, minlength=len(labels))
     for g, label in enumerate(labels):
-        total = p[cell == g].sum()
-        if total <= 0:
+        if totals[g] <= 0:
             raise ValueError(f"the person weights of group {label!r} sum to 0; desil shares "
                              "are undefined. Fix: give its households positive weights.")
     cut = None
@@ -182,9 +217,8 @@ def assign_desil(welfare: Any, person_weight: Any = None, *, groups: Any = None,
                 raise ValueError(f"cutoffs{'' if groups is None else f'[{label!r}]'} must be "
                                  f"{n - 1} finite, non-decreasing numbers for n={n}")
             cut[g] = c
-    order = np.argsort(w)
-    desil, rnk, share, _ = _rank_arrays(w, p, cell, cell_group, len(labels), n, order, cut)
-    return DesilResult(desil, rnk, share)
+    r = _rank_scopes(w, p, group, len(labels), n, ref_group=cut)
+    return DesilResult(r.desil_group, r.rank_group, r.share_group)
 
 
 def reference_cutoffs(welfare: Any, person_weight: Any = None, *, groups: Any = None,
@@ -201,12 +235,11 @@ def reference_cutoffs(welfare: Any, person_weight: Any = None, *, groups: Any = 
                                                                            dtype=np.float64)
     if groups is None:
         labels: list[Any] = [None]
-        cell = np.zeros(w.shape[0], dtype=np.int32)
+        group = np.zeros(w.shape[0], dtype=np.uint8)
     else:
         codes, uniques = pd.factorize(np.asarray(groups), sort=True)
-        labels, cell = list(uniques), codes.astype(np.int32)
-    cell_group = np.arange(len(labels), dtype=np.int32)
-    _, _, _, cut = _rank_arrays(w, p, cell, cell_group, len(labels), n, np.argsort(w), None)
+        labels, group = list(uniques), codes.astype(_group_dtype(len(uniques)))
+    cut = _rank_scopes(w, p, group, len(labels), n).cut_group
     return {label: cut[g].copy() for g, label in enumerate(labels)}
 
 
@@ -447,19 +480,18 @@ def rank_scored(scored: Scored, ws: WeightSet, options: RankOptions, *, ids: Any
     n = options.n
     welfare = scored.welfare
     provinces = np.flatnonzero(np.bincount(scored.province, minlength=100))
-    lut = np.zeros(100, dtype=np.int32)
-    lut[provinces] = np.arange(provinces.size, dtype=np.int32)
-    cell = lut[scored.province]
-    n_groups = int(provinces.shape[0])
-    groups = np.arange(n_groups, dtype=np.int32)
+    lut = np.zeros(100, dtype=np.uint8)
+    lut[provinces] = np.arange(provinces.size, dtype=np.uint8)
+    group = lut[scored.province]
     prov_cut = nat_cut = None
     if options.cutoffs == "reference":
         prov_cut, nat_cut = _reference_table(ws, provinces, n)
-    order = np.argsort(welfare)
-    d_nat, r_nat, s_nat, c_nat = _rank_arrays(welfare, scored.person_weight, cell,
-                                              np.zeros_like(groups), 1, n, order, nat_cut)
-    d_prv, r_prv, s_prv, c_prv = _rank_arrays(welfare, scored.person_weight, cell, groups,
-                                              n_groups, n, order, prov_cut)
+    r = _rank_scopes(welfare, scored.person_weight, group, int(provinces.shape[0]), n,
+                     ref_national=nat_cut, ref_group=prov_cut)
+    del group
+    d_nat, r_nat, s_nat, c_nat = r.desil_national, r.rank_national, r.share_national, \
+        r.cut_national
+    d_prv, r_prv, s_prv, c_prv = r.desil_group, r.rank_group, r.share_group, r.cut_group
     if options.line is None:
         eligible = d_nat <= options.max_desil
         rule = f"desil_national <= {options.max_desil}"

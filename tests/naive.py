@@ -7,6 +7,7 @@ literally: O(n^2) comparisons, one household at a time, no sorting tricks.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -95,3 +96,32 @@ def cutoffs(welfare, weight, n=10):
 def desil_reference(welfare, cut):
     w = np.asarray(welfare, dtype=float)
     return np.array([1 + sum(1 for c in cut if x > c) for x in w])
+
+
+def desil_by_runs(welfare, weight, groups=None, n=10):
+    """(desil, rank, share_below) by the rule, O(n log n): for large inputs.
+
+    Per group, households sorted by welfare and cut into runs of equal welfare;
+    ``S`` of a run is the exact weight of all earlier runs (``Fraction`` sums,
+    rounded once). Obviously correct, not fast.
+    """
+    w = np.asarray(welfare, dtype=float)
+    p = np.asarray(weight, dtype=float)
+    g = np.zeros(len(w), dtype=int) if groups is None else np.asarray(groups)
+    d = np.empty(len(w), dtype=int)
+    r = np.empty(len(w), dtype=int)
+    s = np.empty(len(w))
+    for label in np.unique(g):
+        idx = np.flatnonzero(g == label)
+        idx = idx[np.argsort(w[idx], kind="stable")]
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(w[idx]) != 0) + 1, [len(idx)]])
+        runs = [idx[a:b] for a, b in zip(starts[:-1], starts[1:])]
+        total = sum((Fraction(x) for x in p[idx]), Fraction(0))
+        below = Fraction(0)
+        for a, members in zip(starts[:-1], runs):
+            s_float, t_float = float(below), float(total)
+            d[members] = 1 + sum(1 for k in range(1, n) if n * s_float >= k * t_float)
+            r[members] = 1 + a
+            s[members] = float(below / total)
+            below += sum((Fraction(x) for x in p[members]), Fraction(0))
+    return d, r, s

@@ -274,7 +274,7 @@ _NOJIT_SCRIPT = textwrap.dedent("""
     # the kernels must really be plain Python here
     assert numba.config.DISABLE_JIT
     assert not isinstance(K.score, numba.core.dispatcher.Dispatcher)
-    assert not isinstance(K.sorted_pass, numba.core.dispatcher.Dispatcher)
+    assert not isinstance(K.scope_passes, numba.core.dispatcher.Dispatcher)
 
     df = pd.read_parquet(cfg["households"])
     ws = pmt.load_weights(cfg["weights"])
@@ -348,3 +348,90 @@ def test_make_households_obeys_the_encoder_rules(seed):
     df = make_households(400, seed, tie_frac=0.3, boundary_frac=0.2)
     check_households(df)
     assert set(df["district_code"]) <= set(DISTRICTS)
+
+
+# --------------------------------------------------------------------------- the bucket sort
+
+def _sort_cases():
+    rng = np.random.default_rng(7)
+    n = 60_000
+    yield "normal", rng.normal(size=n)
+    yield "few values", rng.choice(rng.normal(size=5), n)
+    yield "all equal", np.full(n, 0.25)
+    yield "signed zeros", rng.choice(np.array([-0.0, 0.0, 1.0, -1.0]), n)
+    yield "one far outlier", np.concatenate([rng.normal(size=n - 1), [1e300]])
+    yield "whole range", rng.choice(np.array([-1.7e308, -1.0, 0.0, 5e-324, 1.7e308]), n)
+    yield "denormals", rng.integers(0, 50, n) * 5e-324
+    yield "sorted", np.sort(rng.normal(size=n))
+    yield "reversed", np.sort(rng.normal(size=n))[::-1].copy()
+    yield "heavy tail", rng.standard_cauchy(n) ** 3
+    yield "tiny", rng.normal(size=3)
+    yield "empty", np.zeros(0)
+
+
+@pytest.mark.parametrize("buckets", [1, 2, 7, 1000, 60_000])
+@pytest.mark.parametrize("case", list(_sort_cases()), ids=lambda c: c[0])
+def test_sort_welfare_sorts(case, buckets):
+    _, welfare = case
+    weight = np.arange(welfare.size, dtype=np.float64) * 0.5
+    group = (np.arange(welfare.size) % 7).astype(np.uint8)
+    key, sw = np.empty(welfare.size), np.empty(welfare.size)
+    idx, sg = np.empty(welfare.size, dtype=np.int32), np.empty(welfare.size, dtype=np.uint8)
+    K.sort_welfare(welfare, weight, group, buckets, key, idx, sw, sg)
+    np.testing.assert_array_equal(key, np.sort(welfare))
+    np.testing.assert_array_equal(np.sort(idx), np.arange(welfare.size))  # a permutation
+    np.testing.assert_array_equal(welfare[idx], key)
+    np.testing.assert_array_equal(weight[idx], sw)  # the payload moved along
+    np.testing.assert_array_equal(group[idx], sg)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("ties", [False, True])
+def test_assign_desil_matches_naive_through_many_buckets(seed, ties, monkeypatch):
+    """The full path with welfare cut into many first-level buckets (about 16 each)."""
+    monkeypatch.setattr(K, "n_buckets", lambda n: max(1, n // 16))
+    rng = np.random.default_rng(seed)
+    size = 10_000
+    welfare = rng.choice(rng.normal(size=300), size) if ties else np.round(
+        rng.normal(size=size), 2)
+    weight = rng.integers(0, 9, size).astype(np.float64)
+    groups = rng.choice(np.array([11, 31, 32, 94, 95]), size)
+    for g in (None, groups):
+        got = pmt.assign_desil(welfare, weight, groups=g, n=10)
+        d, r, s = naive.desil_by_runs(welfare, weight, g)
+        np.testing.assert_array_equal(got.desil, d)
+        np.testing.assert_array_equal(got.rank, r)
+        np.testing.assert_allclose(got.share_below, s, rtol=0, atol=1e-12)
+        cut = reference_cutoffs(welfare, weight, groups=g)
+        for label, c in cut.items():
+            members = slice(None) if label is None else groups == label
+            np.testing.assert_array_equal(c, naive.cutoffs(welfare[members], weight[members]))
+
+
+def test_default_bucket_count_cuts_large_inputs():
+    assert K.n_buckets(1_000) == 1
+    assert K.n_buckets(30_000_000) > 1000
+
+
+def test_naive_desil_by_runs_agrees_with_the_quadratic_reference():
+    for seed in range(20):
+        welfare, weight, groups, n = random_case(seed)
+        for a, b in zip(naive.desil_by_runs(welfare, weight, groups, n),
+                        naive.desil(welfare, weight, groups, n)):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("buckets", [lambda n: 1, lambda n: max(1, n // 16), K.n_buckets])
+def test_bit_identical_under_row_permutation_through_the_buckets(buckets, monkeypatch):
+    """Float weights and heavy ties: every output, shares included, bit for bit."""
+    monkeypatch.setattr(K, "n_buckets", buckets)
+    rng = np.random.default_rng(3)
+    size = 20_000
+    welfare = rng.choice(rng.normal(size=500), size)
+    weight = rng.uniform(0.1, 30.0, size)
+    groups = rng.choice(np.array([11, 31, 32]), size)
+    a = pmt.assign_desil(welfare, weight, groups=groups)
+    perm = rng.permutation(size)
+    b = pmt.assign_desil(welfare[perm], weight[perm], groups=groups[perm])
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x[perm], y)
