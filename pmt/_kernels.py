@@ -24,39 +24,71 @@ def jit(*, parallel: bool = False):  # type: ignore[no-untyped-def]
     return njit(cache=True, nogil=True, parallel=parallel, error_model="numpy", fastmath=False)
 
 
+SCORE_BLOCK = 2048
+
+
 @jit(parallel=True)
-def score(codes, offsets, table, numeric, beta, intercept, cell, cell_model, cell_shift):  # type: ignore[no-untyped-def]
+def score(codes, offsets, sizes, lookup, numeric, beta_t, intercept, cell, cell_model,
+          cell_shift):  # type: ignore[no-untyped-def]
     """Welfare of every household.
 
     Parameters
     ----------
-    codes : (n, V) uint8, dense code index of each lookup variable
-    offsets : (V,) int64, first column of each variable in ``table``
-    table : (M, L) float64, lookup coefficients per model
-    numeric : (n, C) float64, numeric terms
-    beta : (M, C) float64, numeric coefficients per model
+    codes : (n, V) uint8, Fortran order: dense code index of each lookup variable
+    offsets : (V,) int64, first lookup term of each variable
+    sizes : (V,) int64, number of codes of each variable
+    lookup : (M * L,) float64, lookup coefficients by variable, then model, then code:
+        variable ``v``'s coefficient of code ``k`` in model ``m`` is at
+        ``M * offsets[v] + m * sizes[v] + k`` (see :func:`lookup_by_variable`)
+    numeric : (n, C) float64, Fortran order: numeric terms
+    beta_t : (C, M) float64, numeric coefficients, one row per term
     intercept : (M,) float64
     cell : (n,) int32, region cell of each household
     cell_model : (K,) int32, model row of each cell
     cell_shift : (K,) float64, subtracted from the prediction (log poverty line, or 0)
+
+    Households go in blocks; within a block one variable at a time, so the
+    coefficients in use (one variable's, all models) stay in cache. Each
+    household's terms are still added in one fixed order (module docstring).
 
     Returns
     -------
     welfare : (n,) float64
     """
     n = cell.shape[0]
+    n_models = intercept.shape[0]
     n_lookup = offsets.shape[0]
-    n_numeric = beta.shape[1]
+    n_numeric = beta_t.shape[0]
     out = np.empty(n, dtype=np.float64)
-    for i in prange(n):
-        c = cell[i]
-        m = cell_model[c]
-        acc = intercept[m]
+    n_blocks = (n + SCORE_BLOCK - 1) // SCORE_BLOCK
+    for blk in prange(n_blocks):
+        a = blk * SCORE_BLOCK
+        b = min(n, a + SCORE_BLOCK)
+        m = np.empty(b - a, dtype=np.int64)
+        acc = np.empty(b - a, dtype=np.float64)
+        for i in range(a, b):
+            mi = cell_model[cell[i]]
+            m[i - a] = mi
+            acc[i - a] = intercept[mi]
         for v in range(n_lookup):
-            acc += table[m, offsets[v] + codes[i, v]]
+            base = n_models * offsets[v]
+            size = sizes[v]
+            for i in range(a, b):
+                acc[i - a] += lookup[base + m[i - a] * size + codes[i, v]]
         for j in range(n_numeric):
-            acc += beta[m, j] * numeric[i, j]
-        out[i] = acc - cell_shift[c]
+            for i in range(a, b):
+                acc[i - a] += beta_t[j, m[i - a]] * numeric[i, j]
+        for i in range(a, b):
+            out[i] = acc[i - a] - cell_shift[cell[i]]
+    return out
+
+
+def lookup_by_variable(table: np.ndarray, offsets: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``table`` (M, L) rearranged for :func:`score`: each variable's block, model-major."""
+    n_models = table.shape[0]
+    out = np.empty(table.size, dtype=np.float64)
+    for off, size in zip(offsets.tolist(), sizes.tolist()):
+        out[n_models * off:n_models * (off + size)] = table[:, off:off + size].ravel()
     return out
 
 

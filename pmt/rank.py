@@ -52,10 +52,11 @@ def _welfare(enc: Encoded, ws: WeightSet) -> np.ndarray:
     table = np.ascontiguousarray(coef[:, 1:1 + n_lookup_cols])
     beta = np.ascontiguousarray(coef[:, 1 + n_lookup_cols:])
     intercept = np.ascontiguousarray(coef[:, 0])
-    sizes = [len(v.code_values) for v in spec.lookup_variables]
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes else \
-        np.zeros(0, dtype=np.int64)
-    welfare = K.score(enc.codes, offsets, table, enc.numeric, beta, intercept, enc.cell,
+    sizes = np.array([len(v.code_values) for v in spec.lookup_variables], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes.size \
+        else np.zeros(0, dtype=np.int64)
+    welfare = K.score(enc.codes, offsets, sizes, K.lookup_by_variable(table, offsets, sizes),
+                      enc.numeric, np.ascontiguousarray(beta.T), intercept, enc.cell,
                       enc.cell_model, enc.cell_shift)
     bad = np.flatnonzero(~np.isfinite(welfare))
     if bad.size:
@@ -343,23 +344,31 @@ class RankResult:
         ``people`` (sum of person weights) and ``share_people`` within the scope.
         """
         n = self.n_classes
-        parts = []
-        for scope, desil, group in (("national", self.desil_national, None),
-                                    ("provincial", self.desil_provincial, self.province)):
-            if group is None:
-                frame = pd.DataFrame({"scope": "national", "desil": desil,
-                                      "w": self.person_weight})
-            else:
-                frame = pd.DataFrame({"scope": pd.Series(group).map("{:02d}".format),
-                                      "desil": desil, "w": self.person_weight})
-            g = frame.groupby(["scope", "desil"], observed=True)["w"].agg(["size", "sum"])
-            scopes = g.index.get_level_values(0).unique()
-            full = pd.MultiIndex.from_product([scopes, range(1, n + 1)],
-                                              names=["scope", "desil"])
-            g = g.reindex(full, fill_value=0)
-            parts.append(g)
-        out = pd.concat(parts).rename(columns={"size": "households", "sum": "people"})
-        out["households"] = out["households"].astype("int64")
+        pw = self.person_weight
+        scopes = [("national", self.desil_national.astype(np.int64))]
+        prov = self.province.astype(np.int64)
+        for p in np.flatnonzero(np.bincount(prov, minlength=100)).tolist():
+            scopes.append((f"{p:02d}", None))
+        # one bincount per scope kind: national by desil, provincial by (province, desil)
+        nat_hh = np.bincount(scopes[0][1], minlength=n + 1)[1:]
+        nat_people = np.bincount(scopes[0][1], weights=pw, minlength=n + 1)[1:]
+        key = prov * (n + 1) + self.desil_provincial.astype(np.int64)
+        prv_hh = np.bincount(key, minlength=100 * (n + 1)).reshape(100, n + 1)[:, 1:]
+        prv_people = np.bincount(key, weights=pw, minlength=100 * (n + 1)).reshape(100, n + 1)[
+            :, 1:]
+        labels, hh, people = [], [], []
+        if self.n:
+            labels.append("national")
+            hh.append(nat_hh)
+            people.append(nat_people)
+        for label, _ in scopes[1:]:
+            labels.append(label)
+            hh.append(prv_hh[int(label)])
+            people.append(prv_people[int(label)])
+        index = pd.MultiIndex.from_product([labels, range(1, n + 1)], names=["scope", "desil"])
+        out = pd.DataFrame({
+            "households": np.concatenate(hh).astype(np.int64) if hh else np.zeros(0, np.int64),
+            "people": np.concatenate(people) if people else np.zeros(0)}, index=index)
         out["share_people"] = out["people"] / out.groupby(level="scope")["people"].transform("sum")
         return out
 
