@@ -199,6 +199,9 @@ def _sort_segment(key, idx, sw, sg, a0, b0):  # type: ignore[no-untyped-def]
             idx[a + t] = ti[t]
             sw[a + t] = tw[t]
             sg[a + t] = tg[t]
+        if biggest <= _SMALL:  # every sub-bucket is small: one insertion pass sorts them all
+            _insertion(key, idx, sw, sg, a, b)
+            continue
         # count[k] is now the end of sub-bucket k
         s = 0
         for k in range(nb):
@@ -282,8 +285,9 @@ def sort_welfare(welfare, weight, group, n_buckets, key, idx, sw, sg):  # type: 
 
 
 def n_buckets(n: int) -> int:
-    """First-level bucket count for :func:`sort_welfare`: about 4,096 households each."""
-    return int(min(1 << 15, max(1, n // 4096)))
+    """First-level bucket count for :func:`sort_welfare`: about 16,384 households each
+    (a bucket then fits in a core's cache while it is sorted)."""
+    return int(min(1 << 15, max(1, n // 16384)))
 
 
 # --------------------------------------------------------------------------- ranking passes

@@ -12,7 +12,7 @@ country, or one province), with person weights ``p``, total ``T`` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Literal, NamedTuple
@@ -112,14 +112,16 @@ def _group_dtype(n_groups: int) -> type:
 
 def _rank_scopes(welfare: np.ndarray, weight: np.ndarray, group: np.ndarray, n_groups: int,
                  n: int, ref_national: np.ndarray | None = None,
-                 ref_group: np.ndarray | None = None) -> _Scopes:
+                 ref_group: np.ndarray | None = None,
+                 clock: Callable[[str], None] | None = None) -> _Scopes:
     """Both scopes of the exact rule from one sort (see ``docs/desil.md``).
 
     ``group`` (n,) holds each household's group index (< ``n_groups``). Welfare
     is sorted once; one walk per scope (on two threads) gives each household
     its rank and the weight strictly poorer ``S``; then, in input order and in
     parallel, desil and ``S / T``. Reference cutoffs, if given, replace the
-    registry desil. Working memory besides the outputs: 28 bytes per household
+    registry desil. ``clock(stage)``, if given, is called as each stage ends
+    (``benchmarks/`` times them). Working memory besides the outputs: 28 bytes per household
     (the order, and a workspace that holds sorted welfare, weights and groups, then
     24-byte result records).
     """
@@ -133,7 +135,9 @@ def _rank_scopes(welfare: np.ndarray, weight: np.ndarray, group: np.ndarray, n_g
     sw = raw[8 * size:16 * size].view(np.float64)
     sg = raw[16 * size:16 * size + size * group.itemsize].view(group.dtype)
     idx = np.empty(size, dtype=np.int32 if size < 2 ** 31 else np.int64)
+    tick = clock if clock is not None else (lambda stage: None)
     K.sort_welfare(welfare, weight, group, K.n_buckets(size), key, idx, sw, sg)
+    tick("sort welfare (bucket sort carrying weight and group)")
     # the rank and share outputs hold sorted-order values until finish_scopes
     rank_nat = np.empty(size, dtype=np.int32)
     share_nat = np.empty(size, dtype=np.float64)
@@ -141,10 +145,12 @@ def _rank_scopes(welfare: np.ndarray, weight: np.ndarray, group: np.ndarray, n_g
     share_grp = np.empty(size, dtype=np.float64)
     tot_nat, tot_grp, cut_nat, cut_grp = K.scope_passes(key, sw, sg, n_groups, n, rank_nat,
                                                         share_nat, rank_grp, share_grp)
+    tick("walk up the sorted households (national and provincial, a thread each)")
     del key, sw, sg, raw
     rec = work  # the walks are done with key, sw and sg
     K.scatter_records(idx, rank_nat, share_nat, rank_grp, share_grp, rec)
     del idx
+    tick("results back to input order (24-byte records)")
     desil_nat = np.empty(size, dtype=np.int8)
     desil_grp = np.empty(size, dtype=np.int8)
     ref_nat = np.zeros((1, n - 1)) if ref_national is None else \
@@ -154,6 +160,7 @@ def _rank_scopes(welfare: np.ndarray, weight: np.ndarray, group: np.ndarray, n_g
     K.finish_scopes(
         welfare, group, rec, tot_nat, tot_grp, n, ref_nat, ref_grp, ref_national is not None,
         ref_group is not None, desil_nat, desil_grp, rank_nat, rank_grp, share_nat, share_grp)
+    tick("desil, rank and share below in input order")
     return _Scopes(desil_nat, rank_nat, share_nat, cut_nat, desil_grp, rank_grp, share_grp,
                    cut_grp)
 
@@ -423,21 +430,27 @@ def rank(households: Any, weights: WeightSet | str, *,
     -------
     RankResult
     """
-    _check_n(n)
-    if cutoffs not in ("registry", "reference"):
-        raise ValueError(f"cutoffs must be 'registry' or 'reference'; got {cutoffs!r}")
-    if line is None and (isinstance(max_desil, bool) or not 1 <= int(max_desil) <= n):
-        raise ValueError(f"max_desil must be a whole number from 1 to n={n}; got {max_desil!r}")
-    ws = _weights(weights)
-    enc = encode(households, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
-                 id_col=id_col)
     options = RankOptions(cutoffs=cutoffs, n=n, max_desil=max_desil, line=line,
                           weighting=weighting if weight is None else f"{weighting} x {weight}",
                           id_col=id_col)
+    _check_options(options)  # before the (long) encoding
+    ws = _weights(weights)
+    enc = encode(households, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
+                 id_col=id_col)
     return rank_encoded(enc, ws, options)
 
 
-def rank_encoded(enc: Encoded, ws: WeightSet, options: RankOptions | None = None
+def _check_options(options: RankOptions) -> None:
+    _check_n(options.n)
+    if options.cutoffs not in ("registry", "reference"):
+        raise ValueError(f"cutoffs must be 'registry' or 'reference'; got {options.cutoffs!r}")
+    if options.line is None and (isinstance(options.max_desil, bool)
+                                 or not 1 <= int(options.max_desil) <= options.n):
+        raise ValueError(f"max_desil must be a whole number from 1 to n={options.n}; got "
+                         f"{options.max_desil!r}")
+
+
+def rank_encoded(enc: Encoded, weights: WeightSet | str, options: RankOptions | None = None
                  ) -> RankResult:
     """Score and rank households that :func:`pmt.encode.encode` has validated and encoded.
 
@@ -445,10 +458,12 @@ def rank_encoded(enc: Encoded, ws: WeightSet, options: RankOptions | None = None
     only"): encoded arrays in, :class:`RankResult` out.
     """
     options = RankOptions() if options is None else options
+    _check_options(options)
+    ws = _weights(weights)
     welfare = _welfare(enc, ws)
+    cell_province = (np.asarray(enc.cell_district) // 100).astype(np.int8)
     scored = Scored(welfare=welfare, model=enc.cell_model[enc.cell],
-                    province=(enc.cell_district[enc.cell] // 100).astype(np.int8),
-                    person_weight=enc.person_weight)
+                    province=cell_province[enc.cell], person_weight=enc.person_weight)
     return rank_scored(scored, ws, options, ids=enc.ids, index=enc.index, rows=enc.rows,
                        rejects=enc.rejects, n_input=enc.n_input)
 

@@ -112,7 +112,7 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
                      id_col=id_col, row_offset=done)
         parts["welfare"].append(_welfare(enc, ws))
         parts["model"].append(enc.cell_model[enc.cell])
-        parts["province"].append((enc.cell_district[enc.cell] // 100).astype(np.int8))
+        parts["province"].append((enc.cell_district // 100).astype(np.int8)[enc.cell])
         parts["pw"].append(enc.person_weight)
         parts["rows"].append(enc.rows)
         if id_col is not None:

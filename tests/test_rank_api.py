@@ -349,3 +349,15 @@ def test_result_arrays_are_per_ranked_household(res, df):
     np.testing.assert_array_equal(res.rows, np.arange(len(df)))
     np.testing.assert_array_equal(res.person_weight, df["hh_size"].to_numpy(float))
     np.testing.assert_array_equal(res.province, (df["district_code"] // 100).to_numpy())
+
+
+def test_rank_encoded_is_rank_after_encode(tiny_ws):
+    from pmt.encode import encode
+    from pmt.rank import RankOptions, rank_encoded
+
+    df = make_households(300, seed=5)
+    direct = pmt.rank(df, tiny_ws, n=5, max_desil=2).to_frame()
+    via = rank_encoded(encode(df, tiny_ws), tiny_ws, RankOptions(n=5, max_desil=2)).to_frame()
+    pd.testing.assert_frame_equal(direct, via)
+    with pytest.raises(ValueError, match="n \\(number of classes\\)"):
+        rank_encoded(encode(df, tiny_ws), tiny_ws, RankOptions(n=1))
