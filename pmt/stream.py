@@ -18,7 +18,8 @@ this with tiny chunks).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -104,9 +105,9 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     id_parts: list[Any] = []
     reject_parts: list[pd.DataFrame] = []
     done = 0
-    for batch in source.iter_batches(batch_size=chunk_size, columns=needed):
-        import pyarrow as pa
+    import pyarrow as pa
 
+    for batch in _prefetch(source.iter_batches(batch_size=chunk_size, columns=needed)):
         table = pa.Table.from_batches([batch])
         enc = encode(table, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
                      id_col=id_col, row_offset=done)
@@ -127,7 +128,10 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     # ---- ids unique across chunks (within a chunk the encoder checked them)
     if id_col is not None:
         ids = np.concatenate(id_parts)
-        dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+        if _surely_unique(ids):
+            dup = np.zeros(0, dtype=bool)
+        else:
+            dup = pd.Series(ids).duplicated(keep=False).to_numpy()
         if dup.any():
             rows_dup = arrays["rows"][dup]
             if on_invalid == "raise":
@@ -174,10 +178,12 @@ def _write(source: Any, result: RankResult, out: str | Path, id_col: str | None,
     rows = result.rows
     writer = None
     start = 0
+    pool = ThreadPoolExecutor(max_workers=1)  # writes chunk k while chunk k+1 is built
+    pending: Future[None] | None = None
     try:
         columns = [id_col] if id_col is not None else []
-        batches = (source.iter_batches(batch_size=chunk_size, columns=columns) if columns
-                   else (None for _ in range(0, total, chunk_size)))
+        batches = (_prefetch(source.iter_batches(batch_size=chunk_size, columns=columns))
+                   if columns else (None for _ in range(0, total, chunk_size)))
         for batch in batches:
             size = batch.num_rows if batch is not None else min(chunk_size, total - start)
             lo, hi = np.searchsorted(rows, [start, start + size])
@@ -190,11 +196,41 @@ def _write(source: Any, result: RankResult, out: str | Path, id_col: str | None,
                 meta = dict(table.schema.metadata or {})
                 meta[b"pmt"] = json.dumps(result.provenance, sort_keys=True).encode()
                 writer = pq.ParquetWriter(out, table.schema.with_metadata(meta))
-            writer.write_table(table.cast(writer.schema) if table.schema != writer.schema
-                               else table)
+            if table.schema != writer.schema:
+                table = table.cast(writer.schema)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(writer.write_table, table)
             start += size
             if progress is not None:
                 progress("writing", start, total)
+        if pending is not None:
+            pending.result()
     finally:
+        pool.shutdown(wait=True)
         if writer is not None:
             writer.close()
+
+
+def _surely_unique(ids: np.ndarray) -> bool:
+    """True if numeric ids are all distinct (a sort: ~10x faster than hashing at 30 M);
+    False when they are not, or are not numbers (then the caller hashes them)."""
+    if ids.dtype.kind not in "iuf" or ids.size < 2:
+        return ids.size < 2
+    s = np.sort(ids)
+    return not bool((s[1:] == s[:-1]).any())
+
+
+def _prefetch(items: Iterable[Any]) -> Iterator[Any]:
+    """The items of ``items``, the next one read in a background thread while the caller
+    works on the current one (Parquet decoding releases the GIL)."""
+    it = iter(items)
+    done = object()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(next, it, done)
+        while True:
+            item = ahead.result()
+            if item is done:
+                return
+            ahead = pool.submit(next, it, done)
+            yield item
