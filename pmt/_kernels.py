@@ -87,7 +87,7 @@ def lookup_by_variable(table: np.ndarray, offsets: np.ndarray, sizes: np.ndarray
     """``table`` (M, L) rearranged for :func:`score`: each variable's block, model-major."""
     n_models = table.shape[0]
     out = np.empty(table.size, dtype=np.float64)
-    for off, size in zip(offsets.tolist(), sizes.tolist()):
+    for off, size in zip(offsets.tolist(), sizes.tolist(), strict=True):
         out[n_models * off:n_models * (off + size)] = table[:, off:off + size].ravel()
     return out
 
@@ -580,3 +580,43 @@ def factorize_small(key, ok, size):  # type: ignore[no-untyped-def]
         if ok[i]:
             out[i] = lut[key[i]]
     return out, present
+
+
+@jit(parallel=True)
+def desil_tally(desil_nat, desil_prv, province, weight, n_classes):  # type: ignore[no-untyped-def]
+    """Households and summed weight per desil, by scope.
+
+    Returns (hh_nat (n,), people_nat (n,), hh_prv (100, n), people_prv (100, n),
+    people_prv_nat (100, n)): national desil; (province code, provincial desil);
+    and people by (province code, national desil). Partial sums over a fixed set
+    of chunks are added in chunk order, so the result does not depend on the
+    thread count.
+    """
+    n = desil_nat.shape[0]
+    n_chunks = SORT_CHUNKS
+    step = (n + n_chunks - 1) // n_chunks
+    hh = np.zeros((n_chunks, 101, n_classes), dtype=np.int64)
+    people = np.zeros((n_chunks, 101, n_classes), dtype=np.float64)
+    cross = np.zeros((n_chunks, 100, n_classes), dtype=np.float64)
+    for c in prange(n_chunks):
+        a = min(n, c * step)
+        b = min(n, a + step)
+        for i in range(a, b):
+            w = weight[i]
+            p = province[i]
+            d = desil_nat[i] - 1
+            hh[c, 100, d] += 1
+            people[c, 100, d] += w
+            cross[c, p, d] += w
+            d = desil_prv[i] - 1
+            hh[c, p, d] += 1
+            people[c, p, d] += w
+    hh_all = np.zeros((101, n_classes), dtype=np.int64)
+    people_all = np.zeros((101, n_classes), dtype=np.float64)
+    cross_all = np.zeros((100, n_classes), dtype=np.float64)
+    for c in range(n_chunks):
+        hh_all += hh[c]
+        people_all += people[c]
+        cross_all += cross[c]
+    return (hh_all[100].copy(), people_all[100].copy(), hh_all[:100].copy(),
+            people_all[:100].copy(), cross_all)

@@ -77,6 +77,7 @@ class Progress:
 
 
 def _print_summary(result: Any, out: TextIO, provinces: bool = True) -> None:
+    import numpy as np
     import pandas as pd
 
     from .regions import province_table
@@ -98,12 +99,10 @@ def _print_summary(result: Any, out: TextIO, provinces: bool = True) -> None:
     share_poor = prov["share_people"].unstack("desil")
     max_desil = 4
     elig = share_poor.loc[:, [c for c in share_poor.columns if c <= max_desil]]
-    nat_desil = pd.DataFrame({"province": result.province, "d": result.desil_national,
-                              "w": result.person_weight})
-    in_nat = (nat_desil.assign(low=nat_desil["d"] <= max_desil)
-              .groupby("province").apply(lambda g: (g["w"] * g["low"]).sum() / g["w"].sum(),
-                                         include_groups=False))
-    in_nat.index = [f"{int(c):02d}" for c in in_nat.index]
+    cross = result._tally[4]  # people by (province code, national desil)
+    present = cross.sum(axis=1) > 0
+    in_nat = pd.Series(cross[present, :max_desil].sum(axis=1) / cross[present].sum(axis=1),
+                       index=[f"{c:02d}" for c in np.flatnonzero(present).tolist()])
     table = pd.DataFrame({
         "name": [names.get(c, "?") for c in wide.index],
         "households": wide.sum(axis=1),

@@ -343,6 +343,12 @@ class RankResult:
         }
         return pd.DataFrame(cols)
 
+    @cached_property
+    def _tally(self) -> tuple[np.ndarray, ...]:
+        """:func:`pmt._kernels.desil_tally` of this result (one parallel pass)."""
+        return tuple(K.desil_tally(self.desil_national, self.desil_provincial, self.province,
+                                   self.person_weight, self.n_classes))
+
     def summary(self) -> pd.DataFrame:
         """Households and people per desil, nationally and per province.
 
@@ -351,27 +357,13 @@ class RankResult:
         ``people`` (sum of person weights) and ``share_people`` within the scope.
         """
         n = self.n_classes
-        pw = self.person_weight
-        scopes = [("national", self.desil_national.astype(np.int64))]
-        prov = self.province.astype(np.int64)
-        for p in np.flatnonzero(np.bincount(prov, minlength=100)).tolist():
-            scopes.append((f"{p:02d}", None))
-        # one bincount per scope kind: national by desil, provincial by (province, desil)
-        nat_hh = np.bincount(scopes[0][1], minlength=n + 1)[1:]
-        nat_people = np.bincount(scopes[0][1], weights=pw, minlength=n + 1)[1:]
-        key = prov * (n + 1) + self.desil_provincial.astype(np.int64)
-        prv_hh = np.bincount(key, minlength=100 * (n + 1)).reshape(100, n + 1)[:, 1:]
-        prv_people = np.bincount(key, weights=pw, minlength=100 * (n + 1)).reshape(100, n + 1)[
-            :, 1:]
-        labels, hh, people = [], [], []
-        if self.n:
-            labels.append("national")
-            hh.append(nat_hh)
-            people.append(nat_people)
-        for label, _ in scopes[1:]:
-            labels.append(label)
-            hh.append(prv_hh[int(label)])
-            people.append(prv_people[int(label)])
+        nat_hh, nat_people, prv_hh, prv_people, _ = self._tally
+        labels: list[str] = ["national"] if self.n else []
+        hh, people = ([nat_hh], [nat_people]) if self.n else ([], [])
+        for p in np.flatnonzero(prv_hh.sum(axis=1)).tolist():
+            labels.append(f"{p:02d}")
+            hh.append(prv_hh[p])
+            people.append(prv_people[p])
         index = pd.MultiIndex.from_product([labels, range(1, n + 1)], names=["scope", "desil"])
         out = pd.DataFrame({
             "households": np.concatenate(hh).astype(np.int64) if hh else np.zeros(0, np.int64),

@@ -6,6 +6,7 @@ literally: O(n^2) comparisons, one household at a time, no sorting tricks.
 
 from __future__ import annotations
 
+import itertools
 import math
 from fractions import Fraction
 
@@ -115,10 +116,10 @@ def desil_by_runs(welfare, weight, groups=None, n=10):
         idx = np.flatnonzero(g == label)
         idx = idx[np.argsort(w[idx], kind="stable")]
         starts = np.concatenate([[0], np.flatnonzero(np.diff(w[idx]) != 0) + 1, [len(idx)]])
-        runs = [idx[a:b] for a, b in zip(starts[:-1], starts[1:])]
+        runs = [idx[a:b] for a, b in itertools.pairwise(starts)]
         total = sum((Fraction(x) for x in p[idx]), Fraction(0))
         below = Fraction(0)
-        for a, members in zip(starts[:-1], runs):
+        for a, members in zip(starts[:-1], runs, strict=True):
             s_float, t_float = float(below), float(total)
             d[members] = 1 + sum(1 for k in range(1, n) if n * s_float >= k * t_float)
             r[members] = 1 + a

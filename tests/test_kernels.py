@@ -417,7 +417,7 @@ def test_naive_desil_by_runs_agrees_with_the_quadratic_reference():
     for seed in range(20):
         welfare, weight, groups, n = random_case(seed)
         for a, b in zip(naive.desil_by_runs(welfare, weight, groups, n),
-                        naive.desil(welfare, weight, groups, n)):
+                        naive.desil(welfare, weight, groups, n), strict=True):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 
@@ -433,5 +433,5 @@ def test_bit_identical_under_row_permutation_through_the_buckets(buckets, monkey
     a = pmt.assign_desil(welfare, weight, groups=groups)
     perm = rng.permutation(size)
     b = pmt.assign_desil(welfare[perm], weight[perm], groups=groups[perm])
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x[perm], y)
