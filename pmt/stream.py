@@ -100,8 +100,13 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     needed = required_columns(ws.spec.variables, weight, id_col)
 
     # ---- pass 1: score, keep a few bytes per household
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in
-                                          ("welfare", "model", "province", "pw", "rows")}
+    # filled in place (the row count is known), so there is never a second copy
+    arrays = {"welfare": np.empty(total, dtype=np.float64),
+              "model": np.empty(total, dtype=np.int32),
+              "province": np.empty(total, dtype=np.int8),
+              "pw": np.empty(total, dtype=np.float64),
+              "rows": np.empty(total, dtype=np.int64)}
+    kept = 0
     id_parts: list[Any] = []
     reject_parts: list[pd.DataFrame] = []
     done = 0
@@ -111,11 +116,13 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
         table = pa.Table.from_batches([batch])
         enc = encode(table, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
                      id_col=id_col, row_offset=done)
-        parts["welfare"].append(_welfare(enc, ws))
-        parts["model"].append(enc.cell_model[enc.cell])
-        parts["province"].append((enc.cell_district // 100).astype(np.int8)[enc.cell])
-        parts["pw"].append(enc.person_weight)
-        parts["rows"].append(enc.rows)
+        part = slice(kept, kept + enc.n)
+        arrays["welfare"][part] = _welfare(enc, ws)
+        arrays["model"][part] = enc.cell_model[enc.cell]
+        arrays["province"][part] = (enc.cell_district // 100).astype(np.int8)[enc.cell]
+        arrays["pw"][part] = enc.person_weight
+        arrays["rows"][part] = enc.rows
+        kept += enc.n
         if id_col is not None:
             id_parts.append(enc.ids)
         if len(enc.rejects):
@@ -123,7 +130,8 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
         done += table.num_rows
         if progress is not None:
             progress("scoring", done, total)
-    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    if kept < total:
+        arrays = {k: v[:kept] for k, v in arrays.items()}
 
     # ---- ids unique across chunks (within a chunk the encoder checked them)
     if id_col is not None:
