@@ -105,6 +105,13 @@ _SMALL = 24  # segments up to this size are insertion-sorted
 
 
 @jit()
+def _bucket(x, lo, scale, n_buckets):  # type: ignore[no-untyped-def]
+    """``int((x - lo) * scale)``, at most ``n_buckets - 1``: never decreases as ``x`` grows."""
+    k = np.int64((x - lo) * scale)
+    return n_buckets - 1 if k >= n_buckets else k
+
+
+@jit()
 def _insertion(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
     for t in range(a + 1, b):
         k = key[t]
@@ -172,9 +179,7 @@ def _sort_segment(key, idx, sw, sg, a0, b0):  # type: ignore[no-untyped-def]
             continue
         count = np.zeros(nb + 1, dtype=np.int64)
         for t in range(a, b):
-            k = np.int64((key[t] - lo) * scale)
-            if k >= nb:
-                k = nb - 1
+            k = _bucket(key[t], lo, scale, nb)
             count[k + 1] += 1
         biggest = 0
         for k in range(nb):
@@ -185,9 +190,7 @@ def _sort_segment(key, idx, sw, sg, a0, b0):  # type: ignore[no-untyped-def]
             _comparison_sort(key, idx, sw, sg, a, b)
             continue
         for t in range(a, b):
-            k = np.int64((key[t] - lo) * scale)
-            if k >= nb:
-                k = nb - 1
+            k = _bucket(key[t], lo, scale, nb)
             q = count[k]
             tk[q] = key[t]
             ti[q] = idx[t]
@@ -255,9 +258,7 @@ def sort_welfare(welfare, weight, group, n_buckets, key, idx, sw, sg):  # type: 
         a = min(n, c * step)
         b = min(n, a + step)
         for i in range(a, b):
-            k = np.int64((welfare[i] - lo) * scale)
-            if k >= n_buckets:
-                k = n_buckets - 1
+            k = _bucket(welfare[i], lo, scale, n_buckets)
             hist[c, k] += 1
     starts = np.zeros(n_buckets + 1, dtype=np.int64)
     for k in range(n_buckets):
@@ -271,9 +272,7 @@ def sort_welfare(welfare, weight, group, n_buckets, key, idx, sw, sg):  # type: 
         a = min(n, c * step)
         b = min(n, a + step)
         for i in range(a, b):
-            k = np.int64((welfare[i] - lo) * scale)
-            if k >= n_buckets:
-                k = n_buckets - 1
+            k = _bucket(welfare[i], lo, scale, n_buckets)
             q = hist[c, k]
             key[q] = welfare[i]
             idx[q] = i
@@ -468,7 +467,8 @@ def finish_scopes(welfare, group, rec, tot_nat, tot_grp, n_classes, ref_nat, ref
     From the strictly-poorer weight ``S`` and scope total ``T``: registry desil
     ``1 + #{k in 1..n-1 : n*S >= k*T}``, or with a reference table ``1 + #{k :
     welfare > ref[g, k]}``; share below ``S / T``. The counts are sums of
-    comparisons, not branches: ``S`` arrives in random order.
+    comparisons, not branches: ``S`` arrives in random order. (Written out for each
+    scope: a helper taking the tables as arguments was not inlined and cost 4x here.)
     """
     n = welfare.shape[0]
     m = n_classes - 1

@@ -452,12 +452,8 @@ def rank_encoded(enc: Encoded, weights: WeightSet | str, options: RankOptions | 
     options = RankOptions() if options is None else options
     _check_options(options)
     ws = _weights(weights)
-    welfare = _welfare(enc, ws)
-    cell_province = (np.asarray(enc.cell_district) // 100).astype(np.int8)
-    scored = Scored(welfare=welfare, model=enc.cell_model[enc.cell],
-                    province=cell_province[enc.cell], person_weight=enc.person_weight)
-    return rank_scored(scored, ws, options, ids=enc.ids, index=enc.index, rows=enc.rows,
-                       rejects=enc.rejects, n_input=enc.n_input)
+    return rank_scored(_scored(enc, ws), ws, options, ids=enc.ids, index=enc.index,
+                       rows=enc.rows, rejects=enc.rejects, n_input=enc.n_input)
 
 
 @dataclass(frozen=True)
@@ -484,6 +480,13 @@ class Scored:
     model: np.ndarray
     province: np.ndarray
     person_weight: np.ndarray
+
+
+def _scored(enc: Encoded, ws: WeightSet) -> Scored:
+    """Welfare, model row, province and person weight of encoded households."""
+    cell_province = (np.asarray(enc.cell_district) // 100).astype(np.int8)
+    return Scored(welfare=_welfare(enc, ws), model=enc.cell_model[enc.cell],
+                  province=cell_province[enc.cell], person_weight=enc.person_weight)
 
 
 def rank_scored(scored: Scored, ws: WeightSet, options: RankOptions, *, ids: Any,

@@ -34,8 +34,8 @@ from .rank import (
     RankResult,
     Scored,
     _check_n,
+    _scored,
     _weights,
-    _welfare,
     rank_scored,
 )
 from .weights import WeightSet
@@ -117,10 +117,11 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
         enc = encode(table, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
                      id_col=id_col, row_offset=done)
         part = slice(kept, kept + enc.n)
-        arrays["welfare"][part] = _welfare(enc, ws)
-        arrays["model"][part] = enc.cell_model[enc.cell]
-        arrays["province"][part] = (enc.cell_district // 100).astype(np.int8)[enc.cell]
-        arrays["pw"][part] = enc.person_weight
+        scored = _scored(enc, ws)
+        arrays["welfare"][part] = scored.welfare
+        arrays["model"][part] = scored.model
+        arrays["province"][part] = scored.province
+        arrays["pw"][part] = scored.person_weight
         arrays["rows"][part] = enc.rows
         kept += enc.n
         if id_col is not None:

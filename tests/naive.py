@@ -62,14 +62,18 @@ def welfare(households: pd.DataFrame, ws) -> np.ndarray:
     return out
 
 
-def desil(welfare, weight, groups=None, n=10):
-    """(desil, rank, share_below) by the rule's definition, O(n^2) per group."""
+def _inputs_and_outputs(welfare, weight, groups):
+    """welfare, weights and group labels as arrays; empty desil, rank and share arrays."""
     w = np.asarray(welfare, dtype=float)
     p = np.asarray(weight, dtype=float)
     g = np.zeros(len(w), dtype=int) if groups is None else np.asarray(groups)
-    d = np.empty(len(w), dtype=int)
-    r = np.empty(len(w), dtype=int)
-    s = np.empty(len(w))
+    return (w, p, g, np.empty(len(w), dtype=int), np.empty(len(w), dtype=int),
+            np.empty(len(w)))
+
+
+def desil(welfare, weight, groups=None, n=10):
+    """(desil, rank, share_below) by the rule's definition, O(n^2) per group."""
+    w, p, g, d, r, s = _inputs_and_outputs(welfare, weight, groups)
     for label in np.unique(g):
         idx = np.flatnonzero(g == label)
         total = math.fsum(p[idx])
@@ -106,12 +110,7 @@ def desil_by_runs(welfare, weight, groups=None, n=10):
     ``S`` of a run is the exact weight of all earlier runs (``Fraction`` sums,
     rounded once). Obviously correct, not fast.
     """
-    w = np.asarray(welfare, dtype=float)
-    p = np.asarray(weight, dtype=float)
-    g = np.zeros(len(w), dtype=int) if groups is None else np.asarray(groups)
-    d = np.empty(len(w), dtype=int)
-    r = np.empty(len(w), dtype=int)
-    s = np.empty(len(w))
+    w, p, g, d, r, s = _inputs_and_outputs(welfare, weight, groups)
     for label in np.unique(g):
         idx = np.flatnonzero(g == label)
         idx = idx[np.argsort(w[idx], kind="stable")]
