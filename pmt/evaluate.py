@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -55,8 +54,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from .encode import Encoded, encode
-from .rank import RankResult, _weights, _welfare, assign_desil
+from .encode import encode
+from .rank import RankResult, _weights, assign_desil, reference_cutoffs, score_terms
+from .rank import rank as _rank
 from .weights import WeightSet
 
 if TYPE_CHECKING:
@@ -209,28 +209,44 @@ def _line(z: Any, name: str) -> float:
 
 # =========================================================================== array helpers
 
-def _runs(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of equal ``x``: (inverse index per household, weight per run, weight below run)."""
-    _, inv = np.unique(x, return_inverse=True)
-    inv = inv.reshape(-1)
-    run = np.bincount(inv, weights=w)
-    below = np.concatenate(([0.0], np.cumsum(run)[:-1]))
-    return inv, run, below
+# Every "poorer than" below comes from pmt's one desil rule, pmt.assign_desil (the weight
+# strictly poorer S, the scope total T and desil, computed once in the ranking kernel; equal
+# welfare is one tie, never split). Nothing here sums weights up a sorted order itself.
 
+def _cdf_runs(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of equal ``x`` (the rule's ties) and their weighted CDF, by :func:`pmt.assign_desil`.
 
-def _bottom(x: np.ndarray, pw: np.ndarray, share: float) -> np.ndarray:
-    """Households in the poorest ``share`` of weight by ``x``: strictly poorer weight < share·W.
-
-    When ``share`` is a fraction ``k/n`` with ``n <= 100`` (0.2, 0.4, 0.25, …)
-    the test runs in pmt's desil kernel as ``desil <= k`` with ``n`` classes,
-    i.e. ``n·S < k·W``: exactly the boundary of :func:`pmt.assign_desil` (and of
-    ``rank(..., max_desil=k)`` for n = 10). Otherwise ``S < share·W`` in float64.
+    Returns ``(inv, below, upto)``: the run of each household (``np.unique``'s
+    inverse), and per run (ascending ``x``) the share of ``w`` strictly below it
+    (the rule's ``S / T``) and at or below it (the next run's share below; 1 for
+    the last). NaN shares when ``w`` sums to 0.
     """
+    _, first, inv = np.unique(x, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    if not w.sum() > 0:
+        nan = np.full(first.size, np.nan)
+        return inv, nan, nan
+    below = assign_desil(x, w).share_below[first]
+    return inv, below, np.append(below[1:], 1.0)
+
+
+def _poorest(x: np.ndarray, pw: np.ndarray, share: float) -> np.ndarray:
+    """Households in the poorest ``share`` of weight ``pw`` by ``x``: pmt's desil rule.
+
+    In the poorest share ``H`` means: the weight strictly poorer ``S`` is below
+    ``H·T``; ties are never split. The test runs in :func:`pmt.assign_desil`:
+    for ``H = k/10`` as ``desil <= k`` with 10 classes, exactly what
+    ``pmt.rank(..., max_desil=k)`` makes eligible; for another fraction ``k/n``
+    with ``n <= 100`` (0.25, …) as ``desil <= k`` with ``n`` classes; otherwise
+    as ``share_below < H`` with the rule's share below.
+    """
+    k10 = round(share * 10)
+    if 1 <= k10 <= 9 and k10 / 10 == share:
+        return assign_desil(x, pw, n=10).desil <= k10
     frac = Fraction(share).limit_denominator(100)
     if float(frac) == share and frac.denominator >= 2:
         return assign_desil(x, pw, n=frac.denominator).desil <= frac.numerator
-    inv, _, below = _runs(x, pw)
-    return below[inv] < share * pw.sum()
+    return assign_desil(x, pw).share_below < share
 
 
 def _ratio(a: float, b: float) -> float:
@@ -238,9 +254,14 @@ def _ratio(a: float, b: float) -> float:
 
 
 def _midrank(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted mid-rank: weight strictly below plus half the weight of the tie."""
-    inv, run, below = _runs(x, w)
-    return (below + 0.5 * run)[inv]
+    """Weighted mid-rank as a share: the share strictly below plus half the tie's share.
+
+    Spearman and the percentile bins need the middle of a tie, which desil do
+    not: it is the mean of the rule's share below and share at or below
+    (:func:`_cdf_runs`), so ties are exactly the desil rule's ties.
+    """
+    inv, below, upto = _cdf_runs(x, w)
+    return (0.5 * (below + upto))[inv]
 
 
 def _pearson(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
@@ -260,21 +281,19 @@ def _spearman(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     return _pearson(_midrank(x, w), _midrank(y, w), w)
 
 
-def _auc(score: np.ndarray, poor: np.ndarray, w: np.ndarray,
-         inv: np.ndarray | None = None) -> float:
+def _auc(score: np.ndarray, poor: np.ndarray, w: np.ndarray) -> float:
     """Pr(score of a poor < score of a non-poor), weighted, ties count 1/2 (Mann–Whitney).
 
-    ``inv`` optionally gives the run index of each score (``np.unique``'s inverse).
+    Equal to one minus the poor's mean mid-rank among the non-poor: for each
+    poor household the non-poor weight strictly below its score plus half the
+    tied non-poor weight, by :func:`_midrank` with the non-poor's weights (the
+    desil rule's shares and ties).
     """
-    if inv is None:
-        inv = np.unique(score, return_inverse=True)[1].reshape(-1)
-    wp = np.bincount(inv, weights=w * poor)
-    wn = np.bincount(inv, weights=w * ~poor)
-    tot_p, tot_n = wp.sum(), wn.sum()
-    if not (tot_p > 0 and tot_n > 0):
+    wp, wn = w * poor, w * ~poor
+    tot_p = wp.sum()
+    if not (tot_p > 0 and wn.sum() > 0):
         return math.nan
-    above_n = np.concatenate((np.cumsum(wn[::-1])[::-1][1:], [0.0]))
-    return float((wp * (above_n + 0.5 * wn)).sum() / (tot_p * tot_n))
+    return float(1.0 - (wp * _midrank(score, wn)).sum() / tot_p)
 
 
 def _levels(welfare: np.ndarray, line: float) -> np.ndarray:
@@ -303,13 +322,23 @@ def _thin(*arrays: np.ndarray, points: int = 1000) -> tuple[np.ndarray, ...]:
     return tuple(a[keep] for a in arrays)
 
 
-def _weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> np.ndarray:
-    """For ``x`` sorted ascending: the smallest ``x`` whose weighted CDF reaches each ``q``."""
-    if x.size == 0 or not w.sum() > 0:
-        return np.full(len(qs), np.nan)
-    cum = np.cumsum(w)
-    pos = np.searchsorted(cum, np.asarray(qs) * cum[-1], side="left")
-    return x[np.minimum(pos, x.size - 1)]
+def _quantiles_by_bin(x: np.ndarray, w: np.ndarray, b: np.ndarray, bins: int,
+                      qs: Sequence[int]) -> np.ndarray:
+    """Per bin ``b`` (0..bins-1), the smallest ``x`` whose weighted CDF reaches ``q/100``.
+
+    That is the reference-cutoff rule: :func:`pmt.reference_cutoffs` with 20
+    classes gives ``c_k`` at ``k/20`` for every ``q`` in ``qs`` (multiples of 5).
+    Bins without weight get NaN. Returns shape (bins, len(qs)).
+    """
+    out = np.full((bins, len(qs)), np.nan)
+    people = np.bincount(b, weights=w, minlength=bins)
+    keep = people[b] > 0
+    if keep.any():
+        cut = reference_cutoffs(x[keep], w[keep], groups=b[keep], n=20)
+        cols = [q // 5 - 1 for q in qs]
+        for g, c in cut.items():
+            out[int(g)] = c[cols]
+    return out
 
 
 # =========================================================================== evaluate
@@ -328,14 +357,14 @@ class _Rule:
 
 def _row(P: np.ndarray, T: np.ndarray, w: np.ndarray, pw: np.ndarray, bmass: np.ndarray,
          true: np.ndarray, pred: np.ndarray, y: np.ndarray, tau: float, *,
-         rho: float | None = None, pred_inv: np.ndarray | None = None) -> dict[str, float]:
+         rho: float | None = None) -> dict[str, float]:
     """Every metric of one (P, T) over the households given, with unit weights ``w``.
 
     ``pw`` is the person weight (population shares for CGH, FGT), ``bmass`` the
     benefit a household would receive if targeted (already times its weight),
     ``y`` the true welfare ratio to the poverty line, ``tau`` the transfer per
     targeted person (NaN without a budget). ``rho`` (Spearman, which does not
-    depend on P and T) and ``pred_inv`` (runs of ``pred``) may be precomputed.
+    depend on P and T) may be precomputed.
     """
     W = w.sum()
     pt = (w * (P & T)).sum()
@@ -365,7 +394,7 @@ def _row(P: np.ndarray, T: np.ndarray, w: np.ndarray, pw: np.ndarray, bmass: np.
         "cgh": _ratio(_ratio((b * P).sum(), b_total), pop_share_poor),
         "total_accuracy": _ratio(pt + nn, W),
         "spearman": _spearman(pred, true, w) if rho is None else rho,
-        "auc": _auc(pred, P, w, pred_inv),
+        "auc": _auc(pred, P, w),
         "fgt0_before": fgt_b[0], "fgt0_after": fgt_a[0],
         "fgt1_before": fgt_b[1], "fgt1_after": fgt_a[1],
         "watts_before": fgt_b[2], "watts_after": fgt_a[2],
@@ -505,7 +534,10 @@ class Evaluation:
         """Prediction error and targeting by true-welfare percentile bin.
 
         A household's percentile is its person-weighted mid-CDF
-        ``(S + tie/2) / W`` of true welfare; ``bins`` equal-width bins.
+        ``(S + tie/2) / W`` of true welfare (``S`` and the ties of pmt's desil
+        rule); ``bins`` equal-width bins. The error quantiles are the smallest
+        error whose person-weighted CDF within the bin reaches ``q`` (the rule
+        of :func:`pmt.reference_cutoffs`).
 
         Returns
         -------
@@ -517,18 +549,13 @@ class Evaluation:
         if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
             raise EvaluationError(f"bins must be a whole number >= 2; got {bins!r}.",
                                   argument="bins")
-        pct = _midrank(self.true_welfare, self.weight) / self.weight.sum()
+        pct = _midrank(self.true_welfare, self.weight)
         b = np.minimum((pct * bins).astype(np.int64), bins - 1)
         mids = (np.arange(bins) + 0.5) * 100.0 / bins
         out = self._binned(b, bins, pd.Index(mids, name="percentile"))
         err = self.predicted_welfare - self.true_welfare
-        order = np.lexsort((err, b))
-        bounds = np.searchsorted(b[order], np.arange(bins + 1))
         qs = (10, 25, 50, 75, 90)
-        table = np.full((bins, len(qs)), np.nan)
-        for k in range(bins):
-            idx = order[bounds[k]:bounds[k + 1]]
-            table[k] = _weighted_quantiles(err[idx], self.weight[idx], [q / 100 for q in qs])
+        table = _quantiles_by_bin(err, self.weight, b, bins, qs)
         for j, q in enumerate(qs):
             out.insert(3 + j, f"error_p{q}", table[:, j])
         return out
@@ -564,7 +591,8 @@ class Evaluation:
 
         Targeting the poorest ``x`` by predicted welfare (ties entered together,
         joined linearly), ``coverage`` is the share of the poor's weight
-        reached. Weights are each row's unit weights.
+        reached. Weights are each row's unit weights; both shares are the
+        desil rule's share at or below each predicted welfare.
 
         Returns
         -------
@@ -572,15 +600,11 @@ class Evaluation:
         points per label, from (0, 0) to (1, 1)).
         """
         frames = []
-        _, inv = np.unique(self.predicted_welfare, return_inverse=True)
-        inv = inv.reshape(-1)
+        pred = self.predicted_welfare
         for r, label in enumerate(self.table.index):
             w = self._unit_weight(self.table.at[label, "unit"])
-            run = np.bincount(inv, weights=w)
-            run_p = np.bincount(inv, weights=w * self.poor[r])
-            x = np.concatenate(([0.0], np.cumsum(run))) / w.sum()
-            tp = run_p.sum()
-            y = np.concatenate(([0.0], np.cumsum(run_p))) / tp if tp > 0 else x * np.nan
+            x = np.append(0.0, _cdf_runs(pred, w)[2])
+            y = np.append(0.0, _cdf_runs(pred, w * self.poor[r])[2])
             x, y = _thin(x, y, points=points)
             frames.append(pd.DataFrame({"label": label, "share_targeted": x, "coverage": y}))
         return pd.concat(frames, ignore_index=True)
@@ -595,16 +619,11 @@ class Evaluation:
         the predicted-welfare cutoff rises (≤ ``points`` points per label).
         """
         frames = []
-        _, inv = np.unique(self.predicted_welfare, return_inverse=True)
-        inv = inv.reshape(-1)
+        pred = self.predicted_welfare
         for r, label in enumerate(self.table.index):
             w = self._unit_weight(self.table.at[label, "unit"])
-            run_p = np.bincount(inv, weights=w * self.poor[r])
-            run_n = np.bincount(inv, weights=w * ~self.poor[r])
-            tp, tn = run_p.sum(), run_n.sum()
-            with np.errstate(invalid="ignore", divide="ignore"):
-                tpr = np.concatenate(([0.0], np.cumsum(run_p))) / tp
-                fpr = np.concatenate(([0.0], np.cumsum(run_n))) / tn
+            tpr = np.append(0.0, _cdf_runs(pred, w * self.poor[r])[2])
+            fpr = np.append(0.0, _cdf_runs(pred, w * ~self.poor[r])[2])
             fpr, tpr = _thin(fpr, tpr, points=points)
             frames.append(pd.DataFrame({"label": label, "false_positive_rate": fpr,
                                         "true_positive_rate": tpr}))
@@ -729,8 +748,8 @@ def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
     for h, hh in q:
         h_hat = h if hh is None else hh
         label = f"quota {h:g}" if hh is None else f"quota {h:g} target {h_hat:g}"
-        P = _bottom(true, pw, h)
-        T = given_t if given_t is not None else _bottom(pred, pw, h_hat)
+        P = _poorest(true, pw, h)
+        T = given_t if given_t is not None else _poorest(pred, pw, h_hat)
         rules.append((_Rule("quota", h, h_hat, label,
                             f"poorest {h:.0%} of {who} by true welfare (strictly poorer "
                             f"weight < {h:g} x total)",
@@ -750,14 +769,13 @@ def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
             raise EvaluationError(f"poor marks {h:.0%} of the weight as poor; targeting the "
                                   "same share by prediction needs 0 < share < 1. Fix: pass "
                                   "targeted= too.", argument="poor")
-        T = given_t if given_t is not None else _bottom(pred, pw, h)
+        T = given_t if given_t is not None else _poorest(pred, pw, h)
         rules.append((_Rule("given", h, h, "given", "given poor mask",
                             t_given if given_t is not None else
                             f"poorest {h:.1%} of {who} by predicted welfare (share of P)"),
                       P, T))
 
     y = _levels(true, impact)
-    pred_inv = np.unique(pred, return_inverse=True)[1].reshape(-1)
     rho = {u: _spearman(pred, true, pw if u == "people" else hw) for u in units}
     records, poor_rows, targ_rows, index = [], [], [], []
     for rule, P, T in rules:
@@ -771,8 +789,7 @@ def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
                                    "target_threshold": rule.target_threshold,
                                    "poor_definition": rule.poor_definition,
                                    "targeted_definition": rule.targeted_definition}
-            rec.update(_row(P, T, w, pw, bmass, true, pred, y, tau, rho=rho[u],
-                            pred_inv=pred_inv))
+            rec.update(_row(P, T, w, pw, bmass, true, pred, y, tau, rho=rho[u]))
             records.append(rec)
             poor_rows.append(P)
             targ_rows.append(T)
@@ -1188,28 +1205,6 @@ def _subset(households: Any, rows: Any) -> Any:
                     f"{type(households).__name__}.")
 
 
-def _contributions(enc: Encoded, ws: WeightSet) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Per-term contributions (n,) in the scoring kernel's order of summation, and their sum."""
-    spec = ws.spec
-    coef = ws.coefficients
-    m = enc.cell_model[enc.cell]
-    sizes = [len(v.code_values) for v in spec.lookup_variables]
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64) if sizes else \
-        np.zeros(0, np.int64)
-    cols: dict[str, np.ndarray] = {"intercept": coef[m, 0]}
-    for j, var in enumerate(spec.lookup_variables):
-        cols[var.name] = coef[m, 1 + offsets[j] + enc.codes[:, j].astype(np.int64)]
-    base = 1 + int(sum(sizes))
-    for j, term in enumerate(spec.numeric_terms):
-        cols[term] = coef[m, base + j] * enc.numeric[:, j]
-    cols["minus_log_poverty_line"] = -enc.cell_shift[enc.cell]
-    total = cols["intercept"].copy()
-    for name, c in cols.items():
-        if name != "intercept":
-            total += c
-    return cols, total
-
-
 def explain(households: Any, weights: WeightSet | str, *, rows: Any = None,
             id_col: str | None = "hh_id", format: Literal["wide", "long"] = "wide"
             ) -> pd.DataFrame:
@@ -1219,9 +1214,10 @@ def explain(households: Any, weights: WeightSet | str, *, rows: Any = None,
     categorical variable, the coefficient of the household's code; for a
     numeric term (count, continuous or derived feature such as
     ``log_floor_area_pc``), coefficient × value; and minus the log poverty line
-    of its region. They are added in the scoring kernel's order, so the
-    ``welfare`` column equals :func:`pmt.score` bit for bit. Vectorised over
-    the encoder's arrays (fancy indexing, no loop over households).
+    of its region. The scoring kernel itself writes each contribution as it
+    adds it (:func:`pmt.rank.score_terms`), so the ``welfare`` column is
+    :func:`pmt.score`'s bit for bit, and adding the term columns from left to
+    right reproduces it exactly.
 
     Parameters
     ----------
@@ -1246,7 +1242,8 @@ def explain(households: Any, weights: WeightSet | str, *, rows: Any = None,
                               argument="format")
     ws = _weights(weights)
     enc = encode(_subset(households, rows), ws, id_col=id_col)
-    cols, total = _contributions(enc, ws)
+    names, contributions, total = score_terms(enc, ws)
+    cols = {name: contributions[:, j] for j, name in enumerate(names)}
     keys = pd.Categorical.from_codes(enc.cell_model[enc.cell], categories=list(ws.model_keys))
     head: dict[str, Any] = {}
     if id_col is not None:
@@ -1281,25 +1278,31 @@ def explain(households: Any, weights: WeightSet | str, *, rows: Any = None,
     data["term"] = pd.Categorical(np.tile(np.array(terms, dtype=object), n), categories=terms)
     data["value"] = np.column_stack(values).reshape(-1)
     data["meaning"] = np.column_stack(meanings).reshape(-1)
-    data["contribution"] = np.column_stack([cols[t] for t in terms]).reshape(-1)
+    data["contribution"] = contributions.reshape(-1)   # (n, k), one household after another
     frame = pd.DataFrame(data, index=enc.index.repeat(k))
     frame.attrs["weights"] = f"{ws.id} {ws.content_hash}"
     return frame
 
 
-_RULE = re.compile(r"^desil_national <= (\d+)$|^welfare <= (.+)$")
+def _what_if_cutoffs(ws: WeightSet, result: RankResult | None, cutoffs: Any
+                     ) -> tuple[dict[str, Any], int, str]:
+    """(cutoffs per scope, number of classes, where they come from) for :func:`what_if`.
 
-
-def _cutoff_table(ws: WeightSet, result: RankResult | None, cutoffs: Any
-                  ) -> tuple[dict[str, np.ndarray], str]:
+    The cutoffs are checked by :func:`pmt.rank` itself (one check of a cutoff
+    mapping), not here.
+    """
     if cutoffs is not None:
-        if not isinstance(cutoffs, Mapping) or "national" not in cutoffs:
-            raise EvaluationError("cutoffs must map 'national' (and 2-digit province codes) "
-                                  "to arrays c_1..c_{n-1}, like RankResult.registry_cutoffs.",
-                                  argument="cutoffs")
-        table = {str(k): np.asarray(v, dtype=np.float64) for k, v in cutoffs.items()}
-        source = "given cutoffs"
-    elif result is not None:
+        if not isinstance(cutoffs, Mapping):
+            raise EvaluationError(f"cutoffs must map 'national' (and 2-digit province codes) "
+                                  f"to arrays c_1..c_{{n-1}}, like RankResult.registry_cutoffs; "
+                                  f"got {type(cutoffs).__name__}.", argument="cutoffs")
+        table = {str(k): v for k, v in cutoffs.items()}
+        try:
+            n = int(np.asarray(table["national"], dtype=np.float64).size) + 1
+        except (KeyError, TypeError, ValueError):
+            n = 10  # pmt.rank names what is wrong with the mapping
+        return table, (n if 2 <= n <= 100 else 10), "given cutoffs"
+    if result is not None:
         if result.weights_hash != ws.content_hash:
             raise EvaluationError(
                 f"result was ranked with weights {result.weights_id} ({result.weights_hash[:19]}"
@@ -1307,26 +1310,19 @@ def _cutoff_table(ws: WeightSet, result: RankResult | None, cutoffs: Any
                 "the other weight set. Fix: pass the weight set the result was ranked with.",
                 argument="result")
         if result.cutoff_mode == "reference":
-            table, source = dict(ws.cutoffs), f"reference cutoffs of {ws.id}"
-        else:
-            table, source = dict(result.registry_cutoffs), "the result's registry cutoffs"
-    elif ws.cutoffs:
-        table, source = dict(ws.cutoffs), f"reference cutoffs of {ws.id}"
-    else:
-        raise EvaluationError("what_if needs cutoffs to place the new welfare: pass result= "
-                              "(the RankResult of the original ranking) or cutoffs=, or use a "
-                              "weight set with reference cutoffs.", argument="result")
-    sizes = {v.shape for v in table.values()}
-    if len(sizes) != 1 or any(v.ndim != 1 or not np.isfinite(v).all() or (np.diff(v) < 0).any()
-                              for v in table.values()):
-        raise EvaluationError("cutoffs must all be finite, non-decreasing arrays of one "
-                              "length n-1.", argument="cutoffs")
-    return table, source
-
-
-def _desil_by_cutoffs(welfare: np.ndarray, cut: np.ndarray) -> np.ndarray:
-    """``1 + #{k : welfare > c_k}`` for every household."""
-    return 1 + np.searchsorted(cut, welfare, side="left")
+            return dict(ws.cutoffs), result.n_classes, f"reference cutoffs of {ws.id}"
+        if result.cutoff_mode == "registry":
+            return dict(result.registry_cutoffs), result.n_classes, \
+                "the result's registry cutoffs"
+        raise EvaluationError(
+            f"result was ranked with cutoffs={result.cutoff_mode!r} (cutoffs given by the "
+            "caller), which a RankResult does not keep. Fix: pass the same mapping as "
+            "cutoffs=.", argument="result")
+    if ws.cutoffs:
+        return dict(ws.cutoffs), int(ws.cutoff_classes or 10), f"reference cutoffs of {ws.id}"
+    raise EvaluationError("what_if needs cutoffs to place the new welfare: pass result= "
+                          "(the RankResult of the original ranking) or cutoffs=, or use a "
+                          "weight set with reference cutoffs.", argument="result")
 
 
 def what_if(households: Any, weights: WeightSet | str, changes: Mapping[str, Any], *,
@@ -1335,12 +1331,14 @@ def what_if(households: Any, weights: WeightSet | str, changes: Mapping[str, Any
             id_col: str | None = "hh_id") -> pd.DataFrame:
     """Welfare and desil the households would have with changed characteristics.
 
-    The changed households are scored with the same weight set and placed
-    against the *original* ranking's cutoffs, ``desil = 1 + #{k : welfare >
-    c_k}`` (national and provincial), instead of re-ranking everyone: an
-    appeal about one household must not move the others. With no change the
-    original desil are reproduced exactly (``docs/desil.md``: registry cutoffs
-    applied to the data they came from give the registry desil).
+    The households, before and after the change, are ranked by :func:`pmt.rank`
+    against the *original* ranking's cutoffs (``cutoffs=`` a mapping: ``desil =
+    1 + #{k : welfare > c_k}``, national and provincial) instead of re-ranking
+    everyone: an appeal about one household must not move the others. The
+    "after" columns are exactly ``pmt.rank(changed, weights, cutoffs=<those
+    cutoffs>)``; with no change the original desil are reproduced exactly
+    (``docs/desil.md``: registry cutoffs applied to the data they came from
+    give the registry desil).
 
     Parameters
     ----------
@@ -1352,14 +1350,17 @@ def what_if(households: Any, weights: WeightSet | str, changes: Mapping[str, Any
         input (an invalid code raises the usual typed error).
     result : RankResult, optional
         The original ranking: its registry cutoffs (or, in reference mode,
-        the weight set's) and eligibility rule are used.
+        the weight set's), its number of classes and its eligibility rule
+        (``result.max_desil`` / ``result.line``) are used. A result ranked with
+        cutoffs given as a mapping does not keep them: pass them as ``cutoffs``.
     cutoffs : mapping, optional
-        ``{"national": c, "PP": c, ...}`` instead of ``result``.
+        ``{"national": c, "PP": c, ...}`` instead of ``result``, as
+        :func:`pmt.rank` takes them (``n - 1`` cutoffs each).
     rows : array-like of int or bool mask, optional
         Which input rows (0-based positions); default all.
     max_desil, line : optional
         Eligibility rule (``desil_national <= max_desil`` or ``welfare <=
-        line``); default the result's rule, else ``max_desil=4``.
+        line``; not both); default the result's rule, else ``max_desil=4``.
     id_col : str or None, default "hh_id"
 
     Returns
@@ -1367,8 +1368,13 @@ def what_if(households: Any, weights: WeightSet | str, changes: Mapping[str, Any
     pandas.DataFrame indexed like the rows: id, ``model_key_before`` /
     ``_after``, ``welfare_before`` / ``_after``, ``welfare_change``,
     ``desil_national_before`` / ``_after``, ``desil_provincial_before`` /
-    ``_after`` (NA where no cutoffs exist for the province),
+    ``_after`` (nullable: NA for a province the cutoffs do not cover),
     ``eligible_before`` / ``_after``. ``attrs`` says which cutoffs were used.
+
+    Raises
+    ------
+    pmt.errors.ArgumentError
+        Malformed cutoffs, or both ``max_desil`` and ``line`` (the checks of :func:`pmt.rank`).
     """
     ws = _weights(weights)
     if not isinstance(changes, Mapping):
@@ -1396,43 +1402,36 @@ def what_if(households: Any, weights: WeightSet | str, changes: Mapping[str, Any
                                       f"scalar or ({n},), one value per household.",
                                       argument="changes")
             changed[col] = arr
-    table, source = _cutoff_table(ws, result, cutoffs)
-    if line is None and max_desil is None:
-        rule = _RULE.match(result.eligibility) if result is not None else None
-        if rule and rule.group(1):
-            max_desil = int(rule.group(1))
-        elif rule and rule.group(2):
-            line = float(rule.group(2))
-        else:
-            max_desil = 4
-    enc_a = encode(base, ws, id_col=id_col)
-    enc_b = encode(changed, ws, id_col=id_col)
+    table, n_classes, source = _what_if_cutoffs(ws, result, cutoffs)
+    if line is None and max_desil is None and result is not None:
+        max_desil, line = result.max_desil, result.line
+    # pmt.rank needs cutoffs for every province it ranks. A province the table does not
+    # cover is ranked against the national row (any valid row would do: provincial desil
+    # never affect national desil or eligibility) and its provincial desil reported as NA.
+    covered = {k for k in table if k != "national"}
+    full = {**table, **{f"{p:02d}": table["national"] for p in range(100)
+                        if f"{p:02d}" not in table}} if "national" in table else table
+    ranked = {tag: _rank(frame, ws, cutoffs=full, n=n_classes, max_desil=max_desil, line=line,
+                         id_col=id_col)
+              for tag, frame in (("before", base), ("after", changed))}
     out: dict[str, Any] = {}
     if id_col is not None:
-        out[id_col] = enc_a.ids
-    for tag, enc in (("before", enc_a), ("after", enc_b)):
-        out[f"model_key_{tag}"] = pd.Categorical.from_codes(enc.cell_model[enc.cell],
-                                                            categories=list(ws.model_keys))
-    wa, wb = _welfare(enc_a, ws), _welfare(enc_b, ws)
+        out[id_col] = ranked["before"].ids
+    for tag, res in ranked.items():
+        out[f"model_key_{tag}"] = pd.Categorical.from_codes(res.model,
+                                                            categories=list(res.model_keys))
+    wa, wb = ranked["before"].welfare, ranked["after"].welfare
     out.update(welfare_before=wa, welfare_after=wb, welfare_change=wb - wa)
-    for tag, w in (("before", wa), ("after", wb)):
-        out[f"desil_national_{tag}"] = _desil_by_cutoffs(w, table["national"]).astype(np.int16)
-    for tag, enc, w in (("before", enc_a, wa), ("after", enc_b, wb)):
-        prov = enc.cell_district[enc.cell] // 100
-        d = pd.array(np.zeros(n, dtype=np.int16), dtype="Int16")
-        d[:] = pd.NA
-        for p in np.unique(prov):
-            cut = table.get(f"{int(p):02d}")
-            if cut is not None:
-                sel = prov == p
-                d[sel] = _desil_by_cutoffs(w[sel], cut).astype(np.int16)
+    for tag, res in ranked.items():
+        out[f"desil_national_{tag}"] = res.desil_national.astype(np.int16)
+    for tag, res in ranked.items():
+        d = pd.array(res.desil_provincial.astype(np.int16), dtype="Int16")
+        d[~np.isin(res.province, [int(k) for k in covered])] = pd.NA
         out[f"desil_provincial_{tag}"] = d
-    for tag, w in (("before", wa), ("after", wb)):
-        out[f"eligible_{tag}"] = (w <= float(line)) if line is not None else \
-            (out[f"desil_national_{tag}"] <= int(max_desil or 4))
-    frame = pd.DataFrame(out, index=enc_a.index)
-    frame.attrs.update(cutoffs=source, eligibility=(f"welfare <= {line!r}" if line is not None
-                                                    else f"desil_national <= {max_desil}"),
+    for tag, res in ranked.items():
+        out[f"eligible_{tag}"] = res.eligible
+    frame = pd.DataFrame(out, index=ranked["before"].index)
+    frame.attrs.update(cutoffs=source, eligibility=ranked["after"].eligibility,
                        changes=", ".join(sorted(map(str, changes))) or "none",
                        weights=f"{ws.id} {ws.content_hash}")
     return frame
