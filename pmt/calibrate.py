@@ -70,6 +70,8 @@ from ._blas import single_threaded
 from ._qreg import cluster_cov, density_at_zero, fit_quantile
 from ._stepwise import stepwise
 from .encode import Encoded, encode
+from .evaluate import _poorest
+from .rank import reference_cutoffs, score_encoded
 from .spec import VariableSpec, default_spec
 from .weights import Manifest, WeightFiles, WeightSet, save_weights
 
@@ -680,20 +682,14 @@ class _Fitter:
 
     # ---------------------------------------------------------------- rows
     def fit_rows(self, rows: np.ndarray) -> np.ndarray:
-        """The rows an estimator learns from (poverty_wls: the poorest share)."""
+        """The rows an estimator learns from (poverty_wls: the poorest share).
+
+        The poorest share of people by observed welfare is pmt's desil rule
+        (:func:`pmt.assign_desil`, ties never split), as in ``pmt.evaluate``'s quotas.
+        """
         if self.opts.estimator != "poverty_wls" or self.opts.truncate >= 1.0:
             return rows
-        wel = self.data.welfare[rows]
-        w = self.data.pw[rows]
-        order = np.argsort(wel, kind="stable")
-        sw = np.cumsum(w[order])
-        # strictly-poorer weight, as the desil rule: equal welfare shares one value
-        sorted_w = wel[order]
-        first = np.searchsorted(sorted_w, sorted_w, side="left")
-        below = np.where(first > 0, sw[np.maximum(first - 1, 0)], 0.0)
-        keep = np.zeros(rows.size, dtype=bool)
-        keep[order] = below < self.opts.truncate * sw[-1]
-        return rows[keep]
+        return rows[_poorest(self.data.welfare[rows], self.data.pw[rows], self.opts.truncate)]
 
     def scale(self, rows: np.ndarray) -> np.ndarray:
         """Penalty scale: the national weighted variance of each slope column."""
@@ -1157,6 +1153,59 @@ def _demean(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray
     return X - mx[codes], y - my[codes], len(uniq)
 
 
+# --------------------------------------------------------------------------- scoring the survey
+# Every prediction for the survey's households — the models' in-sample fit, the reference
+# cutoffs, cross-validation — comes from pmt's one scorer (score_encoded) on the encoder's
+# arrays. Only fitting uses the design matrix.
+
+def _scoring_set(data: _Data, models: Mapping[str, _Model]) -> WeightSet:
+    """The fitted models as a weight set, for scoring the survey (no cutoffs)."""
+    keys, coef = _coefficients(data, models)
+    return WeightSet(_draft(data.spec, data.lines, data.scheme).manifest, keys, coef,
+                     dict(data.lines))
+
+
+def _encode_for(data: _Data, ws: WeightSet) -> Encoded:
+    """The survey encoded for ``ws`` (its cells resolved to ws's models), survey order."""
+    return encode(data.frame, ws, id_col=_id(data))
+
+
+def _log_consumption(enc: Encoded, ws: WeightSet) -> np.ndarray:
+    """Predicted log per-capita consumption: :func:`pmt.rank.score_encoded`, no poverty line."""
+    return score_encoded(dataclasses.replace(enc, cell_shift=np.zeros_like(enc.cell_shift)), ws)
+
+
+def _by_level(data: _Data, ws: WeightSet, level: str) -> np.ndarray:
+    """Predicted log consumption of each household by the model of its node at ``level``
+    (NaN where that node has none): the encoder's arrays with every cell pointed at the
+    node's model, scored by :func:`pmt.rank.score_encoded`."""
+    enc = data.enc
+    index = ws.model_index()
+    cell_code = np.zeros(enc.cell_district.shape[0], dtype=np.int64)
+    cell_code[enc.cell] = data.level_codes(level)
+    fmt = _KEY_FORMAT[level]
+    cell_model = np.array([index.get(fmt(c), -1) for c in cell_code.tolist()], dtype=np.int32)
+    has = cell_model >= 0
+    out = _log_consumption(dataclasses.replace(enc, cell_model=np.where(has, cell_model, 0)
+                                               .astype(np.int32)), ws)
+    out[~has[enc.cell]] = np.nan
+    return out
+
+
+def _r2(y: np.ndarray, yhat: np.ndarray, w: np.ndarray) -> float:
+    """Weighted R² of ``yhat`` for ``y``, from exactly rounded sums (:func:`math.fsum`): the
+    value depends on the numbers only, not on their order or memory layout."""
+    total = math.fsum(w.tolist())
+    mean = math.fsum((w * y).tolist()) / total
+    sst = math.fsum((w * (y - mean) ** 2).tolist())
+    return 1.0 - math.fsum((w * (y - yhat) ** 2).tolist()) / sst if sst > 0 else math.nan
+
+
+def _rmse(y: np.ndarray, yhat: np.ndarray, w: np.ndarray) -> float:
+    """Weighted root mean squared error (exactly rounded sums, as :func:`_r2`)."""
+    return math.sqrt(math.fsum((w * (y - yhat) ** 2).tolist()) / math.fsum(w.tolist()))
+
+
 # --------------------------------------------------------------------------- assembly
 
 def _coefficients(data: _Data, models: Mapping[str, _Model]) -> tuple[tuple[str, ...],
@@ -1186,9 +1235,7 @@ def _assemble(data: _Data, fit: _Fit, opts: Options, manifest: Manifest,
     ws = WeightSet(manifest, keys, coef, dict(data.lines))
     if not with_cutoffs:
         return ws
-    from .rank import reference_cutoffs, score
-
-    welfare = score(data.frame, ws, id_col=_id(data)).to_numpy()
+    welfare = score_encoded(_encode_for(data, ws), ws)  # what pmt.score gives
     province = data.district // 100
     cut = {"national": reference_cutoffs(welfare, data.pw, n=opts.n_classes)[None]}
     for p, c in sorted(reference_cutoffs(welfare, data.pw, groups=province,
@@ -1210,24 +1257,29 @@ def _node_code(key: str) -> int:
 
 
 def _models_table(data: _Data, fit: _Fit, rows: np.ndarray) -> pd.DataFrame:
-    """Diagnostics of every model: sample, in-sample fit, pooling."""
+    """Diagnostics of every model: sample, in-sample fit, pooling.
+
+    A model's fit is over its node's households, each scored by that model
+    through the one scorer (:func:`_by_level`).
+    """
     recs = []
-    groups = {lvl: _groups(data.level_codes(lvl)[rows]) for lvl in ("national", *LEVEL_ORDER)}
+    levels = ("national", *LEVEL_ORDER)
+    groups = {lvl: _groups(data.level_codes(lvl)[rows]) for lvl in levels}
+    ws = _scoring_set(data, fit.models)
+    scored = {lvl: _by_level(data, ws, lvl) for lvl in levels
+              if any(m.level == lvl for m in fit.models.values())}
     for key in sorted(fit.models, key=_key_order):
         m = fit.models[key]
         lvl = m.level
         sel = rows[groups[lvl][_node_code(key)]]
-        yhat = data.X[sel] @ m.beta
+        yhat = scored[lvl][sel]
         w = data.pw[sel]
         y = data.y[sel]
-        resid = y - yhat
-        sst = float(w @ (y - (w @ y) / w.sum()) ** 2)
         recs.append({
             "model_key": key, "level": lvl, "fit": m.fit, "parent": m.parent,
             "households": int(sel.size), "psus": int(np.unique(data.psu[sel]).size),
             "households_fitted": m.households, "people": float(w.sum()),
-            "r2": 1.0 - float(w @ resid**2) / sst if sst > 0 else math.nan,
-            "rmse": math.sqrt(float(w @ resid**2) / w.sum()),
+            "r2": _r2(y, yhat, w), "rmse": _rmse(y, yhat, w),
             "lambda": m.lam, "lambda_intercept": m.lam0,
             "unobserved_terms": m.unobserved, "dropped_terms": m.dropped,
         })
@@ -1573,13 +1625,18 @@ class CrossValidation:
         are the poorest ``H`` of people by observed welfare, the targeted the
         poorest ``H`` by predicted welfare (pmt.evaluate's quota rule).
     folds : pandas.DataFrame
-        The same metrics per estimator and fold.
+        The same metrics per estimator and fold, with each fold's ``in_sample_r2``.
     predictions : pandas.DataFrame
         One row per household (survey order): ``fold``, ``true_welfare``,
-        ``person_weight`` and one predicted-welfare column per estimator.
+        ``person_weight`` and one predicted-welfare column per estimator
+        (``pmt.score`` of the household under its held-out fold's weight set).
     evaluations : dict of str to pmt.evaluate.Evaluation
         The full targeting evaluation of each estimator's pooled out-of-fold
         predictions.
+    fold_weights : dict of str to tuple of WeightSet
+        Per estimator, the weight set fitted on each fold's training part
+        (without reference cutoffs): ``pmt.score(survey, fold_weights[label][k])``
+        reproduces the predictions of fold ``k``.
     """
 
     table: pd.DataFrame
@@ -1587,6 +1644,7 @@ class CrossValidation:
     predictions: pd.DataFrame
     evaluations: dict[str, Any]
     settings: dict[str, Any]
+    fold_weights: dict[str, tuple[WeightSet, ...]] = field(default_factory=dict)
 
     def to_markdown(self, columns: Sequence[str] | None = None, digits: int = 3) -> str:
         """The comparison table (or some of its ``columns``) as a Markdown table."""
@@ -1624,8 +1682,10 @@ def cross_validate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
     random order within each stratum). For each fold and estimator the whole
     calibration — screening, stepwise selection, pooling strengths, every
     model — is refitted on the other folds, turned into a weight set, and the
-    held-out households are scored through :func:`pmt.score` (the registry's
-    code path). Metrics are computed on the pooled out-of-fold predictions.
+    survey is scored with it through the registry's code path (the encoder and
+    :func:`pmt.rank.score_encoded`, i.e. :func:`pmt.score`): the held-out
+    households for the out-of-sample metrics, the training households for the
+    in-sample R². Metrics are computed on the pooled out-of-fold predictions.
 
     Parameters
     ----------
@@ -1647,7 +1707,6 @@ def cross_validate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
     CrossValidation
     """
     from .evaluate import evaluate
-    from .rank import score
 
     quotas = tuple(float(q) for q in quotas)
     data = _prepare(survey, spec, poverty_lines=poverty_lines, consumption=consumption,
@@ -1660,7 +1719,9 @@ def cross_validate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
     fold = _psu_folds(data, rows, folds, seed)
     true = data.welfare
     pred = {label: np.full(data.n, np.nan) for label in specs}
+    logc = {label: np.full(data.n, np.nan) for label in specs}  # predicted log consumption
     in_r2: dict[str, list[float]] = {label: [] for label in specs}
+    fold_ws: dict[str, list[WeightSet]] = {label: [] for label in specs}
     manifest = Manifest(name="cv-fold", version="0", created=_dt.date(2000, 1, 1),
                         description="cross-validation fold", synthetic=True,
                         region_scheme=region_scheme, region_vintage="calibration",
@@ -1672,22 +1733,25 @@ def cross_validate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
                 train, test = rows[fold != k], rows[fold == k]
                 fit = _fit(data, train, opts, keep_results=False, with_se=False)
                 ws = _assemble(data, fit, opts, manifest, with_cutoffs=False)
-                frame = data.frame.iloc[data.enc.rows[test]]
-                pred[label][test] = score(frame, ws, id_col=_id(data)).to_numpy()
-                in_r2[label].append(_r2(data.y[train],
-                                        _predict(data, fit.models, train), data.pw[train]))
+                enc = _encode_for(data, ws)
+                pred[label][test] = score_encoded(enc, ws)[test]  # what pmt.score gives
+                hat = _log_consumption(enc, ws)
+                logc[label][test] = hat[test]
+                in_r2[label].append(_r2(data.y[train], hat[train], data.pw[train]))
+                fold_ws[label].append(ws)
     recs, fold_recs = [], []
     evaluations = {}
     for label in specs:
         p = pred[label]
         ev = evaluate(true, p, weight=data.pw, quotas=quotas)
         evaluations[label] = ev
-        rec = _metrics(data, true, p, ev, quotas)
+        rec = _metrics(data, logc[label], ev, quotas)
         for k in range(folds):
             sel = fold == k
             evk = evaluate(true[sel], p[sel], weight=data.pw[sel], quotas=quotas)
             fold_recs.append({"estimator": label, "fold": k,
-                              **_metrics(data, true[sel], p[sel], evk, quotas, sel)})
+                              **_metrics(data, logc[label], evk, quotas, sel),
+                              "in_sample_r2": in_r2[label][k]})
         rec["in_sample_r2"] = float(np.mean(in_r2[label]))
         recs.append({"estimator": label, **rec})
     folds_frame = pd.DataFrame(fold_recs)
@@ -1704,34 +1768,17 @@ def cross_validate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
                                index=data.enc.index)
     settings = {"folds": folds, "quotas": quotas, "seed": seed,
                 "options": {label: o.record() for label, o in opts_of.items()}}
-    return CrossValidation(table, folds_frame, predictions, evaluations, settings)
+    return CrossValidation(table, folds_frame, predictions, evaluations, settings,
+                           {label: tuple(v) for label, v in fold_ws.items()})
 
 
-def _predict(data: _Data, models: Mapping[str, _Model], rows: np.ndarray) -> np.ndarray:
-    """In-sample predictions of log consumption by the fallback chain (numpy)."""
-    from .regions import fallback_chain
-
-    out = np.empty(rows.size)
-    cells = data.level_codes("district_urban")[rows]
-    for code, pos in _groups(cells).items():
-        chain = fallback_chain(code // 2, code % 2)
-        key = next(k for k in chain if k in models)
-        out[pos] = data.X[rows[pos]] @ models[key].beta
-    return out
-
-
-def _r2(y: np.ndarray, yhat: np.ndarray, w: np.ndarray) -> float:
-    sst = float(w @ (y - (w @ y) / w.sum()) ** 2)
-    return 1.0 - float(w @ (y - yhat) ** 2) / sst if sst > 0 else math.nan
-
-
-def _metrics(data: _Data, true: np.ndarray, pred: np.ndarray, ev: Any,
-             quotas: Sequence[float], sel: np.ndarray | None = None) -> dict[str, float]:
-    w = data.pw if sel is None else data.pw[sel]
-    y = true + (data.shift if sel is None else data.shift[sel])
-    yhat = pred + (data.shift if sel is None else data.shift[sel])
+def _metrics(data: _Data, logc: np.ndarray, ev: Any, quotas: Sequence[float],
+             sel: np.ndarray | None = None) -> dict[str, float]:
+    """Fit of the predicted log consumption ``logc`` and the targeting metrics of ``ev``."""
+    keep = slice(None) if sel is None else sel
+    w, y, yhat = data.pw[keep], data.y[keep], logc[keep]
     t = ev.table
-    rec = {"r2": _r2(y, yhat, w), "rmse": math.sqrt(float(w @ (y - yhat) ** 2) / w.sum()),
+    rec = {"r2": _r2(y, yhat, w), "rmse": _rmse(y, yhat, w),
            "spearman": float(t["spearman"].iloc[0])}
     for q in quotas:
         row = t.loc[f"quota {q:g}"]

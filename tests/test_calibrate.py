@@ -199,13 +199,13 @@ def test_design_columns_map_onto_the_spec_terms(small, cal):
     # reference codes have coefficient 0 in every model
     for v in spec.lookup_variables:
         assert not ws.coefficients[:, spec.terms.index(f"{v.name}={v.code_values[0]}")].any()
-    # the scorer (the registry's path) reproduces the calibration's own predictions
+    # the design matrix the models are fitted on, times the coefficients of the model that
+    # scores each household (rank's model column), is what the scorer predicts
     data = C._prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
                       weight="weight", psu="psu", strata="strata", id_col="hh_id",
                       scheme="BPS")
-    keys = {k: C._Model(k, "", ws.coefficients[i][data.term_pos], "", None, 0, 0)
-            for i, k in enumerate(ws.model_keys)}
-    own = C._predict(data, keys, np.arange(data.n))
+    model = pmt.rank(s, ws, cutoffs="reference", weight="weight").model
+    own = (data.X * ws.coefficients[model][:, data.term_pos]).sum(axis=1)
     scored = pmt.score(s, ws).to_numpy() + data.shift
     np.testing.assert_allclose(own, scored, atol=1e-9)
 
