@@ -23,6 +23,7 @@ __all__ = [
     "MissingColumnError",
     "MissingValueError",
     "NonFiniteWelfareError",
+    "OutputPathError",
     "UnknownRegionError",
     "WeightSetError",
 ]
@@ -112,6 +113,19 @@ class UnknownRegionError(InputError):
 
 class NonFiniteWelfareError(ValueError):
     """A weight set's coefficients overflow to a non-finite welfare on some households."""
+
+
+class OutputPathError(ValueError):
+    """An output path would overwrite an input or another output, or cannot be written.
+
+    Raised before any work starts. ``argument`` names the output (``"out"``,
+    ``"--rejects"`` …) and ``path`` is the path as given.
+    """
+
+    def __init__(self, message: str, *, argument: str, path: str) -> None:
+        super().__init__(message)
+        self.argument = argument
+        self.path = path
 
 
 class WeightSetError(ValueError):

@@ -1,19 +1,49 @@
-"""Files in and out: household tables from CSV / Parquet / Stata, results to Parquet / CSV."""
+"""Files in and out: household tables from CSV / Parquet / Stata, results to Parquet / CSV.
+
+Every file pmt writes goes through :func:`atomic_output`: it is written under
+a temporary name in the folder of its final name (``.NAME.pmt-tmp-XXXXXXXX``)
+and renamed onto the final name only once it is complete. An interrupted or
+failing run therefore leaves the old file, or none — never a partial file
+under the final name — and removes its temporary file.
+
+:func:`check_outputs` is the one check of output paths, run before any work
+starts: an output must not be an input or another output (same path, link or
+inode), and its folder must exist and be writable.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import secrets
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .errors import OutputPathError
+
 if TYPE_CHECKING:
     from .rank import RankResult
 
-__all__ = ["read_households", "write_result", "write_table"]
+__all__ = ["atomic_output", "check_outputs", "output_kind", "read_households", "write_result",
+           "write_table", "write_tables"]
 
 _READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".dta": "stata"}
+
+#: Marks pmt's temporary files: ``.NAME.pmt-tmp-XXXXXXXX`` (hidden, and no result extension).
+TEMP_MARK = ".pmt-tmp-"
+
+#: Test-only: seconds to pause between written chunks and before each rename, so that a
+#: test can interrupt a write in progress. Never set it in production.
+SLOW_WRITE_ENV = "PMT_TEST_SLOW_WRITE"
+
+_CSV_CHUNK = 100_000  # rows per to_csv call (one pause point each under PMT_TEST_SLOW_WRITE)
+
+PathLike = str | os.PathLike[str]
 
 
 def _kind(path: Path) -> str:
@@ -41,16 +71,213 @@ def read_households(path: str | Path, columns: list[str] | None = None) -> pd.Da
     return pd.read_stata(path, columns=columns, convert_categoricals=False)
 
 
-def write_table(frame: pd.DataFrame, path: str | Path,
-                metadata: dict[str, Any] | None = None) -> None:
-    """Write a DataFrame to CSV or Parquet (by extension), keeping ``metadata`` in Parquet."""
-    path = Path(path)
-    kind = _kind(path)
-    if kind == "csv":
-        frame.to_csv(path, index=False)
+# --------------------------------------------------------------------------- atomic writes
+
+def _slow_write_pause() -> None:
+    """Sleep ``$PMT_TEST_SLOW_WRITE`` seconds (test hook; no-op when unset)."""
+    value = os.environ.get(SLOW_WRITE_ENV)
+    if value:
+        time.sleep(float(value))
+
+
+def _temp_path(folder: Path, name: str) -> Path:
+    """Create an empty, new file ``folder/.NAME.pmt-tmp-XXXXXXXX`` and return its path.
+
+    Created with mode 0666 minus the umask, as an ordinary new file would be.
+    """
+    stem = name[:200]  # room for the mark within the 255-byte name limit
+    for _ in range(100):
+        tmp = folder / f".{stem}{TEMP_MARK}{secrets.token_hex(4)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{folder}: could not create a temporary file for {name}")
+
+
+def _fsync(path: Path, *, folder: bool = False) -> None:
+    if folder and os.name == "nt":  # Windows cannot open a folder to sync it
         return
-    if kind != "parquet":
-        raise ValueError(f"{path}: results are written as .csv or .parquet")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output(path: PathLike) -> Iterator[Path]:
+    """Write a file atomically: yield a temporary path, rename it onto ``path`` at the end.
+
+    The temporary file, ``.NAME.pmt-tmp-XXXXXXXX``, is created empty in the
+    folder ``path`` resolves to (a symbolic link at ``path`` is followed, so
+    its target is replaced), so that the final rename is atomic. When the
+    block completes, the file is flushed to disk, takes the permissions of the
+    file it replaces (if any) and is renamed onto ``path``. If the block
+    raises — any exception, ``KeyboardInterrupt`` or ``SystemExit`` — the
+    temporary file is removed and an existing file at ``path`` is left as it
+    was.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The final name.
+
+    Yields
+    ------
+    Path
+        The temporary path to write to. Its name has no result extension, so
+        writers must be told the format explicitly.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_output(folder / "report.md") as tmp:
+    ...     _ = tmp.write_text("# done\\n")
+    >>> sorted(p.name for p in folder.iterdir())
+    ['report.md']
+    """
+    final = Path(os.path.realpath(path))
+    tmp: Path | None = None
+    try:
+        tmp = _temp_path(final.parent, final.name)
+        yield tmp
+        _fsync(tmp)
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, os.stat(final).st_mode & 0o7777)
+        _slow_write_pause()
+        os.replace(tmp, final)
+        tmp = None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    with contextlib.suppress(OSError):  # the rename itself survives a crash
+        _fsync(final.parent, folder=True)
+
+
+# --------------------------------------------------------------------------- output checks
+
+Paths = Mapping[str, PathLike | None] | Iterable[PathLike | tuple[str, PathLike] | None]
+
+
+def _labelled(paths: Paths) -> list[tuple[str, Path]]:
+    """``[(label, path)]`` from a mapping, (label, path) pairs or plain paths; no None."""
+    items = (paths.items() if isinstance(paths, Mapping) else
+             (p if isinstance(p, tuple) else (str(p), p) for p in paths))
+    return [(str(label), Path(p)) for label, p in items if p is not None]
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: equal after resolving links, or the same inode."""
+    if Path(os.path.realpath(a)) == Path(os.path.realpath(b)):
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links: same st_dev and st_ino
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def _writable(folder: Path) -> OSError | None:
+    """Create and remove a temporary file in ``folder``; the error if that fails."""
+    try:
+        tmp = _temp_path(folder, "check")
+    except OSError as exc:
+        return exc
+    with contextlib.suppress(OSError):
+        tmp.unlink()
+    return None
+
+
+def check_outputs(*, inputs: Paths = (), outputs: Paths = (), folders: Paths = ()) -> None:
+    """Refuse outputs that would destroy an input or each other, or cannot be written.
+
+    Run it before any work starts. Each argument maps a label (the option
+    that named the path, e.g. ``"--out"``; used in the message) to a path, or
+    is a list of ``(label, path)`` pairs or of plain paths; ``None`` entries
+    are skipped.
+
+    Parameters
+    ----------
+    inputs : mapping or iterable of paths
+        Files the run reads.
+    outputs : mapping or iterable of paths
+        Files the run writes. Each must not be the same file as an input or as
+        another output — equal after resolving symbolic links, or the same
+        inode (a hard link) — must not be a folder, and its folder must exist
+        and be writable (checked by creating and removing a temporary file
+        there).
+    folders : mapping or iterable of paths
+        Folders the run writes into, created if absent: each must not be an
+        input or an output, must be a folder if it exists, and it or (if
+        absent) its parent folder must exist and be writable. Outputs inside
+        a folder named here skip their own folder check.
+
+    Raises
+    ------
+    OutputPathError
+        The first rule broken, naming the options involved.
+    """
+    ins, outs, dirs = _labelled(inputs), _labelled(outputs), _labelled(folders)
+
+    def refuse(label: str, path: Path, rule: str, fix: str) -> OutputPathError:
+        return OutputPathError(f"{label} {path}: {rule}. Fix: {fix}.", argument=label,
+                               path=str(path))
+
+    targets = outs + dirs
+    for i, (label, path) in enumerate(targets):
+        for in_label, in_path in ins:
+            if _same(path, in_path):
+                raise refuse(label, path, f"is the same file as the input {in_label} {in_path} "
+                             "(rule: an output never overwrites an input)",
+                             f"give {label} another path")
+        for other_label, other in targets[:i]:
+            if _same(path, other):
+                raise refuse(label, path, f"is the same file as {other_label} {other} (rule: "
+                             "each output is a file of its own)",
+                             f"give {label} and {other_label} different paths")
+    made = {Path(os.path.realpath(p)) for _, p in dirs}
+    for label, path in dirs:
+        if path.exists() and not path.is_dir():
+            raise refuse(label, path, "exists and is not a folder", f"give {label} a folder")
+        folder = path if path.is_dir() else Path(os.path.realpath(path)).parent
+        _check_folder(label, path, folder, refuse)
+    for label, path in outs:
+        if path.is_dir():
+            raise refuse(label, path, "is a folder, not a file", f"give {label} a file name")
+        folder = Path(os.path.realpath(path)).parent
+        if folder not in made:
+            _check_folder(label, path, folder, refuse)
+
+
+def _check_folder(label: str, path: Path, folder: Path, refuse: Any) -> None:
+    if not folder.is_dir():
+        raise refuse(label, path, f"the folder {folder} does not exist",
+                     "create the folder first, or choose another path")
+    problem = _writable(folder)
+    if problem is not None:
+        raise refuse(label, path, f"cannot write in the folder {folder} "
+                     f"({problem.strerror or problem})",
+                     "choose a folder you can write to, or fix its permissions")
+
+
+# --------------------------------------------------------------------------- writers
+
+def _write_frame(frame: pd.DataFrame, path: Path, kind: str,
+                 metadata: dict[str, Any] | None) -> None:
+    """Write ``frame`` to ``path`` as ``kind`` (not atomic: ``path`` is a temporary file)."""
+    if kind == "csv":
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            if len(frame) == 0:
+                frame.to_csv(f, index=False)
+            for start in range(0, len(frame), _CSV_CHUNK):
+                if start:
+                    _slow_write_pause()
+                frame.iloc[start:start + _CSV_CHUNK].to_csv(f, index=False, header=start == 0)
+        return
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -60,6 +287,44 @@ def write_table(frame: pd.DataFrame, path: str | Path,
         meta[b"pmt"] = json.dumps(metadata, sort_keys=True).encode()
         table = table.replace_schema_metadata(meta)
     pq.write_table(table, path)
+
+
+def output_kind(path: PathLike, *, argument: str = "output") -> str:
+    """``"csv"`` or ``"parquet"``, from the extension of a result path.
+
+    Raises :class:`~pmt.errors.OutputPathError` (naming ``argument``) for any
+    other extension.
+    """
+    kind = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(Path(path).suffix.lower())
+    if kind is None:
+        raise OutputPathError(f"{argument} {path}: unknown result file type "
+                              f"{Path(path).suffix!r} (rule: results are written as .csv or "
+                              ".parquet). Fix: end the name with .parquet or .csv.",
+                              argument=argument, path=str(path))
+    return kind
+
+
+def write_table(frame: pd.DataFrame, path: str | Path,
+                metadata: dict[str, Any] | None = None) -> None:
+    """Write a DataFrame to CSV or Parquet (by extension), keeping ``metadata`` in Parquet.
+
+    The file is written atomically (:func:`atomic_output`).
+    """
+    write_tables({path: (frame, metadata)})
+
+
+def write_tables(tables: Mapping[PathLike, tuple[pd.DataFrame, dict[str, Any] | None]]
+                 ) -> None:
+    """Write several tables (``{path: (frame, metadata)}``) as :func:`write_table` does.
+
+    Each is written to its temporary file first; the renames onto the final
+    names happen one after the other only once every file is complete, so a
+    failure while writing any of them leaves all the old files (or none).
+    """
+    kinds = {path: output_kind(path) for path in tables}  # every extension before any write
+    with contextlib.ExitStack() as stack:
+        for path, (frame, metadata) in tables.items():
+            _write_frame(frame, stack.enter_context(atomic_output(path)), kinds[path], metadata)
 
 
 def write_result(result: RankResult, path: str | Path) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from . import errors as E
-from .encode import check_columns, encode, required_columns
+from .encode import _Problems, check_columns, encode, required_columns
+from .io import _slow_write_pause, _write_frame, atomic_output
 from .rank import (
     CutoffMode,
     RankOptions,
@@ -79,7 +81,7 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     """
     import pyarrow.parquet as pq
 
-    from .io import write_table
+    from .io import check_outputs, output_kind
 
     _check_n(n)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
@@ -90,6 +92,13 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     if on_invalid == "reject" and rejects is None:
         raise ValueError("on_invalid='reject' needs rejects=PATH, so that every rejected row "
                          "is accounted for")
+    if output_kind(out, argument="out") != "parquet":
+        raise E.OutputPathError(f"out {out}: rank_file writes Parquet. Fix: name the output "
+                                ".parquet (or rank in memory with pmt.rank for CSV).",
+                                argument="out", path=str(out))
+    if rejects is not None:
+        output_kind(rejects, argument="rejects")
+    check_outputs(inputs={"path": path}, outputs={"out": out, "rejects": rejects})
     ws = _weights(weights)
     source = pq.ParquetFile(path)
     total = source.metadata.num_rows
@@ -164,21 +173,26 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     reject_frame = (pd.concat(reject_parts, ignore_index=True).sort_values("row",
                                                                            kind="stable")
                     .reset_index(drop=True) if reject_parts else
-                    pd.DataFrame({"row": pd.Series([], dtype="int64")}))
+                    _Problems(0, "reject", None).frame(id_col, None))  # type: ignore[arg-type]
     result = rank_scored(scored, ws, options, ids=None, index=pd.Index(arrays["rows"]),
                          rows=arrays["rows"], rejects=reject_frame, n_input=total)
     if progress is not None:
         progress("ranking", result.n, result.n)
 
-    # ---- pass 2: write the result in input order, chunk by chunk
-    _write(source, result, out, id_col, chunk_size, progress, total)
-    if rejects is not None:
-        write_table(reject_frame, rejects, result.provenance)
+    # ---- pass 2: write the result in input order, chunk by chunk, to temporary files
+    # renamed onto out and rejects only when both are complete (pmt.io.atomic_output)
+    with ExitStack() as stack:
+        tmp_out = stack.enter_context(atomic_output(out))
+        tmp_rejects = None if rejects is None else stack.enter_context(atomic_output(rejects))
+        _write(source, result, tmp_out, id_col, chunk_size, progress, total)
+        if rejects is not None and tmp_rejects is not None:
+            _write_frame(reject_frame, tmp_rejects, output_kind(rejects), result.provenance)
     return result
 
 
 def _write(source: Any, result: RankResult, out: str | Path, id_col: str | None,
            chunk_size: int, progress: Progress | None, total: int) -> None:
+    """Write the result to Parquet at ``out`` (a temporary path: the caller renames it)."""
     import json
 
     import pyarrow as pa
@@ -198,6 +212,7 @@ def _write(source: Any, result: RankResult, out: str | Path, id_col: str | None,
             lo, hi = np.searchsorted(rows, [start, start + size])
             frame = result.slice_frame(slice(int(lo), int(hi)))
             if id_col is not None:
+                assert batch is not None  # read with the id column
                 ids = batch.column(0).take(pa.array(rows[lo:hi] - start))
                 frame.insert(0, id_col, ids.to_pandas())
             table = pa.Table.from_pandas(frame, preserve_index=False)
@@ -213,8 +228,14 @@ def _write(source: Any, result: RankResult, out: str | Path, id_col: str | None,
             start += size
             if progress is not None:
                 progress("writing", start, total)
+            _slow_write_pause()
         if pending is not None:
             pending.result()
+        if writer is None:  # no chunk at all: still a file with the result's columns
+            frame = result.slice_frame(slice(0, 0))
+            if id_col is not None:
+                frame.insert(0, id_col, pd.Series([], dtype=object))
+            _write_frame(frame, Path(out), "parquet", result.provenance)
     finally:
         pool.shutdown(wait=True)
         if writer is not None:
