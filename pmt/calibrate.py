@@ -1415,12 +1415,14 @@ class Calibration:
         :func:`pmt.load_weights` ignores. Returns the weight set as loaded
         back from disk.
         """
+        from .io import atomic_output
+
         folder = Path(folder)
         ws = save_weights(self.weights, folder)
-        self.models.to_csv(folder / "diagnostics.csv", float_format="%.6g",
-                           lineterminator="\n")
-        (folder / "calibration.txt").write_text(self.summary() + "\n", encoding="utf-8",
-                                                newline="\n")
+        with atomic_output(folder / "diagnostics.csv") as tmp:
+            self.models.to_csv(tmp, float_format="%.6g", lineterminator="\n")
+        with atomic_output(folder / "calibration.txt") as tmp:
+            tmp.write_text(self.summary() + "\n", encoding="utf-8", newline="\n")
         return ws
 
 
@@ -1832,8 +1834,19 @@ def _parse_value(v: str) -> Any:
 
 
 def _cmd_calibrate(args: argparse.Namespace, progress: Any = None) -> int:
+    from .cli import check_paths
     from .io import read_households
+    from .weights import WeightFiles
 
+    if args.out is not None:  # before any work: no output is an input, the folder is writable
+        names = WeightFiles()
+        written = ("manifest.json", names.coefficients, names.poverty_lines, names.cutoffs,
+                   "diagnostics.csv", "calibration.txt")
+        spec_file = args.spec if args.spec and Path(args.spec).is_file() else None
+        check_paths(inputs={"INPUT": args.input, "--poverty-lines": args.poverty_lines,
+                            "--spec": spec_file},
+                    outputs=[("--out", Path(args.out) / n) for n in written if n],
+                    weights=args.spec, folders={"--out": args.out})
     survey = read_households(args.input)
     spec = _spec_arg(args.spec)
     common = {"consumption": args.consumption, "weight": args.weight, "psu": args.psu,

@@ -7,23 +7,231 @@
     pmt weights list
     pmt weights show NAME|PATH
     pmt weights validate NAME|PATH
+    pmt evaluate ... / pmt compare ... / pmt calibrate ...
 
-An error is one line on stderr and exit status 2 (bad input) or 1 (anything
-else); no traceback unless ``PMT_DEBUG=1``.
+Every command that writes checks its output paths before it starts
+(:func:`pmt.io.check_outputs`) and writes each file under a temporary name,
+renamed when complete (:func:`pmt.io.atomic_output`).
+
+An error is one line on stderr, ``pmt: error: <ErrorClass>: <message>``, whose
+suggested fix names the command-line option (:func:`cli_message` translates
+the library's Python keywords), and one of the exit statuses of
+:data:`EXIT_CODES`; no traceback unless ``PMT_DEBUG=1``. SIGTERM and SIGHUP
+raise :class:`Terminated` so that temporary files are removed as on Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
-__all__ = ["main"]
+__all__ = ["EXIT_CODES", "Terminated", "cli_message", "main"]
+
+#: Exit statuses of ``pmt`` (docs/cli.md lists them too).
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_NOTHING_RANKED = 3
+EXIT_IO = 74
+EXIT_SIGHUP = 129
+EXIT_SIGINT = 130
+EXIT_BROKEN_PIPE = 141
+EXIT_SIGTERM = 143
+EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_INTERNAL: "internal error (a bug in pmt: run again with PMT_DEBUG=1 for the "
+                   "traceback), or out of memory",
+    EXIT_USAGE: "bad input or usage: a bad option, file, column, value or weight set; an "
+                "output that would overwrite an input; a missing or unwritable file or folder",
+    EXIT_NOTHING_RANKED: "pmt rank ranked no household: every row was rejected (the output, "
+                         "with no rows, and the rejects file were written)",
+    EXIT_IO: "the system failed to read or write a file (disk full, device error)",
+    EXIT_SIGHUP: "hung up (SIGHUP); no partial output is left",
+    EXIT_SIGINT: "interrupted (Ctrl-C, SIGINT); no partial output is left",
+    EXIT_BROKEN_PIPE: "stdout was closed (e.g. piped into head)",
+    EXIT_SIGTERM: "terminated (SIGTERM); no partial output is left",
+}
+
+DEBUG_ENV = "PMT_DEBUG"
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread on SIGTERM or SIGHUP, so that cleanup runs as on Ctrl-C.
+
+    Python's default action on SIGTERM ends the process at once, without
+    running ``finally`` blocks: temporary files would stay behind.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, frame: Any) -> NoReturn:
+    raise Terminated(signum)
+
+
+class _UsageError(Exception):
+    """A command-line usage error found by argparse (one line, exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors raised (one line) instead of printed with the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+# --------------------------------------------------------------------------- error messages
+
+#: Library keywords whose command-line option has another name (keyword -> argparse dest).
+_RENAMED = {"n": "classes", "region_scheme": "scheme", "folds": "cv", "estimators": "compare",
+            "quotas": "quota", "lines": "line"}
+#: Whole phrases of the library's fixes and their command-line form; applied first, and only
+#: when the command has the option named on the right.
+_PHRASES: tuple[tuple[str, str, str], ...] = (
+    (r"""on_invalid=(['"])reject\1""", "--rejects FILE", "--rejects"),
+    (r"""on_invalid=(['"])raise\1""", "no --rejects", "--rejects"),
+    (r"""pmt\.load_weights\((['"])([^'"]+)\1\)""", r"--weights \2", "--weights"),
+    (r"""select=(['"])stepwise\1""", "--stepwise", "--stepwise"),
+)
+_VALUE = r"""(?:'[^']*'|"[^"]*"|-?[\w.+/-]*[\w/])"""
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, tuple[str, bool]]:
+    """``{dest: (option string, takes no value)}`` of a (sub)parser's options."""
+    out: dict[str, tuple[str, bool]] = {}
+    for action in parser._actions:
+        longs = [o for o in action.option_strings if o.startswith("--")]
+        if longs and action.dest != "help":
+            out[action.dest] = (longs[0], action.nargs == 0)
+    return out
+
+
+def cli_message(message: str, flags: Mapping[str, tuple[str, bool]],
+                argument: str | None = None) -> str:
+    """A library error message as the command line says it: one line, options for keywords.
+
+    The one translation of the library's advice to command-line options:
+    the phrases of ``_PHRASES`` (``on_invalid='reject'`` -> ``--rejects FILE``),
+    then ``keyword=value`` -> ``--option value`` for every keyword that is an
+    option of the command (through ``_RENAMED``: ``n=10`` -> ``--classes 10``,
+    ``cutoffs='registry'`` -> ``--cutoffs registry``), then bare keywords
+    that hold an underscore (``max_desil`` -> ``--max-desil``) or start the
+    message (``weights: ...`` -> ``--weights: ...``). Keywords the command has no
+    option for are left as they are. If the error names its ``argument`` and
+    the message does not mention its option, the option is put in front.
+
+    Parameters
+    ----------
+    message : str
+        The exception's text (may span lines).
+    flags : mapping
+        ``{argparse dest: (option string, takes no value)}`` of the command.
+    argument : str, optional
+        The keyword the error is about (``ArgumentError.argument``).
+
+    Examples
+    --------
+    >>> flags = {"rejects": ("--rejects", False), "classes": ("--classes", False),
+    ...          "cutoffs": ("--cutoffs", False), "max_desil": ("--max-desil", False)}
+    >>> cli_message("max_desil must be from 1 to n=10", flags)
+    '--max-desil must be from 1 to --classes 10'
+    >>> cli_message("Fix: pass cutoffs='reference' or on_invalid='reject'.", flags)
+    'Fix: pass --cutoffs reference or --rejects FILE.'
+    """
+    text = " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+    options = {flag for flag, _ in flags.values()}
+    for pattern, replacement, needs in _PHRASES:
+        if needs in options:
+            text = re.sub(pattern, replacement, text)
+
+    def option(keyword: str) -> tuple[str, bool] | None:
+        return flags.get(_RENAMED.get(keyword, keyword)) or flags.get(keyword)
+
+    def with_value(m: re.Match[str]) -> str:
+        found = option(m.group(1))
+        if found is None:
+            return m.group(0)
+        flag, no_value = found
+        value = m.group(2).strip("'\"")
+        if no_value:
+            return flag if value == "True" else m.group(0)
+        return f"{flag} {value}"
+
+    text = re.sub(r"(?<![\w.-])([a-z][a-z0-9_]*)=(" + _VALUE + ")", with_value, text)
+
+    def bare(m: re.Match[str]) -> str:
+        found = option(m.group(1))
+        return found[0] if found is not None else m.group(0)
+
+    text = re.sub(r"(?<![\w./'\"-])([a-z][a-z0-9]*_[a-z0-9_]*)(?![\w/'\"=-]|\.\w)", bare, text)
+    text = re.sub(r"^([a-z][a-z0-9_]*)(?=[: ])", bare, text)
+    if argument is not None:
+        found = option(argument)
+        if found is not None and found[0] not in text:
+            text = f"{found[0]}: {text}"
+    return text
+
+
+def _raised_in_pmt(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by pmt's own code (its innermost frame is in pmt/)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    here = str(Path(__file__).resolve().parent)
+    return str(Path(tb.tb_frame.f_code.co_filename).resolve()).startswith(here + os.sep)
+
+
+def _classify(exc: BaseException) -> tuple[int, str]:
+    """(exit status, label in front of the message) of an exception that ends a command."""
+    from . import errors
+
+    if isinstance(exc, MemoryError):
+        return EXIT_INTERNAL, "MemoryError: out of memory"
+    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError,
+                        NotADirectoryError, FileExistsError)):
+        return EXIT_USAGE, type(exc).__name__
+    if isinstance(exc, OSError):
+        return EXIT_IO, type(exc).__name__
+    if isinstance(exc, ValueError):
+        return EXIT_USAGE, type(exc).__name__
+    if isinstance(exc, TypeError) and (type(exc).__module__ == errors.__name__
+                                       or _raised_in_pmt(exc)):
+        return EXIT_USAGE, type(exc).__name__
+    if isinstance(exc, ImportError) and "pip install" in str(exc):
+        return EXIT_USAGE, type(exc).__name__
+    return EXIT_INTERNAL, f"internal error: {type(exc).__name__}"
+
+
+def _error_line(exc: BaseException, flags: Mapping[str, tuple[str, bool]]) -> tuple[int, str]:
+    code, label = _classify(exc)
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        detail = f"{exc.filename}: {exc.strerror}"
+    else:
+        detail = str(exc) or repr(exc)
+    detail = cli_message(detail, flags, getattr(exc, "argument", None))
+    if len(detail) > 2000:
+        detail = detail[:2000] + f" ... (the full message with {DEBUG_ENV}=1)"
+    if code == EXIT_INTERNAL and not isinstance(exc, MemoryError):
+        detail += (f" (this is a bug in pmt; run again with {DEBUG_ENV}=1 for the traceback "
+                   "and report it)")
+    elif isinstance(exc, MemoryError):
+        label, detail = label, ("Fix: rank Parquet in and out (streamed in chunks; "
+                                "--chunk-size), or use a machine with more memory")
+    return code, f"pmt: error: {label}: {detail}"
 
 
 class Progress:
@@ -68,7 +276,13 @@ class Progress:
             else:
                 self.write("  " + text)
 
-        yield update
+        try:
+            yield update
+        except BaseException:
+            if self.tty and not self.quiet:  # the error starts a line of its own
+                self.stream.write("\n")
+                self.stream.flush()
+            raise
         took = time.perf_counter() - start
         if self.tty:
             self.write(f"\r{label} ... done in {took:.1f} s" + " " * 40)
@@ -82,6 +296,10 @@ def _print_summary(result: Any, out: TextIO, provinces: bool = True) -> None:
 
     from .regions import province_table
 
+    if result.n == 0:
+        out.write(f"{result!r}\n\nNo household was ranked: all {result.n_input:,} rows were "
+                  "rejected (the rejects file gives the rule each broke).\n")
+        return
     s = result.summary()
     nat = s.loc["national"]
     out.write(f"{result!r}\n\nNational desil ({result.weighting} weights, "
@@ -114,11 +332,41 @@ def _print_summary(result: Any, out: TextIO, provinces: bool = True) -> None:
     out.write(table.to_string() + "\n")
 
 
+def _weight_set_files(name_or_path: str | None) -> list[Path]:
+    """The files of a weight set given as a folder (inputs no output may overwrite)."""
+    if not name_or_path:
+        return []
+    folder = Path(name_or_path)
+    if folder.name == "manifest.json":
+        folder = folder.parent
+    return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
+
+
+def check_paths(*, inputs: Mapping[str, Any], outputs: Any, weights: str | None = None,
+                folders: Any = ()) -> None:
+    """The output check of every command that writes, before any work starts.
+
+    ``inputs`` maps option names (``"INPUT"``, ``"--sizes"``) to paths,
+    ``outputs`` and ``folders`` map option names to paths or are lists of
+    ``(option, path)`` pairs (``None`` paths are skipped); the files of a
+    weight set given as a folder by ``weights`` count as inputs. See
+    :func:`pmt.io.check_outputs`.
+    """
+    from .io import check_outputs
+
+    ins = [*inputs.items(), *(("--weights", p) for p in _weight_set_files(weights))]
+    check_outputs(inputs=ins, outputs=outputs, folders=folders)
+
+
 def _cmd_demo(args: argparse.Namespace, progress: Progress) -> int:
     import pmt
+    from pmt.io import output_kind
+    from pmt.synth import registry
 
+    output_kind(args.out, argument="--out")
+    check_paths(inputs={}, outputs={"--out": args.out})
     with progress.step(f"synthesising {args.households:,} households (seed {args.seed})") as up:
-        hh = pmt.synth.registry(args.households, seed=args.seed, progress=up)
+        hh = registry(args.households, seed=args.seed, progress=up)
     with progress.step("loading weight set 'demo'"):
         ws = pmt.load_weights("demo")
     with progress.step("scoring and ranking (national and provincial desil)"):
@@ -127,21 +375,26 @@ def _cmd_demo(args: argparse.Namespace, progress: Progress) -> int:
         result.to_parquet(args.out)
     _print_summary(result, sys.stdout)
     sys.stdout.write(f"\nwrote {len(result.welfare):,} rows to {args.out}\n")
-    return 0
+    return EXIT_OK
 
 
 def _cmd_rank(args: argparse.Namespace, progress: Progress) -> int:
     import pmt
-    from pmt.io import read_households, write_table
+    from pmt.io import output_kind, read_households, write_tables
 
+    out_kind = output_kind(args.out, argument="--out")  # a typo fails before any work
+    if args.rejects:
+        output_kind(args.rejects, argument="--rejects")
+    check_paths(inputs={"INPUT": args.input}, outputs={"--out": args.out,
+                                                       "--rejects": args.rejects},
+                weights=args.weights)
     with progress.step(f"loading weight set {args.weights!r}"):
         ws = pmt.load_weights(args.weights)
     on_invalid = "reject" if args.rejects else "raise"
     options = dict(cutoffs=args.cutoffs, n=args.classes, max_desil=args.max_desil,
                    line=args.line, weight=args.weight, weighting=args.weighting,
                    on_invalid=on_invalid, id_col=args.id_col)
-    parquet = (".parquet", ".pq")
-    if Path(args.input).suffix.lower() in parquet and Path(args.out).suffix.lower() in parquet:
+    if Path(args.input).suffix.lower() in (".parquet", ".pq") and out_kind == "parquet":
         from pmt.stream import rank_file
 
         with progress.step(f"ranking {args.input} in chunks of {args.chunk_size:,} rows") as up:
@@ -154,30 +407,35 @@ def _cmd_rank(args: argparse.Namespace, progress: Progress) -> int:
         with progress.step(f"scoring and ranking {len(hh):,} households"):
             result = pmt.rank(hh, ws, **options)  # type: ignore[arg-type]
         with progress.step(f"writing {args.out}"):
-            if Path(args.out).suffix.lower() in parquet:
-                result.to_parquet(args.out)
-            else:
-                write_table(result.to_frame(), args.out)
+            tables = {args.out: (result.to_frame(), result.provenance)}
             if args.rejects:
-                write_table(result.rejects, args.rejects, result.provenance)
+                tables[args.rejects] = (result.rejects, result.provenance)
+            write_tables(tables)  # both renamed only once both are complete
     _print_summary(result, sys.stdout, provinces=not args.national_only)
     sys.stdout.write(f"\nranked {result.n:,} of {result.n_input:,} rows -> {args.out}")
     if args.rejects:
         sys.stdout.write(f"; rejected {result.n_rejected:,} -> {args.rejects}")
     sys.stdout.write("\n")
-    return 0
+    if result.n == 0:
+        sys.stderr.write(f"pmt: error: no household was ranked: all {result.n_input:,} rows "
+                         f"were rejected; see {args.rejects} (exit status "
+                         f"{EXIT_NOTHING_RANKED})\n")
+        return EXIT_NOTHING_RANKED
+    return EXIT_OK
 
 
 def _cmd_synth(args: argparse.Namespace, progress: Progress) -> int:
-    import pmt
-    from pmt.io import write_table
+    from pmt.io import output_kind, write_table
+    from pmt.synth import registry
 
+    output_kind(args.out, argument="--out")
+    check_paths(inputs={}, outputs={"--out": args.out})
     with progress.step(f"synthesising {args.households:,} households (seed {args.seed})") as up:
-        hh = pmt.synth.registry(args.households, seed=args.seed, progress=up)
+        hh = registry(args.households, seed=args.seed, progress=up)
     with progress.step(f"writing {args.out}"):
         write_table(hh, args.out, {"generator": "pmt.synth.registry", "seed": args.seed,
                                    "households": args.households, "synthetic": True})
-    return 0
+    return EXIT_OK
 
 
 def _cmd_weights(args: argparse.Namespace, progress: Progress) -> int:
@@ -216,7 +474,7 @@ def _cmd_weights(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pmt", description="Proxy Means Test scoring, ranking and "
+    p = _Parser(prog="pmt", description="Proxy Means Test scoring, ranking and "
                                 "desil (DTKS / DTSEN style).")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
     p.add_argument("--threads", type=int, default=None,
@@ -265,34 +523,75 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _install_signal_handlers() -> dict[int, Any]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` (unless ignored); the old handlers."""
+    old: dict[int, Any] = {}
+    if threading.current_thread() is not threading.main_thread():
+        return old
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+            old[sig] = signal.signal(sig, _raise_terminated)
+    return old
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    text = " ".join(str(message).split())
+    (file or sys.stderr).write(f"pmt: warning: {text}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``pmt`` command; returns the exit status."""
-    args = _parser().parse_args(argv)
-    if args.command == "weights" and args.action != "list" and not args.target:
-        sys.stderr.write("pmt: error: weights show/validate need a NAME or PATH\n")
-        return 2
-    progress = Progress(quiet=args.quiet)
+    """Entry point of the ``pmt`` command; returns the exit status (:data:`EXIT_CODES`)."""
+    old_handlers = _install_signal_handlers()
+    old_showwarning = warnings.showwarning
+    warnings.showwarning = _show_warning
+    flags: dict[str, tuple[str, bool]] = {}
     try:
+        parser = _parser()
+        try:
+            args = parser.parse_args(argv)
+        except _UsageError as exc:
+            sys.stderr.write(f"pmt: error: {exc}\n")
+            return EXIT_USAGE
+        if args.command == "weights" and args.action != "list" and not args.target:
+            sys.stderr.write("pmt: error: pmt weights show/validate need a NAME or PATH (see "
+                             "`pmt weights --help`)\n")
+            return EXIT_USAGE
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        flags = _flags(sub.choices[args.command])
+        progress = Progress(quiet=args.quiet)
         if args.threads is not None:
             import numba
 
             numba.set_num_threads(args.threads)
         handler = {"demo": _cmd_demo, "rank": _cmd_rank, "synth": _cmd_synth,
                    "weights": _cmd_weights}.get(args.command) or args.handler
-        return handler(args, progress)
+        code = int(handler(args, progress))
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except Terminated as exc:
+        sys.stderr.write(f"pmt: terminated ({signal.Signals(exc.signum).name}); no partial "
+                         "output left\n")
+        return 128 + exc.signum
     except KeyboardInterrupt:
-        sys.stderr.write("pmt: interrupted\n")
-        return 130
-    except BrokenPipeError:  # e.g. `pmt ... | head`
-        sys.stderr.close()
-        return 141
-    except (ValueError, TypeError, OSError) as exc:
-        if os.environ.get("PMT_DEBUG"):
+        sys.stderr.write("pmt: interrupted; no partial output left\n")
+        return EXIT_SIGINT
+    except BrokenPipeError:  # e.g. `pmt ... | head`: quiet, and no second error at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
             raise
-        first = str(exc).strip().splitlines()
-        detail = " ".join(line.strip() for line in first[:8])
-        sys.stderr.write(f"pmt: error: {type(exc).__name__}: {detail}\n")
-        return 2 if isinstance(exc, ValueError) else 1
+        code, line = _error_line(exc, flags)
+        sys.stderr.write(line + "\n")
+        return code
+    finally:
+        warnings.showwarning = old_showwarning
+        for sig, handler_ in old_handlers.items():
+            signal.signal(sig, handler_)
 
 
 if __name__ == "__main__":  # pragma: no cover

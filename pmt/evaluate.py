@@ -1493,9 +1493,46 @@ def _column(frame: pd.DataFrame, col: str, option: str) -> np.ndarray:
     return frame[col].to_numpy()
 
 
+#: The files ``pmt evaluate --plots`` and ``pmt compare --plots`` write into the folder.
+_EVALUATE_PLOTS = ("coverage.png", "error_by_percentile.png", "roc.png", "desil_confusion.png")
+_COMPARE_PLOTS = ("transitions_households.png", "transitions_people.png")
+
+
+def _check_cli_paths(args: argparse.Namespace, inputs: dict[str, Any],
+                     plot_names: tuple[str, ...]) -> None:
+    """Before any work: ``--out`` is .csv or .md, matplotlib is there for ``--plots``, and no
+    output is an input or unwritable (:func:`pmt.cli.check_paths`)."""
+    from .cli import check_paths
+    from .errors import OutputPathError
+
+    if args.out and Path(args.out).suffix.lower() not in (".csv", ".md"):
+        raise OutputPathError(f"--out {args.out}: unknown report type "
+                              f"{Path(args.out).suffix!r} (rule: reports are .csv or .md). "
+                              "Fix: end the name with .md or .csv.", argument="--out",
+                              path=str(args.out))
+    outputs: list[tuple[str, Any]] = [("--out", args.out)]
+    folders = {}
+    if args.plots:
+        from . import plots
+
+        plots._figure()  # raises ImportError with the fix if matplotlib is missing
+        folders["--plots"] = Path(args.plots)
+        outputs += [("--plots", Path(args.plots) / name) for name in plot_names]
+    check_paths(inputs=inputs, outputs=outputs, weights=getattr(args, "weights", None),
+                folders=folders)
+
+
+def _write_report(path: Path, text: str) -> None:
+    from .io import atomic_output
+
+    with atomic_output(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
 def _cmd_evaluate(args: argparse.Namespace, progress: Any = None) -> int:
     import pmt
 
+    _check_cli_paths(args, {"INPUT": args.input}, _EVALUATE_PLOTS)
     frame = _read_table(args.input)
     true = _column(frame, args.true, "--true")
     if (args.predicted is None) == (args.weights is None):
@@ -1540,21 +1577,21 @@ def _cmd_evaluate(args: argparse.Namespace, progress: Any = None) -> int:
             parts.append("## By true desil\n\n" + to_markdown(ev.by_desil()))
             parts.append("## Desil confusion (people; rows true, columns predicted)\n\n"
                          + to_markdown(ev.desil_confusion(unit="people")))
-            path.write_text("\n".join(parts), encoding="utf-8")
-        elif path.suffix.lower() == ".csv":
+            _write_report(path, "\n".join(parts))
+        else:  # .csv (checked before any work)
+            from .io import write_table
+
             table = ev.table.reset_index().assign(**{args.by or "group": "all"})
             if groups is not None:
                 table = pd.concat([table, ev.by_group(name=args.by).reset_index()],
                                   ignore_index=True)
-            table.to_csv(path, index=False)
-        else:
-            raise ValueError(f"--out {path}: write .csv or .md. Fix: change the extension.")
+            write_table(table, path)
         out.write(f"\nwrote {path}\n")
     if args.plots:
         from . import plots
 
         folder = Path(args.plots)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)  # its parent was checked before any work
         plots.coverage_curve(ev, path=folder / "coverage.png")
         plots.error_by_percentile(ev, path=folder / "error_by_percentile.png")
         plots.roc_curve(ev, path=folder / "roc.png")
@@ -1565,6 +1602,7 @@ def _cmd_evaluate(args: argparse.Namespace, progress: Any = None) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace, progress: Any = None) -> int:
+    _check_cli_paths(args, {"A": args.a, "B": args.b, "--sizes": args.sizes}, _COMPARE_PLOTS)
     fa, fb = _read_table(args.a), _read_table(args.b)
     fa.attrs.update(_provenance(args.a))
     fb.attrs.update(_provenance(args.b))
@@ -1607,8 +1645,10 @@ def _cmd_compare(args: argparse.Namespace, progress: Any = None) -> int:
                                                            by_province=True)))
             parts.append(f"## The {args.movers} households that moved most\n\n"
                          + to_markdown(cmp.movers(args.movers)))
-            path.write_text("\n".join(parts), encoding="utf-8")
-        elif path.suffix.lower() == ".csv":
+            _write_report(path, "\n".join(parts))
+        else:  # .csv (checked before any work)
+            from .io import write_table
+
             long = []
             units = ("households", "people") if cmp.has_people else ("households",)
             for u in units:
@@ -1621,15 +1661,13 @@ def _cmd_compare(args: argparse.Namespace, progress: Any = None) -> int:
                         s.insert(0, "desil", desil)
                         s.insert(0, "unit", u)
                         long.append(s)
-            pd.concat(long, ignore_index=True).to_csv(path, index=False)
-        else:
-            raise ValueError(f"--out {path}: write .csv or .md. Fix: change the extension.")
+            write_table(pd.concat(long, ignore_index=True), path)
         out.write(f"\nwrote {path}\n")
     if args.plots:
         from . import plots
 
         folder = Path(args.plots)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)  # its parent was checked before any work
         written = 0
         shown: tuple[Unit, ...] = (("households", "people") if cmp.has_people
                                    else ("households",))

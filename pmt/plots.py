@@ -47,7 +47,10 @@ def _figure(**kwargs: Any) -> Figure:
 
 def _finish(fig: Figure, path: str | Path | None, dpi: int) -> Figure:
     if path is not None:
-        fig.savefig(Path(path), dpi=dpi, format="png")
+        from .io import atomic_output
+
+        with atomic_output(path) as tmp:  # complete or absent, never half a PNG
+            fig.savefig(tmp, dpi=dpi, format="png")
     return fig
 
 
