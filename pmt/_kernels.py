@@ -29,7 +29,7 @@ SCORE_BLOCK = 2048
 
 @jit(parallel=True)
 def score(codes, offsets, sizes, lookup, numeric, beta_t, intercept, cell, cell_model,
-          cell_shift):  # type: ignore[no-untyped-def]
+          cell_shift, terms):  # type: ignore[no-untyped-def]
     """Welfare of every household.
 
     Parameters
@@ -46,6 +46,11 @@ def score(codes, offsets, sizes, lookup, numeric, beta_t, intercept, cell, cell_
     cell : (n,) int32, region cell of each household
     cell_model : (K,) int32, model row of each cell
     cell_shift : (K,) float64, subtracted from the prediction (log poverty line, or 0)
+    terms : (n, 2 + V + C) float64, or (0, 0) to skip
+        If it has a row per household, each household's contributions are
+        written there too, in the order they are added: the intercept, each
+        lookup variable, each numeric term, then minus the log poverty line
+        (what :func:`pmt.explain` shows). Welfare is the same either way.
 
     Households go in blocks; within a block one variable at a time, so the
     coefficients in use (one variable's, all models) stay in cache. Each
@@ -60,6 +65,7 @@ def score(codes, offsets, sizes, lookup, numeric, beta_t, intercept, cell, cell_
     n_lookup = offsets.shape[0]
     n_numeric = beta_t.shape[0]
     out = np.empty(n, dtype=np.float64)
+    keep = terms.shape[0] == n and n > 0
     n_blocks = (n + SCORE_BLOCK - 1) // SCORE_BLOCK
     for blk in prange(n_blocks):
         a = blk * SCORE_BLOCK
@@ -70,16 +76,26 @@ def score(codes, offsets, sizes, lookup, numeric, beta_t, intercept, cell, cell_
             mi = cell_model[cell[i]]
             m[i - a] = mi
             acc[i - a] = intercept[mi]
+            if keep:
+                terms[i, 0] = intercept[mi]
         for v in range(n_lookup):
             base = n_models * offsets[v]
             size = sizes[v]
             for i in range(a, b):
-                acc[i - a] += lookup[base + m[i - a] * size + codes[i, v]]
+                c = lookup[base + m[i - a] * size + codes[i, v]]
+                acc[i - a] += c
+                if keep:
+                    terms[i, 1 + v] = c
         for j in range(n_numeric):
             for i in range(a, b):
-                acc[i - a] += beta_t[j, m[i - a]] * numeric[i, j]
+                c = beta_t[j, m[i - a]] * numeric[i, j]
+                acc[i - a] += c
+                if keep:
+                    terms[i, 1 + n_lookup + j] = c
         for i in range(a, b):
             out[i] = acc[i - a] - cell_shift[cell[i]]
+            if keep:
+                terms[i, 1 + n_lookup + n_numeric] = -cell_shift[cell[i]]
     return out
 
 

@@ -24,13 +24,18 @@ import pandas as pd
 
 from . import _kernels as K
 from . import errors as E
-from .regions import fallback_chain, province_table
+from .regions import RegionScheme, fallback_chain, scheme
 from .spec import CANONICAL_COLUMNS, Variable
 from .weights import WeightSet
 
-__all__ = ["Encoded", "encode", "CHECK_ORDER"]
+__all__ = ["Encoded", "encode", "CHECK_ORDER", "duplicated_ids", "id_column", "id_key",
+           "MAX_WEIGHT"]
 
 OnInvalid = Literal["raise", "reject"]
+
+#: A household's person weight may be at most 2**53: sums of whole-number weights up to
+#: it are exact in float64 (ranking checks each scope's total against the same bound).
+MAX_WEIGHT = float(2 ** 53)
 _NO_CAP = np.zeros(0, dtype=np.int64)
 
 #: The order of rules within a column; a rejected row carries the first rule it breaks.
@@ -87,8 +92,9 @@ class Encoded:
         2-digit province codes present, ascending.
     person_weight : (n,) float64
         Weight of each household in desil shares.
-    ids : ndarray or None
-        The id column of the encoded rows.
+    ids : array-like or None
+        The id column of the encoded rows, as given (a numpy array or a pandas
+        extension array; Arrow-backed for Arrow input).
     index : pandas.Index
         The input index of the encoded rows.
     rejects : pandas.DataFrame
@@ -107,7 +113,7 @@ class Encoded:
     cell_group: np.ndarray
     provinces: np.ndarray
     person_weight: np.ndarray
-    ids: np.ndarray | None
+    ids: Any
     index: pd.Index
     rejects: pd.DataFrame
 
@@ -145,36 +151,87 @@ class _Table:
         return self.data.column(name).to_pandas()
 
     def numeric(self, name: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """(values as a numeric array, missing mask or None, text mask or None)."""
+        """(values as a numeric array, missing mask or None, text mask or None).
+
+        Accepted: bool, integers, float16/32/64 (pandas, numpy, nullable or Arrow
+        types) and text (numbers in text are parsed; other text is flagged per row).
+        Any other dtype (datetime, duration, complex, long double, decimal, binary,
+        nested) raises :class:`~pmt.errors.ColumnTypeError` naming the column.
+        """
         if self.kind == "arrow":
             import pyarrow as pa
             import pyarrow.compute as pc
 
             col = self.data.column(name)
-            if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or \
-                    pa.types.is_boolean(col.type):
+            t = col.type
+            if pa.types.is_dictionary(t):
+                col = pc.cast(col, t.value_type)
+                t = col.type
+            if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
                 if col.null_count:  # nulls become NaN, flagged as missing by the float path
                     return np.asarray(pc.cast(col, pa.float64()).to_numpy(
                         zero_copy_only=False)), None, None
-                return np.asarray(col.to_numpy(zero_copy_only=False)), None, None
+                vals = np.asarray(col.to_numpy(zero_copy_only=False))
+                return _accepted(name, vals), None, None
+            if pa.types.is_null(t):
+                return np.full(len(col), np.nan), None, None
+            if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+                raise _dtype_error(name, str(t))
             s = col.to_pandas()
         else:
             s = self.data[name]
-        return _numeric_series(s)
+        return _numeric_series(name, s)
 
 
-def _numeric_series(s: pd.Series) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def _dtype_error(column: str, dtype: str) -> E.ColumnTypeError:
+    return E.ColumnTypeError(
+        f"column {column!r} has dtype {dtype}, which pmt does not read as numbers (rule: "
+        "variables are bool, integer or float16/32/64 — numpy, nullable or Arrow — or text "
+        "holding numbers). Fix: convert the column, e.g. "
+        f"df[{column!r}] = df[{column!r}].astype('float64'), or recode it.", column=column)
+
+
+def _accepted(column: str, vals: np.ndarray) -> np.ndarray:
+    """``vals`` if its numpy dtype is one the kernels take as is; float16 widened exactly."""
+    kind, size = vals.dtype.kind, vals.dtype.itemsize
+    if kind in "biu" or (kind == "f" and size in (4, 8)):
+        return vals
+    if kind == "f" and size == 2:
+        return vals.astype(np.float64)
+    raise _dtype_error(column, str(vals.dtype))
+
+
+def _numeric_series(column: str, s: pd.Series
+                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     dt = s.dtype
     if isinstance(dt, np.dtype) and dt.kind in "biuf":
-        return s.to_numpy(), None, None
+        return _accepted(column, s.to_numpy()), None, None
+    if isinstance(dt, np.dtype) and dt.kind not in "OUS":
+        raise _dtype_error(column, str(dt))  # datetime, timedelta, complex, void
     if isinstance(dt, pd.CategoricalDtype):
-        s = s.astype(object)
-        dt = s.dtype
+        return _numeric_series(column, s.astype(s.cat.categories.dtype)
+                               if s.cat.categories.dtype.kind in "biufOUS" else s.astype(object))
+    if isinstance(dt, pd.ArrowDtype):
+        import pyarrow as pa
+
+        t = dt.pyarrow_dtype
+        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
+                or pa.types.is_string(t) or pa.types.is_large_string(t)):
+            raise _dtype_error(column, str(dt))
+    elif isinstance(dt, pd.api.extensions.ExtensionDtype) and \
+            not isinstance(dt, pd.StringDtype) and getattr(dt, "kind", "O") not in "biuf":
+        raise _dtype_error(column, str(dt))  # periods, intervals, tz-aware datetimes, ...
     if (isinstance(dt, pd.api.extensions.ExtensionDtype)
             and getattr(dt, "kind", "O") in "biuf"):
         missing = s.isna().to_numpy()
-        return s.to_numpy(dtype="float64", na_value=np.nan), (missing if missing.any() else None), None
+        vals = s.to_numpy(dtype="float64", na_value=np.nan)
+        return vals, (missing if missing.any() else None), None
     # text / object: numbers in text are parsed; anything else is text
+    if dt == object:
+        inferred = pd.api.types.infer_dtype(s, skipna=True)
+        if inferred not in ("string", "integer", "floating", "mixed-integer-float", "boolean",
+                            "empty", "mixed", "mixed-integer", "decimal"):
+            raise _dtype_error(column, f"object holding {inferred} values")
     missing = s.isna().to_numpy()
     parsed = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     text = np.isnan(parsed) & ~missing
@@ -235,7 +292,8 @@ class _Problems:
         order = np.argsort(rows, kind="stable")
         frame = pd.DataFrame({"row": rows[order] + self.offset})
         if id_col is not None:
-            frame[id_col] = np.asarray(ids, dtype=object)[rows[order]] if ids is not None else None
+            frame[id_col] = (np.asarray(ids.take(rows[order]), dtype=object)
+                             if ids is not None else None)
         frame["column"] = column[order]
         frame["rule"] = rule[order]
         frame["value"] = value[order]
@@ -247,7 +305,8 @@ class _Problems:
 def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
            weighting: Literal["person", "household"] = "person",
            on_invalid: OnInvalid = "raise", id_col: str | None = "hh_id",
-           row_offset: int = 0) -> Encoded:
+           region_scheme: str | None = None, row_offset: int = 0,
+           check_ids: bool = True) -> Encoded:
     """Validate ``households`` against ``weights`` and build the kernel arrays.
 
     Parameters
@@ -263,10 +322,18 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
         ``household``: each weighs 1 (× ``weight``).
     on_invalid : {"raise", "reject"}
     id_col : str or None
-        The household id column (unique; passed through; never echoed in errors).
+        The household id column: whole numbers or text (unique, not missing, not
+        blank), passed through exactly as given; never echoed in errors. A float
+        column is refused (ids above 2**53 lose digits as floats).
+    region_scheme : str, optional
+        The scheme of the input's ``district_code`` (``"BPS"`` or
+        ``"Kemendagri"``); it must be the weight set's. Default: the weight set's.
     row_offset : int
         Position of the first row in a larger input (a chunk of a file): added to
         every row position reported in errors, ``rows`` and the rejects table.
+    check_ids : bool, default True
+        Check ids for duplicates here. The chunked file path passes False and checks
+        all chunks at once with :func:`duplicated_ids`, the same rule.
 
     Raises
     ------
@@ -276,19 +343,19 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
         raise ValueError(f"on_invalid must be 'raise' or 'reject'; got {on_invalid!r}")
     if weighting not in ("person", "household"):
         raise ValueError(f"weighting must be 'person' or 'household'; got {weighting!r}")
+    scheme = _region_scheme(weights, region_scheme)
     table = _Table(households)
     spec = weights.spec
     check_columns(table.names, table.n, spec.variables, weight, id_col)
     n = table.n
     problems = _Problems(n, on_invalid, table, row_offset)
 
-    # ids: present, unique. Values never echoed.
-    ids = None
+    # ids: present, not blank, unique. Values never echoed.
+    ids = key = None
     if id_col is not None:
-        id_series = table.series(id_col)
-        problems.add("missing_or_infinite", id_col, id_series.isna().to_numpy(),
-                     what="household ids must not be missing", echo=False)
-        ids = id_series.to_numpy()
+        ids, key, missing = id_column(table, id_col)
+        problems.add("missing_or_infinite", id_col, missing,
+                     what="household ids must not be missing or blank", echo=False)
 
     # canonical columns
     district = _whole(table, problems, "district_code", 1000, 9999,
@@ -333,23 +400,24 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
                      what="survey weights must be finite")
         problems.add("out_of_range", weight, np.isfinite(w) & (w <= 0), w,
                      what="survey weights must be greater than 0")
+        with np.errstate(over="ignore", invalid="ignore"):
+            over = np.isfinite(w) & (w * (hh_size if weighting == "person" else 1) > MAX_WEIGHT)
+        problems.add("out_of_range", weight, over, w,
+                     what=f"a household's person weight (survey weight x hh_size) must not "
+                          f"exceed 2**53 = {MAX_WEIGHT:.4g}, beyond which sums of weights "
+                          "are inexact")
 
-    # regions
-    provinces = province_table(weights.manifest.region_scheme)
+    # regions: a district of the scheme, not only a known province
     ok_d = ~problems.bad
-    prov = district // 100
-    known = np.zeros(100, dtype=bool)
-    known[list(provinces)] = True
-    bad_region = ok_d & ((district % 100 == 0) | ~known[np.clip(prov, 0, 99)])
-    problems.add("unknown_region", "district_code", bad_region, district,
-                 what=f"the province (first two digits) must be one of the "
-                      f"{weights.manifest.region_scheme} scheme's 38 and the kabupaten/kota "
-                      "part 01-99")
+    problems.add("unknown_region", "district_code", ok_d & ~scheme.known_districts(district),
+                 district,
+                 what=f"must be a kabupaten/kota code of the {scheme.name} scheme ({scheme.vintage}"
+                      f" vintage, {len(scheme.districts)} districts; see docs/regions.md)")
     cells = _resolve_cells(district, urban, ~problems.bad, weights, problems)
 
     # duplicate ids, among rows otherwise valid (so a reject of one copy is explained)
-    if ids is not None:
-        dup = _duplicated(ids, ~problems.bad)
+    if key is not None and check_ids:
+        dup = duplicated_ids(key, ~problems.bad)
         problems.add("duplicate_id", id_col or "", dup, what="household ids must be unique",
                      echo=False)
 
@@ -396,7 +464,7 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
         numeric=numeric, cell=take(cell_idx), cell_district=cell_district,
         cell_urban=cell_urban, cell_model=cell_model, cell_shift=cell_shift,
         cell_group=cell_group, provinces=present, person_weight=np.ascontiguousarray(pw),
-        ids=None if ids is None else take(ids),
+        ids=None if ids is None else (ids if all_kept else ids.take(rows)),
         index=table.index if all_kept else table.index[rows],
         rejects=problems.frame(id_col, ids))
 
@@ -490,8 +558,10 @@ def _whole(table: _Table, problems: _Problems, column: str, lo: float, hi: float
     else:
         bad = (vals < lo) | (vals > hi)
         problems.add(rule, column, bad, vals, what=what)
-        out = vals.astype(np.int64, copy=False) if not bad.any() else np.where(bad, lo, vals)
-    return out
+        out = np.where(bad, lo, vals) if bad.any() else vals
+    # int64 whatever the input's width: a narrow dtype must not reach arithmetic later
+    # (np.log of int8 computes in float16), whether or not a row was rejected
+    return out.astype(np.int64, copy=False)
 
 
 def _lookup_column(table: _Table, problems: _Problems, var: Variable, out: np.ndarray) -> None:
@@ -554,16 +624,116 @@ def _numeric_column(table: _Table, problems: _Problems, var: Variable,
     out[:] = np.where(finite, fvals, 0.0)
 
 
-def _duplicated(ids: np.ndarray, among: np.ndarray) -> np.ndarray:
-    if ids.dtype.kind in "iu" and among.all():
-        s = np.sort(ids)
+def id_column(table: _Table, id_col: str) -> tuple[Any, Any, np.ndarray]:
+    """The id column as given (to pass through), its key for the duplicate check, and a
+    mask of missing or blank ids.
+
+    Whole-number ids stay integers (the key is an int64/uint64 numpy array); text ids stay
+    text (the key is an Arrow string array: no Python object per id for Arrow input).
+    Float, bool and other dtypes raise :class:`~pmt.errors.ColumnTypeError`.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.kind == "pandas":
+        s = table.data[id_col]
+        values: Any = s.array
+        dt = s.dtype
+        if isinstance(dt, np.dtype) and dt.kind in "iu":
+            return s.to_numpy(), s.to_numpy(), np.zeros(table.n, dtype=bool)
+        try:
+            col = pa.chunked_array([pa.array(s, from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            raise _id_type_error(id_col, "object holding a mix of text and numbers") from None
+    else:
+        col = table.data.column(id_col)
+        values = pd.arrays.ArrowExtensionArray(col)
+    t = col.type
+    if pa.types.is_dictionary(t):
+        col = pc.cast(col, t.value_type)
+        t = col.type
+    missing = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if pa.types.is_integer(t):
+        # integers pass through as numpy integers (the missing ones are rejected)
+        key = np.asarray(col.fill_null(0).to_numpy() if col.null_count else col.to_numpy())
+        return (values if table.kind == "pandas" else key), key, missing
+    if pa.types.is_null(t):
+        return values, np.zeros(table.n, dtype=np.int64), np.ones(table.n, dtype=bool)
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        raise _id_type_error(id_col, str(s.dtype) if table.kind == "pandas" else str(t))
+    blank = pc.equal(pc.utf8_trim_whitespace(col), "").fill_null(False)
+    missing |= np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+    return values, col, missing
+
+
+def id_key(values: Any) -> Any:
+    """The duplicate-check key of passed-through ids (:attr:`Encoded.ids`): numpy integers
+    as they are, anything else as an Arrow array (text, or integers of an Arrow column)."""
+    if isinstance(values, np.ndarray):
+        return values
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values)
+    if pa.types.is_dictionary(arr.type):
+        arr = pc.cast(arr, arr.type.value_type)
+    if pa.types.is_integer(arr.type):
+        return np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False))
+    return arr
+
+
+def _id_type_error(id_col: str, dtype: str) -> E.ColumnTypeError:
+    return E.ColumnTypeError(
+        f"column {id_col!r}: household ids must be whole numbers or text; got dtype {dtype} "
+        "(rule: ids pass through exactly; as floats, ids above 2**53 such as 16-digit NIK/KK "
+        "numbers lose digits and collide). Fix: read the id column as text (e.g. "
+        f"pd.read_csv(..., dtype={{{id_col!r}: str}})) or as integers.", column=id_col)
+
+
+def duplicated_ids(key: Any, among: np.ndarray | None = None) -> np.ndarray:
+    """Rows whose id occurs more than once among the rows ``among`` (every copy is marked).
+
+    ``key`` is an :func:`id_column` key (numpy integers, or an Arrow string array or
+    chunked array); ``among`` (n,) bool, default all. Rows outside ``among`` are never
+    marked and do not count. The one duplicate rule of the in-memory and chunked paths.
+    """
+    n = len(key)
+    among = np.ones(n, dtype=bool) if among is None else among
+    if isinstance(key, np.ndarray):
+        sub = key if among.all() else key[among]
+        s = np.sort(sub)
         if not (s[1:] == s[:-1]).any():  # the common case: all unique
-            return np.zeros(ids.shape[0], dtype=bool)
-    pos = np.flatnonzero(among)
-    dup = pd.Series(ids[pos]).duplicated(keep=False).to_numpy()
-    out = np.zeros(ids.shape[0], dtype=bool)
-    out[pos[dup]] = True
+            return np.zeros(n, dtype=bool)
+        dup_sub = pd.Series(sub).duplicated(keep=False).to_numpy()
+    else:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        enc = pc.dictionary_encode(key)
+        chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
+        idx = np.concatenate([np.asarray(c.indices.fill_null(0).to_numpy(zero_copy_only=False))
+                              for c in chunks]) if chunks else np.zeros(0, dtype=np.int64)
+        sub = idx[among]
+        counts = np.bincount(sub, minlength=len(chunks[0].dictionary) if chunks else 0)
+        dup_sub = counts[sub] > 1
+    out = np.zeros(n, dtype=bool)
+    out[np.flatnonzero(among)[dup_sub]] = True
     return out
+
+
+def _region_scheme(weights: WeightSet, declared: str | None) -> RegionScheme:
+    """The weight set's region scheme, checked against the scheme the caller declares."""
+    own = weights.manifest.region_scheme
+    if declared is not None:
+        scheme(declared)  # a known name
+        if declared != own:
+            raise E.RegionSchemeError(
+                f"region_scheme: the input's district codes are {declared} codes but weight set "
+                f"{weights.id} uses {own} codes (rule: the two schemes give some codes to "
+                f"different provinces, e.g. 91 is Papua Barat in BPS and Papua in Kemendagri). "
+                f"Fix: recode the districts to {own} codes, or use a weight set built on "
+                f"{declared} codes.")
+    return scheme(own)
 
 
 def _resolve_cells(district: np.ndarray, urban: np.ndarray, ok: np.ndarray, weights: WeightSet,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "ArgumentError",
     "ColumnTypeError",
     "DuplicateColumnError",
     "DuplicateIdError",
@@ -24,6 +25,9 @@ __all__ = [
     "MissingValueError",
     "NonFiniteWelfareError",
     "OutputPathError",
+    "PopulationTooSmallError",
+    "RegionSchemeError",
+    "SmallPopulationWarning",
     "UnknownRegionError",
     "WeightSetError",
 ]
@@ -109,6 +113,26 @@ class UnknownRegionError(InputError):
     """A region code is malformed, or unknown to the weight set with no fallback."""
 
     rule = "unknown_region"
+
+
+class ArgumentError(ValueError):
+    """An argument (not a table column) breaks its rule; ``argument`` names it."""
+
+    def __init__(self, message: str, *, argument: str) -> None:
+        super().__init__(message)
+        self.argument = argument
+
+
+class PopulationTooSmallError(ArgumentError):
+    """Registry cutoffs asked of fewer households than there are classes."""
+
+
+class SmallPopulationWarning(UserWarning):
+    """Registry cutoffs from a population too small for them to mean much."""
+
+
+class RegionSchemeError(ValueError):
+    """The input's declared region-code scheme is not the weight set's."""
 
 
 class NonFiniteWelfareError(ValueError):

@@ -20,10 +20,14 @@ Model and poverty-line keys are strings, one per level of the fallback chain::
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
-__all__ = ["Province", "PROVINCES", "SCHEMES", "province_table", "fallback_chain",
-           "key_level", "LEVELS"]
+import numpy as np
+
+__all__ = ["Province", "PROVINCES", "RegionScheme", "SCHEMES", "scheme", "province_table",
+           "fallback_chain", "key_level", "LEVELS"]
 
 
 class Province(NamedTuple):
@@ -58,17 +62,67 @@ _PAPUA_CODES = {
                    "Papua Pegunungan": 95, "Papua Barat Daya": 96},
 }
 
-SCHEMES = ("BPS", "Kemendagri")
+@dataclass(frozen=True)
+class RegionScheme:
+    """A region-code scheme at one vintage: its provinces and kabupaten/kota codes.
+
+    The district list follows the numbering convention — kabupaten ``PP01`` to
+    ``PPnn`` and kota ``PP71`` onwards, with each province's number of
+    kabupaten and kota since 2022 (514 in all). The official lists have gaps
+    and renumberings this convention does not know, so the built-in list is a
+    stand-in: a district code outside it is refused (``unknown_region``),
+    never scored by a province model silently.
+    """
+
+    name: str
+    vintage: str
+    provinces: dict[int, Province] = field(hash=False, compare=False)
+
+    @cached_property
+    def districts(self) -> frozenset[int]:
+        """The 4-digit kabupaten/kota codes of the scheme."""
+        return frozenset(code * 100 + k for code, p in self.provinces.items()
+                         for k in (*range(1, p.n_kabupaten + 1), *range(71, 71 + p.n_kota)))
+
+    @cached_property
+    def _known(self) -> np.ndarray:
+        known = np.zeros(10_000, dtype=bool)
+        known[sorted(self.districts)] = True
+        known.setflags(write=False)
+        return known
+
+    def known_districts(self, codes: np.ndarray) -> np.ndarray:
+        """Whether each code of ``codes`` (n,) int is a district of the scheme (bool (n,))."""
+        codes = np.asarray(codes)
+        inside = (codes >= 0) & (codes < 10_000)
+        out = np.zeros(codes.shape, dtype=bool)
+        out[inside] = self._known[codes[inside]]
+        return out
 
 
-def province_table(scheme: str = "BPS") -> dict[int, Province]:
-    """The 38 provinces of ``scheme``, keyed by 2-digit code, in code order."""
-    if scheme not in _PAPUA_CODES:
-        raise ValueError(f"scheme must be one of {SCHEMES}; got {scheme!r}")
+def _build(name: str) -> RegionScheme:
     rows = [Province(*r) for r in _COMMON]
-    rows += [Province(code, name, *_PAPUA_NAMES[name])
-             for name, code in _PAPUA_CODES[scheme].items()]
-    return {p.code: p for p in sorted(rows)}
+    rows += [Province(code, pname, *_PAPUA_NAMES[pname])
+             for pname, code in _PAPUA_CODES[name].items()]
+    return RegionScheme(name, "2022", {p.code: p for p in sorted(rows)})
+
+
+#: The one registry of region schemes, by name.
+_REGISTRY = {name: _build(name) for name in _PAPUA_CODES}
+SCHEMES = tuple(_REGISTRY)
+
+
+def scheme(name: str = "BPS") -> RegionScheme:
+    """The region scheme called ``name`` (``"BPS"`` or ``"Kemendagri"``)."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"region scheme must be one of {SCHEMES}; got {name!r}") from None
+
+
+def province_table(scheme_name: str = "BPS") -> dict[int, Province]:
+    """The 38 provinces of a scheme, keyed by 2-digit code, in code order."""
+    return dict(scheme(scheme_name).provinces)
 
 
 PROVINCES = province_table("BPS")

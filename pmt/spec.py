@@ -38,6 +38,11 @@ CANONICAL_COLUMNS = ("hh_id", "district_code", "urban", "hh_size")
 
 Kind = Literal["binary", "categorical", "count", "continuous"]
 
+#: Most codes a categorical variable may have (one byte per code index; 255 is reserved).
+MAX_CODES = 255
+#: Widest range of code values (``max - min + 1``) of a categorical variable.
+MAX_CODE_SPAN = 65_536
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -64,6 +69,20 @@ class Variable(_Frozen):
         if self.kind == "categorical":
             if not self.codes or len(self.codes) < 2:
                 raise ValueError(f"categorical variable {self.name!r} needs at least two codes")
+            # the encoder stores a code's position in one byte (255 marks an invalid code)
+            # and looks codes up in a table spanning min..max: both bounds keep every
+            # index that reaches the scoring kernel provably in range
+            if len(self.codes) > MAX_CODES:
+                raise ValueError(
+                    f"categorical variable {self.name!r} has {len(self.codes)} codes; at most "
+                    f"{MAX_CODES} are allowed. Fix: group the codes, or make it a count or "
+                    "continuous variable.")
+            span = max(self.codes) - min(self.codes) + 1
+            if span > MAX_CODE_SPAN:
+                raise ValueError(
+                    f"categorical variable {self.name!r}: codes span {min(self.codes)}.."
+                    f"{max(self.codes)} ({span:,} values); at most {MAX_CODE_SPAN:,} are "
+                    "allowed. Fix: recode to small integers.")
         elif self.codes is not None:
             raise ValueError(f"only categorical variables have codes ({self.name!r} is {self.kind})")
         if self.min is not None and self.max is not None and self.min > self.max:

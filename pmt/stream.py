@@ -18,9 +18,8 @@ this with tiny chunks).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,16 +27,16 @@ import numpy as np
 import pandas as pd
 
 from . import errors as E
-from .encode import _Problems, check_columns, encode, required_columns
-from .io import _slow_write_pause, _write_frame, atomic_output
+from .encode import _Problems, check_columns, duplicated_ids, encode, id_key, required_columns
+from .errors import ArgumentError
+from .io import _slow_write_pause, _write_frame, atomic_outputs
 from .rank import (
     CutoffMode,
-    RankOptions,
     RankResult,
     Scored,
-    _check_n,
     _scored,
     _weights,
+    rank_options,
     rank_scored,
 )
 from .weights import WeightSet
@@ -49,11 +48,13 @@ Progress = Callable[[str, int, int], None]
 
 def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
               chunk_size: int = 1_000_000, rejects: str | Path | None = None,
-              cutoffs: CutoffMode = "registry", n: int = 10, max_desil: int = 4,
+              cutoffs: CutoffMode | Mapping[str, Any] = "registry", n: int = 10,
+              max_desil: int | None = None,
               line: float | None = None, weight: str | None = None,
               weighting: Literal["person", "household"] = "person",
               on_invalid: Literal["raise", "reject"] = "raise",
-              id_col: str | None = "hh_id", progress: Progress | None = None) -> RankResult:
+              id_col: str | None = "hh_id", region_scheme: str | None = None,
+              progress: Progress | None = None) -> RankResult:
     """Rank the households of a Parquet file chunk by chunk and write the result.
 
     Parameters
@@ -70,7 +71,7 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
         Where to write the rejects table (``on_invalid="reject"``; CSV or Parquet).
     progress : callable, optional
         Called as ``progress(pass_name, rows_done, rows_total)``.
-    cutoffs, n, max_desil, line, weight, weighting, on_invalid, id_col
+    cutoffs, n, max_desil, line, weight, weighting, on_invalid, id_col, region_scheme
         As for :func:`pmt.rank`.
 
     Returns
@@ -83,15 +84,15 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
 
     from .io import check_outputs, output_kind
 
-    _check_n(n)
+    options = rank_options(cutoffs=cutoffs, n=n, max_desil=max_desil, line=line, weight=weight,
+                           weighting=weighting, id_col=None)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
             or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a whole number >= 1; got {chunk_size!r}")
-    if line is None and not 1 <= int(max_desil) <= n:
-        raise ValueError(f"max_desil must be a whole number from 1 to n={n}; got {max_desil!r}")
+        raise ArgumentError(f"chunk_size must be a whole number >= 1; got {chunk_size!r}",
+                            argument="chunk_size")
     if on_invalid == "reject" and rejects is None:
-        raise ValueError("on_invalid='reject' needs rejects=PATH, so that every rejected row "
-                         "is accounted for")
+        raise ArgumentError("on_invalid='reject' needs rejects=PATH, so that every rejected row "
+                            "is accounted for", argument="rejects")
     if output_kind(out, argument="out") != "parquet":
         raise E.OutputPathError(f"out {out}: rank_file writes Parquet. Fix: name the output "
                                 ".parquet (or rank in memory with pmt.rank for CSV).",
@@ -124,7 +125,8 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     for batch in _prefetch(source.iter_batches(batch_size=chunk_size, columns=needed)):
         table = pa.Table.from_batches([batch])
         enc = encode(table, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
-                     id_col=id_col, row_offset=done)
+                     id_col=id_col, region_scheme=region_scheme, row_offset=done,
+                     check_ids=False)
         part = slice(kept, kept + enc.n)
         scored = _scored(enc, ws)
         arrays["welfare"][part] = scored.welfare
@@ -134,7 +136,7 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
         arrays["rows"][part] = enc.rows
         kept += enc.n
         if id_col is not None:
-            id_parts.append(enc.ids)
+            id_parts.append(id_key(enc.ids))
         if len(enc.rejects):
             reject_parts.append(enc.rejects)
         done += table.num_rows
@@ -143,13 +145,17 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     if kept < total:
         arrays = {k: v[:kept] for k, v in arrays.items()}
 
-    # ---- ids unique across chunks (within a chunk the encoder checked them)
+    # ---- ids unique over the whole file: the encoder's rule, applied to every chunk at once
+    # (rows that broke another rule are not here, as in memory)
     if id_col is not None:
-        ids = np.concatenate(id_parts)
-        if _surely_unique(ids):
-            dup = np.zeros(0, dtype=bool)
+        if all(isinstance(k, np.ndarray) for k in id_parts):
+            key: Any = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
         else:
-            dup = pd.Series(ids).duplicated(keep=False).to_numpy()
+            import pyarrow as pa
+
+            key = pa.chunked_array(id_parts)
+        dup = duplicated_ids(key)
+        ids = key
         if dup.any():
             rows_dup = arrays["rows"][dup]
             if on_invalid == "raise":
@@ -159,15 +165,12 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
                     f"{E.format_examples(rows_dup[:5])}. Fix: make the household ids unique, "
                     "or pass on_invalid='reject'.", column=id_col, rows=rows_dup[:5])
             reject_parts.append(pd.DataFrame({
-                "row": rows_dup, id_col: ids[dup].astype(object), "column": id_col,
+                "row": rows_dup, id_col: _take(ids, np.flatnonzero(dup)), "column": id_col,
                 "rule": "duplicate_id", "value": None}))
             keep = ~dup
             arrays = {k: v[keep] for k, v in arrays.items()}
         del ids, id_parts
 
-    options = RankOptions(cutoffs=cutoffs, n=n, max_desil=max_desil, line=line,
-                          weighting=weighting if weight is None else f"{weighting} x {weight}",
-                          id_col=None)
     scored = Scored(welfare=arrays["welfare"], model=arrays["model"],
                     province=arrays["province"], person_weight=arrays["pw"])
     reject_frame = (pd.concat(reject_parts, ignore_index=True).sort_values("row",
@@ -181,12 +184,10 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
 
     # ---- pass 2: write the result in input order, chunk by chunk, to temporary files
     # renamed onto out and rejects only when both are complete (pmt.io.atomic_output)
-    with ExitStack() as stack:
-        tmp_out = stack.enter_context(atomic_output(out))
-        tmp_rejects = None if rejects is None else stack.enter_context(atomic_output(rejects))
-        _write(source, result, tmp_out, id_col, chunk_size, progress, total)
-        if rejects is not None and tmp_rejects is not None:
-            _write_frame(reject_frame, tmp_rejects, output_kind(rejects), result.provenance)
+    with atomic_outputs(out, *([] if rejects is None else [rejects])) as temps:
+        _write(source, result, temps[0], id_col, chunk_size, progress, total)
+        if rejects is not None:
+            _write_frame(reject_frame, temps[1], output_kind(rejects), result.provenance)
     return result
 
 
@@ -242,13 +243,13 @@ def _write(source: Any, result: RankResult, out: str | Path, id_col: str | None,
             writer.close()
 
 
-def _surely_unique(ids: np.ndarray) -> bool:
-    """True if numeric ids are all distinct (a sort: ~10x faster than hashing at 30 M);
-    False when they are not, or are not numbers (then the caller hashes them)."""
-    if ids.dtype.kind not in "iuf" or ids.size < 2:
-        return ids.size < 2
-    s = np.sort(ids)
-    return not bool((s[1:] == s[:-1]).any())
+def _take(key: Any, positions: np.ndarray) -> np.ndarray:
+    """Ids at ``positions`` of a duplicate-check key, as an object array (for rejects)."""
+    if isinstance(key, np.ndarray):
+        return key[positions].astype(object)
+    import pyarrow as pa
+
+    return np.array(key.take(pa.array(positions)).to_pylist(), dtype=object)
 
 
 def _prefetch(items: Iterable[Any]) -> Iterator[Any]:
