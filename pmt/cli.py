@@ -447,7 +447,14 @@ def _cmd_weights(args: argparse.Namespace, progress: Progress) -> int:
         return 0
     ws = pmt.load_weights(args.target)
     if args.action == "validate":
+        # load_weights verified content_hash and file_hashes (a mismatch names the file)
         sys.stdout.write(f"ok: {ws!r}\n{ws.content_hash}\n")
+        for fname, digest in (ws.manifest.file_hashes or {}).items():
+            sys.stdout.write(f"  {fname}  {digest}\n")
+        if ws.manifest.file_hashes is None:
+            sys.stdout.write("note: this manifest records no per-file hashes, so a change "
+                             "could not be traced to one file; re-save the set with "
+                             "pmt.save_weights to record them\n")
         return 0
     m = ws.manifest
     out = sys.stdout

@@ -243,10 +243,15 @@ class WeightSet:
 
     @cached_property
     def content_hash(self) -> str:
-        """``sha256:…`` over the manifest and every data file (see :func:`compute_hash`)."""
+        """``sha256:…`` over the manifest and every data file (see :func:`compute_hash`).
+
+        For a loaded set, the hash of the files as read; for a set built in
+        memory, the hash :func:`save_weights` will write for it.
+        """
         if self.loaded_hash is not None:
             return self.loaded_hash
-        return compute_hash(self.manifest, _render_files(self))
+        manifest, files = _saved_form(self)
+        return compute_hash(manifest, files)
 
     @property
     def has_poverty_lines(self) -> bool:
@@ -897,20 +902,7 @@ def save_weights(ws: WeightSet, folder: str | Path) -> WeightSet:
     """
     if not isinstance(ws, WeightSet):
         raise TypeError(f"save_weights: ws must be a pmt.WeightSet, got {type(ws).__name__}")
-    m = ws.manifest
-    default = WeightFiles()
-    try:
-        names = WeightFiles(
-            coefficients=m.files.coefficients,
-            poverty_lines=(m.files.poverty_lines or default.poverty_lines)
-            if ws.poverty_lines else None,
-            cutoffs=(m.files.cutoffs or default.cutoffs) if ws.cutoffs else None)
-    except (ValidationError, AttributeError) as exc:
-        raise WeightSetError(f"save_weights: the manifest's file names are invalid: {exc}. "
-                             "Fix: use plain names such as 'coefficients.csv'; nothing was "
-                             "written.", [str(exc)]) from None
-    m = m.model_copy(update={"files": names, "cutoff_classes": ws.cutoff_classes})
-    files = _render_files(ws)
+    m, files = _saved_form(ws)
     m = m.model_copy(update={"file_hashes": {n: file_hash(t) for n, t in sorted(files.items())},
                              "content_hash": compute_hash(m, files)})
     manifest_text = m.model_dump_json(indent=2) + "\n"
@@ -938,6 +930,28 @@ def save_weights(ws: WeightSet, folder: str | Path) -> WeightSet:
         # after a swap, tmp holds the old set; after a failure, the partial new one
         shutil.rmtree(tmp, ignore_errors=True)
     return load_weights(Path(folder))
+
+
+def _saved_form(ws: WeightSet) -> tuple[Manifest, dict[str, str]]:
+    """The manifest (without hashes) and file texts :func:`save_weights` writes for ``ws``.
+
+    ``files`` names exactly the tables ``ws`` has and ``cutoff_classes`` is
+    theirs. Raises WeightSetError for a file name that is not plain.
+    """
+    m = ws.manifest
+    default = WeightFiles()
+    try:
+        names = WeightFiles(
+            coefficients=m.files.coefficients,
+            poverty_lines=(m.files.poverty_lines or default.poverty_lines)
+            if ws.poverty_lines else None,
+            cutoffs=(m.files.cutoffs or default.cutoffs) if ws.cutoffs else None)
+    except (ValidationError, AttributeError) as exc:
+        raise WeightSetError(f"save_weights: the manifest's file names are invalid: {exc}. "
+                             "Fix: use plain names such as 'coefficients.csv'; nothing was "
+                             "written.", [str(exc)]) from None
+    m = m.model_copy(update={"files": names, "cutoff_classes": ws.cutoff_classes})
+    return m, _render_files(ws)
 
 
 def _existing_set_names(target: Path) -> set[str] | None:
