@@ -326,15 +326,19 @@ def _residual_bandwidth(u: np.ndarray, w: np.ndarray, tau: float) -> float:
     lo, hi = max(tau - h, 1e-6), min(tau + h, 1 - 1e-6)
     spread = _NORMAL.inv_cdf(hi) - _NORMAL.inv_cdf(lo)
     sd = math.sqrt(float(w @ (u - (w @ u) / w.sum()) ** 2) / w.sum())
-    q75, q25 = _wquantile(u, w, 0.75), _wquantile(u, w, 0.25)
+    q25, q75 = _quartiles(u, w)
     scale = min(sd, (q75 - q25) / 1.34) if q75 > q25 else sd
     return max(scale * spread, 1e-12)
 
 
-def _wquantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
-    order = np.argsort(x, kind="stable")
-    cw = np.cumsum(w[order])
-    return float(x[order][min(np.searchsorted(cw, q * cw[-1]), x.size - 1)])
+def _quartiles(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Weighted first and third quartiles: the smallest ``x`` whose weighted CDF reaches
+    1/4 and 3/4 — pmt's reference-cutoff rule (:func:`pmt.reference_cutoffs`, 4 classes),
+    not a second implementation of it."""
+    from .rank import reference_cutoffs
+
+    c = reference_cutoffs(x, w, n=4)[None]
+    return float(c[0]), float(c[2])
 
 
 def density_at_zero(u: np.ndarray, w: np.ndarray | None, tau: float) -> float:
