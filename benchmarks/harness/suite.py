@@ -135,8 +135,9 @@ def time_tools(kind: str, tools: list[str], n: int, *, data: Path, ties: Path, r
                              repeat=repeat, outdir=str(Path(tmp) / tool), weights=run.weights)
             info.update(tool=tool, n=n, repeat=repeat)
             if "failed" in info:
-                print(f"failed: {info['failed']}\n    | " + "\n    | ".join(info["stderr"]),
-                      flush=True)
+                print(f"failed: {info['failed']}", flush=True)
+                for line in info["stderr"]:
+                    print(f"    | {line}", flush=True)
             else:
                 extra = info["peak_rss"] - info["rss_before_job"]
                 print(f"median {report.median(info['wall_s']):.3f} s "

@@ -168,6 +168,13 @@ def by_ids(ids_out: np.ndarray, ids_in: np.ndarray, cols: dict[str, np.ndarray]
     return {k: np.asarray(v)[pos] for k, v in cols.items()}
 
 
+def table_by_ids(res: Any, df: Any) -> dict[str, np.ndarray]:
+    """The outputs of a result table carrying ``hh_id`` (pandas or polars) in the input
+    order of the table ``df``."""
+    return by_ids(res["hh_id"].to_numpy(), df["hh_id"].to_numpy(),
+                  {k: res[k].to_numpy() for k in OUTPUTS})
+
+
 # --------------------------------------------------------------------------- from encoded arrays
 
 @dataclass(frozen=True, eq=False)

@@ -17,7 +17,6 @@ import pandas as pd
 from peers.common import (
     OUTPUTS,
     Coefs,
-    by_ids,
     by_position,
     desil_array,
     head_frame,
@@ -25,6 +24,7 @@ from peers.common import (
     numeric_term,
     read_frame,
     resolve_cells,
+    table_by_ids,
 )
 
 WHAT = {
@@ -106,9 +106,7 @@ def frame(df: pd.DataFrame, ws: Any) -> pd.DataFrame:
                               "p": hsz, "welfare": welfare}))
 
 
-def frame_arrays(res: pd.DataFrame, df: pd.DataFrame) -> dict[str, np.ndarray]:
-    return by_ids(res["hh_id"].to_numpy(), df["hh_id"].to_numpy(),
-                  {k: res[k].to_numpy() for k in OUTPUTS})
+frame_arrays = table_by_ids
 
 
 # --------------------------------------------------------------------------- from encoded arrays

@@ -19,13 +19,13 @@ from peers.common import (
     MAX_DESIL,
     OUTPUTS,
     Coefs,
-    by_ids,
     by_position,
     desil_count,
     model_levels,
     model_tables,
     numeric_term,
     resolve_cells,
+    table_by_ids,
 )
 
 WHAT = {
@@ -140,9 +140,7 @@ def frame(df: pl.DataFrame, ws: Any) -> pl.DataFrame:
     return plan(df.lazy(), _cells(df), ws).collect()
 
 
-def frame_arrays(res: pl.DataFrame, df: pl.DataFrame) -> dict[str, np.ndarray]:
-    return by_ids(res["hh_id"].to_numpy(), df["hh_id"].to_numpy(),
-                  {k: res[k].to_numpy() for k in OUTPUTS})
+frame_arrays = table_by_ids
 
 
 # --------------------------------------------------------------------------- from encoded arrays
