@@ -1,6 +1,6 @@
 """Province tables of the region-code schemes, and region-key helpers.
 
-A region code means something only with its scheme and vintage (DOMAIN.md §5).
+A region code means something only with its scheme and vintage (``docs/regions.md``).
 Two schemes are known: ``BPS`` (statistics; the default) and ``Kemendagri``
 (home affairs; used in NIK). They agree on every province except Papua.
 
@@ -129,12 +129,12 @@ PROVINCES = province_table("BPS")
 
 LEVELS = ("district_urban", "district", "province_urban", "province", "national")
 
-_KEY = re.compile(r"^(?:national|\d{2}|\d{4})(?:-(?:urban|rural))?$")
+_KEY = re.compile(r"\A(?:national|[0-9]{2}|[0-9]{4})(?:-(?:urban|rural))?\Z", re.ASCII)
 
 
 def key_level(key: str) -> str:
     """The level of a model key (``"3171-urban"`` -> ``"district_urban"``)."""
-    if not _KEY.match(key) or key.startswith("national-"):
+    if not isinstance(key, str) or not _KEY.match(key) or key.startswith("national-"):
         raise ValueError(f"malformed region key {key!r}: expected 'national', PP, PPDD, "
                          "optionally with '-urban' or '-rural'")
     if key == "national":

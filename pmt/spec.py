@@ -206,7 +206,7 @@ def _count(name: str, label: str, block: str, max_: float, *, per_hh: bool = Fal
 def default_spec() -> VariableSpec:
     """The default catalogue, after the DTKS / Regsosek 2022 family form.
 
-    Code sets paraphrase the form's answer categories (DOMAIN.md §3); where the
+    Code sets paraphrase the form's answer categories (``docs/variables.md``); where the
     form has more detail (26 industries) the catalogue uses a documented grouping.
     It is the spec the ``demo`` weight set and :func:`pmt.synth.registry` use.
     """

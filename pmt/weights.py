@@ -56,7 +56,7 @@ from pydantic import (
 )
 
 from .errors import WeightSetError
-from .regions import LEVELS, key_level, province_table
+from .regions import LEVELS, key_level, province_table, scheme
 from .spec import VariableSpec
 
 __all__ = ["FORMAT", "Manifest", "WeightFiles", "WeightSet", "available_weights",
@@ -648,6 +648,11 @@ def _check_key(manifest: Manifest, key: str, where: str, problems: list[str]) ->
         if prov not in province_table(manifest.region_scheme):
             problems.append(f"{where}: region key {key!r}: province {prov:02d} is not a "
                             f"province of the {manifest.region_scheme} scheme")
+            return False
+        code = key.partition("-")[0]
+        if len(code) == 4 and int(code) not in scheme(manifest.region_scheme).districts:
+            problems.append(f"{where}: region key {key!r}: {code} is not a kabupaten/kota of "
+                            f"the {manifest.region_scheme} scheme (see docs/regions.md)")
             return False
     return True
 
