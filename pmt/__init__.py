@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 from . import errors
+from ._version import __version__
 from .calibrate import Calibration, CrossValidation, calibrate, cross_validate
 from .errors import WeightSetError
 from .evaluate import (
@@ -27,7 +28,6 @@ from .rank import DesilResult, RankResult, assign_desil, rank, reference_cutoffs
 from .spec import Derived, Variable, VariableSpec, default_spec
 from .weights import Manifest, WeightSet, available_weights, load_weights, save_weights
 
-__version__ = "0.1.0"
 
 _LAZY = {"synth": (".synth", None)}
 

@@ -1,0 +1,166 @@
+"""Result objects: what ranking returns, labelled on the way out.
+
+:class:`RankResult` holds one entry per ranked household, in input order, and
+puts the labels back (:meth:`RankResult.to_frame`), summarises
+(:meth:`RankResult.summary`) and records provenance. Nothing here ranks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from . import _kernels as K
+from .regions import LEVELS, key_level
+
+__all__ = ["DesilResult", "RankResult"]
+
+
+class DesilResult(NamedTuple):
+    """Desil, rank and share below of :func:`assign_desil`, each of shape (n,)."""
+
+    desil: np.ndarray
+    rank: np.ndarray
+    share_below: np.ndarray
+
+
+
+@dataclass(frozen=True, eq=False)
+class RankResult:
+    """Welfare, desil, rank and share below of a ranked registry.
+
+    Arrays have one entry per ranked household, in input order; rejected
+    rows are in :attr:`rejects`. Use :meth:`to_frame` for a labelled table.
+    """
+
+    welfare: np.ndarray
+    model: np.ndarray
+    model_keys: tuple[str, ...]
+    province: np.ndarray
+    desil_national: np.ndarray
+    desil_provincial: np.ndarray
+    rank_national: np.ndarray
+    rank_provincial: np.ndarray
+    share_below_national: np.ndarray
+    share_below_provincial: np.ndarray
+    eligible: np.ndarray
+    person_weight: np.ndarray
+    ids: np.ndarray | None
+    index: pd.Index
+    rows: np.ndarray
+    rejects: pd.DataFrame
+    n_input: int
+    id_col: str | None
+    weights_id: str
+    weights_hash: str
+    weights_synthetic: bool
+    cutoff_mode: str
+    n_classes: int
+    eligibility: str
+    welfare_kind: str
+    weighting: str
+    registry_cutoffs: dict[str, np.ndarray]
+    #: The eligibility rule as data: ``desil_national <= max_desil``, or
+    #: ``welfare <= line`` when ``line`` is set (then ``max_desil`` is None).
+    max_desil: int | None = 4
+    line: float | None = None
+
+    @property
+    def n(self) -> int:
+        """Households ranked."""
+        return int(self.welfare.shape[0])
+
+    @property
+    def n_rejected(self) -> int:
+        """Input rows set aside (``on_invalid="reject"``)."""
+        return len(self.rejects)
+
+    @cached_property
+    def provenance(self) -> dict[str, Any]:
+        """What produced this result: weight set id and hash, cutoff mode, rules."""
+        return {"weights_id": self.weights_id, "weights_hash": self.weights_hash,
+                "weights_synthetic": self.weights_synthetic, "cutoff_mode": self.cutoff_mode,
+                "n_classes": self.n_classes, "eligibility": self.eligibility,
+                "welfare": self.welfare_kind, "weighting": self.weighting,
+                "households_input": self.n_input, "households_ranked": self.n,
+                "households_rejected": self.n_rejected}
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per ranked household, in input order, indexed like the input.
+
+        Columns: the id column, ``welfare``, ``model_key``, ``model_level``,
+        ``province_code``, ``desil_national``, ``desil_provincial``,
+        ``rank_national``, ``rank_provincial``, ``share_below_national``,
+        ``share_below_provincial``, ``eligible``, ``person_weight`` (the weight
+        each household carries in the desil shares). ``attrs`` holds :attr:`provenance`.
+        """
+        frame = self.slice_frame(slice(None))
+        if self.id_col is not None:
+            frame.insert(0, self.id_col, self.ids)
+        frame.index = self.index
+        frame.attrs.update(self.provenance)
+        return frame
+
+    def slice_frame(self, part: slice) -> pd.DataFrame:
+        """The :meth:`to_frame` columns after the id, for households ``part`` (a slice)."""
+        model = self.model[part]
+        keys = pd.Categorical.from_codes(model, categories=list(self.model_keys))
+        level_of = np.array([LEVELS.index(key_level(k)) for k in self.model_keys], dtype=np.int8)
+        levels = pd.Categorical.from_codes(level_of[model], categories=list(LEVELS))
+        cols: dict[str, Any] = {
+            "welfare": self.welfare[part], "model_key": keys, "model_level": levels,
+            "province_code": self.province[part],
+            "desil_national": self.desil_national[part],
+            "desil_provincial": self.desil_provincial[part],
+            "rank_national": self.rank_national[part],
+            "rank_provincial": self.rank_provincial[part],
+            "share_below_national": self.share_below_national[part],
+            "share_below_provincial": self.share_below_provincial[part],
+            "eligible": self.eligible[part],
+            "person_weight": self.person_weight[part],
+        }
+        return pd.DataFrame(cols)
+
+    @cached_property
+    def _tally(self) -> tuple[np.ndarray, ...]:
+        """:func:`pmt._kernels.desil_tally` of this result (one parallel pass)."""
+        return tuple(K.desil_tally(self.desil_national, self.desil_provincial, self.province,
+                                   self.person_weight, self.n_classes))
+
+    def summary(self) -> pd.DataFrame:
+        """Households and people per desil, nationally and per province.
+
+        Returns a DataFrame indexed by (``scope``, ``desil``) — scope
+        ``"national"`` or a 2-digit province code — with ``households``,
+        ``people`` (sum of person weights) and ``share_people`` within the scope.
+        """
+        n = self.n_classes
+        nat_hh, nat_people, prv_hh, prv_people, _ = self._tally
+        labels: list[str] = ["national"] if self.n else []
+        hh, people = ([nat_hh], [nat_people]) if self.n else ([], [])
+        for p in np.flatnonzero(prv_hh.sum(axis=1)).tolist():
+            labels.append(f"{p:02d}")
+            hh.append(prv_hh[p])
+            people.append(prv_people[p])
+        index = pd.MultiIndex.from_product([labels, range(1, n + 1)], names=["scope", "desil"])
+        out = pd.DataFrame({
+            "households": np.concatenate(hh).astype(np.int64) if hh else np.zeros(0, np.int64),
+            "people": np.concatenate(people) if people else np.zeros(0)}, index=index)
+        out["share_people"] = out["people"] / out.groupby(level="scope")["people"].transform("sum")
+        return out
+
+    def __repr__(self) -> str:
+        return (f"<RankResult {self.n:,} ranked, {self.n_rejected:,} rejected; "
+                f"weights {self.weights_id} {self.weights_hash[:19]}; cutoffs={self.cutoff_mode}"
+                f", n={self.n_classes}, eligible: {self.eligibility} "
+                f"({int(self.eligible.sum()):,} households)>")
+
+    def to_parquet(self, path: Any) -> None:
+        """Write :meth:`to_frame` to Parquet, with :attr:`provenance` in the file metadata."""
+        from .io import write_result
+
+        write_result(self, path)
