@@ -29,8 +29,8 @@ from .errors import OutputPathError
 if TYPE_CHECKING:
     from .rank import RankResult
 
-__all__ = ["atomic_output", "check_outputs", "output_kind", "read_households", "write_result",
-           "write_table", "write_tables"]
+__all__ = ["atomic_output", "atomic_outputs", "check_outputs", "output_kind", "read_households",
+           "write_result", "write_table", "write_tables"]
 
 _READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".dta": "stata"}
 
@@ -80,21 +80,25 @@ def _slow_write_pause() -> None:
         time.sleep(float(value))
 
 
-def _temp_path(folder: Path, name: str) -> Path:
-    """Create an empty, new file ``folder/.NAME.pmt-tmp-XXXXXXXX`` and return its path.
+def _new_temp(final: Path, temps: list[Path]) -> None:
+    """Create a new, empty ``.NAME.pmt-tmp-XXXXXXXX`` beside ``final``; append it to ``temps``.
 
-    Created with mode 0666 minus the umask, as an ordinary new file would be.
+    The name is put in ``temps`` before the file is created, so that an
+    interrupt at any point leaves the caller's cleanup knowing it. Created
+    with mode 0666 minus the umask, as an ordinary new file would be.
     """
-    stem = name[:200]  # room for the mark within the 255-byte name limit
     for _ in range(100):
-        tmp = folder / f".{stem}{TEMP_MARK}{secrets.token_hex(4)}"
+        temps.append(final.parent / f".{final.name[:200]}{TEMP_MARK}{secrets.token_hex(4)}")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except FileExistsError:
-            continue
+            fd = os.open(temps[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except OSError as exc:
+            temps.pop()  # not created by us: not ours to remove
+            if isinstance(exc, FileExistsError):
+                continue
+            raise
         os.close(fd)
-        return tmp
-    raise FileExistsError(f"{folder}: could not create a temporary file for {name}")
+        return
+    raise FileExistsError(f"{final.parent}: could not create a temporary file for {final.name}")
 
 
 def _fsync(path: Path, *, folder: bool = False) -> None:
@@ -140,23 +144,41 @@ def atomic_output(path: PathLike) -> Iterator[Path]:
     >>> sorted(p.name for p in folder.iterdir())
     ['report.md']
     """
-    final = Path(os.path.realpath(path))
-    tmp: Path | None = None
-    try:
-        tmp = _temp_path(final.parent, final.name)
+    with atomic_outputs(path) as (tmp,):
         yield tmp
-        _fsync(tmp)
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, os.stat(final).st_mode & 0o7777)
+
+
+@contextlib.contextmanager
+def atomic_outputs(*paths: PathLike) -> Iterator[tuple[Path, ...]]:
+    """:func:`atomic_output` for several files written together (``out`` and ``rejects``).
+
+    Yields one temporary path per final path, in order. Only when the block
+    has completed and every file is flushed are they renamed, one right after
+    the other: a failure while writing any of them leaves all the old files
+    (or none). The renames are not one atomic step, so a crash in the
+    instant between two of them can leave one new and one old file.
+    """
+    finals = [Path(os.path.realpath(p)) for p in paths]
+    temps: list[Path] = []
+    try:
+        for final in finals:
+            _new_temp(final, temps)
+        yield tuple(temps)
+        for tmp, final in zip(temps, finals, strict=True):
+            _fsync(tmp)
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, os.stat(final).st_mode & 0o7777)
         _slow_write_pause()
-        os.replace(tmp, final)
-        tmp = None
+        while temps:
+            os.replace(temps[0], finals[len(finals) - len(temps)])
+            temps.pop(0)
     finally:
-        if tmp is not None:
+        for tmp in temps:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-    with contextlib.suppress(OSError):  # the rename itself survives a crash
-        _fsync(final.parent, folder=True)
+    for folder in dict.fromkeys(final.parent for final in finals):
+        with contextlib.suppress(OSError):  # the renames themselves survive a crash
+            _fsync(folder, folder=True)
 
 
 # --------------------------------------------------------------------------- output checks
@@ -182,13 +204,18 @@ def _same(a: Path, b: Path) -> bool:
 
 
 def _writable(folder: Path) -> OSError | None:
-    """Create and remove a temporary file in ``folder``; the error if that fails."""
+    """Create and remove a temporary file in ``folder``; the error if that fails.
+
+    On Linux the file has no name at all (``O_TMPFILE``), so an interrupt
+    cannot leave it behind.
+    """
+    import tempfile
+
     try:
-        tmp = _temp_path(folder, "check")
+        with tempfile.TemporaryFile(dir=folder):
+            pass
     except OSError as exc:
         return exc
-    with contextlib.suppress(OSError):
-        tmp.unlink()
     return None
 
 
@@ -321,10 +348,10 @@ def write_tables(tables: Mapping[PathLike, tuple[pd.DataFrame, dict[str, Any] | 
     names happen one after the other only once every file is complete, so a
     failure while writing any of them leaves all the old files (or none).
     """
-    kinds = {path: output_kind(path) for path in tables}  # every extension before any write
-    with contextlib.ExitStack() as stack:
-        for path, (frame, metadata) in tables.items():
-            _write_frame(frame, stack.enter_context(atomic_output(path)), kinds[path], metadata)
+    kinds = [output_kind(path) for path in tables]  # every extension before any write
+    with atomic_outputs(*tables) as temps:
+        for tmp, kind, (frame, metadata) in zip(temps, kinds, tables.values(), strict=True):
+            _write_frame(frame, tmp, kind, metadata)
 
 
 def write_result(result: RankResult, path: str | Path) -> None:

@@ -88,9 +88,9 @@ def test_rank_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "r.parquet").exists()
 
 
-def test_missing_file_is_one_line_and_exit_1(tmp_path: Path) -> None:
+def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     proc = run("rank", "nothere.csv", "--weights", "demo", "--out", "r.csv", cwd=tmp_path)
-    assert_one_line_error(proc, 1, "nothere.csv")
+    assert_one_line_error(proc, 2, "nothere.csv")  # bad input (docs/cli.md: exit status)
 
 
 def test_reference_cutoffs_and_line_rule(tmp_path: Path) -> None:
