@@ -17,15 +17,43 @@ import pandas as pd
 from . import _kernels as K
 from .regions import LEVELS, key_level
 
-__all__ = ["DesilResult", "RankResult"]
+__all__ = ["DesilResult", "RankResult", "html_repr"]
+
+
+def html_repr(obj: Any) -> str:
+    """The ``_repr_html_`` of every pmt result: its one-line repr, then its summary table."""
+    import html
+
+    return (f"<p><code>{html.escape(repr(obj))}</code></p>"
+            + obj.summary().to_html(max_rows=60))
 
 
 class DesilResult(NamedTuple):
-    """Desil, rank and share below of :func:`assign_desil`, each of shape (n,)."""
+    """Desil, rank and share below of :func:`assign_desil`, each of shape (n_households,)."""
 
     desil: np.ndarray
     rank: np.ndarray
     share_below: np.ndarray
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per household, in input order: ``desil``, ``rank``, ``share_below``."""
+        return pd.DataFrame({"desil": self.desil, "rank": self.rank,
+                             "share_below": self.share_below})
+
+    def summary(self) -> pd.DataFrame:
+        """Households per desil (every class from 1 to the largest present), indexed by desil."""
+        top = int(self.desil.max()) if self.desil.size else 0
+        counts = np.bincount(self.desil.astype(np.int64), minlength=top + 1)[1:]
+        return pd.DataFrame({"households": counts},
+                            index=pd.RangeIndex(1, top + 1, name="desil"))
+
+    def __repr__(self) -> str:
+        n = int(self.desil.shape[0])
+        top = int(self.desil.max()) if n else 0
+        return f"<DesilResult {n:,} households, desil 1..{top}>"
+
+    def _repr_html_(self) -> str:
+        return html_repr(self)
 
 
 
@@ -158,6 +186,9 @@ class RankResult:
                 f"weights {self.weights_id} {self.weights_hash[:19]}; cutoffs={self.cutoff_mode}"
                 f", n={self.n_classes}, eligible: {self.eligibility} "
                 f"({int(self.eligible.sum()):,} households)>")
+
+    def _repr_html_(self) -> str:
+        return html_repr(self)
 
     def to_parquet(self, path: Any) -> None:
         """Write :meth:`to_frame` to Parquet, with :attr:`provenance` in the file metadata."""

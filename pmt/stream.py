@@ -154,8 +154,8 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
             import pyarrow as pa
 
             key = pa.chunked_array(id_parts)
+        del id_parts  # the key holds them now (a copy for numpy ids, the same chunks for Arrow)
         dup = duplicated_ids(key)
-        ids = key
         if dup.any():
             rows_dup = arrays["rows"][dup]
             if on_invalid == "raise":
@@ -165,11 +165,11 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
                     f"{E.format_examples(rows_dup[:5])}. Fix: make the household ids unique, "
                     "or pass on_invalid='reject'.", column=id_col, rows=rows_dup[:5])
             reject_parts.append(pd.DataFrame({
-                "row": rows_dup, id_col: _take(ids, np.flatnonzero(dup)), "column": id_col,
+                "row": rows_dup, id_col: _take(key, np.flatnonzero(dup)), "column": id_col,
                 "rule": "duplicate_id", "value": None}))
             keep = ~dup
             arrays = {k: v[keep] for k, v in arrays.items()}
-        del ids, id_parts
+        del key, dup  # ids are read again from the file for the output: none held while ranking
 
     scored = Scored(welfare=arrays["welfare"], model=arrays["model"],
                     province=arrays["province"], person_weight=arrays["pw"])
