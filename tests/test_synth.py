@@ -7,6 +7,9 @@ definitions, the block contract from the docstring of :func:`pmt.synth.registry`
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -215,3 +218,15 @@ def test_survey_bad_arguments(kwargs: dict, error: type, message: str) -> None:
         pmt.synth.survey(2_000, seed=1, **kwargs)
     assert message in str(info.value)
 
+
+# --------------------------------------------------------------------------- layout
+
+def test_synth_loads_lazily_and_its_modules_are_modules() -> None:
+    code = ("import sys, types, pmt; assert 'pmt.synth' not in sys.modules; "
+            "assert callable(pmt.synth.registry) and callable(pmt.synth.survey); "
+            "import pmt.synth._registry as r, pmt.synth._survey as s; "
+            "assert isinstance(r, types.ModuleType) and isinstance(s, types.ModuleType); "
+            "assert sorted(pmt.synth.__all__) == ['districts', 'registry', 'survey']")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
