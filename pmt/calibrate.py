@@ -1622,7 +1622,7 @@ class CrossValidation:
         ``cgh_H``, ``auc_H`` and ``ee_fold_sd_H`` (spread of the exclusion error
         across folds); and ``in_sample_r2`` (mean over the training parts).
         Under a quota the targeted share equals the poor share, so
-        ``inclusion_error_H`` equals ``exclusion_error_H`` (DOMAIN.md §6).
+        ``inclusion_error_H`` equals ``exclusion_error_H`` (see ``docs/evaluation.md``).
         Metrics are person-weighted (``hh_size x survey weight``); the poor
         are the poorest ``H`` of people by observed welfare, the targeted the
         poorest ``H`` by predicted welfare (pmt.evaluate's quota rule).

@@ -393,7 +393,7 @@ def _cmd_rank(args: argparse.Namespace, progress: Progress) -> int:
     on_invalid = "reject" if args.rejects else "raise"
     options = dict(cutoffs=args.cutoffs, n=args.classes, max_desil=args.max_desil,
                    line=args.line, weight=args.weight, weighting=args.weighting,
-                   on_invalid=on_invalid, id_col=args.id_col)
+                   on_invalid=on_invalid, id_col=args.id_col, region_scheme=args.region_scheme)
     if Path(args.input).suffix.lower() in (".parquet", ".pq") and out_kind == "parquet":
         from pmt.stream import rank_file
 
@@ -502,11 +502,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--cutoffs", choices=["registry", "reference"], default="registry")
     r.add_argument("--classes", type=int, default=10, help="number of classes (default 10)")
     g = r.add_mutually_exclusive_group()
-    g.add_argument("--max-desil", type=int, default=4, help="eligible if desil <= K (default 4)")
+    g.add_argument("--max-desil", type=int, default=None, help="eligible if desil <= K (default 4)")
     g.add_argument("--line", type=float, help="eligible if welfare <= Z instead")
     r.add_argument("--weight", help="survey-weight column multiplied into person weights")
     r.add_argument("--weighting", choices=["person", "household"], default="person")
     r.add_argument("--id-col", default="hh_id")
+    r.add_argument("--region-scheme", choices=["BPS", "Kemendagri"],
+                   help="the scheme of the input's district codes; refused unless it is the "
+                        "weight set's (default: assume the weight set's)")
     r.add_argument("--national-only", action="store_true", help="print no provincial table")
     r.add_argument("--chunk-size", type=int, default=1_000_000,
                    help="Parquet in and out are streamed in chunks of this many rows "

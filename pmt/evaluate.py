@@ -4,7 +4,7 @@ Four tools over the same arrays, each a function returning a small frozen
 result or a DataFrame:
 
 :func:`evaluate`
-    The targeting metrics of DOMAIN.md §6 (exclusion error, coverage, both
+    The targeting metrics of ``docs/evaluation.md`` (exclusion error, coverage, both
     inclusion errors, leakage by benefit, targeting differential, CGH, total
     accuracy, Spearman, AUC, FGT0/FGT1/Watts before and after a transfer),
     for quota rules (the poorest share ``H``) and line rules (welfare ``<= z``)
@@ -404,7 +404,7 @@ def _row(P: np.ndarray, T: np.ndarray, w: np.ndarray, pw: np.ndarray, bmass: np.
 
 @dataclass(frozen=True, eq=False)
 class Evaluation:
-    """Targeting metrics of predicted against true welfare (DOMAIN.md §6).
+    """Targeting metrics of predicted against true welfare (``docs/evaluation.md``).
 
     Attributes
     ----------
@@ -642,7 +642,7 @@ def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
              poor: Any = None, targeted: Any = None, unit: Unit | Sequence[Unit] | None = None,
              benefit: Any = None, budget: float | None = None, impact_line: float = 0.0,
              groups: Any = None) -> Evaluation:
-    """Targeting metrics of predicted against true welfare (DOMAIN.md §6).
+    """Targeting metrics of predicted against true welfare (``docs/evaluation.md``).
 
     Parameters
     ----------
@@ -1686,7 +1686,7 @@ def add_cli(subparsers: Any) -> None:
     """
     e = subparsers.add_parser(
         "evaluate", help="targeting metrics of predicted against true welfare",
-        description="Targeting metrics (DOMAIN.md section 6) of predicted against true welfare: "
+        description="Targeting metrics (docs/evaluation.md) of predicted against true welfare: "
                     "exclusion and inclusion errors, CGH, AUC, poverty impact, by rule and "
                     "threshold. See docs/evaluation.md.")
     e.add_argument("input", help="CSV, Parquet or Stata file, one row per household")
