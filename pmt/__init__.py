@@ -1,8 +1,9 @@
 """pmt: Proxy Means Test scoring, ranking and desil for social-assistance targeting.
 
-The flat public API; see ``docs/api.md``. The synthetic data generators
-(``pmt.synth``) load on first use, so a service or the command line that only
-ranks does not pay for them.
+The flat public API; see ``docs/api.md``. Ranking, scoring and weight sets load
+with ``import pmt``; evaluation, recalibration, the file helpers (``pmt.io``)
+and the synthetic data generators (``pmt.synth``) load on first use, so a
+service or the command line that only ranks does not pay for them.
 """
 
 from __future__ import annotations
@@ -12,35 +13,35 @@ from typing import Any
 
 from . import errors
 from ._version import __version__
-from .calibrate import Calibration, CrossValidation, calibrate, cross_validate
 from .errors import WeightSetError
-from .evaluate import (
-    Comparison,
-    Evaluation,
-    EvaluationError,
-    compare,
-    desil_confusion,
-    evaluate,
-    explain,
-    what_if,
-)
-from .rank import DesilResult, RankResult, assign_desil, rank, reference_cutoffs, score
+from .rank import assign_desil, rank, reference_cutoffs, score
+from .results import DesilResult, RankResult
 from .spec import Derived, Variable, VariableSpec, default_spec
 from .weights import Manifest, WeightSet, available_weights, load_weights, save_weights
 
-
-_LAZY = {"synth": (".synth", None)}
+#: Public names loaded on first use: name -> (module, attribute or None for the module).
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "synth": (".synth", None),
+    "io": (".io", None),
+    **{name: (".calibrate", name)
+       for name in ("Calibration", "CrossValidation", "calibrate", "cross_validate")},
+    **{name: (".evaluate", name)
+       for name in ("Comparison", "Evaluation", "EvaluationError", "compare",
+                    "desil_confusion", "evaluate", "explain", "what_if")},
+}
 
 
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         raise AttributeError(f"module 'pmt' has no attribute {name!r}")
-    module, attr = _LAZY[name]
-    value: Any = importlib.import_module(module, __name__)
-    if attr is not None:
-        value = getattr(value, attr)
-    globals()[name] = value
-    return value
+    module_name = _LAZY[name][0]
+    module = importlib.import_module(module_name, __name__)
+    # importing a submodule binds it on the package under its own name (pmt.calibrate
+    # the module): bind every public name of that module, so the functions win
+    for other, (where, attr) in _LAZY.items():
+        if where == module_name:
+            globals()[other] = module if attr is None else getattr(module, attr)
+    return globals()[name]
 
 
 def __dir__() -> list[str]:
@@ -53,6 +54,6 @@ __all__ = [
     "explain", "what_if",
     "DesilResult", "Derived", "Manifest", "RankResult", "Variable", "VariableSpec",
     "WeightSet", "WeightSetError", "assign_desil", "available_weights", "default_spec",
-    "errors", "load_weights", "rank", "reference_cutoffs", "save_weights", "score", "synth",
-    "__version__",
+    "errors", "io", "load_weights", "rank", "reference_cutoffs", "save_weights", "score",
+    "synth", "__version__",
 ]

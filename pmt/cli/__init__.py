@@ -197,7 +197,7 @@ def _raised_in_pmt(exc: BaseException) -> bool:
 
 def _classify(exc: BaseException) -> tuple[int, str]:
     """(exit status, label in front of the message) of an exception that ends a command."""
-    from . import errors
+    from .. import errors
 
     if isinstance(exc, MemoryError):
         return EXIT_INTERNAL, "MemoryError: out of memory"
@@ -294,7 +294,7 @@ def _print_summary(result: Any, out: TextIO, provinces: bool = True) -> None:
     import numpy as np
     import pandas as pd
 
-    from .regions import province_table
+    from ..regions import province_table
 
     if result.n == 0:
         out.write(f"{result!r}\n\nNo household was ranked: all {result.n_input:,} rows were "
@@ -352,7 +352,7 @@ def check_paths(*, inputs: Mapping[str, Any], outputs: Any, weights: str | None 
     weight set given as a folder by ``weights`` count as inputs. See
     :func:`pmt.io.check_outputs`.
     """
-    from .io import check_outputs
+    from ..io import check_outputs
 
     ins = [*inputs.items(), *(("--weights", p) for p in _weight_set_files(weights))]
     check_outputs(inputs=ins, outputs=outputs, folders=folders)
@@ -525,8 +525,8 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("action", choices=["list", "show", "validate"])
     w.add_argument("target", nargs="?", help="shipped name or folder")
 
-    from .calibrate import add_cli as add_calibrate
-    from .evaluate import add_cli
+    from ..calibrate import add_cli as add_calibrate
+    from ..evaluate import add_cli
 
     add_cli(sub)
     add_calibrate(sub)
@@ -602,7 +602,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = old_showwarning
         for sig, handler_ in old_handlers.items():
             signal.signal(sig, handler_)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
