@@ -28,7 +28,7 @@ from .regions import RegionScheme, fallback_chain, scheme
 from .spec import CANONICAL_COLUMNS, Variable
 from .weights import WeightSet
 
-__all__ = ["Encoded", "encode", "CHECK_ORDER", "duplicated_ids", "id_column", "id_key",
+__all__ = ["Encoded", "encode", "CHECK_ORDER", "duplicated_ids", "empty_rejects", "id_column", "id_key",
            "MAX_WEIGHT"]
 
 OnInvalid = Literal["raise", "reject"]
@@ -273,15 +273,8 @@ class _Problems:
             self.records.append((new, column, rule, vals))
 
     def frame(self, id_col: str | None, ids: Any) -> pd.DataFrame:
-        cols: dict[str, Any] = {"row": pd.Series([], dtype="int64")}
         if not self.records:
-            frame = pd.DataFrame(cols)
-            if id_col is not None:
-                frame.insert(1, id_col, pd.Series([], dtype=object))
-            frame["column"] = pd.Series([], dtype=object)
-            frame["rule"] = pd.Series([], dtype=object)
-            frame["value"] = pd.Series([], dtype=object)
-            return frame
+            return empty_rejects(id_col)
         rows = np.concatenate([r[0] for r in self.records])
         column = np.concatenate([np.full(r[0].size, r[1], dtype=object) for r in self.records])
         rule = np.concatenate([np.full(r[0].size, r[2], dtype=object) for r in self.records])
@@ -298,6 +291,17 @@ class _Problems:
         frame["rule"] = rule[order]
         frame["value"] = value[order]
         return frame
+
+
+def empty_rejects(id_col: str | None) -> pd.DataFrame:
+    """A rejects table with no rows: the same columns and dtypes as a non-empty one
+    (``row``, the id column, ``column``, ``rule``, ``value``)."""
+    frame = pd.DataFrame({"row": pd.Series([], dtype="int64")})
+    if id_col is not None:
+        frame[id_col] = pd.Series([], dtype=object)
+    for name in ("column", "rule", "value"):
+        frame[name] = pd.Series([], dtype=object)
+    return frame
 
 
 # --------------------------------------------------------------------------- encode

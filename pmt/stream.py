@@ -27,7 +27,14 @@ import numpy as np
 import pandas as pd
 
 from . import errors as E
-from .encode import _Problems, check_columns, duplicated_ids, encode, id_key, required_columns
+from .encode import (
+    check_columns,
+    duplicated_ids,
+    empty_rejects,
+    encode,
+    id_key,
+    required_columns,
+)
 from .errors import ArgumentError
 from .io import _slow_write_pause, _write_frame, atomic_outputs
 from .rank import (
@@ -176,7 +183,7 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     reject_frame = (pd.concat(reject_parts, ignore_index=True).sort_values("row",
                                                                            kind="stable")
                     .reset_index(drop=True) if reject_parts else
-                    _Problems(0, "reject", None).frame(id_col, None))  # type: ignore[arg-type]
+                    empty_rejects(id_col))
     result = rank_scored(scored, ws, options, ids=None, index=pd.Index(arrays["rows"]),
                          rows=arrays["rows"], rejects=reject_frame, n_input=total)
     if progress is not None:
