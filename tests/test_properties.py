@@ -37,8 +37,10 @@ def _assert_frames_identical(a: pd.DataFrame, b: pd.DataFrame) -> None:
     assert a.attrs == b.attrs
 
 
+# at least 12 households: registry mode refuses fewer households than classes (n <= 12
+# here); the rule itself on 1..500 households is pinned through assign_desil below
 households_args = st.fixed_dictionaries({
-    "n": st.integers(1, 250),
+    "n": st.integers(12, 250),
     "seed": st.integers(0, 2**32 - 1),
     "tie_frac": st.sampled_from([0.0, 0.1, 0.5, 0.9]),
 })
