@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import os
 import subprocess
 import sys
@@ -74,10 +73,3 @@ def test_variable_catalogue_doc_is_current() -> None:
     assert (ROOT / "docs" / "variables.md").read_text(encoding="utf-8") == \
         make_variables.render(), "run: python docs/make_variables.py"
 
-
-@pytest.mark.parametrize("doc", ["desil.md"])
-def test_doc_examples_run(doc: str) -> None:
-    result = doctest.testfile(str(ROOT / "docs" / doc), module_relative=False,
-                              optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0
-    assert result.failed == 0
