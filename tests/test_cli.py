@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+import importlib
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import pmt
+from pmt import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -142,3 +147,122 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
     proc = subprocess.run([str(SCRIPT), "weights", "list"], cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0 and "demo" in proc.stdout.split()
+
+
+# --------------------------------------------------------------------------- the command table
+
+def _parsers(parser: argparse.ArgumentParser, prog: str = "pmt"
+             ) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """Every (sub)parser under ``parser``, by its command line: ``pmt synth registry``."""
+    yield prog, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _parsers(child, f"{prog} {name}")
+
+
+def _moved(name: str) -> bool:
+    """Whether command ``name`` has its module in pmt/cli/ (not the library's add_cli)."""
+    return importlib.util.find_spec(cli.COMMANDS[name]) is not None
+
+
+def test_every_command_module_follows_the_protocol() -> None:
+    for name, module_name in cli.COMMANDS.items():
+        assert module_name.startswith("pmt.cli."), name
+        if not _moved(name):
+            continue
+        module = importlib.import_module(module_name)
+        sub = argparse.ArgumentParser().add_subparsers(dest="command")
+        parser = module.add_parser(sub, name)
+        assert isinstance(parser, argparse.ArgumentParser)
+        assert sub.choices[name] is parser and callable(module.run)
+
+
+@pytest.mark.parametrize("name", list(cli.COMMANDS))
+def test_every_option_has_help_and_every_command_its_own_usage(name: str) -> None:
+    if not _moved(name):
+        pytest.skip(f"pmt {name} is still registered by the library's add_cli")
+    for prog, parser in _parsers(cli._parser(name)):
+        assert parser.prog == prog
+        assert parser.format_usage().startswith(f"usage: {prog} ")
+        if prog != "pmt":
+            assert parser.description, prog
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                assert all(a.help for a in action._choices_actions), prog
+            else:
+                assert action.help, (prog, action.option_strings or action.dest)
+
+
+@pytest.mark.parametrize("args", [["synth", "--help"], ["synth", "registry", "--help"],
+                                  ["weights", "--help"], ["weights", "show", "--help"],
+                                  ["weights", "validate", "--help"], ["rank", "--help"]])
+def test_help_of_a_subcommand_is_its_own(args: list[str], tmp_path: Path) -> None:
+    proc = run(*args, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    prog = " ".join(["pmt", *args[:-1]])
+    assert proc.stdout.startswith(f"usage: {prog} [-h]"), proc.stdout
+
+
+def test_top_help_lists_every_command(tmp_path: Path) -> None:
+    proc = run("--help", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name in cli.COMMANDS:
+        assert f"\n    {name} " in proc.stdout, name
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["weights", "show"], ["pmt weights show:", "NAME|PATH", "`pmt weights show --help`"]),
+    (["weights", "validate"], ["pmt weights validate:", "NAME|PATH"]),
+    (["weights"], ["pmt weights:", "{list,show,validate}"]),
+    (["synth", "registry", "10"], ["pmt synth registry:", "--out"]),
+    (["synth", "survey", "10", "--out", "x.csv"], ["pmt synth:", "'survey'", "'registry'"]),
+    (["rnak"], ["pmt:", "'rnak'", "'rank'"]),
+    (["--threads", "x", "weights", "list"], ["--threads", "'x'"]),
+])
+def test_usage_errors_are_one_line_naming_the_command(args: list[str], needles: list[str],
+                                                       tmp_path: Path) -> None:
+    proc = run(*args, cwd=tmp_path)
+    assert_one_line_error(proc, 2, *needles)
+    assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1
+
+
+def test_global_options_before_the_command(tmp_path: Path) -> None:
+    for args in (["--threads", "1", "--quiet"], ["--threads=1"], ["--qu"]):
+        proc = run(*args, "weights", "list", cwd=tmp_path)
+        assert proc.returncode == 0 and proc.stdout.split() == pmt.available_weights(), args
+
+
+def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
+    """``pmt rank`` parses and starts without importing evaluation, calibration or plots."""
+    code = ("import sys\nfrom pmt.cli import main\n"
+            "status = main(['--quiet', 'rank', 'hh.csv', '--weights', 'demo', '--out', 'r.txt'])\n"
+            "print(status)\nprint(' '.join(sorted(sys.modules)))\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("PMT_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    status, modules = proc.stdout.splitlines()
+    assert status == "2" and "OutputPathError: --out r.txt" in proc.stderr  # it ran
+    loaded = set(modules.split())
+    assert "pmt.cli.rank" in loaded
+    others = set(cli.COMMANDS.values()) - {"pmt.cli.rank"}
+    heavy = {"pmt.evaluate", "pmt.evaluation", "pmt.calibrate", "pmt.calibration", "pmt.plots",
+             "matplotlib", *others}
+    assert not loaded & heavy, loaded & heavy
+
+
+@pytest.mark.parametrize("where, code", [("rank.py", 2), ("cli/rank.py", 2), (None, 1)])
+def test_a_type_error_is_bad_input_only_when_pmt_raised_it(where: str | None, code: int,
+                                                            tmp_path: Path) -> None:
+    """A TypeError raised by pmt's code is the caller's bad argument (exit 2); one raised
+    elsewhere (a library pmt calls) is a bug in pmt (exit 1)."""
+    from pmt.cli._errors import classify
+
+    filename = str(ROOT / "pmt" / where) if where else str(tmp_path / "elsewhere.py")
+    try:
+        exec(compile("raise TypeError('x')", filename, "exec"))
+    except TypeError as exc:
+        assert classify(exc)[0] == code
+    else:  # pragma: no cover
+        pytest.fail("no TypeError")

@@ -7,6 +7,7 @@ one test start their subprocesses together, to keep the file fast.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 import shutil
 import signal
@@ -373,7 +374,7 @@ def test_unexpected_errors_are_one_line_too(monkeypatch: pytest.MonkeyPatch,
     def broken(*args: object, **kwargs: object) -> int:
         return {}["national"]  # type: ignore[no-any-return]
 
-    monkeypatch.setattr(cli, "_cmd_synth", broken)
+    monkeypatch.setattr(importlib.import_module(cli.COMMANDS["synth"]), "run", broken)
     monkeypatch.delenv("PMT_DEBUG", raising=False)
     assert cli.main(["synth", "registry", "5", "--out", "x.csv"]) == cli.EXIT_INTERNAL
     err = capsys.readouterr().err
@@ -387,8 +388,8 @@ def test_unexpected_errors_are_one_line_too(monkeypatch: pytest.MonkeyPatch,
 def test_messages_name_the_options_not_the_keywords() -> None:
     parser = cli._parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    rank = cli._flags(sub.choices["rank"])
-    calibrate = cli._flags(sub.choices["calibrate"])
+    rank = cli.option_flags(sub.choices["rank"])
+    calibrate = cli.option_flags(sub.choices["calibrate"])
     cases = [
         (rank, "bad. Fix: correct it, or pass on_invalid='reject'.",
          "bad. Fix: correct it, or pass --rejects FILE."),
