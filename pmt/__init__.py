@@ -23,7 +23,8 @@ from .weights import Manifest, WeightSet, available_weights, load_weights, save_
 _LAZY: dict[str, tuple[str, str | None]] = {
     "synth": (".synth", None),
     "io": (".io", None),
-    **{name: (".calibrate", name)
+    "calibration": (".calibration", None),
+    **{name: (".calibration", name)
        for name in ("Calibration", "CrossValidation", "calibrate", "cross_validate")},
     **{name: (".evaluate", name)
        for name in ("Comparison", "Evaluation", "EvaluationError", "compare",

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 
 __all__ = [
     "ArgumentError",
+    "CalibrationError",
+    "CalibrationWarning",
+    "CollinearityError",
     "ColumnTypeError",
     "DuplicateColumnError",
     "DuplicateIdError",
@@ -28,6 +31,7 @@ __all__ = [
     "PopulationTooSmallError",
     "RegionSchemeError",
     "SmallPopulationWarning",
+    "SmallSampleError",
     "UnknownRegionError",
     "WeightSetError",
 ]
@@ -164,6 +168,42 @@ class WeightSetError(ValueError):
     def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.problems = tuple(problems)
+
+
+class CalibrationError(ValueError):
+    """A survey cannot be calibrated as asked (see the message for the fix)."""
+
+
+class CollinearityError(CalibrationError):
+    """Constant or collinear terms: the survey cannot separate their effects.
+
+    Attributes
+    ----------
+    terms : tuple of str
+        The terms involved.
+    """
+
+    def __init__(self, message: str, terms: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.terms = tuple(terms)
+
+
+class SmallSampleError(CalibrationError):
+    """Too few households or PSUs for any model where one is required.
+
+    Attributes
+    ----------
+    regions : tuple of str
+        The region keys concerned.
+    """
+
+    def __init__(self, message: str, regions: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.regions = tuple(regions)
+
+
+class CalibrationWarning(UserWarning):
+    """Something the caller should know about a calibration that still succeeded."""
 
 
 def format_examples(rows: Sequence[int], values: Sequence[object] | None = None,

@@ -8,11 +8,16 @@ kept small so that the module runs in about a minute on two busy cores.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import importlib
+import inspect
 import json
 import math
+import re
+import sys
 import warnings
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -20,14 +25,16 @@ import pytest
 import statsmodels.api as sm
 
 import pmt
+import pmt.calibration as C
 from pmt import errors as E
 from pmt._blas import single_threaded
-from pmt._qreg import check_loss, cluster_cov, fit_quantile
-from pmt._stepwise import stepwise
+from pmt.calibration.data import prepare
+from pmt.calibration.options import options_from
+from pmt.calibration.pooling import Fitter
+from pmt.calibration.qreg import QuantRegFit, check_loss, cluster_cov, fit_quantile
+from pmt.calibration.stepwise import stepwise
+from pmt.cli import calibrate as calibrate_cli
 from pmt.regions import LEVELS
-
-#: The module (``pmt.calibrate`` may be the function in the flat namespace).
-C = importlib.import_module("pmt.calibrate")
 
 #: Fixed pooling strengths, for tests about something else than choosing them.
 FIXED = {lvl: (3000.0, 100.0) for lvl in C.LEVEL_ORDER}
@@ -201,7 +208,7 @@ def test_design_columns_map_onto_the_spec_terms(small, cal):
         assert not ws.coefficients[:, spec.terms.index(f"{v.name}={v.code_values[0]}")].any()
     # the design matrix the models are fitted on, times the coefficients of the model that
     # scores each household (rank's model column), is what the scorer predicts
-    data = C._prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
+    data = prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
                       weight="weight", psu="psu", strata="strata", id_col="hh_id",
                       scheme="BPS")
     model = pmt.rank(s, ws, cutoffs="reference", weight="weight").model
@@ -274,14 +281,15 @@ def test_save_writes_a_loadable_set_with_provenance(cal, tmp_path):
     diag = pd.read_csv(tmp_path / "set" / "diagnostics.csv", index_col=0)
     assert len(diag) == len(ws.model_keys)
     assert "national" in (tmp_path / "set" / "calibration.txt").read_text()
-    assert "SYN-SUSENAS" in cal.summary() and "shrink" in repr(cal)
+    assert (tmp_path / "set" / "calibration.txt").read_text() == cal.report() + "\n"
+    assert "SYN-SUSENAS" in cal.report() and "shrink" in repr(cal)
 
 
 def test_quantile_estimator_national_model_is_the_weighted_quantile_fit(small):
     s, truth = small
     cal = _quiet(survey=s, poverty_lines=truth.poverty_lines, on_collinear="drop",
                  estimator="quantile", tau=0.3, pooling="fallback", min_households=10**9)
-    data = C._prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
+    data = prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
                       weight="weight", psu="psu", strata="strata", id_col="hh_id",
                       scheme="BPS")
     active = cal.coefficients.query("model_key == 'national'")["active"].to_numpy()
@@ -304,10 +312,10 @@ def test_poverty_weighted_least_squares_fits_the_poorest_share(small):
     assert nat["households_fitted"] < 0.55 * len(s)
     assert cal.national.nobs == nat["households_fitted"]
     # the households fitted are the poorest 40 % of people by observed welfare
-    data = C._prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
+    data = prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
                       weight="weight", psu="psu", strata="strata", id_col="hh_id",
                       scheme="BPS")
-    fitted = C._Fitter(data, cal.options, np.ones(len(data.columns), bool)).fit_rows(
+    fitted = Fitter(data, cal.options, np.ones(len(data.columns), bool)).fit_rows(
         np.arange(data.n))
     assert fitted.size == nat["households_fitted"]
     share = data.pw[fitted].sum() / data.pw.sum()
@@ -332,6 +340,13 @@ def test_pooling_beats_per_district_ols_out_of_sample():
         assert t.loc["pooled", f"exclusion_error_{q}"] < t.loc["per-district OLS",
                                                                f"exclusion_error_{q}"]
     assert "| pooled |" in cv.to_markdown()
+    # the comparison table is the summary; the per-household predictions the frame
+    pd.testing.assert_frame_equal(cv.summary(), cv.table)
+    pd.testing.assert_frame_equal(cv.to_frame(), cv.predictions)
+    assert cv.to_frame().index.equals(s.index)
+    assert repr(cv) == "<CrossValidation 2 estimators, 3 PSU folds, 8,000 households>"
+    assert cv._repr_html_().startswith("<p><code>&lt;CrossValidation 2 estimators")
+    assert "<th>per-district OLS</th>" in cv._repr_html_()
     # folds hold whole PSUs; every household is predicted once
     assert cv.predictions.groupby(s["psu"].to_numpy())["fold"].nunique().max() == 1
     assert cv.predictions.filter(like="pred_").notna().all().all()
@@ -427,7 +442,7 @@ def test_quantile_regression_with_partial_pooling(tiny):
     cal = _cal(s, truth, estimator="quantile", tau=0.4)
     m = cal.models
     assert (m.loc[m["level"] != "national", "fit"] == "shrunk").all() and len(m) > 10
-    assert isinstance(cal.national, pmt._qreg.QuantRegFit) and cal.national.converged
+    assert isinstance(cal.national, QuantRegFit) and cal.national.converged
     res = pmt.rank(s, cal.weights, cutoffs="reference", weight="weight")
     assert np.isfinite(res.welfare).all()
 
@@ -454,10 +469,138 @@ def test_options_are_validated(tiny):
         _cal(s, truth, estimator="quantile", tau=1.5)
     with pytest.raises(ValueError, match="p_enter"):
         _cal(s, truth, select="stepwise", p_enter=0.2, p_remove=0.1)
-    with pytest.raises(TypeError, match="unknown calibration options"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'shrinkage'"):
         _cal(s, truth, shrinkage=3)
+    with pytest.raises(TypeError, match="unknown calibration options"):
+        C.cross_validate(s, estimators={"x": {"shrinkage": 3}}, folds=2)
+    with pytest.raises(E.ArgumentError, match="estimator='ridge': must be one of") as exc:
+        _cal(s, truth, estimator="ridge")
+    assert exc.value.argument == "estimator"
+    with pytest.raises(E.ArgumentError, match="solver='highs': the HiGHS linear program"):
+        _cal(s, truth, estimator="quantile", solver="highs", pooling="shrink")
+    with pytest.raises(TypeError, match=r"\['alpha'\] are not options of the estimator 'wls'"):
+        _cal(s, truth, estimator_options={"alpha": 1.0})
+    with pytest.raises(TypeError, match=r"\['tau'\] are parameters of calibrate"):
+        _cal(s, truth, estimator="quantile", estimator_options={"tau": 0.3})
     with pytest.raises(TypeError, match="DataFrame"):
         C.calibrate(s.to_numpy())
+
+
+# --------------------------------------------------------------------------- the public API
+
+def test_every_option_is_a_documented_keyword_with_the_options_default():
+    fields = [f.name for f in dataclasses.fields(C.Options)]
+    assert len(fields) == 17
+    for fn in (C.calibrate, C.cross_validate):
+        sig = inspect.signature(fn)
+        params = fn.__doc__.split("Parameters\n    ----------\n")[1].split("Returns\n")[0]
+        for name, p in sig.parameters.items():
+            if name in ("survey", "spec"):
+                continue
+            assert p.kind is inspect.Parameter.KEYWORD_ONLY, (fn.__name__, name)
+            documented = re.search(rf"^    (\w+, )*{name}(, \w+)*( :|$)", params, re.M)
+            assert documented, (fn.__name__, name)
+        # the signature's defaults are the defaults of Options
+        assert options_from({f: sig.parameters[f].default for f in fields}) == C.Options()
+    assert all(est.name == key for key, est in C.ESTIMATORS.items())
+
+
+class CappedWLS(C.Estimator):
+    """A toy estimator: least squares with person weights capped at ``cap`` times their mean."""
+
+    name = "capped_wls"
+    options: ClassVar[dict[str, float]] = {"cap": 5.0}
+
+    def check(self, options):
+        cap = options.estimator_option("cap")
+        if not cap > 0:
+            raise E.ArgumentError(f"cap={cap!r}: must be greater than 0", argument="cap")
+
+    def fit(self, design, y, weights, *, clusters, names, options, with_se=False,
+            keep_result=False):
+        w = np.minimum(weights, options.estimator_option("cap"))
+        sw = np.sqrt(w)
+        return C.Fitted(np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)[0])
+
+
+def test_an_added_estimator_is_one_class_and_one_line_in_the_table(tiny, monkeypatch):
+    s, truth = tiny
+    national = {"pooling": "fallback", "min_households": 10**9}
+    with monkeypatch.context() as m:
+        m.setitem(C.ESTIMATORS, "capped_wls", CappedWLS())
+        cal = _cal(s, truth, estimator="capped_wls", estimator_options={"cap": 1.5}, **national)
+        # the national model is statsmodels' WLS with the capped weights, on the same columns
+        data = prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
+                       weight="weight", psu="psu", strata="strata", id_col="hh_id",
+                       scheme="BPS")
+        nat = cal.coefficients.query("model_key == 'national'")
+        active = nat["active"].to_numpy()
+        w = np.minimum(data.pw / data.pw.mean(), 1.5)
+        ref = sm.WLS(data.y, data.X[:, active], weights=w).fit()
+        np.testing.assert_allclose(nat["coef"].to_numpy()[active], ref.params, rtol=1e-9,
+                                   atol=1e-12)
+        assert not np.isfinite(nat["se"]).any()  # the toy gives no standard errors
+        plain = _cal(s, truth, **national)  # capping changes the fit
+        assert np.abs(plain.weights.coefficients - cal.weights.coefficients).max() > 1e-3
+        record = cal.weights.manifest.provenance["estimator"]
+        assert record["estimator"] == "capped_wls" and record["estimator_options"] == {"cap": 1.5}
+        assert "estimator   capped_wls" in cal.report()
+        # its default option, and partial pooling by the protocol's least-squares default
+        pooled = _cal(s, truth, estimator="capped_wls")
+        assert pooled.weights.manifest.provenance["estimator"]["estimator"] == "capped_wls"
+        assert (pooled.models.loc[pooled.models["level"] != "national", "fit"] == "shrunk").all()
+        assert np.isfinite(pmt.score(s, pooled.weights)).all()
+        with pytest.raises(E.ArgumentError, match="cap=0: must be greater than 0"):
+            _cal(s, truth, estimator="capped_wls", estimator_options={"cap": 0})
+        with pytest.raises(TypeError, match=r"\['kap'\] are not options of the estimator "
+                                            r"'capped_wls'; it takes \['cap'\]"):
+            _cal(s, truth, estimator="capped_wls", estimator_options={"kap": 2})
+    with pytest.raises(E.ArgumentError, match="must be one of"):  # removed again
+        _cal(s, truth, estimator="capped_wls")
+
+
+def test_result_objects_summarise_frame_and_render(cal):
+    summary = cal.summary()
+    pd.testing.assert_frame_equal(summary, cal.models)
+    assert summary is not cal.models
+    pd.testing.assert_frame_equal(cal.to_frame(), cal.coefficients)
+    text = repr(cal)
+    assert "\n" not in text and text.startswith("<Calibration test-cal@1.0.0: wls, pooling=shrink")
+    html = cal._repr_html_()
+    assert html.startswith("<p><code>&lt;Calibration test-cal@1.0.0") and "<table" in html
+    assert "<th>national</th>" in html
+    assert cal.report().startswith("Calibration of weight set test-cal@1.0.0 (synthetic)")
+
+
+def test_the_old_module_path_warns_and_still_works(tiny, monkeypatch):
+    s, truth = tiny
+    monkeypatch.setattr(pmt, "calibrate", pmt.calibrate)  # restored afterwards
+    monkeypatch.delitem(sys.modules, "pmt.calibrate", raising=False)
+    try:
+        with pytest.warns(DeprecationWarning, match=r"pmt\.calibrate is deprecated.*"
+                                                    r"pmt\.calibration"):
+            old = importlib.import_module("pmt.calibrate")
+        assert old.Calibration is C.Calibration and old.cross_validate is C.cross_validate
+        assert old.CalibrationError is E.CalibrationError is C.CalibrationError
+        assert pmt.calibrate is old  # importing the submodule binds it on pmt ...
+        kw = {"poverty_lines": truth.poverty_lines, "on_collinear": "drop",
+              "pooling": "fallback", "min_households": 10**9, "created": dt.date(2026, 1, 2)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", C.CalibrationWarning)
+            cal = pmt.calibrate(s, **kw)  # ... and it stays callable as the function
+            assert cal.weights.content_hash == C.calibrate(s, **kw).weights.content_hash
+        parser = argparse.ArgumentParser(prog="pmt")
+        old.add_cli(parser.add_subparsers(dest="command"))
+        assert parser.parse_args(["calibrate", "x.csv"]).estimator == "wls"
+    finally:
+        sys.modules.pop("pmt.calibrate", None)
+
+
+def test_compare_arguments_route_an_estimators_own_options():
+    label, kw = calibrate_cli._estimator_arg("capped_wls:cap=2.5,pooling=fallback,seed=3")
+    assert label == "capped_wls:cap=2.5,pooling=fallback,seed=3"
+    assert kw == {"estimator": "capped_wls", "pooling": "fallback", "seed": 3,
+                  "estimator_options": {"cap": 2.5}}
 
 
 # --------------------------------------------------------------------------- the synthetic survey
@@ -509,7 +652,7 @@ def test_command_line_reads_stata_and_writes_a_weight_set(tiny, tmp_path, capsys
     pd.DataFrame({"region_key": list(truth.poverty_lines),
                   "poverty_line": list(truth.poverty_lines.values())}).to_csv(lines, index=False)
     parser = argparse.ArgumentParser(prog="pmt")
-    C.add_cli(parser.add_subparsers(dest="command"))
+    calibrate_cli.add_cli(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["calibrate", str(path), "--out", str(tmp_path / "w"),
                               "--poverty-lines", str(lines), "--on-collinear", "drop",
                               "--pooling", "fallback", "--survey-name", "SUSENAS-like",
@@ -533,7 +676,7 @@ def test_command_line_compares_estimators(tiny, tmp_path, capsys):
                   for k, v in truth.poverty_lines.items()],
                  columns=["province_code", "urban", "poverty_line"]).to_csv(lines, index=False)
     parser = argparse.ArgumentParser(prog="pmt")
-    C.add_cli(parser.add_subparsers(dest="command"))
+    calibrate_cli.add_cli(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["calibrate", str(path), "--poverty-lines", str(lines),
                               "--on-collinear", "drop", "--cv", "2", "--compare",
                               "wls:pooling=fallback,min_households=1000000000",

@@ -34,7 +34,7 @@ from pmt.evaluate import EvaluationError, evaluate, explain, what_if
 from pmt.regions import fallback_chain
 from pmt.weights import Manifest, WeightSet
 
-C = importlib.import_module("pmt.calibrate")
+C = importlib.import_module("pmt.calibration")
 
 WS = tiny_weight_set()
 SPEC = WS.spec

@@ -18,7 +18,7 @@ Two solvers give the same optimum:
     Every iteration solves one ``p x p`` system ``X' diag(1/theta) X + Q``, so
     it handles hundreds of thousands of rows, and it accepts a quadratic
     penalty ``Q`` toward a prior ``b`` (the partial pooling of
-    :mod:`pmt.calibrate`), which an LP cannot express.
+    :mod:`pmt.calibration.estimators.quantile`), which an LP cannot express.
 
 Weights enter through ``rho_tau(w u) = w rho_tau(u)`` for ``w > 0``: the
 weighted problem is the unweighted one on rows scaled by ``w``. For integer
@@ -335,7 +335,7 @@ def _quartiles(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Weighted first and third quartiles: the smallest ``x`` whose weighted CDF reaches
     1/4 and 3/4 — pmt's reference-cutoff rule (:func:`pmt.reference_cutoffs`, 4 classes),
     not a second implementation of it."""
-    from .rank import reference_cutoffs
+    from ..rank import reference_cutoffs
 
     c = reference_cutoffs(x, w, n=4)[None]
     return float(c[0]), float(c[2])

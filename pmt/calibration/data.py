@@ -1,0 +1,298 @@
+"""The survey: its checks, its poverty lines, and the design matrix the models are fitted on.
+
+:func:`prepare` turns a survey table into :class:`SurveyData`: every household
+through the registry's encoder (:func:`pmt.encode.encode`, with a provisional
+zero weight set carrying the spec and the poverty lines), the survey's own
+columns checked (consumption, PSU, strata), and the design matrix built from
+the encoder's arrays (:func:`design`). Nothing here fits anything.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from .. import errors as E
+from ..encode import Encoded, encode
+from ..errors import CalibrationError, SmallSampleError
+from ..spec import VariableSpec, default_spec
+from ..weights import Manifest, WeightSet
+from .tree import level_codes
+
+__all__ = ["Scheme", "SurveyData", "design", "draft", "prepare", "psu_folds",
+           "read_poverty_lines"]
+
+Scheme = Literal["BPS", "Kemendagri"]
+
+
+@dataclass(frozen=True, eq=False)
+class SurveyData:
+    """A validated, encoded survey as arrays (every row valid)."""
+
+    frame: pd.DataFrame
+    enc: Encoded
+    X: np.ndarray              # (n, p) design: intercept, lookup codes (reference dropped), numeric
+    y: np.ndarray              # (n,) log per-capita consumption
+    shift: np.ndarray          # (n,) log poverty line (0 without lines)
+    pw: np.ndarray             # (n,) person weight = hh_size x survey weight
+    psu: np.ndarray            # (n,) int codes
+    strata: np.ndarray         # (n,) int codes
+    district: np.ndarray       # (n,) int
+    urban: np.ndarray          # (n,) int 0/1
+    columns: tuple[str, ...]   # (p,) term name of each design column
+    term_pos: np.ndarray       # (p,) position of each column in spec.terms
+    units: tuple[tuple[str, np.ndarray], ...]  # selection units: (name, design columns)
+    lines: dict[str, float]
+    spec: VariableSpec
+    scheme: Scheme
+    names: dict[str, str]      # survey column names used
+
+    @property
+    def n(self) -> int:
+        """Number of households."""
+        return int(self.y.shape[0])
+
+    @property
+    def welfare(self) -> np.ndarray:
+        """Observed welfare: log(per-capita consumption / poverty line)."""
+        return self.y - self.shift
+
+    @property
+    def id_col(self) -> str | None:
+        """The household id column, if the survey has one."""
+        return None if self.names["id"] == "(none)" else self.names["id"]
+
+    def level_codes(self, level: str) -> np.ndarray:
+        """The node code of each household at ``level`` (:func:`.tree.level_codes`)."""
+        return level_codes(self.district, self.urban, level)
+
+    @cached_property
+    def data_hash(self) -> str:
+        """A hash of the arrays the models are fitted on."""
+        h = hashlib.sha256()
+        for a in (self.y, self.pw, self.X, self.psu, self.district, self.urban):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return "sha256:" + h.hexdigest()
+
+
+def draft(spec: VariableSpec, lines: Mapping[str, float], scheme: Scheme) -> WeightSet:
+    """A zero-coefficient weight set: it lets the encoder validate and encode a survey."""
+    manifest = Manifest(name="calibration-draft", version="0", created=_dt.date(2000, 1, 1),
+                        description="provisional zero weight set used to encode a survey",
+                        synthetic=True, region_scheme=scheme, region_vintage="calibration",
+                        spec=spec)
+    return WeightSet(manifest, ("national",), np.zeros((1, len(spec.terms))), dict(lines))
+
+
+def read_poverty_lines(lines: Any, scheme: str) -> dict[str, float]:
+    """Region key -> line, from a mapping or a table (see :func:`pmt.calibration.calibrate`)."""
+    if lines is None:
+        return {}
+    if isinstance(lines, (str, Path)):
+        from ..io import read_households
+
+        lines = read_households(lines)
+    if isinstance(lines, Mapping):
+        out = {str(k): float(v) for k, v in lines.items()}
+    elif isinstance(lines, pd.DataFrame):
+        cols = set(lines.columns)
+        value = "poverty_line"
+        if value not in cols:
+            raise CalibrationError(
+                f"poverty_lines: the table needs a 'poverty_line' column (Rp per person per "
+                f"month); it has {sorted(cols)}. Fix: rename the column.")
+        vals = pd.to_numeric(lines[value], errors="coerce").to_numpy(dtype=np.float64)
+        if "region_key" in cols:
+            keys = lines["region_key"].astype(str).tolist()
+        elif "district_code" in cols or "province_code" in cols:
+            code_col = "district_code" if "district_code" in cols else "province_code"
+            width = 4 if code_col == "district_code" else 2
+            codes = pd.to_numeric(lines[code_col], errors="coerce")
+            if codes.isna().any():
+                raise CalibrationError(f"poverty_lines: column {code_col!r} has missing or "
+                                       "non-numeric codes. Fix: fill them.")
+            base = [f"{int(c):0{width}d}" for c in codes]
+            if "urban" in cols:
+                urb = pd.to_numeric(lines["urban"], errors="coerce")
+                if not urb.isin([0, 1]).all():
+                    raise CalibrationError("poverty_lines: 'urban' must be 0 or 1.")
+                keys = [f"{b}-{'urban' if u else 'rural'}" for b, u in zip(base, urb, strict=True)]
+            else:
+                keys = base
+        else:
+            raise CalibrationError(
+                "poverty_lines: the table needs 'region_key', or 'province_code' / "
+                "'district_code' (optionally with 'urban'), beside 'poverty_line'. Fix: add "
+                "the region columns.")
+        if len(set(keys)) != len(keys):
+            raise CalibrationError("poverty_lines: a region appears more than once.")
+        out = dict(zip(keys, vals.tolist(), strict=True))
+    else:
+        raise TypeError(f"poverty_lines must be a mapping, a DataFrame or a file path; got "
+                        f"{type(lines).__name__}")
+    bad = {k: v for k, v in out.items() if not (math.isfinite(v) and v > 0)}
+    if bad:
+        raise CalibrationError(f"poverty_lines: lines must be positive numbers; not so for "
+                               f"{dict(list(bad.items())[:5])}. Fix: correct them.")
+    return out
+
+
+def _require_frame(survey: Any) -> pd.DataFrame:
+    if not isinstance(survey, pd.DataFrame):
+        raise TypeError(f"survey must be a pandas DataFrame; got {type(survey).__name__}. Fix: "
+                        "read the file with pmt.io.read_households (CSV, Parquet, Stata .dta).")
+    return survey
+
+
+def _survey_column(frame: pd.DataFrame, name: str, what: str) -> np.ndarray:
+    """Positive finite numbers (consumption)."""
+    s = frame[name]
+    vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    text = np.isnan(vals) & s.notna().to_numpy()
+    if text.any():
+        rows = np.flatnonzero(text)
+        raise E.ColumnTypeError(
+            f"column {name!r}: {what} must be numbers, found text (wrong_dtype) at "
+            f"{E.format_examples(rows[:5].tolist(), s.to_numpy()[rows[:5]])}. Fix: convert the "
+            "column to numbers.", column=name, rows=rows[:5].tolist())
+    missing = ~np.isfinite(vals)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise E.MissingValueError(
+            f"column {name!r}: {what} must be present and finite (missing_or_infinite); "
+            f"{rows.size:,} of {vals.size:,} rows break it, e.g. "
+            f"{E.format_examples(rows[:5].tolist(), vals[rows[:5]])}. Fix: drop those households "
+            "from the "
+            "survey before calibrating, or impute their consumption.", column=name,
+            rows=rows[:5].tolist())
+    bad = vals <= 0
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise E.InvalidValueError(
+            f"column {name!r}: {what} must be greater than 0 (out_of_range; the model is in "
+            f"logs); {rows.size:,} of {vals.size:,} rows break it, e.g. "
+            f"{E.format_examples(rows[:5].tolist(), vals[rows[:5]])}. Fix: correct or drop those "
+            "households.",
+            column=name, rows=rows[:5].tolist())
+    return vals
+
+
+def _codes(frame: pd.DataFrame, name: str, what: str) -> np.ndarray:
+    s = frame[name]
+    missing = s.isna().to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise E.MissingValueError(
+            f"column {name!r}: every household needs its {what} (missing_or_infinite); "
+            f"{rows.size:,} of {len(s):,} rows have none, e.g. "
+            f"{E.format_examples(rows[:5].tolist())}. "
+            f"Fix: fill the {what} from the survey's sample frame.", column=name,
+            rows=rows[:5].tolist())
+    codes, _ = pd.factorize(s, sort=True)
+    return codes.astype(np.int64)
+
+
+def prepare(survey: Any, spec: VariableSpec | None, *, poverty_lines: Any, consumption: str,
+            weight: str, psu: str, strata: str | None, id_col: str | None,
+            scheme: Scheme) -> SurveyData:
+    """Check and encode a survey (the arguments of :func:`pmt.calibration.calibrate`)."""
+    frame = _require_frame(survey)
+    spec = default_spec() if spec is None else spec
+    if not isinstance(spec, VariableSpec):
+        raise TypeError(f"spec must be a pmt.VariableSpec or None; got {type(spec).__name__}")
+    own = [c for c in (consumption, psu, strata) if c is not None]
+    missing = [c for c in own if c not in frame.columns]
+    if missing:
+        raise E.MissingColumnError(
+            f"missing survey columns {missing} (rule: a survey needs per-capita consumption, "
+            "a PSU and optionally strata, beside the household columns). Fix: rename the "
+            "columns or pass consumption=, psu=, strata= with their names.", column=missing[0])
+    lines = read_poverty_lines(poverty_lines, scheme)
+    try:
+        zero = draft(spec, lines, scheme)
+    except E.WeightSetError as exc:
+        raise CalibrationError(
+            "poverty_lines do not cover every household's region: every province needs a "
+            "line (per province, province x urban/rural, district, or a 'national' line). "
+            f"Details: {exc.problems[:3]}") from exc
+    enc = encode(frame, zero, weight=weight, weighting="person", id_col=id_col)
+    y = np.log(_survey_column(frame, consumption, "per-capita consumption"))
+    psu_codes = _codes(frame, psu, "PSU (primary sampling unit)")
+    district = enc.cell_district[enc.cell].astype(np.int64)
+    urban = enc.cell_urban[enc.cell].astype(np.int64)
+    strata_codes = (_codes(frame, strata, "stratum") if strata is not None
+                    else district * 2 + urban)
+    X, columns, term_pos, units = design(enc, spec)
+    return SurveyData(frame=frame, enc=enc, X=X, y=y, shift=enc.cell_shift[enc.cell].copy(),
+                      pw=enc.person_weight.astype(np.float64), psu=psu_codes,
+                      strata=strata_codes, district=district, urban=urban, columns=columns,
+                      term_pos=term_pos, units=units, lines=lines, spec=spec, scheme=scheme,
+                      names={"consumption": consumption, "weight": weight, "psu": psu,
+                             "strata": strata or "(district x urban)", "id": id_col or "(none)"})
+
+
+
+def design(enc: Encoded, spec: VariableSpec
+           ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, tuple[tuple[str, np.ndarray], ...]]:
+    """Design matrix from the encoder's arrays: one column per non-reference term.
+
+    Columns: ``intercept``; for each lookup variable, one 0/1 column per code
+    but the first (the reference, coefficient 0); the numeric terms as they are.
+    Returns ``(X, column names, position of each column in spec.terms, selection
+    units)``; a unit is a variable's columns (a categorical variable's codes
+    together, each numeric term alone).
+    """
+    term_index = {t: i for i, t in enumerate(spec.terms)}
+    lookups = spec.lookup_variables
+    n = enc.n
+    p = 1 + sum(len(v.code_values) - 1 for v in lookups) + len(spec.numeric_terms)
+    X = np.zeros((n, p), dtype=np.float64)
+    X[:, 0] = 1.0
+    columns = ["intercept"]
+    units: list[tuple[str, np.ndarray]] = []
+    j = 1
+    rows = np.arange(n)
+    for v_i, var in enumerate(lookups):
+        codes = enc.codes[:, v_i].astype(np.int64)
+        k = len(var.code_values) - 1
+        has = codes > 0
+        X[rows[has], j - 1 + codes[has]] = 1.0
+        columns += [f"{var.name}={c}" for c in var.code_values[1:]]
+        units.append((var.name, np.arange(j, j + k)))
+        j += k
+    for c_i, term in enumerate(spec.numeric_terms):
+        X[:, j] = enc.numeric[:, c_i]
+        columns.append(term)
+        units.append((term, np.array([j])))
+        j += 1
+    term_pos = np.array([term_index[c] for c in columns], dtype=np.int64)
+    return X, tuple(columns), term_pos, tuple(units)
+
+
+def psu_folds(data: SurveyData, rows: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Fold of each row: whole PSUs, dealt round-robin in random order within each stratum."""
+    rng = np.random.default_rng(seed)
+    psus, first = np.unique(data.psu[rows], return_index=True)
+    if psus.size < k:
+        raise SmallSampleError(f"cross-validation with {k} folds needs at least {k} PSUs; the "
+                               f"sample has {psus.size}. Fix: use fewer folds.")
+    st = data.strata[rows][first]
+    perm = rng.permutation(psus.size)
+    order = np.lexsort((perm, st))
+    st_sorted = st[order]
+    starts = np.flatnonzero(np.r_[True, st_sorted[1:] != st_sorted[:-1]])
+    counts = np.diff(np.r_[starts, psus.size])
+    pos = np.arange(psus.size) - np.repeat(starts, counts)
+    offset = np.repeat(rng.integers(0, k, starts.size), counts)
+    fold_of_psu = np.empty(psus.size, dtype=np.int64)
+    fold_of_psu[order] = (pos + offset) % k
+    return fold_of_psu[np.searchsorted(psus, data.psu[rows])]
