@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import doctest
+import importlib
 import io
 import os
 import re
@@ -50,6 +51,7 @@ import subprocess
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -444,6 +446,41 @@ def test_every_cited_repository_file_exists() -> None:
     assert not missing, "docs cite files that are not in the repository:\n" + "\n".join(missing)
 
 
+#: A Python name of pmt cited in the text: ``pmt.rank``, ``pmt.errors.ArgumentError``, ...
+PMT_NAME = re.compile(r"`(pmt(?:\.[A-Za-z_]\w*)+)")
+
+
+def resolve(name: str) -> object:
+    """The object a dotted name in the docs means: attributes from ``pmt`` on, and where an
+    attribute is missing, the module of that name (``pmt.rank.rank_options`` is in the module
+    ``pmt.rank``, although ``pmt.rank`` is the function). Raises if neither exists."""
+    parts = name.split(".")
+    obj: object = importlib.import_module(parts[0])
+    for i, part in enumerate(parts[1:], 1):
+        if hasattr(obj, part):
+            obj = getattr(obj, part)
+            continue
+        try:  # a submodule not imported yet
+            obj = importlib.import_module(".".join(parts[: i + 1]))
+        except ModuleNotFoundError:  # an attribute of the module the previous name shadows
+            obj = getattr(importlib.import_module(".".join(parts[:i])), part)
+    return obj
+
+
+def test_every_cited_python_name_exists() -> None:
+    missing = []
+    for doc in ALL_DOCS:
+        for k, line in enumerate((ROOT / doc).read_text(encoding="utf-8").splitlines(), 1):
+            for name in PMT_NAME.findall(line):
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error")  # a deprecated module is a stale name
+                        resolve(name)
+                except (ImportError, AttributeError, DeprecationWarning) as exc:
+                    missing.append(f"{doc}:{k}: {name} ({type(exc).__name__}: {exc})")
+    assert not missing, "docs cite Python names pmt does not have:\n" + "\n".join(missing)
+
+
 def test_the_citation_patterns_catch_what_they_should() -> None:
     assert OUTSIDE.search("as DESIGN.md says") and OUTSIDE.search("see ../shared/notes")
     assert OUTSIDE.search("(style.md)") and not OUTSIDE.search("the design of the stylesheet")
@@ -452,3 +489,10 @@ def test_the_citation_patterns_catch_what_they_should() -> None:
     )
     assert cited == ["pmt/encode.py", "tests/naive.py", "pmt/cli/NAME.py"]
     assert [bool(PLACEHOLDER.search(c)) for c in cited] == [False, False, True]
+    assert PMT_NAME.findall("`pmt.rank.rank_options`, `pmt.rank(hh, ws)`") == [
+        "pmt.rank.rank_options",
+        "pmt.rank",
+    ]
+    assert resolve("pmt.rank.rank_options").__name__ == "rank_options"
+    with pytest.raises((ImportError, AttributeError)):
+        resolve("pmt.rank.no_such_name")
