@@ -20,6 +20,7 @@ __all__ = [
     "DuplicateColumnError",
     "DuplicateIdError",
     "EmptyInputError",
+    "EvaluationError",
     "HouseholdSizeError",
     "InputError",
     "InvalidCodeError",
@@ -125,6 +126,13 @@ class ArgumentError(ValueError):
     def __init__(self, message: str, *, argument: str) -> None:
         super().__init__(message)
         self.argument = argument
+
+
+class EvaluationError(ArgumentError):
+    """An argument of an evaluation function (:mod:`pmt.evaluation`) breaks its rule.
+
+    ``argument`` names the offending argument (or column).
+    """
 
 
 class PopulationTooSmallError(ArgumentError):
