@@ -26,7 +26,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "calibration": (".calibration", None),
     **{name: (".calibration", name)
        for name in ("Calibration", "CrossValidation", "calibrate", "cross_validate")},
-    **{name: (".evaluate", name)
+    **{name: (".evaluation", name)
        for name in ("Comparison", "Evaluation", "EvaluationError", "compare",
                     "desil_confusion", "evaluate", "explain", "what_if")},
 }

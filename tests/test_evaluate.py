@@ -1,6 +1,7 @@
-"""Targeting evaluation: DOMAIN.md §6 metrics, breakdowns, comparisons, explanations, plots, CLI.
+"""Targeting evaluation: the metrics of docs/evaluation.md, breakdowns, comparisons,
+explanations, plots, CLI, the metric table and the old module paths.
 
-The proof is threefold: the identities of DOMAIN.md §6; small examples whose
+The proof is threefold: the identities of docs/evaluation.md; small examples whose
 arithmetic is written out in the comments; and agreement, on random data
 with ties and unequal weights, with a slow pandas/numpy computation written
 straight from the formulas (``_naive_metrics``).
@@ -9,8 +10,12 @@ straight from the formulas (``_naive_metrics``).
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime as dt
+import importlib
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,11 +25,13 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import pmt
-from pmt.errors import InvalidCodeError
-from pmt.evaluate import (
+import pmt.evaluation
+import pmt.report
+from pmt.cli import evaluate as evaluate_cli
+from pmt.errors import ArgumentError, InvalidCodeError
+from pmt.evaluation import (
     METRICS,
     EvaluationError,
-    add_cli,
     compare,
     desil_confusion,
     evaluate,
@@ -419,7 +426,7 @@ def test_bad_arguments_name_the_argument(kwargs, argument) -> None:
     with pytest.raises(EvaluationError) as info:
         evaluate(np.arange(5.0), np.arange(5.0), **kwargs)
     assert info.value.argument == argument
-    assert isinstance(info.value, ValueError)
+    assert isinstance(info.value, ArgumentError) and isinstance(info.value, ValueError)
 
 
 def test_bad_welfare() -> None:
@@ -610,7 +617,7 @@ def test_compare_frames_from_files(two_rankings, tmp_path) -> None:
 
 def test_plots_write_png(tmp_path, two_rankings) -> None:
     pytest.importorskip("matplotlib")
-    from pmt import plots
+    from pmt.report import plots
 
     true, pred, pw, _ = _random_case(14)
     ev = evaluate(true, pred, weight=pw, lines=0.0, quotas=(0.2, 0.4))
@@ -632,10 +639,13 @@ def test_plots_write_png(tmp_path, two_rankings) -> None:
 
 
 def _cli(argv: list[str]) -> int:
+    """Run ``pmt evaluate`` / ``pmt compare`` through the command protocol, errors raised."""
     parser = argparse.ArgumentParser(prog="pmt")
-    add_cli(parser.add_subparsers(dest="command", required=True))
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("evaluate", "compare"):
+        evaluate_cli.add_parser(sub, name)
     args = parser.parse_args(argv)
-    return args.handler(args)
+    return evaluate_cli.run(args, None)
 
 
 def test_cli_evaluate_and_compare(tmp_path, hh: pd.DataFrame, ws: WeightSet, two_rankings,
@@ -673,3 +683,136 @@ def test_cli_evaluate_and_compare(tmp_path, hh: pd.DataFrame, ws: WeightSet, two
         "transitions_households.png", "transitions_people.png"]
     with pytest.raises(ValueError, match="exactly one of --predicted"):
         _cli(["evaluate", str(tmp_path / "hh.csv"), "--true", "true_welfare"])
+
+
+# =========================================================================== the metric table
+
+def test_a_metric_is_one_function_and_one_line_of_the_table() -> None:
+    from pmt.evaluation.metrics import Confusion, ratio
+
+    def precision(c: Confusion) -> float:
+        """Σw·P·T / Σw·T: the share of the targeted who are poor."""
+        return ratio(c.poor_targeted, c.targeted_total)
+
+    true, pred, pw, _ = _random_case(16)
+    groups = np.where(true < 0.2, "low", "high")
+    before = evaluate(true, pred, weight=pw, quotas=(0.2, 0.4), lines=0.0, groups=groups)
+    METRICS["precision"] = precision
+    try:
+        ev = evaluate(true, pred, weight=pw, quotas=(0.2, 0.4), lines=0.0, groups=groups)
+        by = ev.by_group()
+        summary = ev.summary()
+    finally:
+        del METRICS["precision"]
+    # a new column after the last metric, every other column unchanged
+    assert list(ev.table.columns) == [*before.table.columns[:-1], "precision",
+                                      "transfer_per_person"]
+    pd.testing.assert_frame_equal(ev.table.drop(columns="precision"), before.table,
+                                  check_exact=True)
+    assert "precision" in summary.index
+    for label, row in ev.table.iterrows():
+        if row.rule == "quota":
+            P, T = _naive_bottom(true, pw, row.threshold), _naive_bottom(pred, pw, row.threshold)
+        else:
+            P, T = true <= 0.0, pred <= 0.0
+        assert row.precision == pytest.approx(pw[P & T].sum() / pw[T].sum(), rel=1e-12), label
+        for g in ("low", "high"):
+            sel = groups == g
+            assert by.loc[(g, label), "precision"] == pytest.approx(
+                pw[sel & P & T].sum() / pw[sel & T].sum(), rel=1e-12), (g, label)
+    # removed again: the table is as before
+    after = evaluate(true, pred, weight=pw, quotas=(0.2, 0.4), lines=0.0, groups=groups)
+    pd.testing.assert_frame_equal(after.table, before.table, check_exact=True)
+    assert "precision" not in after.summary().index
+
+
+# =========================================================================== one surface
+
+def test_results_have_summary_frame_one_line_repr_and_html(two_rankings) -> None:
+    true, pred, pw, _ = _random_case(15)
+    ev = evaluate(true, pred, weight=pw)
+    c = compare(*two_rankings)
+    for result in (ev, c):
+        assert isinstance(result.summary(), pd.DataFrame)
+        assert isinstance(result.to_frame(), pd.DataFrame)
+        assert "\n" not in repr(result) and repr(result).startswith("<")
+        html = result._repr_html_()
+        assert html.startswith("<p><code>&lt;") and "<table" in html
+    frame = ev.to_frame()
+    frame.iloc[0, frame.columns.get_loc("coverage")] = -1.0  # a copy: the result is unchanged
+    assert ev.table["coverage"].iloc[0] != -1.0
+    assert c.to_frame().equals(c.matched) and c.to_frame() is not c.matched
+    assert ev.n_households == true.size
+    with pytest.warns(DeprecationWarning, match="n_households"):
+        assert ev.n == true.size
+
+
+def test_evaluation_error_is_one_class_everywhere() -> None:
+    assert pmt.errors.EvaluationError is pmt.evaluation.EvaluationError is pmt.EvaluationError
+    assert issubclass(EvaluationError, ArgumentError) and issubclass(EvaluationError, ValueError)
+
+
+def test_old_module_paths_warn_and_still_work(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    # forget any earlier import of the old paths; restore pmt's attributes afterwards
+    for old in ("pmt.evaluate", "pmt.plots"):
+        monkeypatch.delitem(sys.modules, old, raising=False)
+    monkeypatch.setattr(pmt, "evaluate", pmt.evaluation.evaluate)
+    monkeypatch.setattr(pmt, "plots", None, raising=False)
+    monkeypatch.delattr(pmt, "plots")
+
+    with pytest.warns(DeprecationWarning, match=r"pmt\.evaluate is deprecated.*pmt\.evaluation"):
+        old = importlib.import_module("pmt.evaluate")
+    assert pmt.evaluate is old  # the import rebinds the name to the module ...
+    got = pmt.evaluate(TRUE10, PRED10, quotas=0.4, lines=5.5)  # ... which still evaluates
+    pd.testing.assert_frame_equal(got.table, evaluate(TRUE10, PRED10, quotas=0.4,
+                                                      lines=5.5).table, check_exact=True)
+    from pmt.evaluate import Comparison, EvaluationError as OldError, what_if as old_what_if
+
+    assert (old.evaluate, OldError, old_what_if, Comparison) == (
+        evaluate, EvaluationError, what_if, pmt.evaluation.Comparison)
+    frame = got.summary()
+    assert old.to_markdown(frame, digits=3) == pmt.report.to_markdown(frame, digits=3)
+    parser = argparse.ArgumentParser(prog="pmt")
+    old.add_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["compare", "a.parquet", "b.parquet"])
+    assert callable(args.handler) and args.movers == 20
+
+    with pytest.warns(DeprecationWarning, match=r"pmt\.plots is deprecated.*pmt\.report"):
+        plots = importlib.import_module("pmt.plots")
+    assert plots.coverage_curve is pmt.report.plots.coverage_curve
+    assert plots.transition_heatmap is pmt.report.plots.transition_heatmap
+    pytest.importorskip("matplotlib")
+    fig = plots.roc_curve(got, path=tmp_path / "roc.png")
+    assert fig.axes and (tmp_path / "roc.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def _imported_modules(path: Path, package: str) -> set[str]:
+    """Every module an import statement of ``path`` (in ``package``) names, made absolute."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                parent = ".".join(parts[:len(parts) - node.level + 1])
+                base = f"{parent}.{base}" if base else parent
+            out.add(base)
+            out.update(f"{base}.{alias.name}" for alias in node.names)
+    return out
+
+
+def test_evaluation_imports_neither_reports_nor_the_command_line() -> None:
+    folder = Path(pmt.evaluation.__file__).parent
+    files = sorted(folder.glob("*.py"))
+    assert len(files) >= 5
+    for path in files:
+        for name in _imported_modules(path, "pmt.evaluation"):
+            assert not name.startswith(("pmt.report", "pmt.cli", "pmt.plots", "pmt.evaluate",
+                                        "matplotlib", "argparse")), (path.name, name)
+    # and reports read evaluations, never the command line
+    for path in sorted(Path(pmt.report.__file__).parent.glob("*.py")):
+        for name in _imported_modules(path, "pmt.report"):
+            assert not name.startswith(("pmt.cli", "argparse")), (path.name, name)

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 
 import pmt
 from pmt.errors import SmallPopulationWarning
-from pmt.evaluate import EvaluationError, evaluate, explain, what_if
+from pmt.evaluation import EvaluationError, evaluate, explain, what_if
 from pmt.regions import fallback_chain
 from pmt.weights import Manifest, WeightSet
 
