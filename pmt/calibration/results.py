@@ -214,15 +214,15 @@ class CrossValidation:
         return self.predictions.copy()
 
     def to_markdown(self, columns: Sequence[str] | None = None, digits: int = 3) -> str:
-        """The comparison table (or some of its ``columns``) as a Markdown table."""
-        t = (self.table if columns is None else self.table[list(columns)]).reset_index()
-        head = "| " + " | ".join(t.columns) + " |"
-        sep = "|" + "|".join("---" if i == 0 else "---:" for i in range(len(t.columns))) + "|"
-        body = []
-        for _, row in t.iterrows():
-            cells = [str(v) if isinstance(v, str) else f"{v:.{digits}f}" for v in row]
-            body.append("| " + " | ".join(cells) + " |")
-        return "\n".join([head, sep, *body])
+        """The comparison table (or some of its ``columns``) as a Markdown table.
+
+        Rendered by :func:`pmt.report.tables.to_markdown`, pmt's one Markdown
+        renderer (floats to ``digits``, trailing zeros dropped), without its final newline.
+        """
+        from ..report.tables import to_markdown
+
+        table = self.table if columns is None else self.table[list(columns)]
+        return to_markdown(table, digits=digits).rstrip("\n")
 
     def headline(self) -> list[str]:
         """The columns worth reading first: fit, ranking, and errors at each quota."""
