@@ -122,7 +122,9 @@ def test_weights_show_validate_list(tmp_path: Path) -> None:
 
 def test_weights_validate_corrupt_set(tmp_path: Path) -> None:
     folder = tmp_path / "broken"
-    shutil.copytree(pmt.load_weights("demo").path, folder)
+    source = pmt.load_weights("demo").path
+    assert source is not None
+    shutil.copytree(source, folder)
     lines = (folder / "cutoffs.csv").read_text().splitlines()
     cells = lines[1].split(",")
     cells[3], cells[4] = cells[4], cells[3]  # c3 > c4 for the national row
