@@ -15,8 +15,10 @@ untagged fence is an error, so nothing can hide from this test):
   removing trailing spaces on each line and blank lines at the start and end.
   No other normalisation: numbers must print as shown.
 - ``text``, ``json``, ``csv`` anywhere else: a listing (a folder layout, a
-  message format, a diagram), not run. A listing must not contain a line that
-  looks like a command (``pmt ...``, ``$ ...``, ``>>> ...``): tag it as code.
+  message format, a diagram, a usage synopsis), not run. A listing must not
+  contain a line that looks like a runnable command (``pmt ...``, ``$ ...``,
+  ``>>> ...``): tag it as code. A synopsis line is not runnable: it has an
+  ``[option]``, a ``A|B`` choice or an upper-case placeholder (``FILE``).
 - ``sh``, ``bash``, ``console``: command lines (a trailing backslash continues
   a line; ``$ `` prompts and ``#`` comments are removed). A line whose
   command is ``pmt`` runs as ``python -m pmt.cli ...`` and must exit with
@@ -35,7 +37,13 @@ earlier block wrote). Warnings are errors, as everywhere in the suite.
 Opting out: a block preceded by ``<!-- not-run: REASON -->`` (the last
 non-blank line before its fence, visible in the Markdown source) is not run.
 Every opt-out must also be listed in :data:`OPTED_OUT` below, with its reason,
-so adding one is a visible change to this file too.
+so adding one is a visible change to this file too; each is reported as a
+skipped test with its reason (``pytest -ra``), and each document's counts of
+blocks run, checked, skipped and listings are printed (``pytest -rP``).
+
+The docs stand alone: no document cites a file outside the repository (the
+design documents the package was written from), and every repository file,
+relative link and ``pmt.`` name a document cites exists.
 """
 
 from __future__ import annotations
@@ -60,14 +68,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Documents whose examples run. TODO(docs/cli.md): being edited by another change;
-#: add it here (and make its usage synopses ``text`` or opt them out) once it is committed.
-EXCLUDED = {"docs/cli.md"}
-ALL_DOCS = [
+#: Every document: the README and each page of docs/.
+DOCS = [
     "README.md",
     *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md")),
 ]
-DOCS = [doc for doc in ALL_DOCS if doc not in EXCLUDED]
 
 #: Every opted-out block: (document, reason as written in its not-run marker).
 OPTED_OUT = {
@@ -84,7 +89,17 @@ LISTINGS = {"text", "json", "csv"}
 FENCE = re.compile(r"^```(.*)$")
 NOT_RUN = re.compile(r"^<!--\s*not-run:\s*(.*?)\s*-->$")
 SETUP = re.compile(r"(^|[\s/])(pip3?|python3?\s+-m\s+pip)\s+install\b|\s-m\s+venv\b")
-LOOKS_LIKE_A_COMMAND = re.compile(r"^\s*(\$ |>>> |pmt\s+[a-z])")
+PROMPT = re.compile(r"^\s*(\$|>>>) ")
+PMT_LINE = re.compile(r"^\s*pmt\s+[a-z]")
+SYNOPSIS = re.compile(r"\[|\||(^|\s)[A-Z][A-Z_]*(\s|$)")
+
+
+def looks_runnable(line: str) -> bool:
+    """A listing line that is a command or prompt one could run (not a usage synopsis)."""
+    command = line.split("#")[0]
+    return bool(PROMPT.match(line) or (PMT_LINE.match(command) and not SYNOPSIS.search(command)))
+
+
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -309,7 +324,7 @@ def run_document(doc: str, cwd: Path) -> Counts:
             counts.checked += 1
         elif block.lang in LISTINGS:
             for k, ln in enumerate(block.text.splitlines()):
-                assert not LOOKS_LIKE_A_COMMAND.match(ln), (
+                assert not looks_runnable(ln), (
                     f"{doc}:{block.line + 1 + k}: a {block.lang!r} listing holds a command; "
                     "tag the block as python or sh so that it runs"
                 )
@@ -417,7 +432,7 @@ TO_CREATE = {"docs/contributing.md": {"pmt/cli/levels.py"}}
 def test_docs_cite_no_file_outside_the_repository() -> None:
     bad = [
         f"{doc}:{k}: {line.strip()}"
-        for doc in ALL_DOCS
+        for doc in DOCS
         for k, line in enumerate((ROOT / doc).read_text(encoding="utf-8").splitlines(), 1)
         if OUTSIDE.search(line)
     ]
@@ -426,7 +441,7 @@ def test_docs_cite_no_file_outside_the_repository() -> None:
 
 def test_every_cited_repository_file_exists() -> None:
     missing = []
-    for doc in ALL_DOCS:
+    for doc in DOCS:
         path = ROOT / doc
         for k, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             for target in LINK.findall(line):
@@ -469,7 +484,7 @@ def resolve(name: str) -> object:
 
 def test_every_cited_python_name_exists() -> None:
     missing = []
-    for doc in ALL_DOCS:
+    for doc in DOCS:
         for k, line in enumerate((ROOT / doc).read_text(encoding="utf-8").splitlines(), 1):
             for name in PMT_NAME.findall(line):
                 try:
@@ -479,6 +494,14 @@ def test_every_cited_python_name_exists() -> None:
                 except (ImportError, AttributeError, DeprecationWarning) as exc:
                     missing.append(f"{doc}:{k}: {name} ({type(exc).__name__}: {exc})")
     assert not missing, "docs cite Python names pmt does not have:\n" + "\n".join(missing)
+
+
+def test_listings_may_hold_synopses_but_not_runnable_commands() -> None:
+    assert looks_runnable("pmt weights list   # names shipped with pmt")
+    assert looks_runnable("$ pmt demo") and looks_runnable(">>> import pmt")
+    assert not looks_runnable("pmt synth registry N --out FILE [--seed 1]")
+    assert not looks_runnable("pmt weights show NAME|PATH       # manifest, model counts")
+    assert not looks_runnable("pmt: error: InvalidCodeError: column 'floor_material': ...")
 
 
 def test_the_citation_patterns_catch_what_they_should() -> None:
