@@ -24,6 +24,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "synth": (".synth", None),
     "io": (".io", None),
     "calibration": (".calibration", None),
+    "evaluation": (".evaluation", None),
+    "report": (".report", None),
     **{name: (".calibration", name)
        for name in ("Calibration", "CrossValidation", "calibrate", "cross_validate")},
     **{name: (".evaluation", name)

@@ -816,3 +816,19 @@ def test_evaluation_imports_neither_reports_nor_the_command_line() -> None:
     for path in sorted(Path(pmt.report.__file__).parent.glob("*.py")):
         for name in _imported_modules(path, "pmt.report"):
             assert not name.startswith(("pmt.cli", "argparse")), (path.name, name)
+
+
+def test_import_pmt_reaches_evaluation_and_report_and_evaluation_loads_neither_plots_nor_cli(
+        ) -> None:
+    import subprocess
+
+    code = ("import sys, pmt\n"
+            "ev = pmt.evaluation.evaluate([1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0], quotas=0.5)\n"
+            "loaded = sorted(m for m in sys.modules if m.startswith(('pmt.report', 'pmt.cli', "
+            "'matplotlib')))\n"
+            "print(loaded, pmt.evaluate is pmt.evaluation.evaluate)\n"
+            "print(pmt.report.to_markdown(ev.summary().loc[['coverage']]), end='')\n")
+    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                         text=True, check=True).stdout
+    assert out == ("[] True\n| metric \\ label | quota 0.5 |\n|:---|---:|\n"
+                   "| coverage | 0.5 |\n")
