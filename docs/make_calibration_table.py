@@ -1,8 +1,8 @@
-"""Compare the estimators of pmt.calibrate out of sample on a synthetic survey.
+"""Compare the calibration estimators (pmt.calibration) out of sample on a synthetic survey.
 
     python docs/make_calibration_table.py      # rewrites the table in docs/calibration.md
 
-Runs :func:`pmt.calibrate.cross_validate` (5 folds by PSU) on
+Runs :func:`pmt.calibration.cross_validate` (5 folds by PSU) on
 ``pmt.synth.survey(60_000, seed=2026)`` for each estimator below and writes
 the comparison table between the ``comparison-table`` markers of
 ``docs/calibration.md``, with the command and the time it took. Takes about
@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import pmt  # noqa: E402
-from pmt.calibrate import CalibrationWarning, cross_validate  # noqa: E402
+from pmt.calibration import CalibrationWarning, cross_validate  # noqa: E402
 
 HOUSEHOLDS = 60_000
 SEED = 2026
@@ -86,7 +86,7 @@ def _oracle(survey, truth, cv, cols) -> list[float]:  # type: ignore[no-untyped-
     import numpy as np
 
     from pmt.encode import encode
-    from pmt.evaluate import evaluate
+    from pmt.evaluation import evaluate
 
     pred = pmt.score(survey, truth).to_numpy()
     true = cv.predictions["true_welfare"].to_numpy()

@@ -24,6 +24,7 @@ from ..spec import VariableSpec
 from ..weights import Manifest
 from .assembly import assemble, coefficient_table, dropped_table, models_table
 from .data import Scheme, prepare
+from .estimators import ESTIMATORS
 from .fit import fit as fit_survey
 from .options import json_num, options_from
 from .results import Calibration
@@ -224,7 +225,7 @@ def calibrate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
     return Calibration(weights=ws, models=models, coefficients=coefficient_table(data, fit),
                        results=results, selection=fit.selection, lambdas=fit.lambdas,
                        lambda_path=fit.lambda_path, dropped=dropped, options=opts,
-                       survey=info)
+                       survey=info, method=ESTIMATORS[opts.estimator].describe(opts))
 
 
 def _jsonable(x: Any) -> Any:

@@ -12,7 +12,6 @@ import pandas as pd
 
 from ..results import html_repr
 from ..weights import WeightSet, save_weights
-from .estimators import ESTIMATORS
 from .options import Options
 from .tree import LEVEL_ORDER
 
@@ -59,6 +58,8 @@ class Calibration:
     options : Options
     survey : dict
         Households, PSUs, strata, column names and a hash of the data.
+    method : str
+        The estimator in words (its ``describe``), as :meth:`report` shows it.
     """
 
     weights: WeightSet
@@ -71,6 +72,7 @@ class Calibration:
     dropped: pd.DataFrame
     options: Options
     survey: dict[str, Any]
+    method: str = ""
 
     @property
     def national(self) -> Any:
@@ -96,7 +98,7 @@ class Calibration:
         """A readable account of the calibration (written to ``calibration.txt`` by
         :meth:`save`)."""
         o, s, ws = self.options, self.survey, self.weights
-        est = ESTIMATORS[o.estimator].describe(o)
+        est = self.method or o.estimator
         nat = self.models.loc["national"]
         national = self.coefficients[self.coefficients["model_key"] == "national"]
         n_active = int(national["active"].sum()) - 1

@@ -109,6 +109,9 @@ class Estimator:
     name: ClassVar[str] = ""
     options: ClassVar[Mapping[str, Any]] = {}
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} estimator {self.name!r}>"
+
     def check(self, options: Options) -> None:
         """Refuse options this estimator cannot work with (raise ``ArgumentError``)."""
 
