@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 import pmt  # noqa: E402
-from pmt.calibrate import CalibrationWarning, calibrate  # noqa: E402
+from pmt.calibration import Calibration, CalibrationWarning, calibrate  # noqa: E402
 from pmt.regions import LEVELS  # noqa: E402
 
 SEED = 20261127
@@ -53,7 +53,7 @@ DESCRIPTION = ("SYNTHETIC demonstration weight set: calibrated by pmt.calibrate 
                "are public); do not use it to target anyone.")
 
 
-def build() -> pmt.calibrate.Calibration:  # type: ignore[name-defined]
+def build() -> Calibration:
     """Calibrate the demo set (deterministic: fixed seed, date and options)."""
     survey, truth = pmt.synth.survey(SURVEY_HOUSEHOLDS, seed=SEED, return_truth=True)
     with warnings.catch_warnings():
@@ -80,5 +80,5 @@ if __name__ == "__main__":
     start = time.perf_counter()
     cal = build()
     ws = cal.save(HERE / "demo")
-    print(cal.summary())
+    print(cal.report())
     print(f"\n{ws!r}\n{ws.content_hash}\nbuilt in {time.perf_counter() - start:.0f} s")
