@@ -26,15 +26,8 @@ from conftest import SPEC, make_households, tiny_weight_set
 import pmt
 from pmt import cli
 from pmt import errors as E
-from pmt.io import (
-    SLOW_WRITE_ENV,
-    TEMP_MARK,
-    atomic_output,
-    check_outputs,
-    output_kind,
-    write_table,
-)
-from pmt.stream import rank_file
+from pmt.io import atomic_output, check_outputs, output_kind, rank_file, write_table
+from pmt.io.atomic import SLOW_WRITE_ENV, TEMP_MARK
 
 ROOT = Path(__file__).resolve().parent.parent
 REJECT_COLUMNS = ["row", "hh_id", "column", "rule", "value"]
@@ -425,9 +418,10 @@ def test_exit_codes_are_documented() -> None:
 def test_doctests_of_io_and_cli() -> None:
     import doctest
 
-    import pmt.io
+    import pmt.io.atomic
+    from pmt.cli import _errors
 
-    for module in (pmt.io, cli):
+    for module in (pmt.io.atomic, cli, _errors):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module
 

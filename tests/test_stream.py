@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import pmt
 from pmt import errors as E
-from pmt.stream import rank_file
+from pmt.io import rank_file
 
 from conftest import make_households
 

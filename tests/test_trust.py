@@ -22,7 +22,7 @@ from pmt import errors as E
 from pmt.encode import duplicated_ids
 from pmt.regions import scheme
 from pmt.spec import Variable
-from pmt.stream import rank_file
+from pmt.io import rank_file
 
 from conftest import SPEC, make_households, tiny_weight_set
 
@@ -411,3 +411,34 @@ TINY = tiny_weight_set()
 BASE = make_households(N, 11, districts=(1101, 1171, 3171, 3172, 3201, 3273, 5103, 9401))
 assert set(BASE["district_code"]) <= scheme("BPS").districts
 assert SPEC is TINY.spec or SPEC == TINY.spec
+
+
+# --------------------------------------------------------------------------- files
+
+def test_csv_ids_are_read_as_text_and_written_back_exactly(tmp_path):
+    import subprocess
+    import sys
+
+    df = BASE.copy()
+    df["hh_id"] = [f"{i:06d}" for i in range(N - 1)] + ["9171012345678902"]
+    df.to_csv(tmp_path / "hh.csv", index=False)
+    got = pmt.io.read_households(tmp_path / "hh.csv")
+    assert got["hh_id"].tolist() == df["hh_id"].tolist()
+    ws = pmt.save_weights(TINY, tmp_path / "tiny")
+    proc = subprocess.run([sys.executable, "-m", "pmt.cli", "--quiet", "rank", "hh.csv",
+                           "--weights", str(ws.path), "--out", "out.csv",
+                           "--cutoffs", "registry", "--national-only"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    out = (tmp_path / "out.csv").read_text().splitlines()
+    assert [line.split(",")[0] for line in out[1:]] == df["hh_id"].tolist()
+
+
+def test_the_old_stream_module_warns_and_still_works():
+    import importlib
+    import sys
+
+    sys.modules.pop("pmt.stream", None)
+    with pytest.warns(DeprecationWarning, match="pmt.io"):
+        old = importlib.import_module("pmt.stream")
+    assert old.rank_file is pmt.io.rank_file

@@ -5,7 +5,7 @@
 - from encoded arrays: ``pmt.rank.rank_encoded(enc, ws)`` on a
   ``pmt.encode.Encoded`` holding the cached arrays;
 - file to file: the command line, ``pmt rank IN --weights W --out OUT``
-  (streamed in chunks, ``pmt.stream.rank_file``).
+  (streamed in chunks, ``pmt.io.rank_file``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``pmt rank``: score and rank a household file with a weight set (:func:`pmt.rank`).
 
-Parquet in and Parquet out are streamed in chunks (:func:`pmt.stream.rank_file`);
+Parquet in and Parquet out are streamed in chunks (:func:`pmt.io.rank_file`);
 other formats are read whole. ``--out`` and ``--rejects`` are written together:
 both complete before either is renamed onto its final name.
 """
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
                    line=args.line, weight=args.weight, weighting=args.weighting,
                    on_invalid=on_invalid, id_col=args.id_col, region_scheme=args.region_scheme)
     if Path(args.input).suffix.lower() in (".parquet", ".pq") and out_kind == "parquet":
-        from pmt.stream import rank_file
+        from pmt.io import rank_file
 
         with progress.step(f"ranking {args.input} in chunks of {args.chunk_size:,} rows") as up:
             result = rank_file(args.input, ws, args.out, chunk_size=args.chunk_size,
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
                                **options)  # type: ignore[arg-type]
     else:
         with progress.step(f"reading {args.input}"):
-            hh = read_households(args.input)
+            hh = read_households(args.input, id_col=args.id_col)
         with progress.step(f"scoring and ranking {len(hh):,} households"):
             result = pmt.rank(hh, ws, **options)  # type: ignore[arg-type]
         with progress.step(f"writing {args.out}"):

@@ -26,8 +26,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import errors as E
-from .encode import (
+from .. import errors as E
+from ..encode import (
     check_columns,
     duplicated_ids,
     empty_rejects,
@@ -35,9 +35,10 @@ from .encode import (
     id_key,
     required_columns,
 )
-from .errors import ArgumentError
-from .io import _slow_write_pause, _write_frame, atomic_outputs
-from .rank import (
+from ..errors import ArgumentError
+from .atomic import _slow_write_pause, atomic_outputs
+from .files import _write_frame
+from ..rank import (
     CutoffMode,
     RankResult,
     Scored,
@@ -46,7 +47,7 @@ from .rank import (
     rank_options,
     rank_scored,
 )
-from .weights import WeightSet
+from ..weights import WeightSet
 
 __all__ = ["rank_file"]
 
@@ -89,7 +90,8 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     """
     import pyarrow.parquet as pq
 
-    from .io import check_outputs, output_kind
+    from .atomic import check_outputs
+    from .files import output_kind
 
     options = rank_options(cutoffs=cutoffs, n=n, max_desil=max_desil, line=line, weight=weight,
                            weighting=weighting, id_col=None)

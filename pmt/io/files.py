@@ -1,0 +1,123 @@
+"""Household tables in (CSV, Parquet, Stata) and result tables out (CSV, Parquet).
+
+Readers keep what the file says: a CSV's household id column is read as text
+(leading zeros kept, 16-digit numbers exact), never as floats. Writers go
+through :func:`pmt.io.atomic.atomic_outputs`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..errors import OutputPathError
+from .atomic import PathLike, _slow_write_pause, atomic_outputs
+
+if TYPE_CHECKING:
+    from ..results import RankResult
+
+__all__ = ["output_kind", "read_households", "write_result", "write_table", "write_tables"]
+
+_READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".dta": "stata"}
+
+_CSV_CHUNK = 100_000  # rows per to_csv call (one pause point each under PMT_TEST_SLOW_WRITE)
+
+
+def _kind(path: Path) -> str:
+    kind = _READERS.get(path.suffix.lower())
+    if kind is None:
+        raise ValueError(f"{path}: unknown file type {path.suffix!r}; pmt reads and writes "
+                         f"{sorted(_READERS)}. Fix: convert the file or rename its extension.")
+    return kind
+
+
+def read_households(path: str | Path, columns: list[str] | None = None, *,
+                    id_col: str | None = "hh_id") -> pd.DataFrame:
+    """Read a household table from CSV, Parquet or Stata ``.dta``.
+
+    CSV columns are read with pandas' type inference, except the household id
+    column ``id_col``, which is read as text: ``000123`` stays ``000123`` and
+    16-digit numbers stay exact (an empty cell is a missing id). Text in a
+    numeric column stays text, so that validation can name the offending rows.
+    Parquet and Stata columns keep the types the file stores.
+    """
+    path = Path(path)
+    kind = _kind(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if kind == "csv":
+        dtype = {id_col: str} if id_col is not None else None
+        return pd.read_csv(path, usecols=columns, low_memory=False, dtype=dtype)
+    if kind == "parquet":
+        return pd.read_parquet(path, columns=columns)
+    return pd.read_stata(path, columns=columns, convert_categoricals=False)
+
+
+def _write_frame(frame: pd.DataFrame, path: Path, kind: str,
+                 metadata: dict[str, Any] | None) -> None:
+    """Write ``frame`` to ``path`` as ``kind`` (not atomic: ``path`` is a temporary file)."""
+    if kind == "csv":
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            if len(frame) == 0:
+                frame.to_csv(f, index=False)
+            for start in range(0, len(frame), _CSV_CHUNK):
+                if start:
+                    _slow_write_pause()
+                frame.iloc[start:start + _CSV_CHUNK].to_csv(f, index=False, header=start == 0)
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if metadata:
+        meta = dict(table.schema.metadata or {})
+        meta[b"pmt"] = json.dumps(metadata, sort_keys=True).encode()
+        table = table.replace_schema_metadata(meta)
+    pq.write_table(table, path)
+
+
+def output_kind(path: PathLike, *, argument: str = "output") -> str:
+    """``"csv"`` or ``"parquet"``, from the extension of a result path.
+
+    Raises :class:`~pmt.errors.OutputPathError` (naming ``argument``) for any
+    other extension.
+    """
+    kind = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(Path(path).suffix.lower())
+    if kind is None:
+        raise OutputPathError(f"{argument} {path}: unknown result file type "
+                              f"{Path(path).suffix!r} (rule: results are written as .csv or "
+                              ".parquet). Fix: end the name with .parquet or .csv.",
+                              argument=argument, path=str(path))
+    return kind
+
+
+def write_table(frame: pd.DataFrame, path: str | Path,
+                metadata: dict[str, Any] | None = None) -> None:
+    """Write a DataFrame to CSV or Parquet (by extension), keeping ``metadata`` in Parquet.
+
+    The file is written atomically (:func:`atomic_output`).
+    """
+    write_tables({path: (frame, metadata)})
+
+
+def write_tables(tables: Mapping[PathLike, tuple[pd.DataFrame, dict[str, Any] | None]]
+                 ) -> None:
+    """Write several tables (``{path: (frame, metadata)}``) as :func:`write_table` does.
+
+    Each is written to its temporary file first; the renames onto the final
+    names happen one after the other only once every file is complete, so a
+    failure while writing any of them leaves all the old files (or none).
+    """
+    kinds = [output_kind(path) for path in tables]  # every extension before any write
+    with atomic_outputs(*tables) as temps:
+        for tmp, kind, (frame, metadata) in zip(temps, kinds, tables.values(), strict=True):
+            _write_frame(frame, tmp, kind, metadata)
+
+
+def write_result(result: RankResult, path: str | Path) -> None:
+    """Write a ranking result; Parquet files carry its provenance under the ``pmt`` key."""
+    write_table(result.to_frame(), path, result.provenance)
