@@ -16,6 +16,7 @@ import importlib
 import math
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -475,7 +476,8 @@ def test_explain_long(hh: pd.DataFrame, ws: WeightSet) -> None:
     first = long[long.hh_id == hh.hh_id.iloc[0]].set_index("term")
     code = int(hh["floor_material"].iloc[0])
     assert first.loc["floor_material", "value"] == code
-    assert first.loc["floor_material", "meaning"] == SPEC.variable("floor_material").codes[code]
+    assert first.loc["floor_material", "meaning"] == (SPEC.variable("floor_material").codes
+                                                      or {})[code]
 
 
 def test_what_if_without_change_reproduces_desil(hh: pd.DataFrame, ws: WeightSet,
@@ -755,22 +757,22 @@ def test_evaluation_error_is_one_class_everywhere() -> None:
 def test_old_module_paths_warn_and_still_work(monkeypatch: pytest.MonkeyPatch,
                                               tmp_path: Path) -> None:
     # forget any earlier import of the old paths; restore pmt's attributes afterwards
-    for old in ("pmt.evaluate", "pmt.plots"):
-        monkeypatch.delitem(sys.modules, old, raising=False)
+    for path in ("pmt.evaluate", "pmt.plots"):
+        monkeypatch.delitem(sys.modules, path, raising=False)
     monkeypatch.setattr(pmt, "evaluate", pmt.evaluation.evaluate)
     monkeypatch.setattr(pmt, "plots", None, raising=False)
     monkeypatch.delattr(pmt, "plots")
 
     with pytest.warns(DeprecationWarning, match=r"pmt\.evaluate is deprecated.*pmt\.evaluation"):
-        old = importlib.import_module("pmt.evaluate")
-    assert pmt.evaluate is old  # the import rebinds the name to the module ...
-    got = pmt.evaluate(TRUE10, PRED10, quotas=0.4, lines=5.5)  # ... which still evaluates
+        old: Any = importlib.import_module("pmt.evaluate")
+    assert pmt.evaluate is old  # the import rebinds the name to the module, which evaluates
+    got = pmt.evaluate(TRUE10, PRED10, quotas=0.4, lines=5.5)  # type: ignore[operator]
     pd.testing.assert_frame_equal(got.table, evaluate(TRUE10, PRED10, quotas=0.4,
                                                       lines=5.5).table, check_exact=True)
-    from pmt.evaluate import Comparison, EvaluationError as OldError, what_if as old_what_if
+    from pmt.evaluate import Comparison, what_if  # type: ignore[attr-defined]
 
-    assert (old.evaluate, OldError, old_what_if, Comparison) == (
-        evaluate, EvaluationError, what_if, pmt.evaluation.Comparison)
+    assert (old.evaluate, old.EvaluationError, what_if, Comparison) == (
+        evaluate, EvaluationError, pmt.evaluation.what_if, pmt.evaluation.Comparison)
     frame = got.summary()
     assert old.to_markdown(frame, digits=3) == pmt.report.to_markdown(frame, digits=3)
     parser = argparse.ArgumentParser(prog="pmt")
@@ -779,7 +781,7 @@ def test_old_module_paths_warn_and_still_work(monkeypatch: pytest.MonkeyPatch,
     assert callable(args.handler) and args.movers == 20
 
     with pytest.warns(DeprecationWarning, match=r"pmt\.plots is deprecated.*pmt\.report"):
-        plots = importlib.import_module("pmt.plots")
+        plots: Any = importlib.import_module("pmt.plots")
     assert plots.coverage_curve is pmt.report.plots.coverage_curve
     assert plots.transition_heatmap is pmt.report.plots.transition_heatmap
     pytest.importorskip("matplotlib")
