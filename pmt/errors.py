@@ -9,7 +9,7 @@ identifier), and the fix.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 __all__ = [
     "ArgumentError",
@@ -54,7 +54,7 @@ class InputError(ValueError):
     rule = "invalid"
 
     def __init__(self, message: str, *, column: str | None = None,
-                 rows: Sequence[int] = ()) -> None:
+                 rows: Iterable[int] = ()) -> None:
         super().__init__(message)
         self.column = column
         self.rows = tuple(int(r) for r in rows)
@@ -214,7 +214,7 @@ class CalibrationWarning(UserWarning):
     """Something the caller should know about a calibration that still succeeded."""
 
 
-def format_examples(rows: Sequence[int], values: Sequence[object] | None = None,
+def format_examples(rows: Iterable[int], values: Sequence[object] | None = None,
                     *, limit: int = 5) -> str:
     """Render offending row positions (and values) for an error message.
 

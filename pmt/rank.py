@@ -465,7 +465,7 @@ def rank_options(*, cutoffs: CutoffMode | Mapping[str, Any] = "registry", n: int
     if weighting not in ("person", "household"):
         raise ArgumentError(f"weighting must be 'person' or 'household'; got {weighting!r}.",
                             argument="weighting")
-    mode = cutoffs if table is None else "given"
+    mode = str(cutoffs) if table is None else "given"
     return RankOptions(cutoffs=mode, n=int(n), max_desil=max_desil, line=line,
                        weighting=weighting if weight is None else f"{weighting} x {weight}",
                        id_col=id_col, table=table)

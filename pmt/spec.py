@@ -190,8 +190,8 @@ class VariableSpec(_Frozen):
         raise KeyError(name)
 
 
-def _cat(name: str, label: str, block: str, codes: dict[int, str], **kw: object) -> Variable:
-    return Variable(name=name, kind="categorical", label=label, block=block, codes=codes, **kw)
+def _cat(name: str, label: str, block: str, codes: dict[int, str]) -> Variable:
+    return Variable(name=name, kind="categorical", label=label, block=block, codes=codes)
 
 
 def _bin(name: str, label: str, block: str) -> Variable:
