@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import pmt
-import pmt.weights as W
+import pmt.weights.store as W
 from pmt.errors import WeightSetError
 from pmt.weights import Manifest, WeightFiles, WeightSet, save_weights
 
