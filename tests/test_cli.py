@@ -163,16 +163,9 @@ def _parsers(parser: argparse.ArgumentParser, prog: str = "pmt"
                 yield from _parsers(child, f"{prog} {name}")
 
 
-def _moved(name: str) -> bool:
-    """Whether command ``name`` has its module in pmt/cli/ (not the library's add_cli)."""
-    return importlib.util.find_spec(cli.COMMANDS[name]) is not None
-
-
 def test_every_command_module_follows_the_protocol() -> None:
     for name, module_name in cli.COMMANDS.items():
         assert module_name.startswith("pmt.cli."), name
-        if not _moved(name):
-            continue
         module = importlib.import_module(module_name)
         sub = argparse.ArgumentParser().add_subparsers(dest="command")
         parser = module.add_parser(sub, name)
@@ -182,8 +175,6 @@ def test_every_command_module_follows_the_protocol() -> None:
 
 @pytest.mark.parametrize("name", list(cli.COMMANDS))
 def test_every_option_has_help_and_every_command_its_own_usage(name: str) -> None:
-    if not _moved(name):
-        pytest.skip(f"pmt {name} is still registered by the library's add_cli")
     for prog, parser in _parsers(cli._parser(name)):
         assert parser.prog == prog
         assert parser.format_usage().startswith(f"usage: {prog} ")

@@ -52,7 +52,6 @@ import sys
 import warnings
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
 
 from ._common import (
     EXIT_BROKEN_PIPE,
@@ -99,35 +98,9 @@ COMMANDS: dict[str, str] = {
     "calibrate": "pmt.cli.calibrate",
 }
 
-#: Commands still registered by ``add_cli`` of a library module while their module in
-#: this package does not exist yet: name -> library module. Delete an entry once the
-#: command's module is here.
-_LEGACY = {"calibrate": "pmt.calibrate"}
-
-
-class _LegacyCommand:
-    """The command protocol over a library module's ``add_cli(subparsers)``."""
-
-    def __init__(self, module: str) -> None:
-        self.module = module
-
-    def add_parser(self, subparsers: Any, name: str) -> argparse.ArgumentParser:
-        if name not in subparsers.choices:  # add_cli adds all of its module's commands
-            importlib.import_module(self.module).add_cli(subparsers)
-        parser: argparse.ArgumentParser = subparsers.choices[name]
-        return parser
-
-    @staticmethod
-    def run(args: argparse.Namespace, progress: Progress) -> int:
-        return int(args.handler(args, progress))
-
-
-def _command(name: str) -> ModuleType | _LegacyCommand:
+def _command(name: str) -> ModuleType:
     """The module of command ``name`` (imported now)."""
-    module = COMMANDS[name]
-    if name in _LEGACY and importlib.util.find_spec(module) is None:
-        return _LegacyCommand(_LEGACY[name])
-    return importlib.import_module(module)
+    return importlib.import_module(COMMANDS[name])
 
 
 def _top_parser() -> argparse.ArgumentParser:

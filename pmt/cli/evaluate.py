@@ -38,11 +38,14 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
                    help="quota rule: the poorest share H (repeatable; default 0.2 and 0.4)")
     p.add_argument("--line", type=float, action="append", default=[],
                    help="line rule: welfare <= Z (repeatable)")
-    p.add_argument("--unit", choices=["people", "households", "both"], default="people")
+    p.add_argument("--unit", choices=["people", "households", "both"], default="people",
+                   help="count people (person weights) or households in the metrics "
+                        "(default people; both = a table for each)")
     p.add_argument("--budget", type=float, help="transfer budget in poverty lines x people")
     p.add_argument("--benefit", help="column: benefit per household if targeted")
     p.add_argument("--by", help="breakdown column, or 'province' (from district_code)")
-    p.add_argument("--id-col", default="hh_id")
+    p.add_argument("--id-col", default="hh_id", metavar="COLUMN",
+                   help="household id column (default hh_id)")
     p.add_argument("--out", help="write the tables to this .csv or .md file")
     p.add_argument("--plots", help="write PNG plots into this folder (needs matplotlib)")
     p.set_defaults(handler=_evaluate)
@@ -56,7 +59,8 @@ def _add_compare(subparsers: Any, name: str) -> argparse.ArgumentParser:
                     "moved most between two result files written by `pmt rank`.")
     c.add_argument("a", help="first result file (.parquet or .csv from pmt rank)")
     c.add_argument("b", help="second result file")
-    c.add_argument("--id-col", default="hh_id")
+    c.add_argument("--id-col", default="hh_id", metavar="COLUMN",
+                   help="household id column that matches the two files (default hh_id)")
     c.add_argument("--sizes", help="household file with the id and hh_size, for people counts")
     c.add_argument("--movers", type=int, default=20, help="households listed as movers")
     c.add_argument("--out", help="write the tables to this .md (all) or .csv (transitions) file")
