@@ -26,11 +26,23 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "calibration": (".calibration", None),
     "evaluation": (".evaluation", None),
     "report": (".report", None),
-    **{name: (".calibration", name)
-       for name in ("Calibration", "CrossValidation", "calibrate", "cross_validate")},
-    **{name: (".evaluation", name)
-       for name in ("Comparison", "Evaluation", "EvaluationError", "compare",
-                    "desil_confusion", "evaluate", "explain", "what_if")},
+    **{
+        name: (".calibration", name)
+        for name in ("Calibration", "CrossValidation", "calibrate", "cross_validate")
+    },
+    **{
+        name: (".evaluation", name)
+        for name in (
+            "Comparison",
+            "Evaluation",
+            "EvaluationError",
+            "compare",
+            "desil_confusion",
+            "evaluate",
+            "explain",
+            "what_if",
+        )
+    },
 }
 
 
@@ -52,11 +64,36 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
-    "Calibration", "CrossValidation", "calibrate", "cross_validate",
-    "Comparison", "Evaluation", "EvaluationError", "compare", "desil_confusion", "evaluate",
-    "explain", "what_if",
-    "DesilResult", "Derived", "Manifest", "RankResult", "Variable", "VariableSpec",
-    "WeightSet", "WeightSetError", "assign_desil", "available_weights", "default_spec",
-    "errors", "io", "load_weights", "rank", "reference_cutoffs", "save_weights", "score",
-    "synth", "__version__",
+    "Calibration",
+    "Comparison",
+    "CrossValidation",
+    "Derived",
+    "DesilResult",
+    "Evaluation",
+    "EvaluationError",
+    "Manifest",
+    "RankResult",
+    "Variable",
+    "VariableSpec",
+    "WeightSet",
+    "WeightSetError",
+    "__version__",
+    "assign_desil",
+    "available_weights",
+    "calibrate",
+    "compare",
+    "cross_validate",
+    "default_spec",
+    "desil_confusion",
+    "errors",
+    "evaluate",
+    "explain",
+    "io",
+    "load_weights",
+    "rank",
+    "reference_cutoffs",
+    "save_weights",
+    "score",
+    "synth",
+    "what_if",
 ]

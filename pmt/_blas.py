@@ -19,10 +19,12 @@ from functools import lru_cache
 
 __all__ = ["single_threaded"]
 
-_NAMES = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-          ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-          ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-          ("openblas_get_num_threads", "openblas_set_num_threads"))
+_NAMES = (
+    ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+    ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
+    ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+    ("openblas_get_num_threads", "openblas_set_num_threads"),
+)
 
 
 @lru_cache(maxsize=1)
@@ -33,9 +35,13 @@ def _controls() -> tuple[tuple[object, object], ...]:
         import scipy.linalg  # noqa: F401  (loads scipy's)
 
         with open("/proc/self/maps", encoding="utf-8") as f:
-            paths = sorted({line.split()[-1] for line in f
-                            if "openblas" in line.split()[-1].lower()
-                            and ".so" in line.split()[-1]})
+            paths = sorted(
+                {
+                    line.split()[-1]
+                    for line in f
+                    if "openblas" in line.split()[-1].lower() and ".so" in line.split()[-1]
+                }
+            )
     except (OSError, ImportError):
         return ()
     out = []

@@ -19,8 +19,9 @@ from typing import Any
 __all__ = ["deprecated_module"]
 
 
-def deprecated_module(name: str, new: str, *, call: str | None = None,
-                      removed_in: str = "0.3") -> None:
+def deprecated_module(
+    name: str, new: str, *, call: str | None = None, removed_in: str = "0.3"
+) -> None:
     """Make the module ``name`` a deprecated alias of the module ``new``.
 
     Parameters
@@ -34,8 +35,12 @@ def deprecated_module(name: str, new: str, *, call: str | None = None,
     removed_in : str
         The release that removes the old path (said in the warning).
     """
-    warnings.warn(f"the module {name} is deprecated and will be removed in pmt {removed_in}; "
-                  f"import from {new} (or from pmt) instead", DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        f"the module {name} is deprecated and will be removed in pmt {removed_in}; "
+        f"import from {new} (or from pmt) instead",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     target = importlib.import_module(new)
 
     class _Alias(types.ModuleType):
@@ -46,6 +51,7 @@ def deprecated_module(name: str, new: str, *, call: str | None = None,
             return sorted(set(dir(target)))
 
         if call is not None:
+
             def __call__(self, *args: Any, **kwargs: Any) -> Any:
                 return getattr(target, call)(*args, **kwargs)
 

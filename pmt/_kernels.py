@@ -28,8 +28,9 @@ SCORE_BLOCK = 2048
 
 
 @jit(parallel=True)
-def score(codes, offsets, sizes, lookup, numeric, beta_t, intercept, cell, cell_model,
-          cell_shift, terms):  # type: ignore[no-untyped-def]
+def score(
+    codes, offsets, sizes, lookup, numeric, beta_t, intercept, cell, cell_model, cell_shift, terms
+):  # type: ignore[no-untyped-def]
     """Welfare of every household.
 
     Parameters
@@ -104,7 +105,7 @@ def lookup_by_variable(table: np.ndarray, offsets: np.ndarray, sizes: np.ndarray
     n_models = table.shape[0]
     out = np.empty(table.size, dtype=np.float64)
     for off, size in zip(offsets.tolist(), sizes.tolist(), strict=True):
-        out[n_models * off:n_models * (off + size)] = table[:, off:off + size].ravel()
+        out[n_models * off : n_models * (off + size)] = table[:, off : off + size].ravel()
     return out
 
 
@@ -163,7 +164,8 @@ def _comparison_sort(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
 @jit()
 def _sort_segment(key, idx, sw, sg, a0, b0):  # type: ignore[no-untyped-def]
     """Sort ``key[a0:b0]`` ascending, moving ``idx``, ``sw`` and ``sg`` along (MSD
-    bucketing, then insertion)."""
+    bucketing, then insertion).
+    """
     if b0 - a0 <= _SMALL:
         _insertion(key, idx, sw, sg, a0, b0)
         return
@@ -301,11 +303,13 @@ def sort_welfare(welfare, weight, group, n_buckets, key, idx, sw, sg):  # type: 
 
 def n_buckets(n: int) -> int:
     """First-level bucket count for :func:`sort_welfare`: about 16,384 households each
-    (a bucket then fits in a core's cache while it is sorted)."""
+    (a bucket then fits in a core's cache while it is sorted).
+    """
     return int(min(1 << 15, max(1, n // 16384)))
 
 
 # --------------------------------------------------------------------------- ranking passes
+
 
 @jit()
 def _run_sum(weight, j, r):  # type: ignore[no-untyped-def]
@@ -427,8 +431,7 @@ def _cutoffs(key, sg, grouped, below, totals, n_classes):  # type: ignore[no-unt
 
 
 @jit(parallel=True)
-def scope_passes(key, sw, sg, n_groups, n_classes, rank_nat, below_nat, rank_grp, below_grp
-                 ):  # type: ignore[no-untyped-def]
+def scope_passes(key, sw, sg, n_groups, n_classes, rank_nat, below_nat, rank_grp, below_grp):  # type: ignore[no-untyped-def]
     """The national and the grouped walk, one per thread.
 
     Returns (national total (1,), group totals (G,), national cutoffs (1, n-1),
@@ -448,14 +451,16 @@ def scope_passes(key, sw, sg, n_groups, n_classes, rank_nat, below_nat, rank_grp
     return tot_nat, tot_grp, cut_nat, cut_grp
 
 
-RECORD = np.dtype([("below_nat", "f8"), ("below_grp", "f8"), ("rank_nat", "i4"),
-                   ("rank_grp", "i4")])
+RECORD = np.dtype(
+    [("below_nat", "f8"), ("below_grp", "f8"), ("rank_nat", "i4"), ("rank_grp", "i4")]
+)
 
 
 @jit(parallel=True)
 def scatter_records(idx, rank_nat, below_nat, rank_grp, below_grp, rec):  # type: ignore[no-untyped-def]
     """``rec[idx[t]] = (below_nat[t], below_grp[t], rank_nat[t], rank_grp[t])``: one
-    24-byte write per household puts the sorted-order results back in input order."""
+    24-byte write per household puts the sorted-order results back in input order.
+    """
     for t in prange(idx.shape[0]):
         r = rec[idx[t]]
         r["below_nat"] = below_nat[t]
@@ -475,9 +480,24 @@ def _thresholds(totals, n_classes):  # type: ignore[no-untyped-def]
 
 
 @jit(parallel=True)
-def finish_scopes(welfare, group, rec, tot_nat, tot_grp, n_classes, ref_nat, ref_grp,
-                  use_ref_nat, use_ref_grp, desil_nat, desil_grp, rank_nat, rank_grp,
-                  share_nat, share_grp):  # type: ignore[no-untyped-def]
+def finish_scopes(
+    welfare,
+    group,
+    rec,
+    tot_nat,
+    tot_grp,
+    n_classes,
+    ref_nat,
+    ref_grp,
+    use_ref_nat,
+    use_ref_grp,
+    desil_nat,
+    desil_grp,
+    rank_nat,
+    rank_grp,
+    share_nat,
+    share_grp,
+):  # type: ignore[no-untyped-def]
     """Desil, rank and share below of every household in input order, both scopes.
 
     From the strictly-poorer weight ``S`` and scope total ``T``: registry desil
@@ -526,10 +546,12 @@ def finish_scopes(welfare, group, rec, tot_nat, tot_grp, n_classes, ref_nat, ref
 # encoder takes the result when that count is 0 and otherwise falls back to its
 # slower numpy path, which finds and reports the offending rows.
 
+
 @jit(parallel=True)
 def clean_codes(values, lut, lo, out):  # type: ignore[no-untyped-def]
     """``out[i] = lut[values[i] - lo]`` (dense code index); returns the number of values
-    that are not an allowed code (NaN, not whole, outside the table, or ``lut == 255``)."""
+    that are not an allowed code (NaN, not whole, outside the table, or ``lut == 255``).
+    """
     size = lut.shape[0]
     bad = 0
     for i in prange(values.shape[0]):
@@ -551,7 +573,8 @@ def clean_codes(values, lut, lo, out):  # type: ignore[no-untyped-def]
 def clean_numbers(values, lo, hi, whole, cap, out):  # type: ignore[no-untyped-def]
     """``out[i] = float(values[i])``; returns the number of values that are NaN or
     infinite, outside ``[lo, hi]``, not whole (if ``whole``), or above ``cap[i]``
-    (if ``cap`` has one entry per value)."""
+    (if ``cap`` has one entry per value).
+    """
     n = values.shape[0]
     use_cap = cap.shape[0] == n
     bad = 0
@@ -634,5 +657,10 @@ def desil_tally(desil_nat, desil_prv, province, weight, n_classes):  # type: ign
         hh_all += hh[c]
         people_all += people[c]
         cross_all += cross[c]
-    return (hh_all[100].copy(), people_all[100].copy(), hh_all[:100].copy(),
-            people_all[:100].copy(), cross_all)
+    return (
+        hh_all[100].copy(),
+        people_all[100].copy(),
+        hh_all[:100].copy(),
+        people_all[:100].copy(),
+        cross_all,
+    )

@@ -15,7 +15,6 @@ rejects table with its reason, so that ranked + rejected = input.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -28,38 +27,56 @@ from .regions import RegionScheme, fallback_chain, scheme
 from .spec import CANONICAL_COLUMNS, Variable
 from .weights import WeightSet
 
-__all__ = ["Encoded", "encode", "CHECK_ORDER", "duplicated_ids", "empty_rejects", "id_column", "id_key",
-           "MAX_WEIGHT"]
+__all__ = [
+    "CHECK_ORDER",
+    "MAX_WEIGHT",
+    "Encoded",
+    "duplicated_ids",
+    "empty_rejects",
+    "encode",
+    "id_column",
+    "id_key",
+]
 
 OnInvalid = Literal["raise", "reject"]
 
 #: A household's person weight may be at most 2**53: sums of whole-number weights up to
 #: it are exact in float64 (ranking checks each scope's total against the same bound).
-MAX_WEIGHT = float(2 ** 53)
+MAX_WEIGHT = float(2**53)
 _NO_CAP = np.zeros(0, dtype=np.int64)
 
 #: The order of rules within a column; a rejected row carries the first rule it breaks.
-CHECK_ORDER = ("wrong_dtype", "missing_or_infinite", "out_of_range", "invalid_code",
-               "invalid_hh_size", "unknown_region", "duplicate_id")
+CHECK_ORDER = (
+    "wrong_dtype",
+    "missing_or_infinite",
+    "out_of_range",
+    "invalid_code",
+    "invalid_hh_size",
+    "unknown_region",
+    "duplicate_id",
+)
 
 _FIX = {
     "wrong_dtype": "convert the column to numbers (e.g. pd.to_numeric) and fix the text entries",
     "missing_or_infinite": "fill or remove the missing values, or pass on_invalid='reject' to "
-                           "set those rows aside",
+    "set those rows aside",
     "out_of_range": "correct the values, or pass on_invalid='reject' to set those rows aside",
     "invalid_code": "recode to the allowed codes (map old form codes explicitly), or pass "
-                    "on_invalid='reject'",
+    "on_invalid='reject'",
     "invalid_hh_size": "hh_size counts the members (a whole number from 1 to the spec's "
-                       "max_household_size); correct it or pass on_invalid='reject'",
+    "max_household_size); correct it or pass on_invalid='reject'",
     "unknown_region": "use codes of the weight set's region scheme, add a model for the region "
-                      "(or a fallback such as 'national'), or pass on_invalid='reject'",
+    "(or a fallback such as 'national'), or pass on_invalid='reject'",
     "duplicate_id": "make the household ids unique, or pass on_invalid='reject' to set all "
-                    "rows sharing an id aside",
+    "rows sharing an id aside",
 }
 _ERROR = {
-    "wrong_dtype": E.ColumnTypeError, "missing_or_infinite": E.MissingValueError,
-    "out_of_range": E.InvalidValueError, "invalid_code": E.InvalidCodeError,
-    "invalid_hh_size": E.HouseholdSizeError, "unknown_region": E.UnknownRegionError,
+    "wrong_dtype": E.ColumnTypeError,
+    "missing_or_infinite": E.MissingValueError,
+    "out_of_range": E.InvalidValueError,
+    "invalid_code": E.InvalidCodeError,
+    "invalid_hh_size": E.HouseholdSizeError,
+    "unknown_region": E.UnknownRegionError,
     "duplicate_id": E.DuplicateIdError,
 }
 
@@ -125,6 +142,7 @@ class Encoded:
 
 # --------------------------------------------------------------------------- column access
 
+
 class _Table:
     """Uniform, copy-light column access over pandas DataFrames and pyarrow Tables."""
 
@@ -140,9 +158,11 @@ class _Table:
             self.n = data.num_rows
             self.index = pd.RangeIndex(self.n)
         else:
-            raise TypeError("households must be a pandas DataFrame or a pyarrow Table; got "
-                            f"{type(data).__name__}. Fix: build a DataFrame (pd.DataFrame(...)) "
-                            "or read the file with pmt.io.read_households.")
+            raise TypeError(
+                "households must be a pandas DataFrame or a pyarrow Table; got "
+                f"{type(data).__name__}. Fix: build a DataFrame (pd.DataFrame(...)) "
+                "or read the file with pmt.io.read_households."
+            )
         self.data = data
 
     def series(self, name: str) -> pd.Series:
@@ -169,8 +189,11 @@ class _Table:
                 t = col.type
             if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
                 if col.null_count:  # nulls become NaN, flagged as missing by the float path
-                    return np.asarray(pc.cast(col, pa.float64()).to_numpy(
-                        zero_copy_only=False)), None, None
+                    return (
+                        np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)),
+                        None,
+                        None,
+                    )
                 vals = np.asarray(col.to_numpy(zero_copy_only=False))
                 return _accepted(name, vals), None, None
             if pa.types.is_null(t):
@@ -188,7 +211,9 @@ def _dtype_error(column: str, dtype: str) -> E.ColumnTypeError:
         f"column {column!r} has dtype {dtype}, which pmt does not read as numbers (rule: "
         "variables are bool, integer or float16/32/64 — numpy, nullable or Arrow — or text "
         "holding numbers). Fix: convert the column, e.g. "
-        f"df[{column!r}] = df[{column!r}].astype('float64'), or recode it.", column=column)
+        f"df[{column!r}] = df[{column!r}].astype('float64'), or recode it.",
+        column=column,
+    )
 
 
 def _accepted(column: str, vals: np.ndarray) -> np.ndarray:
@@ -201,36 +226,57 @@ def _accepted(column: str, vals: np.ndarray) -> np.ndarray:
     raise _dtype_error(column, str(vals.dtype))
 
 
-def _numeric_series(column: str, s: pd.Series
-                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+def _numeric_series(
+    column: str, s: pd.Series
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     dt = s.dtype
     if isinstance(dt, np.dtype) and dt.kind in "biuf":
         return _accepted(column, s.to_numpy()), None, None
     if isinstance(dt, np.dtype) and dt.kind not in "OUS":
         raise _dtype_error(column, str(dt))  # datetime, timedelta, complex, void
     if isinstance(dt, pd.CategoricalDtype):
-        return _numeric_series(column, s.astype(s.cat.categories.dtype)
-                               if s.cat.categories.dtype.kind in "biufOUS" else s.astype(object))
+        return _numeric_series(
+            column,
+            s.astype(s.cat.categories.dtype)
+            if s.cat.categories.dtype.kind in "biufOUS"
+            else s.astype(object),
+        )
     if isinstance(dt, pd.ArrowDtype):
         import pyarrow as pa
 
         t = dt.pyarrow_dtype
-        if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
-                or pa.types.is_string(t) or pa.types.is_large_string(t)):
+        if not (
+            pa.types.is_integer(t)
+            or pa.types.is_floating(t)
+            or pa.types.is_boolean(t)
+            or pa.types.is_string(t)
+            or pa.types.is_large_string(t)
+        ):
             raise _dtype_error(column, str(dt))
-    elif isinstance(dt, pd.api.extensions.ExtensionDtype) and \
-            not isinstance(dt, pd.StringDtype) and getattr(dt, "kind", "O") not in "biuf":
+    elif (
+        isinstance(dt, pd.api.extensions.ExtensionDtype)
+        and not isinstance(dt, pd.StringDtype)
+        and getattr(dt, "kind", "O") not in "biuf"
+    ):
         raise _dtype_error(column, str(dt))  # periods, intervals, tz-aware datetimes, ...
-    if (isinstance(dt, pd.api.extensions.ExtensionDtype)
-            and getattr(dt, "kind", "O") in "biuf"):
+    if isinstance(dt, pd.api.extensions.ExtensionDtype) and getattr(dt, "kind", "O") in "biuf":
         missing = s.isna().to_numpy()
         vals = s.to_numpy(dtype="float64", na_value=np.nan)
         return vals, (missing if missing.any() else None), None
     # text / object: numbers in text are parsed; anything else is text
     if dt == object:
         inferred = pd.api.types.infer_dtype(s, skipna=True)
-        if inferred not in ("string", "integer", "floating", "mixed-integer-float", "boolean",
-                            "empty", "mixed", "mixed-integer", "decimal"):
+        if inferred not in (
+            "string",
+            "integer",
+            "floating",
+            "mixed-integer-float",
+            "boolean",
+            "empty",
+            "mixed",
+            "mixed-integer",
+            "decimal",
+        ):
             raise _dtype_error(column, f"object holding {inferred} values")
     missing = s.isna().to_numpy()
     parsed = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
@@ -239,6 +285,7 @@ def _numeric_series(column: str, s: pd.Series
 
 
 # --------------------------------------------------------------------------- the collector
+
 
 class _Problems:
     """Row-level rule breaks, first reason per row; raises at once in raise mode."""
@@ -250,20 +297,33 @@ class _Problems:
         self.records: list[tuple[np.ndarray, str, str, np.ndarray | None]] = []
         self.table = table
 
-    def add(self, rule: str, column: str, mask: np.ndarray | None, values: Any = None,
-            what: str = "", *, echo: bool = True) -> None:
+    def add(
+        self,
+        rule: str,
+        column: str,
+        mask: np.ndarray | None,
+        values: Any = None,
+        what: str = "",
+        *,
+        echo: bool = True,
+    ) -> None:
         if mask is None or not mask.any():
             return
         rows = np.flatnonzero(mask)
         if self.mode == "raise":
             shown = values[rows[:5]] if (echo and values is not None) else None
             examples = E.format_examples(rows[:5] + self.offset, shown)
-            scope = (f"{mask.size:,} rows" if not self.offset else
-                     f"the {mask.size:,} rows from row {self.offset:,}")
+            scope = (
+                f"{mask.size:,} rows"
+                if not self.offset
+                else f"the {mask.size:,} rows from row {self.offset:,}"
+            )
             raise _ERROR[rule](
                 f"column {column!r}: {what} ({rule}); {rows.size:,} of {scope} break "
-                f"it, e.g. {examples}. Fix: {_FIX[rule]}.", column=column,
-                rows=rows[:5] + self.offset)
+                f"it, e.g. {examples}. Fix: {_FIX[rule]}.",
+                column=column,
+                rows=rows[:5] + self.offset,
+            )
         new = rows[~self.bad[rows]]
         if new.size:
             self.bad[new] = True
@@ -278,15 +338,20 @@ class _Problems:
         rows = np.concatenate([r[0] for r in self.records])
         column = np.concatenate([np.full(r[0].size, r[1], dtype=object) for r in self.records])
         rule = np.concatenate([np.full(r[0].size, r[2], dtype=object) for r in self.records])
-        value = np.concatenate([
-            np.array([str(v.item() if hasattr(v, "item") else v) for v in r[3]], dtype=object)
-            if r[3] is not None else np.full(r[0].size, None, dtype=object)
-            for r in self.records])
+        value = np.concatenate(
+            [
+                np.array([str(v.item() if hasattr(v, "item") else v) for v in r[3]], dtype=object)
+                if r[3] is not None
+                else np.full(r[0].size, None, dtype=object)
+                for r in self.records
+            ]
+        )
         order = np.argsort(rows, kind="stable")
         frame = pd.DataFrame({"row": rows[order] + self.offset})
         if id_col is not None:
-            frame[id_col] = (np.asarray(ids.take(rows[order]), dtype=object)
-                             if ids is not None else None)
+            frame[id_col] = (
+                np.asarray(ids.take(rows[order]), dtype=object) if ids is not None else None
+            )
         frame["column"] = column[order]
         frame["rule"] = rule[order]
         frame["value"] = value[order]
@@ -295,7 +360,8 @@ class _Problems:
 
 def empty_rejects(id_col: str | None) -> pd.DataFrame:
     """A rejects table with no rows: the same columns and dtypes as a non-empty one
-    (``row``, the id column, ``column``, ``rule``, ``value``)."""
+    (``row``, the id column, ``column``, ``rule``, ``value``).
+    """
     frame = pd.DataFrame({"row": pd.Series([], dtype="int64")})
     if id_col is not None:
         frame[id_col] = pd.Series([], dtype=object)
@@ -306,11 +372,19 @@ def empty_rejects(id_col: str | None) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- encode
 
-def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
-           weighting: Literal["person", "household"] = "person",
-           on_invalid: OnInvalid = "raise", id_col: str | None = "hh_id",
-           region_scheme: str | None = None, row_offset: int = 0,
-           check_ids: bool = True) -> Encoded:
+
+def encode(
+    households: Any,
+    weights: WeightSet,
+    *,
+    weight: str | None = None,
+    weighting: Literal["person", "household"] = "person",
+    on_invalid: OnInvalid = "raise",
+    id_col: str | None = "hh_id",
+    region_scheme: str | None = None,
+    row_offset: int = 0,
+    check_ids: bool = True,
+) -> Encoded:
     """Validate ``households`` against ``weights`` and build the kernel arrays.
 
     Parameters
@@ -358,16 +432,28 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
     ids = key = None
     if id_col is not None:
         ids, key, missing = id_column(table, id_col)
-        problems.add("missing_or_infinite", id_col, missing,
-                     what="household ids must not be missing or blank", echo=False)
+        problems.add(
+            "missing_or_infinite",
+            id_col,
+            missing,
+            what="household ids must not be missing or blank",
+            echo=False,
+        )
 
     # canonical columns
-    district = _whole(table, problems, "district_code", 1000, 9999,
-                      "must be a 4-digit kabupaten/kota code PPDD")
+    district = _whole(
+        table, problems, "district_code", 1000, 9999, "must be a 4-digit kabupaten/kota code PPDD"
+    )
     urban = _whole(table, problems, "urban", 0, 1, "must be 0 (rural) or 1 (urban)")
-    hh_size = _whole(table, problems, "hh_size", 1, spec.max_household_size,
-                     f"must be a whole number of members from 1 to {spec.max_household_size}",
-                     rule="invalid_hh_size")
+    hh_size = _whole(
+        table,
+        problems,
+        "hh_size",
+        1,
+        spec.max_household_size,
+        f"must be a whole number of members from 1 to {spec.max_household_size}",
+        rule="invalid_hh_size",
+    )
 
     # variables
     # (each column is checked and written straight into its column of the kernel arrays)
@@ -388,42 +474,70 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
             _lookup_column(table, problems, var, np.empty(n, dtype=np.uint8))
     # dependants may not outnumber the household
     if {"n_children", "n_elderly"} <= set(numeric_vars):
-        problems.add("out_of_range", "n_children", raw["n_children"] + raw["n_elderly"] > hh_size,
-                     raw["n_children"] + raw["n_elderly"],
-                     what="n_children + n_elderly must not exceed hh_size")
+        problems.add(
+            "out_of_range",
+            "n_children",
+            raw["n_children"] + raw["n_elderly"] > hh_size,
+            raw["n_children"] + raw["n_elderly"],
+            what="n_children + n_elderly must not exceed hh_size",
+        )
 
     # survey weight
     w = None
     if weight is not None:
         w, miss, text = table.numeric(weight)
         w = w.astype(np.float64, copy=False)
-        problems.add("wrong_dtype", weight, text, table.series(weight).to_numpy(),
-                     what="survey weights must be numbers")
-        problems.add("missing_or_infinite", weight,
-                     _or(miss, ~np.isfinite(w) & ~_flag(text, n)), w,
-                     what="survey weights must be finite")
-        problems.add("out_of_range", weight, np.isfinite(w) & (w <= 0), w,
-                     what="survey weights must be greater than 0")
+        problems.add(
+            "wrong_dtype",
+            weight,
+            text,
+            table.series(weight).to_numpy(),
+            what="survey weights must be numbers",
+        )
+        problems.add(
+            "missing_or_infinite",
+            weight,
+            _or(miss, ~np.isfinite(w) & ~_flag(text, n)),
+            w,
+            what="survey weights must be finite",
+        )
+        problems.add(
+            "out_of_range",
+            weight,
+            np.isfinite(w) & (w <= 0),
+            w,
+            what="survey weights must be greater than 0",
+        )
         with np.errstate(over="ignore", invalid="ignore"):
             over = np.isfinite(w) & (w * (hh_size if weighting == "person" else 1) > MAX_WEIGHT)
-        problems.add("out_of_range", weight, over, w,
-                     what=f"a household's person weight (survey weight x hh_size) must not "
-                          f"exceed 2**53 = {MAX_WEIGHT:.4g}, beyond which sums of weights "
-                          "are inexact")
+        problems.add(
+            "out_of_range",
+            weight,
+            over,
+            w,
+            what=f"a household's person weight (survey weight x hh_size) must not "
+            f"exceed 2**53 = {MAX_WEIGHT:.4g}, beyond which sums of weights "
+            "are inexact",
+        )
 
     # regions: a district of the scheme, not only a known province
     ok_d = ~problems.bad
-    problems.add("unknown_region", "district_code", ok_d & ~scheme.known_districts(district),
-                 district,
-                 what=f"must be a kabupaten/kota code of the {scheme.name} scheme ({scheme.vintage}"
-                      f" vintage, {len(scheme.districts)} districts; see docs/regions.md)")
+    problems.add(
+        "unknown_region",
+        "district_code",
+        ok_d & ~scheme.known_districts(district),
+        district,
+        what=f"must be a kabupaten/kota code of the {scheme.name} scheme ({scheme.vintage}"
+        f" vintage, {len(scheme.districts)} districts; see docs/regions.md)",
+    )
     cells = _resolve_cells(district, urban, ~problems.bad, weights, problems)
 
     # duplicate ids, among rows otherwise valid (so a reject of one copy is explained)
     if key is not None and check_ids:
         dup = duplicated_ids(key, ~problems.bad)
-        problems.add("duplicate_id", id_col or "", dup, what="household ids must be unique",
-                     echo=False)
+        problems.add(
+            "duplicate_id", id_col or "", dup, what="household ids must be unique", echo=False
+        )
 
     keep = ~problems.bad
     rows = np.flatnonzero(keep)
@@ -450,8 +564,10 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
                 raise E.InvalidValueError(
                     f"derived feature {d.name!r} ({d.op} of {list(d.args)}) is not finite at "
                     f"{E.format_examples(bad[:5] + row_offset)}. Fix: its inputs must be "
-                    "positive; set the variable's min above 0 in the spec.", column=d.args[0],
-                    rows=bad[:5] + row_offset)
+                    "positive; set the variable's min above 0 in the spec.",
+                    column=d.args[0],
+                    rows=bad[:5] + row_offset,
+                )
     if not all_kept:
         numeric = np.asfortranarray(numeric[rows])
     hsz = take(hsz)
@@ -463,14 +579,22 @@ def encode(households: Any, weights: WeightSet, *, weight: str | None = None,
 
     cell_idx, cell_district, cell_urban, cell_model, cell_shift, cell_group, present = cells
     return Encoded(
-        n_input=n, rows=rows + row_offset,
+        n_input=n,
+        rows=rows + row_offset,
         codes=codes if all_kept else np.asfortranarray(codes[rows]),
-        numeric=numeric, cell=take(cell_idx), cell_district=cell_district,
-        cell_urban=cell_urban, cell_model=cell_model, cell_shift=cell_shift,
-        cell_group=cell_group, provinces=present, person_weight=np.ascontiguousarray(pw),
+        numeric=numeric,
+        cell=take(cell_idx),
+        cell_district=cell_district,
+        cell_urban=cell_urban,
+        cell_model=cell_model,
+        cell_shift=cell_shift,
+        cell_group=cell_group,
+        provinces=present,
+        person_weight=np.ascontiguousarray(pw),
         ids=None if ids is None else (ids if all_kept else ids.take(rows)),
         index=table.index if all_kept else table.index[rows],
-        rejects=problems.frame(id_col, ids))
+        rejects=problems.frame(id_col, ids),
+    )
 
 
 def _flag(mask: np.ndarray | None, n: int) -> np.ndarray:
@@ -481,8 +605,9 @@ def _or(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
     return b if a is None else (a | b)
 
 
-def required_columns(variables: tuple[Variable, ...], weight: str | None,
-                     id_col: str | None) -> list[str]:
+def required_columns(
+    variables: tuple[Variable, ...], weight: str | None, id_col: str | None
+) -> list[str]:
     """The columns a household table needs: canonical ones, the id, the spec's, the weight."""
     needed = [c for c in CANONICAL_COLUMNS if c != "hh_id" or id_col == "hh_id"]
     if id_col not in (None, "hh_id"):
@@ -493,18 +618,27 @@ def required_columns(variables: tuple[Variable, ...], weight: str | None,
     return needed
 
 
-def check_columns(names: list[str], n_rows: int, variables: tuple[Variable, ...],
-                  weight: str | None, id_col: str | None) -> None:
+def check_columns(
+    names: list[str],
+    n_rows: int,
+    variables: tuple[Variable, ...],
+    weight: str | None,
+    id_col: str | None,
+) -> None:
     """Table-level rules (always raised): rows present, names unique, needed columns present."""
     if n_rows == 0:
-        raise E.EmptyInputError("households: the table has no rows (rule: at least one "
-                                "household). Fix: check the filter or file that produced it.")
+        raise E.EmptyInputError(
+            "households: the table has no rows (rule: at least one "
+            "household). Fix: check the filter or file that produced it."
+        )
     seen: set[str] = set()
     dupes = sorted({c for c in names if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
     if dupes:
         raise E.DuplicateColumnError(
             f"columns {dupes} appear more than once (rule: one column per name). Fix: rename "
-            "or drop the copies.", column=dupes[0])
+            "or drop the copies.",
+            column=dupes[0],
+        )
     missing = [c for c in required_columns(variables, weight, id_col) if c not in seen]
     if missing:
         raise E.MissingColumnError(
@@ -512,7 +646,8 @@ def check_columns(names: list[str], n_rows: int, variables: tuple[Variable, ...]
             "household table needs hh_id, district_code, urban, hh_size and every variable of "
             "the weight set's spec, matched by name). Fix: rename the columns to the spec's "
             "names (see `pmt weights show NAME`) or use a weight set whose spec matches.",
-            column=missing[0])
+            column=missing[0],
+        )
 
 
 def _plain(table: _Table, column: str) -> np.ndarray | None:
@@ -527,24 +662,42 @@ def _values(table: _Table, problems: _Problems, column: str) -> np.ndarray:
     """Numeric values of ``column`` (float64 or int), flagging text and missing values."""
     vals, missing, text = table.numeric(column)
     if text is not None:
-        problems.add("wrong_dtype", column, text, table.series(column).to_numpy(),
-                     what="values must be numbers, found text")
+        problems.add(
+            "wrong_dtype",
+            column,
+            text,
+            table.series(column).to_numpy(),
+            what="values must be numbers, found text",
+        )
     if vals.dtype.kind == "f":
         nonfinite = ~np.isfinite(vals)
         if text is not None:
             nonfinite &= ~text
-        problems.add("missing_or_infinite", column, nonfinite, vals,
-                     what="values must be present and finite (no NaN / None / inf)")
+        problems.add(
+            "missing_or_infinite",
+            column,
+            nonfinite,
+            vals,
+            what="values must be present and finite (no NaN / None / inf)",
+        )
     elif missing is not None:
-        problems.add("missing_or_infinite", column, missing, vals,
-                     what="values must be present (no NA)")
+        problems.add(
+            "missing_or_infinite", column, missing, vals, what="values must be present (no NA)"
+        )
     if vals.dtype.kind == "b":
         vals = vals.view(np.uint8)
     return vals
 
 
-def _whole(table: _Table, problems: _Problems, column: str, lo: float, hi: float, what: str,
-           rule: str = "out_of_range") -> np.ndarray:
+def _whole(
+    table: _Table,
+    problems: _Problems,
+    column: str,
+    lo: float,
+    hi: float,
+    what: str,
+    rule: str = "out_of_range",
+) -> np.ndarray:
     """A whole-number column within [lo, hi], as int64 (invalid rows hold ``lo``)."""
     plain = _plain(table, column)
     if plain is not None:
@@ -604,15 +757,18 @@ def _lookup_column(table: _Table, problems: _Problems, var: Variable, out: np.nd
     out[:] = idx
 
 
-def _numeric_column(table: _Table, problems: _Problems, var: Variable,
-                    hh_size: np.ndarray, out: np.ndarray) -> None:
+def _numeric_column(
+    table: _Table, problems: _Problems, var: Variable, hh_size: np.ndarray, out: np.ndarray
+) -> None:
     """Write a count or continuous column (float64; 0 where invalid) into ``out``."""
     lo = -np.inf if var.min is None else var.min
     hi = np.inf if var.max is None else var.max
     plain = _plain(table, var.name)
     cap = hh_size if var.max_hh_size else _NO_CAP
-    if plain is not None and \
-            K.clean_numbers(plain, float(lo), float(hi), var.kind == "count", cap, out) == 0:
+    if (
+        plain is not None
+        and K.clean_numbers(plain, float(lo), float(hi), var.kind == "count", cap, out) == 0
+    ):
         return
     vals = _values(table, problems, var.name)
     fvals = vals.astype(np.float64, copy=False)
@@ -620,11 +776,21 @@ def _numeric_column(table: _Table, problems: _Problems, var: Variable,
     if var.kind == "count":
         frac = finite & (fvals != np.floor(np.where(finite, fvals, 0)))
         problems.add("out_of_range", var.name, frac, vals, what="counts must be whole numbers")
-    problems.add("out_of_range", var.name, finite & ((fvals < lo) | (fvals > hi)), vals,
-                 what=f"{var.label}: values must lie in [{var.min}, {var.max}]")
+    problems.add(
+        "out_of_range",
+        var.name,
+        finite & ((fvals < lo) | (fvals > hi)),
+        vals,
+        what=f"{var.label}: values must lie in [{var.min}, {var.max}]",
+    )
     if var.max_hh_size:
-        problems.add("out_of_range", var.name, finite & (fvals > hh_size), vals,
-                     what=f"{var.label}: must not exceed hh_size")
+        problems.add(
+            "out_of_range",
+            var.name,
+            finite & (fvals > hh_size),
+            vals,
+            what=f"{var.label}: must not exceed hh_size",
+        )
     out[:] = np.where(finite, fvals, 0.0)
 
 
@@ -672,7 +838,8 @@ def id_column(table: _Table, id_col: str) -> tuple[Any, Any, np.ndarray]:
 
 def id_key(values: Any) -> Any:
     """The duplicate-check key of passed-through ids (:attr:`Encoded.ids`): numpy integers
-    as they are, anything else as an Arrow array (text, or integers of an Arrow column)."""
+    as they are, anything else as an Arrow array (text, or integers of an Arrow column).
+    """
     if isinstance(values, np.ndarray):
         return values
     import pyarrow as pa
@@ -691,7 +858,9 @@ def _id_type_error(id_col: str, dtype: str) -> E.ColumnTypeError:
         f"column {id_col!r}: household ids must be whole numbers or text; got dtype {dtype} "
         "(rule: ids pass through exactly; as floats, ids above 2**53 such as 16-digit NIK/KK "
         "numbers lose digits and collide). Fix: read the id column as text (e.g. "
-        f"pd.read_csv(..., dtype={{{id_col!r}: str}})) or as integers.", column=id_col)
+        f"pd.read_csv(..., dtype={{{id_col!r}: str}})) or as integers.",
+        column=id_col,
+    )
 
 
 def duplicated_ids(key: Any, among: np.ndarray | None = None) -> np.ndarray:
@@ -715,8 +884,13 @@ def duplicated_ids(key: Any, among: np.ndarray | None = None) -> np.ndarray:
 
         enc = pc.dictionary_encode(key)
         chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
-        idx = np.concatenate([np.asarray(c.indices.fill_null(0).to_numpy(zero_copy_only=False))
-                              for c in chunks]) if chunks else np.zeros(0, dtype=np.int64)
+        idx = (
+            np.concatenate(
+                [np.asarray(c.indices.fill_null(0).to_numpy(zero_copy_only=False)) for c in chunks]
+            )
+            if chunks
+            else np.zeros(0, dtype=np.int64)
+        )
         sub = idx[among]
         counts = np.bincount(sub, minlength=len(chunks[0].dictionary) if chunks else 0)
         dup_sub = counts[sub] > 1
@@ -736,12 +910,14 @@ def _region_scheme(weights: WeightSet, declared: str | None) -> RegionScheme:
                 f"{weights.id} uses {own} codes (rule: the two schemes give some codes to "
                 f"different provinces, e.g. 91 is Papua Barat in BPS and Papua in Kemendagri). "
                 f"Fix: recode the districts to {own} codes, or use a weight set built on "
-                f"{declared} codes.")
+                f"{declared} codes."
+            )
     return scheme(own)
 
 
-def _resolve_cells(district: np.ndarray, urban: np.ndarray, ok: np.ndarray, weights: WeightSet,
-                   problems: _Problems) -> tuple[np.ndarray, ...]:
+def _resolve_cells(
+    district: np.ndarray, urban: np.ndarray, ok: np.ndarray, weights: WeightSet, problems: _Problems
+) -> tuple[np.ndarray, ...]:
     """Factorise (district, urban) into cells and resolve each cell's model and line."""
     key = district * 2 + urban
     cell, cell_keys = K.factorize_small(key, ok, 20000)
@@ -764,8 +940,10 @@ def _resolve_cells(district: np.ndarray, urban: np.ndarray, ok: np.ndarray, weig
     bad_cells = (cell_model < 0) | no_line
     if bad_cells.any():
         mask = ok & bad_cells[cell]
-        what = ("no model for this region in the weight set and no fallback "
-                "(district x urban -> district -> province x urban -> province -> national)")
+        what = (
+            "no model for this region in the weight set and no fallback "
+            "(district x urban -> district -> province x urban -> province -> national)"
+        )
         if no_line.any():
             what += ", or no poverty line for it"
         problems.add("unknown_region", "district_code", mask, district, what=what)

@@ -53,8 +53,9 @@ class InputError(ValueError):
 
     rule = "invalid"
 
-    def __init__(self, message: str, *, column: str | None = None,
-                 rows: Iterable[int] = ()) -> None:
+    def __init__(
+        self, message: str, *, column: str | None = None, rows: Iterable[int] = ()
+    ) -> None:
         super().__init__(message)
         self.column = column
         self.rows = tuple(int(r) for r in rows)
@@ -214,8 +215,9 @@ class CalibrationWarning(UserWarning):
     """Something the caller should know about a calibration that still succeeded."""
 
 
-def format_examples(rows: Iterable[int], values: Sequence[object] | None = None,
-                    *, limit: int = 5) -> str:
+def format_examples(
+    rows: Iterable[int], values: Sequence[object] | None = None, *, limit: int = 5
+) -> str:
     """Render offending row positions (and values) for an error message.
 
     >>> format_examples([3, 9], ["x", 2.5])

@@ -26,8 +26,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Province", "PROVINCES", "RegionScheme", "SCHEMES", "scheme", "province_table",
-           "fallback_chain", "key_level", "LEVELS"]
+__all__ = [
+    "LEVELS",
+    "PROVINCES",
+    "SCHEMES",
+    "Province",
+    "RegionScheme",
+    "fallback_chain",
+    "key_level",
+    "province_table",
+    "scheme",
+]
 
 
 class Province(NamedTuple):
@@ -40,27 +49,66 @@ class Province(NamedTuple):
 
 # The kabupaten/kota split is used only to shape synthetic data (kota are urban).
 _COMMON = [
-    (11, "Aceh", 18, 5), (12, "Sumatera Utara", 25, 8), (13, "Sumatera Barat", 12, 7),
-    (14, "Riau", 10, 2), (15, "Jambi", 9, 2), (16, "Sumatera Selatan", 13, 4),
-    (17, "Bengkulu", 9, 1), (18, "Lampung", 13, 2), (19, "Kepulauan Bangka Belitung", 6, 1),
-    (21, "Kepulauan Riau", 5, 2), (31, "DKI Jakarta", 1, 5), (32, "Jawa Barat", 18, 9),
-    (33, "Jawa Tengah", 29, 6), (34, "DI Yogyakarta", 4, 1), (35, "Jawa Timur", 29, 9),
-    (36, "Banten", 4, 4), (51, "Bali", 8, 1), (52, "Nusa Tenggara Barat", 8, 2),
-    (53, "Nusa Tenggara Timur", 21, 1), (61, "Kalimantan Barat", 12, 2),
-    (62, "Kalimantan Tengah", 13, 1), (63, "Kalimantan Selatan", 11, 2),
-    (64, "Kalimantan Timur", 7, 3), (65, "Kalimantan Utara", 4, 1),
-    (71, "Sulawesi Utara", 11, 4), (72, "Sulawesi Tengah", 12, 1),
-    (73, "Sulawesi Selatan", 21, 3), (74, "Sulawesi Tenggara", 15, 2), (75, "Gorontalo", 5, 1),
-    (76, "Sulawesi Barat", 6, 0), (81, "Maluku", 9, 2), (82, "Maluku Utara", 8, 2),
+    (11, "Aceh", 18, 5),
+    (12, "Sumatera Utara", 25, 8),
+    (13, "Sumatera Barat", 12, 7),
+    (14, "Riau", 10, 2),
+    (15, "Jambi", 9, 2),
+    (16, "Sumatera Selatan", 13, 4),
+    (17, "Bengkulu", 9, 1),
+    (18, "Lampung", 13, 2),
+    (19, "Kepulauan Bangka Belitung", 6, 1),
+    (21, "Kepulauan Riau", 5, 2),
+    (31, "DKI Jakarta", 1, 5),
+    (32, "Jawa Barat", 18, 9),
+    (33, "Jawa Tengah", 29, 6),
+    (34, "DI Yogyakarta", 4, 1),
+    (35, "Jawa Timur", 29, 9),
+    (36, "Banten", 4, 4),
+    (51, "Bali", 8, 1),
+    (52, "Nusa Tenggara Barat", 8, 2),
+    (53, "Nusa Tenggara Timur", 21, 1),
+    (61, "Kalimantan Barat", 12, 2),
+    (62, "Kalimantan Tengah", 13, 1),
+    (63, "Kalimantan Selatan", 11, 2),
+    (64, "Kalimantan Timur", 7, 3),
+    (65, "Kalimantan Utara", 4, 1),
+    (71, "Sulawesi Utara", 11, 4),
+    (72, "Sulawesi Tengah", 12, 1),
+    (73, "Sulawesi Selatan", 21, 3),
+    (74, "Sulawesi Tenggara", 15, 2),
+    (75, "Gorontalo", 5, 1),
+    (76, "Sulawesi Barat", 6, 0),
+    (81, "Maluku", 9, 2),
+    (82, "Maluku Utara", 8, 2),
 ]
-_PAPUA_NAMES = {"Papua Barat": (7, 0), "Papua Barat Daya": (5, 1), "Papua": (8, 1),
-                "Papua Selatan": (4, 0), "Papua Tengah": (8, 0), "Papua Pegunungan": (8, 0)}
-_PAPUA_CODES = {
-    "BPS": {"Papua Barat": 91, "Papua Barat Daya": 92, "Papua": 94, "Papua Selatan": 95,
-            "Papua Tengah": 96, "Papua Pegunungan": 97},
-    "Kemendagri": {"Papua": 91, "Papua Barat": 92, "Papua Selatan": 93, "Papua Tengah": 94,
-                   "Papua Pegunungan": 95, "Papua Barat Daya": 96},
+_PAPUA_NAMES = {
+    "Papua Barat": (7, 0),
+    "Papua Barat Daya": (5, 1),
+    "Papua": (8, 1),
+    "Papua Selatan": (4, 0),
+    "Papua Tengah": (8, 0),
+    "Papua Pegunungan": (8, 0),
 }
+_PAPUA_CODES = {
+    "BPS": {
+        "Papua Barat": 91,
+        "Papua Barat Daya": 92,
+        "Papua": 94,
+        "Papua Selatan": 95,
+        "Papua Tengah": 96,
+        "Papua Pegunungan": 97,
+    },
+    "Kemendagri": {
+        "Papua": 91,
+        "Papua Barat": 92,
+        "Papua Selatan": 93,
+        "Papua Tengah": 94,
+        "Papua Pegunungan": 95,
+        "Papua Barat Daya": 96,
+    },
+}
+
 
 @dataclass(frozen=True)
 class RegionScheme:
@@ -81,8 +129,11 @@ class RegionScheme:
     @cached_property
     def districts(self) -> frozenset[int]:
         """The 4-digit kabupaten/kota codes of the scheme."""
-        return frozenset(code * 100 + k for code, p in self.provinces.items()
-                         for k in (*range(1, p.n_kabupaten + 1), *range(71, 71 + p.n_kota)))
+        return frozenset(
+            code * 100 + k
+            for code, p in self.provinces.items()
+            for k in (*range(1, p.n_kabupaten + 1), *range(71, 71 + p.n_kota))
+        )
 
     @cached_property
     def _known(self) -> np.ndarray:
@@ -102,8 +153,9 @@ class RegionScheme:
 
 def _build(name: str) -> RegionScheme:
     rows = [Province(*r) for r in _COMMON]
-    rows += [Province(code, pname, *_PAPUA_NAMES[pname])
-             for pname, code in _PAPUA_CODES[name].items()]
+    rows += [
+        Province(code, pname, *_PAPUA_NAMES[pname]) for pname, code in _PAPUA_CODES[name].items()
+    ]
     return RegionScheme(name, "2022", {p.code: p for p in sorted(rows)})
 
 
@@ -135,8 +187,10 @@ _KEY = re.compile(r"\A(?:national|[0-9]{2}|[0-9]{4})(?:-(?:urban|rural))?\Z", re
 def key_level(key: str) -> str:
     """The level of a model key (``"3171-urban"`` -> ``"district_urban"``)."""
     if not isinstance(key, str) or not _KEY.match(key) or key.startswith("national-"):
-        raise ValueError(f"malformed region key {key!r}: expected 'national', PP, PPDD, "
-                         "optionally with '-urban' or '-rural'")
+        raise ValueError(
+            f"malformed region key {key!r}: expected 'national', PP, PPDD, "
+            "optionally with '-urban' or '-rural'"
+        )
     if key == "national":
         return "national"
     code, _, urb = key.partition("-")

@@ -24,8 +24,7 @@ def html_repr(obj: Any) -> str:
     """The ``_repr_html_`` of every pmt result: its one-line repr, then its summary table."""
     import html
 
-    return (f"<p><code>{html.escape(repr(obj))}</code></p>"
-            + obj.summary().to_html(max_rows=60))
+    return f"<p><code>{html.escape(repr(obj))}</code></p>" + obj.summary().to_html(max_rows=60)
 
 
 class DesilResult(NamedTuple):
@@ -37,15 +36,15 @@ class DesilResult(NamedTuple):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per household, in input order: ``desil``, ``rank``, ``share_below``."""
-        return pd.DataFrame({"desil": self.desil, "rank": self.rank,
-                             "share_below": self.share_below})
+        return pd.DataFrame(
+            {"desil": self.desil, "rank": self.rank, "share_below": self.share_below}
+        )
 
     def summary(self) -> pd.DataFrame:
         """Households per desil (every class from 1 to the largest present), indexed by desil."""
         top = int(self.desil.max()) if self.desil.size else 0
         counts = np.bincount(self.desil.astype(np.int64), minlength=top + 1)[1:]
-        return pd.DataFrame({"households": counts},
-                            index=pd.RangeIndex(1, top + 1, name="desil"))
+        return pd.DataFrame({"households": counts}, index=pd.RangeIndex(1, top + 1, name="desil"))
 
     def __repr__(self) -> str:
         n = int(self.desil.shape[0])
@@ -54,7 +53,6 @@ class DesilResult(NamedTuple):
 
     def _repr_html_(self) -> str:
         return html_repr(self)
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,12 +108,19 @@ class RankResult:
     @cached_property
     def provenance(self) -> dict[str, Any]:
         """What produced this result: weight set id and hash, cutoff mode, rules."""
-        return {"weights_id": self.weights_id, "weights_hash": self.weights_hash,
-                "weights_synthetic": self.weights_synthetic, "cutoff_mode": self.cutoff_mode,
-                "n_classes": self.n_classes, "eligibility": self.eligibility,
-                "welfare": self.welfare_kind, "weighting": self.weighting,
-                "households_input": self.n_input, "households_ranked": self.n,
-                "households_rejected": self.n_rejected}
+        return {
+            "weights_id": self.weights_id,
+            "weights_hash": self.weights_hash,
+            "weights_synthetic": self.weights_synthetic,
+            "cutoff_mode": self.cutoff_mode,
+            "n_classes": self.n_classes,
+            "eligibility": self.eligibility,
+            "welfare": self.welfare_kind,
+            "weighting": self.weighting,
+            "households_input": self.n_input,
+            "households_ranked": self.n,
+            "households_rejected": self.n_rejected,
+        }
 
     def to_frame(self) -> pd.DataFrame:
         """One row per ranked household, in input order, indexed like the input.
@@ -140,7 +145,9 @@ class RankResult:
         level_of = np.array([LEVELS.index(key_level(k)) for k in self.model_keys], dtype=np.int8)
         levels = pd.Categorical.from_codes(level_of[model], categories=list(LEVELS))
         cols: dict[str, Any] = {
-            "welfare": self.welfare[part], "model_key": keys, "model_level": levels,
+            "welfare": self.welfare[part],
+            "model_key": keys,
+            "model_level": levels,
             "province_code": self.province[part],
             "desil_national": self.desil_national[part],
             "desil_provincial": self.desil_provincial[part],
@@ -156,8 +163,15 @@ class RankResult:
     @cached_property
     def _tally(self) -> tuple[np.ndarray, ...]:
         """:func:`pmt._kernels.desil_tally` of this result (one parallel pass)."""
-        return tuple(K.desil_tally(self.desil_national, self.desil_provincial, self.province,
-                                   self.person_weight, self.n_classes))
+        return tuple(
+            K.desil_tally(
+                self.desil_national,
+                self.desil_provincial,
+                self.province,
+                self.person_weight,
+                self.n_classes,
+            )
+        )
 
     def summary(self) -> pd.DataFrame:
         """Households and people per desil, nationally and per province.
@@ -175,17 +189,23 @@ class RankResult:
             hh.append(prv_hh[p])
             people.append(prv_people[p])
         index = pd.MultiIndex.from_product([labels, range(1, n + 1)], names=["scope", "desil"])
-        out = pd.DataFrame({
-            "households": np.concatenate(hh).astype(np.int64) if hh else np.zeros(0, np.int64),
-            "people": np.concatenate(people) if people else np.zeros(0)}, index=index)
+        out = pd.DataFrame(
+            {
+                "households": np.concatenate(hh).astype(np.int64) if hh else np.zeros(0, np.int64),
+                "people": np.concatenate(people) if people else np.zeros(0),
+            },
+            index=index,
+        )
         out["share_people"] = out["people"] / out.groupby(level="scope")["people"].transform("sum")
         return out
 
     def __repr__(self) -> str:
-        return (f"<RankResult {self.n:,} ranked, {self.n_rejected:,} rejected; "
-                f"weights {self.weights_id} {self.weights_hash[:19]}; cutoffs={self.cutoff_mode}"
-                f", n={self.n_classes}, eligible: {self.eligibility} "
-                f"({int(self.eligible.sum()):,} households)>")
+        return (
+            f"<RankResult {self.n:,} ranked, {self.n_rejected:,} rejected; "
+            f"weights {self.weights_id} {self.weights_hash[:19]}; cutoffs={self.cutoff_mode}"
+            f", n={self.n_classes}, eligible: {self.eligibility} "
+            f"({int(self.eligible.sum()):,} households)>"
+        )
 
     def _repr_html_(self) -> str:
         return html_repr(self)

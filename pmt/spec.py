@@ -31,7 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Derived", "Variable", "VariableSpec", "default_spec", "CANONICAL_COLUMNS"]
+__all__ = ["CANONICAL_COLUMNS", "Derived", "Variable", "VariableSpec", "default_spec"]
 
 #: The columns every household table has besides the spec's variables.
 CANONICAL_COLUMNS = ("hh_id", "district_code", "urban", "hh_size")
@@ -76,15 +76,19 @@ class Variable(_Frozen):
                 raise ValueError(
                     f"categorical variable {self.name!r} has {len(self.codes)} codes; at most "
                     f"{MAX_CODES} are allowed. Fix: group the codes, or make it a count or "
-                    "continuous variable.")
+                    "continuous variable."
+                )
             span = max(self.codes) - min(self.codes) + 1
             if span > MAX_CODE_SPAN:
                 raise ValueError(
                     f"categorical variable {self.name!r}: codes span {min(self.codes)}.."
                     f"{max(self.codes)} ({span:,} values); at most {MAX_CODE_SPAN:,} are "
-                    "allowed. Fix: recode to small integers.")
+                    "allowed. Fix: recode to small integers."
+                )
         elif self.codes is not None:
-            raise ValueError(f"only categorical variables have codes ({self.name!r} is {self.kind})")
+            raise ValueError(
+                f"only categorical variables have codes ({self.name!r} is {self.kind})"
+            )
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"variable {self.name!r}: min > max")
         return self
@@ -199,8 +203,9 @@ def _bin(name: str, label: str, block: str) -> Variable:
 
 
 def _count(name: str, label: str, block: str, max_: float, *, per_hh: bool = False) -> Variable:
-    return Variable(name=name, kind="count", label=label, block=block, min=0, max=max_,
-                    max_hh_size=per_hh)
+    return Variable(
+        name=name, kind="count", label=label, block=block, min=0, max=max_, max_hh_size=per_hh
+    )
 
 
 def default_spec() -> VariableSpec:
@@ -212,50 +217,192 @@ def default_spec() -> VariableSpec:
     """
     H, U, A, M, K = "housing", "utilities", "assets", "members", "head"
     v = [
-        _cat("tenure", "Building tenure", H, {
-            1: "own", 2: "contract / lease", 3: "rent", 4: "rent-free",
-            5: "official housing", 6: "other"}),
-        _cat("land_title", "Land ownership of the building plot", H, {
-            1: "own, certificate (SHM) in a member's name",
-            2: "own, SHM not in a member's name", 3: "own, other document",
-            4: "own, no document", 5: "not own land", 6: "other"}),
-        Variable(name="floor_area", kind="continuous", label="Floor area of the dwelling (m²)",
-                 block=H, min=1, max=2000, in_model=False),
-        _cat("floor_material", "Widest floor material", H, {
-            1: "marble / granite", 2: "ceramic", 3: "parquet / vinyl / carpet",
-            4: "tiles / terrazzo", 5: "good-quality wood / board", 6: "cement / red brick",
-            7: "bamboo", 8: "low-quality wood / board", 9: "earth"}),
-        _cat("wall_material", "Widest wall material", H, {
-            1: "masonry / brick", 2: "plastered woven bamboo / wire", 3: "wood / board",
-            4: "woven bamboo", 5: "log / timber trunk", 6: "bamboo", 7: "other"}),
-        _cat("roof_material", "Widest roof material", H, {
-            1: "concrete", 2: "clay tile", 3: "asbestos", 4: "zinc / metal sheet",
-            5: "bamboo", 6: "wood / shingle", 7: "straw / palm fibre", 8: "other"}),
-        _cat("water_source", "Main source of drinking water", U, {
-            1: "bottled water", 2: "refill water", 3: "metered tap", 4: "retail tap",
-            5: "drilled well / pump", 6: "protected well", 7: "unprotected well",
-            8: "protected spring", 9: "unprotected spring", 10: "surface water",
-            11: "rain water", 12: "PDAM piped water", 13: "PAMDES village piped water"}),
-        _cat("water_septic_distance", "Distance from drinking-water source to waste disposal", U, {
-            1: "under 10 m", 2: "10 m or more", 3: "does not know"}),
-        _cat("lighting", "Main source of lighting", U, {
-            1: "PLN, metered", 2: "PLN, not metered", 3: "non-PLN electricity", 4: "no electricity"}),
-        _cat("power_va", "Installed power of the PLN meter", U, {
-            0: "no PLN meter", 1: "450 VA", 2: "900 VA", 3: "1,300 VA", 4: "2,200 VA",
-            5: "over 2,200 VA"}),
-        _cat("cooking_fuel", "Main cooking fuel", U, {
-            1: "electricity", 2: "LPG 5.5 kg", 3: "LPG 12 kg", 4: "LPG 3 kg", 5: "city gas",
-            6: "biogas", 7: "kerosene", 8: "briquette", 9: "charcoal", 10: "firewood",
-            11: "other", 12: "does not cook"}),
-        _cat("toilet_ownership", "Use of a toilet facility", U, {
-            1: "own", 2: "shared with certain households", 3: "communal (MCK komunal)",
-            4: "public", 5: "other", 6: "none"}),
-        _cat("toilet_type", "Type of toilet", U, {
-            1: "goose-neck (leher angsa)", 2: "plengsengan with cover", 3: "pit (cemplung / cubluk)",
-            4: "none"}),
-        _cat("faecal_disposal", "Final disposal of faeces", U, {
-            1: "septic tank", 2: "wastewater treatment (IPAL)", 3: "pond / rice field",
-            4: "river / lake / sea", 5: "hole in the ground", 6: "open field / beach / other"}),
+        _cat(
+            "tenure",
+            "Building tenure",
+            H,
+            {
+                1: "own",
+                2: "contract / lease",
+                3: "rent",
+                4: "rent-free",
+                5: "official housing",
+                6: "other",
+            },
+        ),
+        _cat(
+            "land_title",
+            "Land ownership of the building plot",
+            H,
+            {
+                1: "own, certificate (SHM) in a member's name",
+                2: "own, SHM not in a member's name",
+                3: "own, other document",
+                4: "own, no document",
+                5: "not own land",
+                6: "other",
+            },
+        ),
+        Variable(
+            name="floor_area",
+            kind="continuous",
+            label="Floor area of the dwelling (m²)",
+            block=H,
+            min=1,
+            max=2000,
+            in_model=False,
+        ),
+        _cat(
+            "floor_material",
+            "Widest floor material",
+            H,
+            {
+                1: "marble / granite",
+                2: "ceramic",
+                3: "parquet / vinyl / carpet",
+                4: "tiles / terrazzo",
+                5: "good-quality wood / board",
+                6: "cement / red brick",
+                7: "bamboo",
+                8: "low-quality wood / board",
+                9: "earth",
+            },
+        ),
+        _cat(
+            "wall_material",
+            "Widest wall material",
+            H,
+            {
+                1: "masonry / brick",
+                2: "plastered woven bamboo / wire",
+                3: "wood / board",
+                4: "woven bamboo",
+                5: "log / timber trunk",
+                6: "bamboo",
+                7: "other",
+            },
+        ),
+        _cat(
+            "roof_material",
+            "Widest roof material",
+            H,
+            {
+                1: "concrete",
+                2: "clay tile",
+                3: "asbestos",
+                4: "zinc / metal sheet",
+                5: "bamboo",
+                6: "wood / shingle",
+                7: "straw / palm fibre",
+                8: "other",
+            },
+        ),
+        _cat(
+            "water_source",
+            "Main source of drinking water",
+            U,
+            {
+                1: "bottled water",
+                2: "refill water",
+                3: "metered tap",
+                4: "retail tap",
+                5: "drilled well / pump",
+                6: "protected well",
+                7: "unprotected well",
+                8: "protected spring",
+                9: "unprotected spring",
+                10: "surface water",
+                11: "rain water",
+                12: "PDAM piped water",
+                13: "PAMDES village piped water",
+            },
+        ),
+        _cat(
+            "water_septic_distance",
+            "Distance from drinking-water source to waste disposal",
+            U,
+            {1: "under 10 m", 2: "10 m or more", 3: "does not know"},
+        ),
+        _cat(
+            "lighting",
+            "Main source of lighting",
+            U,
+            {
+                1: "PLN, metered",
+                2: "PLN, not metered",
+                3: "non-PLN electricity",
+                4: "no electricity",
+            },
+        ),
+        _cat(
+            "power_va",
+            "Installed power of the PLN meter",
+            U,
+            {
+                0: "no PLN meter",
+                1: "450 VA",
+                2: "900 VA",
+                3: "1,300 VA",
+                4: "2,200 VA",
+                5: "over 2,200 VA",
+            },
+        ),
+        _cat(
+            "cooking_fuel",
+            "Main cooking fuel",
+            U,
+            {
+                1: "electricity",
+                2: "LPG 5.5 kg",
+                3: "LPG 12 kg",
+                4: "LPG 3 kg",
+                5: "city gas",
+                6: "biogas",
+                7: "kerosene",
+                8: "briquette",
+                9: "charcoal",
+                10: "firewood",
+                11: "other",
+                12: "does not cook",
+            },
+        ),
+        _cat(
+            "toilet_ownership",
+            "Use of a toilet facility",
+            U,
+            {
+                1: "own",
+                2: "shared with certain households",
+                3: "communal (MCK komunal)",
+                4: "public",
+                5: "other",
+                6: "none",
+            },
+        ),
+        _cat(
+            "toilet_type",
+            "Type of toilet",
+            U,
+            {
+                1: "goose-neck (leher angsa)",
+                2: "plengsengan with cover",
+                3: "pit (cemplung / cubluk)",
+                4: "none",
+            },
+        ),
+        _cat(
+            "faecal_disposal",
+            "Final disposal of faeces",
+            U,
+            {
+                1: "septic tank",
+                2: "wastewater treatment (IPAL)",
+                3: "pond / rice field",
+                4: "river / lake / sea",
+                5: "hole in the ground",
+                6: "open field / beach / other",
+            },
+        ),
         _bin("has_gas_tank", "Gas tank of 5.5 kg or more", A),
         _bin("has_refrigerator", "Refrigerator", A),
         _bin("has_ac", "Air conditioner", A),
@@ -286,31 +433,76 @@ def default_spec() -> VariableSpec:
         _count("n_chronic_ill", "Members with a chronic illness", M, 30, per_hh=True),
         _count("n_school_dropout", "Members aged 7-18 not in school", M, 20, per_hh=True),
         _bin("head_female", "Head of household is a woman", K),
-        Variable(name="head_age", kind="count", label="Age of the head (years)", block=K,
-                 min=10, max=110),
-        _cat("head_education", "Highest certificate of the head", K, {
-            0: "none", 1: "primary (SD / MI / Paket A)", 2: "junior secondary (SMP / Paket B)",
-            3: "senior secondary (SMA / SMK / Paket C)", 4: "diploma (D1-D3)",
-            5: "bachelor (D4 / S1)", 6: "postgraduate (S2 / S3)"}),
-        _cat("head_sector", "Industry of the head's main work (grouped)", K, {
-            0: "not working", 1: "agriculture, forestry, fishing", 2: "mining and quarrying",
-            3: "manufacturing", 4: "construction", 5: "trade", 6: "transport and storage",
-            7: "accommodation and food", 8: "public administration, education, health",
-            9: "other services"}),
-        _cat("head_status", "Employment status of the head", K, {
-            0: "not working", 1: "own-account worker",
-            2: "employer with temporary / unpaid workers",
-            3: "employer with permanent workers", 4: "employee", 5: "casual worker",
-            6: "unpaid family worker"}),
+        Variable(
+            name="head_age", kind="count", label="Age of the head (years)", block=K, min=10, max=110
+        ),
+        _cat(
+            "head_education",
+            "Highest certificate of the head",
+            K,
+            {
+                0: "none",
+                1: "primary (SD / MI / Paket A)",
+                2: "junior secondary (SMP / Paket B)",
+                3: "senior secondary (SMA / SMK / Paket C)",
+                4: "diploma (D1-D3)",
+                5: "bachelor (D4 / S1)",
+                6: "postgraduate (S2 / S3)",
+            },
+        ),
+        _cat(
+            "head_sector",
+            "Industry of the head's main work (grouped)",
+            K,
+            {
+                0: "not working",
+                1: "agriculture, forestry, fishing",
+                2: "mining and quarrying",
+                3: "manufacturing",
+                4: "construction",
+                5: "trade",
+                6: "transport and storage",
+                7: "accommodation and food",
+                8: "public administration, education, health",
+                9: "other services",
+            },
+        ),
+        _cat(
+            "head_status",
+            "Employment status of the head",
+            K,
+            {
+                0: "not working",
+                1: "own-account worker",
+                2: "employer with temporary / unpaid workers",
+                3: "employer with permanent workers",
+                4: "employee",
+                5: "casual worker",
+                6: "unpaid family worker",
+            },
+        ),
     ]
     derived = (
-        Derived(name="log_floor_area_pc", op="log_per_capita", args=("floor_area",),
-                label="log of floor area per person (m²)"),
+        Derived(
+            name="log_floor_area_pc",
+            op="log_per_capita",
+            args=("floor_area",),
+            label="log of floor area per person (m²)",
+        ),
         Derived(name="log_hh_size", op="log", args=("hh_size",), label="log of household size"),
-        Derived(name="share_dependents", op="per_capita", args=("n_children", "n_elderly"),
-                label="share of members under 15 or 65 and over"),
-        Derived(name="share_working", op="per_capita", args=("n_working",),
-                label="share of members who worked last week"),
+        Derived(
+            name="share_dependents",
+            op="per_capita",
+            args=("n_children", "n_elderly"),
+            label="share of members under 15 or 65 and over",
+        ),
+        Derived(
+            name="share_working",
+            op="per_capita",
+            args=("n_working",),
+            label="share of members who worked last week",
+        ),
     )
-    return VariableSpec(name="dtks-regsosek-default", version="1.0", variables=tuple(v),
-                        derived=derived)
+    return VariableSpec(
+        name="dtks-regsosek-default", version="1.0", variables=tuple(v), derived=derived
+    )

@@ -23,29 +23,54 @@ SPEC = default_spec()
 #: Model keys of the tiny set: every level of the fallback chain is present.
 TINY_KEYS = ("national", "31", "31-urban", "3171-urban", "3201", "94", "3273-rural", "51-rural")
 #: Poverty lines at several levels (Rp per person per month).
-TINY_LINES = {"national": 600_000.0, "31-urban": 790_000.0, "3171-urban": 810_000.0,
-              "3201": 520_000.0, "94": 700_000.0, "51": 560_000.0}
+TINY_LINES = {
+    "national": 600_000.0,
+    "31-urban": 790_000.0,
+    "3171-urban": 810_000.0,
+    "3201": 520_000.0,
+    "94": 700_000.0,
+    "51": 560_000.0,
+}
 #: Districts the random households live in (every province exists in the BPS table).
 DISTRICTS = (1101, 1171, 3171, 3172, 3173, 3201, 3204, 3273, 5103, 5171, 7371, 9201, 9401, 9471)
 
 
-def tiny_weight_set(seed: int = 12345, *, keys: tuple[str, ...] = TINY_KEYS,
-                    lines: dict[str, float] | None = None, name: str = "tiny",
-                    cutoffs: dict[str, np.ndarray] | None = None) -> WeightSet:
+def tiny_weight_set(
+    seed: int = 12345,
+    *,
+    keys: tuple[str, ...] = TINY_KEYS,
+    lines: dict[str, float] | None = None,
+    name: str = "tiny",
+    cutoffs: dict[str, np.ndarray] | None = None,
+) -> WeightSet:
     """An in-memory weight set over the default spec with random coefficients."""
     rng = np.random.default_rng(seed)
     coef = rng.normal(0.0, 0.1, (len(keys), len(SPEC.terms)))
     coef[:, 0] = rng.normal(13.0, 0.3, len(keys))  # intercept: log Rp of the right order
-    manifest = Manifest(name=name, version="0.1", created=dt.date(2026, 1, 1),
-                        description="tiny test weight set (random coefficients)",
-                        synthetic=True, region_vintage="test", spec=SPEC)
-    return WeightSet(manifest, tuple(keys), coef,
-                     dict(TINY_LINES if lines is None else lines), cutoffs or {})
+    manifest = Manifest(
+        name=name,
+        version="0.1",
+        created=dt.date(2026, 1, 1),
+        description="tiny test weight set (random coefficients)",
+        synthetic=True,
+        region_vintage="test",
+        spec=SPEC,
+    )
+    return WeightSet(
+        manifest, tuple(keys), coef, dict(TINY_LINES if lines is None else lines), cutoffs or {}
+    )
 
 
-def make_households(n: int, seed: int, *, districts: tuple[int, ...] = DISTRICTS,
-                    max_size: int = 12, tie_frac: float = 0.0, boundary_frac: float = 0.05,
-                    id_start: int = 0) -> pd.DataFrame:
+def make_households(
+    n: int,
+    seed: int,
+    *,
+    districts: tuple[int, ...] = DISTRICTS,
+    max_size: int = 12,
+    tie_frac: float = 0.0,
+    boundary_frac: float = 0.05,
+    id_start: int = 0,
+) -> pd.DataFrame:
     """``n`` valid random households for the default spec.
 
     Every rule of ``pmt/encode.py`` holds: codes come from each variable's
@@ -144,8 +169,7 @@ def reference_sample() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def tiny_ws_ref(weights_dir: Path, tiny_ws: WeightSet, reference_sample: pd.DataFrame
-                ) -> WeightSet:
+def tiny_ws_ref(weights_dir: Path, tiny_ws: WeightSet, reference_sample: pd.DataFrame) -> WeightSet:
     """The tiny set plus reference cutoffs (n=10), national and per province, of the sample."""
     welfare = pmt.score(reference_sample, tiny_ws).to_numpy()
     size = reference_sample["hh_size"].to_numpy()

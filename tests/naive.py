@@ -54,9 +54,11 @@ def welfare(households: pd.DataFrame, ws) -> np.ndarray:
                 x = _log(float(hh[d.args[0]]) / size)
             total += coef[name] * x
         if ws.poverty_lines:
-            line = next(ws.poverty_lines[k] for k in fallback_chain(int(hh["district_code"]),
-                                                                    int(hh["urban"]))
-                        if k in ws.poverty_lines)
+            line = next(
+                ws.poverty_lines[k]
+                for k in fallback_chain(int(hh["district_code"]), int(hh["urban"]))
+                if k in ws.poverty_lines
+            )
             total -= math.log(line)
         out[pos] = total
     return out
@@ -67,8 +69,7 @@ def _inputs_and_outputs(welfare, weight, groups):
     w = np.asarray(welfare, dtype=float)
     p = np.asarray(weight, dtype=float)
     g = np.zeros(len(w), dtype=int) if groups is None else np.asarray(groups)
-    return (w, p, g, np.empty(len(w), dtype=int), np.empty(len(w), dtype=int),
-            np.empty(len(w)))
+    return (w, p, g, np.empty(len(w), dtype=int), np.empty(len(w), dtype=int), np.empty(len(w)))
 
 
 def desil(welfare, weight, groups=None, n=10):

@@ -11,10 +11,10 @@ import io
 import json
 import re
 import shutil
-from typing import Any
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -35,31 +35,46 @@ def households() -> pd.DataFrame:
     return df
 
 
-def _set(column: str, row: int, value: object, dtype: str | None = None
-         ) -> Callable[[pd.DataFrame], pd.DataFrame]:
+def _set(
+    column: str, row: int, value: object, dtype: str | None = None
+) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def edit(df: pd.DataFrame) -> pd.DataFrame:
         if dtype is not None:
             df[column] = df[column].astype(dtype)
         df.loc[row, column] = value
         return df
+
     return edit
 
 
 def _children_plus_elderly(row: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
     """hh_size 3 with 2 children and 2 elderly: each count alone is fine, their sum is not."""
+
     def edit(df: pd.DataFrame) -> pd.DataFrame:
         for c in ("n_working", "n_disabled", "n_chronic_ill", "n_school_dropout"):
             df.loc[row, c] = 0
         df.loc[row, ["hh_size", "n_children", "n_elderly"]] = [3, 2, 2]
         return df
+
     return edit
 
 
 def _count_over_size(row: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def edit(df: pd.DataFrame) -> pd.DataFrame:
-        df.loc[row, ["hh_size", "n_children", "n_elderly", "n_working", "n_disabled",
-                     "n_chronic_ill", "n_school_dropout"]] = [2, 0, 0, 3, 0, 0, 0]
+        df.loc[
+            row,
+            [
+                "hh_size",
+                "n_children",
+                "n_elderly",
+                "n_working",
+                "n_disabled",
+                "n_chronic_ill",
+                "n_school_dropout",
+            ],
+        ] = [2, 0, 0, 3, 0, 0, 0]
         return df
+
     return edit
 
 
@@ -68,6 +83,7 @@ def _text(column: str, row: int, text: str, dtype: str) -> Callable[[pd.DataFram
         col = df[column].astype(dtype)
         df[column] = col.where(df.index != row, text)
         return df
+
     return edit
 
 
@@ -84,66 +100,162 @@ class Case:
 
 
 ROW_CASES = [
-    Case("text in a code column (object)", _text("tenure", 3, "abc", "object"),
-         E.ColumnTypeError, "tenure", (3,)),
-    Case("text in a count column (str)", _text("n_goat", 4, "many", "str"),
-         E.ColumnTypeError, "n_goat", (4,)),
-    Case("NaN in a continuous column", _set("floor_area", 4, np.nan),
-         E.MissingValueError, "floor_area", (4,)),
-    Case("inf in a continuous column", _set("floor_area", 5, np.inf),
-         E.MissingValueError, "floor_area", (5,)),
-    Case("-inf in a count column", _set("n_cattle", 5, -np.inf, "float64"),
-         E.MissingValueError, "n_cattle", (5,)),
-    Case("NaN in a code column", _set("water_source", 6, np.nan, "float64"),
-         E.MissingValueError, "water_source", (6,)),
-    Case("NA in a nullable integer column", _set("tenure", 7, pd.NA, "Int64"),
-         E.MissingValueError, "tenure", (7,)),
-    Case("None in hh_size (object)", _set("hh_size", 2, None, "object"),
-         E.MissingValueError, "hh_size", (2,)),
-    Case("code outside the allowed set", _set("tenure", 8, 7),
-         E.InvalidCodeError, "tenure", (8,)),
-    Case("code 0 where codes start at 1", _set("floor_material", 8, 0),
-         E.InvalidCodeError, "floor_material", (8,)),
+    Case(
+        "text in a code column (object)",
+        _text("tenure", 3, "abc", "object"),
+        E.ColumnTypeError,
+        "tenure",
+        (3,),
+    ),
+    Case(
+        "text in a count column (str)",
+        _text("n_goat", 4, "many", "str"),
+        E.ColumnTypeError,
+        "n_goat",
+        (4,),
+    ),
+    Case(
+        "NaN in a continuous column",
+        _set("floor_area", 4, np.nan),
+        E.MissingValueError,
+        "floor_area",
+        (4,),
+    ),
+    Case(
+        "inf in a continuous column",
+        _set("floor_area", 5, np.inf),
+        E.MissingValueError,
+        "floor_area",
+        (5,),
+    ),
+    Case(
+        "-inf in a count column",
+        _set("n_cattle", 5, -np.inf, "float64"),
+        E.MissingValueError,
+        "n_cattle",
+        (5,),
+    ),
+    Case(
+        "NaN in a code column",
+        _set("water_source", 6, np.nan, "float64"),
+        E.MissingValueError,
+        "water_source",
+        (6,),
+    ),
+    Case(
+        "NA in a nullable integer column",
+        _set("tenure", 7, pd.NA, "Int64"),
+        E.MissingValueError,
+        "tenure",
+        (7,),
+    ),
+    Case(
+        "None in hh_size (object)",
+        _set("hh_size", 2, None, "object"),
+        E.MissingValueError,
+        "hh_size",
+        (2,),
+    ),
+    Case("code outside the allowed set", _set("tenure", 8, 7), E.InvalidCodeError, "tenure", (8,)),
+    Case(
+        "code 0 where codes start at 1",
+        _set("floor_material", 8, 0),
+        E.InvalidCodeError,
+        "floor_material",
+        (8,),
+    ),
     Case("binary 2", _set("has_ac", 9, 2), E.InvalidCodeError, "has_ac", (9,)),
     Case("negative code", _set("power_va", 9, -1), E.InvalidCodeError, "power_va", (9,)),
-    Case("non-whole code", _set("tenure", 10, 1.5, "float64"),
-         E.InvalidCodeError, "tenure", (10,)),
+    Case("non-whole code", _set("tenure", 10, 1.5, "float64"), E.InvalidCodeError, "tenure", (10,)),
     Case("hh_size 0", _set("hh_size", 11, 0), E.HouseholdSizeError, "hh_size", (11,)),
     Case("hh_size negative", _set("hh_size", 11, -3), E.HouseholdSizeError, "hh_size", (11,)),
-    Case("hh_size 2.5", _set("hh_size", 12, 2.5, "float64"),
-         E.HouseholdSizeError, "hh_size", (12,)),
+    Case(
+        "hh_size 2.5", _set("hh_size", 12, 2.5, "float64"), E.HouseholdSizeError, "hh_size", (12,)
+    ),
     Case("hh_size 500", _set("hh_size", 13, 500), E.HouseholdSizeError, "hh_size", (13,)),
     Case("count > hh_size", _count_over_size(14), E.InvalidValueError, "n_working", (14,)),
-    Case("n_children + n_elderly > hh_size", _children_plus_elderly(15),
-         E.InvalidValueError, "n_children", (15,)),
-    Case("count above its maximum", _set("n_goat", 16, 1001), E.InvalidValueError, "n_goat",
-         (16,)),
-    Case("non-whole count", _set("n_pig", 16, 1.5, "float64"), E.InvalidValueError, "n_pig",
-         (16,)),
-    Case("continuous below its minimum", _set("floor_area", 17, 0.5),
-         E.InvalidValueError, "floor_area", (17,)),
+    Case(
+        "n_children + n_elderly > hh_size",
+        _children_plus_elderly(15),
+        E.InvalidValueError,
+        "n_children",
+        (15,),
+    ),
+    Case("count above its maximum", _set("n_goat", 16, 1001), E.InvalidValueError, "n_goat", (16,)),
+    Case("non-whole count", _set("n_pig", 16, 1.5, "float64"), E.InvalidValueError, "n_pig", (16,)),
+    Case(
+        "continuous below its minimum",
+        _set("floor_area", 17, 0.5),
+        E.InvalidValueError,
+        "floor_area",
+        (17,),
+    ),
     Case("urban 2", _set("urban", 17, 2), E.InvalidValueError, "urban", (17,)),
-    Case("district code of 5 digits", _set("district_code", 18, 31710),
-         E.InvalidValueError, "district_code", (18,)),
+    Case(
+        "district code of 5 digits",
+        _set("district_code", 18, 31710),
+        E.InvalidValueError,
+        "district_code",
+        (18,),
+    ),
     Case("duplicate hh_id", _set("hh_id", 19, ID0 + 2), E.DuplicateIdError, "hh_id", (2, 19)),
-    Case("missing hh_id (NA)", _set("hh_id", 20, pd.NA, "Int64"),
-         E.MissingValueError, "hh_id", (20,)),
-    Case("blank hh_id", _set("hh_id", 20, "  ", "str"),
-         E.MissingValueError, "hh_id", (20,)),
-    Case("missing hh_id (None)", _set("hh_id", 20, None, "object"),
-         E.MissingValueError, "hh_id", (20,)),
-    Case("unknown province code", _set("district_code", 21, 2001),
-         E.UnknownRegionError, "district_code", (21,)),
-    Case("district part 00", _set("district_code", 21, 3100),
-         E.UnknownRegionError, "district_code", (21,)),
-    Case("survey weight 0", _set("sw", 22, 0.0), E.InvalidValueError, "sw", (22,),
-         (("weight", "sw"),)),
-    Case("survey weight negative", _set("sw", 23, -2.0), E.InvalidValueError, "sw", (23,),
-         (("weight", "sw"),)),
-    Case("survey weight NaN", _set("sw", 23, np.nan), E.MissingValueError, "sw", (23,),
-         (("weight", "sw"),)),
-    Case("survey weight text", _text("sw", 1, "heavy", "object"),
-         E.ColumnTypeError, "sw", (1,), (("weight", "sw"),)),
+    Case(
+        "missing hh_id (NA)", _set("hh_id", 20, pd.NA, "Int64"), E.MissingValueError, "hh_id", (20,)
+    ),
+    Case("blank hh_id", _set("hh_id", 20, "  ", "str"), E.MissingValueError, "hh_id", (20,)),
+    Case(
+        "missing hh_id (None)",
+        _set("hh_id", 20, None, "object"),
+        E.MissingValueError,
+        "hh_id",
+        (20,),
+    ),
+    Case(
+        "unknown province code",
+        _set("district_code", 21, 2001),
+        E.UnknownRegionError,
+        "district_code",
+        (21,),
+    ),
+    Case(
+        "district part 00",
+        _set("district_code", 21, 3100),
+        E.UnknownRegionError,
+        "district_code",
+        (21,),
+    ),
+    Case(
+        "survey weight 0",
+        _set("sw", 22, 0.0),
+        E.InvalidValueError,
+        "sw",
+        (22,),
+        (("weight", "sw"),),
+    ),
+    Case(
+        "survey weight negative",
+        _set("sw", 23, -2.0),
+        E.InvalidValueError,
+        "sw",
+        (23,),
+        (("weight", "sw"),),
+    ),
+    Case(
+        "survey weight NaN",
+        _set("sw", 23, np.nan),
+        E.MissingValueError,
+        "sw",
+        (23,),
+        (("weight", "sw"),),
+    ),
+    Case(
+        "survey weight text",
+        _text("sw", 1, "heavy", "object"),
+        E.ColumnTypeError,
+        "sw",
+        (1,),
+        (("weight", "sw"),),
+    ),
 ]
 
 
@@ -164,10 +276,10 @@ def _row_error_checks(err: E.InputError, case: Case) -> None:
     assert isinstance(err, ValueError)
     msg = str(err)
     assert err.column == case.column
-    assert repr(case.column) in msg                       # names the column
-    assert f"({case.error.rule})" in msg                  # and the rule
+    assert repr(case.column) in msg  # names the column
+    assert f"({case.error.rule})" in msg  # and the rule
     assert err.rows == case.rows
-    shown = re.search(r"\brows? (\d+)", msg)              # and a row position
+    shown = re.search(r"\brows? (\d+)", msg)  # and a row position
     assert shown is not None and int(shown.group(1)) == case.rows[0]
     assert "Fix:" in msg
     _assert_no_id(msg)
@@ -188,11 +300,23 @@ def test_score_raises_the_same_errors(tiny_ws, case):
     _row_error_checks(info.value, case)
 
 
-ARROW_CASES = [c for c in ROW_CASES if c.name in {
-    "text in a count column (str)", "NaN in a continuous column", "-inf in a count column",
-    "NaN in a code column",
-    "code outside the allowed set", "hh_size 0", "count > hh_size", "duplicate hh_id",
-    "unknown province code", "NA in a nullable integer column"}]
+ARROW_CASES = [
+    c
+    for c in ROW_CASES
+    if c.name
+    in {
+        "text in a count column (str)",
+        "NaN in a continuous column",
+        "-inf in a count column",
+        "NaN in a code column",
+        "code outside the allowed set",
+        "hh_size 0",
+        "count > hh_size",
+        "duplicate hh_id",
+        "unknown province code",
+        "NA in a nullable integer column",
+    }
+]
 
 
 @pytest.mark.parametrize("case", ARROW_CASES, ids=lambda c: c.name)
@@ -211,8 +335,9 @@ def test_arrow_null_in_a_float_column_is_missing(tiny_ws, column):
     table = pa.Table.from_pandas(df, preserve_index=False)
     values = table.column(column).to_pylist()
     values[3] = None
-    table = table.set_column(table.column_names.index(column), column,
-                             pa.array(values, pa.float64()))
+    table = table.set_column(
+        table.column_names.index(column), column, pa.array(values, pa.float64())
+    )
     assert table.column(column).null_count == 1
     with pytest.raises(E.MissingValueError) as info:
         pmt.rank(table, tiny_ws)
@@ -227,8 +352,7 @@ def test_arrow_null_in_an_integer_column_is_missing(tiny_ws, column):
     table = pa.Table.from_pandas(df, preserve_index=False)
     values = table.column(column).to_pylist()
     values[5] = None
-    table = table.set_column(table.column_names.index(column), column,
-                             pa.array(values, pa.int64()))
+    table = table.set_column(table.column_names.index(column), column, pa.array(values, pa.int64()))
     with pytest.raises(E.MissingValueError) as info:
         pmt.rank(table, tiny_ws)
     assert info.value.column == column and info.value.rows == (5,)
@@ -316,20 +440,25 @@ def test_region_without_model_and_without_fallback(tiny_ws):
 
 def test_region_without_poverty_line_is_a_corrupt_weight_set(tiny_ws):
     """Poverty lines must reach every modelled province: caught when the set is built."""
-    with pytest.raises(E.WeightSetError, match=r"poverty_lines.csv: no poverty lines row "
-                                                r"covers province 32 \(Jawa Barat\)"):
-        pmt.WeightSet(tiny_ws.manifest, tiny_ws.model_keys, tiny_ws.coefficients.copy(),
-                      {"31": 700_000.0})
+    with pytest.raises(
+        E.WeightSetError,
+        match=r"poverty_lines.csv: no poverty lines row "
+        r"covers province 32 \(Jawa Barat\)",
+    ):
+        pmt.WeightSet(
+            tiny_ws.manifest, tiny_ws.model_keys, tiny_ws.coefficients.copy(), {"31": 700_000.0}
+        )
     partial = tiny_ws.manifest.model_copy(update={"coverage": "partial"})
     with pytest.raises(E.WeightSetError, match="covers province 32"):
-        pmt.WeightSet(partial, ("31", "3201"), tiny_ws.coefficients[:2].copy(),
-                      {"31": 700_000.0})
-    ok = pmt.WeightSet(partial, ("31", "3201"), tiny_ws.coefficients[:2].copy(),
-                       {"31": 700_000.0, "32": 650_000.0})
+        pmt.WeightSet(partial, ("31", "3201"), tiny_ws.coefficients[:2].copy(), {"31": 700_000.0})
+    ok = pmt.WeightSet(
+        partial, ("31", "3201"), tiny_ws.coefficients[:2].copy(), {"31": 700_000.0, "32": 650_000.0}
+    )
     assert ok.has_poverty_lines
 
 
 # --------------------------------------------------------------------------- rejects
+
 
 def test_reject_accounts_for_every_row(tiny_ws):
     """All the broken rows at once: ranked + rejected = input, each reject with its reason."""
@@ -341,8 +470,12 @@ def test_reject_accounts_for_every_row(tiny_ws):
     df["hh_id"] = df["hh_id"].astype("Int64")
     expected = {}  # row -> (rule, column)
     for case in ROW_CASES:
-        if case.error is E.ColumnTypeError or "None" in case.name or "NA " in case.name \
-                or "blank" in case.name:
+        if (
+            case.error is E.ColumnTypeError
+            or "None" in case.name
+            or "NA " in case.name
+            or "blank" in case.name
+        ):
             continue  # need other dtypes; covered one by one below
         row = case.rows[-1]
         if row in expected:
@@ -362,6 +495,7 @@ def test_reject_accounts_for_every_row(tiny_ws):
     assert len(rej) == len(rejected) and res.n + res.n_rejected == len(df)
     reasons = zip(rej["rule"], rej["column"], strict=True)
     assert dict(zip(rej["row"], reasons, strict=True)) == expected
+
     # the rejects carry the id, so the caller can find the household
     def plain(values: Any) -> list[Any]:
         return [None if pd.isna(x) else int(x) for x in values]
@@ -387,8 +521,13 @@ def test_reject_each_case(tiny_ws, case):
     assert sorted(res.rows.tolist() + rej["row"].tolist()) == list(range(len(df)))
     keep = [i for i in range(len(df)) if i not in case.rows]
     alone = pmt.rank(df.iloc[keep], tiny_ws, **kwargs)
-    for col in ("welfare", "desil_national", "desil_provincial", "rank_national",
-                "share_below_provincial"):
+    for col in (
+        "welfare",
+        "desil_national",
+        "desil_provincial",
+        "rank_national",
+        "share_below_provincial",
+    ):
         np.testing.assert_array_equal(getattr(res, col), getattr(alone, col))
     pd.testing.assert_index_equal(res.to_frame().index, df.index[keep])
 
@@ -400,7 +539,8 @@ def test_first_broken_rule_is_the_reason(tiny_ws):
     df.loc[3, "tenure"] = 99
     res = pmt.rank(df, tiny_ws, on_invalid="reject")
     assert res.rejects[["row", "column", "rule"]].values.tolist() == [
-        [3, "hh_size", "invalid_hh_size"]]
+        [3, "hh_size", "invalid_hh_size"]
+    ]
     with pytest.raises(E.HouseholdSizeError):
         pmt.rank(df, tiny_ws)
 
@@ -463,6 +603,7 @@ def test_assign_desil_bad_arrays():
 
 # --------------------------------------------------------------------------- corrupt weight sets
 
+
 def _rows(path: Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
 
@@ -479,6 +620,7 @@ def copy_of(tmp_path):
         dest = tmp_path / ws.name
         shutil.copytree(ws.path, dest)
         return dest
+
     return copy
 
 
@@ -529,8 +671,9 @@ def test_non_finite_coefficient(copy_of, tiny_ws, bad):
     assert "'3201'" in str(err) and "'tenure=3'" in str(err)
 
 
-@pytest.mark.parametrize(("column", "why"), [("floor_colour=2", "unknown variable"),
-                                             ("tenure=9", "code not allowed")])
+@pytest.mark.parametrize(
+    ("column", "why"), [("floor_colour=2", "unknown variable"), ("tenure=9", "code not allowed")]
+)
 def test_unknown_coefficient_column(copy_of, tiny_ws, column, why):
     folder = copy_of(tiny_ws)
     rows = _rows(folder / "coefficients.csv")
@@ -544,7 +687,7 @@ def test_missing_term_column(copy_of, tiny_ws):
     folder = copy_of(tiny_ws)
     rows = _rows(folder / "coefficients.csv")
     j = rows[0].index("has_ac=1")
-    _write(folder / "coefficients.csv", [r[:j] + r[j + 1:] for r in rows])
+    _write(folder / "coefficients.csv", [r[:j] + r[j + 1 :] for r in rows])
     err = _load_error(folder, where="coefficients.csv:1:")
     assert "'has_ac=1'" in str(err)
 
@@ -682,9 +825,16 @@ def test_unknown_manifest_field_names_the_line(copy_of, tiny_ws):
     _load_error(folder, where=f"manifest.json:{line}")
 
 
-@pytest.mark.parametrize(("field", "value"), [("format", "pmt-weights/2"), ("name", "no spaces"),
-                                               ("region_scheme", "ISO"), ("synthetic", "maybe"),
-                                               ("cutoff_classes", 1)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("format", "pmt-weights/2"),
+        ("name", "no spaces"),
+        ("region_scheme", "ISO"),
+        ("synthetic", "maybe"),
+        ("cutoff_classes", 1),
+    ],
+)
 def test_invalid_manifest_values(copy_of, tiny_ws, field, value):
     folder = copy_of(tiny_ws)
     raw = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -701,8 +851,9 @@ def test_unknown_weight_set_name():
 
 def test_reference_cutoffs_missing_for_a_province(tiny_ws, weights_dir):
     cut = {"national": np.arange(9.0), "31": np.arange(9.0)}
-    ws = pmt.save_weights(tiny_weight_set(name="tiny-partial-cut", cutoffs=cut),
-                          weights_dir / "tiny-partial-cut")
+    ws = pmt.save_weights(
+        tiny_weight_set(name="tiny-partial-cut", cutoffs=cut), weights_dir / "tiny-partial-cut"
+    )
     df = households()
     df["district_code"] = 3171
     assert pmt.rank(df, ws, cutoffs="reference").n == N

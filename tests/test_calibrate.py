@@ -57,9 +57,16 @@ def small():
 def cal(small):
     """WLS with partial pooling, strengths chosen by cross-validation."""
     s, truth = small
-    return _quiet(survey=s, poverty_lines=truth.poverty_lines, on_collinear="drop",
-                  survey_name="SYN-SUSENAS", survey_period="2026-03", pooling_folds=3,
-                  name="test-cal", created=dt.date(2026, 11, 27))
+    return _quiet(
+        survey=s,
+        poverty_lines=truth.poverty_lines,
+        on_collinear="drop",
+        survey_name="SYN-SUSENAS",
+        survey_period="2026-03",
+        pooling_folds=3,
+        name="test-cal",
+        created=dt.date(2026, 11, 27),
+    )
 
 
 def _true_units(truth):
@@ -71,6 +78,7 @@ def _true_units(truth):
 
 
 # --------------------------------------------------------------------------- quantile regression
+
 
 def _qr_data(n, p, seed):
     rng = np.random.default_rng(seed)
@@ -132,22 +140,23 @@ def test_penalised_quantile_regression_is_optimal(n):
 
 # --------------------------------------------------------------------------- stepwise
 
+
 def test_stepwise_removal_pvalues_equal_statsmodels_cluster_wald():
     rng = np.random.default_rng(5)
     n, g = 3000, 150
     cl = rng.integers(0, g, n)
     X = rng.normal(size=(n, 7))
     X[:, 3:6] = (rng.integers(0, 4, n)[:, None] == np.arange(1, 4)).astype(float)  # a 4-code var
-    y = 0.5 * X[:, 0] - 0.3 * X[:, 3] + 0.2 * X[:, 4] + rng.normal(size=n) + rng.normal(
-        size=g)[cl]
+    y = 0.5 * X[:, 0] - 0.3 * X[:, 3] + 0.2 * X[:, 4] + rng.normal(size=n) + rng.normal(size=g)[cl]
     w = rng.uniform(0.5, 3, n)
     X, y = X - np.average(X, axis=0, weights=w), y - np.average(y, weights=w)
     units = [np.array([0]), np.array([1]), np.array([2]), np.array([3, 4, 5]), np.array([6])]
     res = stepwise(X, y, w, cl, units, p_enter=0.05, p_remove=0.10)
     assert {0, 3} <= set(res.selected)
     cols = np.sort(np.concatenate([units[u] for u in res.selected]))
-    fit = sm.WLS(y, X[:, cols], weights=w).fit(cov_type="cluster", cov_kwds={"groups": cl},
-                                               use_t=True)
+    fit = sm.WLS(y, X[:, cols], weights=w).fit(
+        cov_type="cluster", cov_kwds={"groups": cl}, use_t=True
+    )
     for u in res.selected:
         R = np.zeros((units[u].size, cols.size))
         for i, c in enumerate(units[u]):
@@ -158,9 +167,16 @@ def test_stepwise_removal_pvalues_equal_statsmodels_cluster_wald():
 
 def test_stepwise_finds_the_true_variables():
     s, truth = pmt.synth.survey(20_000, seed=21, return_truth=True)
-    cal = _quiet(survey=s, poverty_lines=truth.poverty_lines, on_collinear="drop",
-                 select="stepwise", p_enter=0.01, p_remove=0.02, pooling="fallback",
-                 min_households=10**9)
+    cal = _quiet(
+        survey=s,
+        poverty_lines=truth.poverty_lines,
+        on_collinear="drop",
+        select="stepwise",
+        p_enter=0.01,
+        p_remove=0.02,
+        pooling="fallback",
+        min_households=10**9,
+    )
     chosen = set(cal.selection.attrs["selected"])
     true = _true_units(truth)
     assert len(true) == 19
@@ -180,12 +196,19 @@ def test_stepwise_finds_the_true_variables():
 
 # --------------------------------------------------------------------------- calibrate
 
+
 def test_recovers_the_true_coefficients():
     """One national truth (heterogeneity 0): every estimate within 4.5 cluster-robust SEs of
-    the truth, about 5 % beyond 1.96 SE (at most 12 %), median absolute error under 0.02."""
+    the truth, about 5 % beyond 1.96 SE (at most 12 %), median absolute error under 0.02.
+    """
     s, truth = pmt.synth.survey(16_000, seed=3, heterogeneity=0.0, return_truth=True)
-    cal = _quiet(survey=s, poverty_lines=truth.poverty_lines, on_collinear="drop",
-                 pooling="fallback", min_households=10**9)
+    cal = _quiet(
+        survey=s,
+        poverty_lines=truth.poverty_lines,
+        on_collinear="drop",
+        pooling="fallback",
+        min_households=10**9,
+    )
     nat = cal.coefficients.query("model_key == 'national' and active")
     true = truth.coefficients[truth.model_keys.index("national")]
     t = np.array([true[truth.spec.terms.index(term)] for term in nat["term"]])
@@ -208,9 +231,17 @@ def test_design_columns_map_onto_the_spec_terms(small, cal):
         assert not ws.coefficients[:, spec.terms.index(f"{v.name}={v.code_values[0]}")].any()
     # the design matrix the models are fitted on, times the coefficients of the model that
     # scores each household (rank's model column), is what the scorer predicts
-    data = prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
-                      weight="weight", psu="psu", strata="strata", id_col="hh_id",
-                      scheme="BPS")
+    data = prepare(
+        s,
+        None,
+        poverty_lines=truth.poverty_lines,
+        consumption="consumption",
+        weight="weight",
+        psu="psu",
+        strata="strata",
+        id_col="hh_id",
+        scheme="BPS",
+    )
     model = pmt.rank(s, ws, cutoffs="reference", weight="weight").model
     own = (data.X * ws.coefficients[model][:, data.term_pos]).sum(axis=1)
     scored = pmt.score(s, ws).to_numpy() + data.shift
@@ -237,8 +268,7 @@ def test_models_levels_and_their_record(small, cal):
     # no models, and its households fall back along the chain
     for lvl, (lam, lam0) in cal.lambdas.items():
         assert (cal.levels()[lvl] == 0) == (math.isinf(lam) and math.isinf(lam0)), lvl
-    fixed = _quiet(survey=s, poverty_lines=truth.poverty_lines, on_collinear="drop",
-                   lambdas=FIXED)
+    fixed = _quiet(survey=s, poverty_lines=truth.poverty_lines, on_collinear="drop", lambdas=FIXED)
     levels = fixed.levels()
     assert all(levels[lvl] > 0 for lvl in LEVELS), levels
     m = fixed.models
@@ -252,8 +282,7 @@ def test_models_levels_and_their_record(small, cal):
     assert (child["lambda"] == 3000).all() and (child["lambda_intercept"] == 100).all()
     # cells too small for a model fall back along the chain
     cells = s.groupby(["district_code", "urban"]).size()
-    small_cells = [f"{d:04d}-{'urban' if u else 'rural'}" for (d, u), k in cells.items()
-                   if k < 30]
+    small_cells = [f"{d:04d}-{'urban' if u else 'rural'}" for (d, u), k in cells.items() if k < 30]
     assert small_cells and not set(small_cells) & set(fixed.weights.model_keys)
     # the manifest records every model's level, parent and pooling strength
     prov = fixed.weights.manifest.provenance
@@ -287,11 +316,26 @@ def test_save_writes_a_loadable_set_with_provenance(cal, tmp_path):
 
 def test_quantile_estimator_national_model_is_the_weighted_quantile_fit(small):
     s, truth = small
-    cal = _quiet(survey=s, poverty_lines=truth.poverty_lines, on_collinear="drop",
-                 estimator="quantile", tau=0.3, pooling="fallback", min_households=10**9)
-    data = prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
-                      weight="weight", psu="psu", strata="strata", id_col="hh_id",
-                      scheme="BPS")
+    cal = _quiet(
+        survey=s,
+        poverty_lines=truth.poverty_lines,
+        on_collinear="drop",
+        estimator="quantile",
+        tau=0.3,
+        pooling="fallback",
+        min_households=10**9,
+    )
+    data = prepare(
+        s,
+        None,
+        poverty_lines=truth.poverty_lines,
+        consumption="consumption",
+        weight="weight",
+        psu="psu",
+        strata="strata",
+        id_col="hh_id",
+        scheme="BPS",
+    )
     active = cal.coefficients.query("model_key == 'national'")["active"].to_numpy()
     X = data.X[:, active]
     with single_threaded():  # many small BLAS calls: threads only add overhead
@@ -306,17 +350,30 @@ def test_quantile_estimator_national_model_is_the_weighted_quantile_fit(small):
 
 def test_poverty_weighted_least_squares_fits_the_poorest_share(small):
     s, truth = small
-    cal = _quiet(survey=s, poverty_lines=truth.poverty_lines, on_collinear="drop",
-                 estimator="poverty_wls", truncate=0.4, lambdas=FIXED)
+    cal = _quiet(
+        survey=s,
+        poverty_lines=truth.poverty_lines,
+        on_collinear="drop",
+        estimator="poverty_wls",
+        truncate=0.4,
+        lambdas=FIXED,
+    )
     nat = cal.models.loc["national"]
     assert nat["households_fitted"] < 0.55 * len(s)
     assert cal.national.nobs == nat["households_fitted"]
     # the households fitted are the poorest 40 % of people by observed welfare
-    data = prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
-                      weight="weight", psu="psu", strata="strata", id_col="hh_id",
-                      scheme="BPS")
-    fitted = Fitter(data, cal.options, np.ones(len(data.columns), bool)).fit_rows(
-        np.arange(data.n))
+    data = prepare(
+        s,
+        None,
+        poverty_lines=truth.poverty_lines,
+        consumption="consumption",
+        weight="weight",
+        psu="psu",
+        strata="strata",
+        id_col="hh_id",
+        scheme="BPS",
+    )
+    fitted = Fitter(data, cal.options, np.ones(len(data.columns), bool)).fit_rows(np.arange(data.n))
     assert fitted.size == nat["households_fitted"]
     share = data.pw[fitted].sum() / data.pw.sum()
     assert share == pytest.approx(0.4, abs=0.005)
@@ -325,20 +382,29 @@ def test_poverty_weighted_least_squares_fits_the_poorest_share(small):
 
 def test_pooling_beats_per_district_ols_out_of_sample():
     """Small districts (about 100 households per district x urban, 131 coefficients): the
-    partially pooled models predict held-out PSUs far better than per-district OLS."""
+    partially pooled models predict held-out PSUs far better than per-district OLS.
+    """
     s, truth = pmt.synth.survey(8_000, seed=8, provinces=(51, 52, 53), return_truth=True)
     cv = C.cross_validate(
-        s, estimators={"pooled": {"pooling_folds": 3},
-                       "per-district OLS": {"pooling": "none", "min_households": 1,
-                                            "min_psus": 1}},
-        folds=3, quotas=(0.2, 0.4), poverty_lines=truth.poverty_lines, on_collinear="drop")
+        s,
+        estimators={
+            "pooled": {"pooling_folds": 3},
+            "per-district OLS": {"pooling": "none", "min_households": 1, "min_psus": 1},
+        },
+        folds=3,
+        quotas=(0.2, 0.4),
+        poverty_lines=truth.poverty_lines,
+        on_collinear="drop",
+    )
     t = cv.table
     assert t.loc["pooled", "r2"] > 0.35
     assert t.loc["pooled", "r2"] > t.loc["per-district OLS", "r2"] + 0.2
     assert t.loc["per-district OLS", "in_sample_r2"] > t.loc["pooled", "in_sample_r2"]
     for q in ("0.2", "0.4"):
-        assert t.loc["pooled", f"exclusion_error_{q}"] < t.loc["per-district OLS",
-                                                               f"exclusion_error_{q}"]
+        assert (
+            t.loc["pooled", f"exclusion_error_{q}"]
+            < t.loc["per-district OLS", f"exclusion_error_{q}"]
+        )
     assert "| pooled |" in cv.to_markdown()
     # the comparison table is the summary; the per-household predictions the frame
     pd.testing.assert_frame_equal(cv.summary(), cv.table)
@@ -354,6 +420,7 @@ def test_pooling_beats_per_district_ols_out_of_sample():
 
 
 # --------------------------------------------------------------------------- bad input
+
 
 @pytest.fixture(scope="module")
 def tiny():
@@ -420,8 +487,7 @@ def test_unobserved_codes_warn_and_score_as_the_reference(tiny):
     s, truth = tiny
     s = _without_parquet(s)
     with pytest.warns(C.CalibrationWarning, match=r"never observed.*floor_material=3"):
-        cal = C.calibrate(s, poverty_lines=truth.poverty_lines, on_collinear="drop",
-                          lambdas=FIXED)
+        cal = C.calibrate(s, poverty_lines=truth.poverty_lines, on_collinear="drop", lambdas=FIXED)
     unobserved = cal.dropped.loc[cal.dropped["reason"].str.startswith("unobserved"), "term"]
     assert "floor_material=3" in set(unobserved)
     terms = cal.weights.spec.terms
@@ -449,9 +515,10 @@ def test_quantile_regression_with_partial_pooling(tiny):
 
 def test_poverty_lines_in_several_forms(tiny):
     s, truth = tiny
-    table = pd.DataFrame([(int(k[:2]), int(k.endswith("urban")), v)
-                          for k, v in truth.poverty_lines.items()],
-                         columns=["province_code", "urban", "poverty_line"])
+    table = pd.DataFrame(
+        [(int(k[:2]), int(k.endswith("urban")), v) for k, v in truth.poverty_lines.items()],
+        columns=["province_code", "urban", "poverty_line"],
+    )
     a = _cal(s, truth, pooling="fallback", min_households=10**9)
     b = _cal(s, truth, poverty_lines=table, pooling="fallback", min_households=10**9)
     assert a.weights.content_hash == b.weights.content_hash
@@ -488,6 +555,7 @@ def test_options_are_validated(tiny):
 
 # --------------------------------------------------------------------------- the public API
 
+
 def test_every_option_is_a_documented_keyword_with_the_options_default():
     fields = [f.name for f in dataclasses.fields(C.Options)]
     assert len(fields) == 17
@@ -516,8 +584,9 @@ class CappedWLS(C.Estimator):
         if not cap > 0:
             raise E.ArgumentError(f"cap={cap!r}: must be greater than 0", argument="cap")
 
-    def fit(self, design, y, weights, *, clusters, names, options, with_se=False,
-            keep_result=False):
+    def fit(
+        self, design, y, weights, *, clusters, names, options, with_se=False, keep_result=False
+    ):
         w = np.minimum(weights, options.estimator_option("cap"))
         sw = np.sqrt(w)
         return C.Fitted(np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)[0])
@@ -530,15 +599,24 @@ def test_an_added_estimator_is_one_class_and_one_line_in_the_table(tiny, monkeyp
         m.setitem(C.ESTIMATORS, "capped_wls", CappedWLS())
         cal = _cal(s, truth, estimator="capped_wls", estimator_options={"cap": 1.5}, **national)
         # the national model is statsmodels' WLS with the capped weights, on the same columns
-        data = prepare(s, None, poverty_lines=truth.poverty_lines, consumption="consumption",
-                       weight="weight", psu="psu", strata="strata", id_col="hh_id",
-                       scheme="BPS")
+        data = prepare(
+            s,
+            None,
+            poverty_lines=truth.poverty_lines,
+            consumption="consumption",
+            weight="weight",
+            psu="psu",
+            strata="strata",
+            id_col="hh_id",
+            scheme="BPS",
+        )
         nat = cal.coefficients.query("model_key == 'national'")
         active = nat["active"].to_numpy()
         w = np.minimum(data.pw / data.pw.mean(), 1.5)
         ref = sm.WLS(data.y, data.X[:, active], weights=w).fit()
-        np.testing.assert_allclose(nat["coef"].to_numpy()[active], ref.params, rtol=1e-9,
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            nat["coef"].to_numpy()[active], ref.params, rtol=1e-9, atol=1e-12
+        )
         assert not np.isfinite(nat["se"]).any()  # the toy gives no standard errors
         plain = _cal(s, truth, **national)  # capping changes the fit
         assert np.abs(plain.weights.coefficients - cal.weights.coefficients).max() > 1e-3
@@ -552,8 +630,11 @@ def test_an_added_estimator_is_one_class_and_one_line_in_the_table(tiny, monkeyp
         assert np.isfinite(pmt.score(s, pooled.weights)).all()
         with pytest.raises(E.ArgumentError, match="cap=0: must be greater than 0"):
             _cal(s, truth, estimator="capped_wls", estimator_options={"cap": 0})
-        with pytest.raises(TypeError, match=r"\['kap'\] are not options of the estimator "
-                                            r"'capped_wls'; it takes \['cap'\]"):
+        with pytest.raises(
+            TypeError,
+            match=r"\['kap'\] are not options of the estimator "
+            r"'capped_wls'; it takes \['cap'\]",
+        ):
             _cal(s, truth, estimator="capped_wls", estimator_options={"kap": 2})
     with pytest.raises(E.ArgumentError, match="must be one of"):  # removed again
         _cal(s, truth, estimator="capped_wls")
@@ -577,14 +658,22 @@ def test_the_old_module_path_warns_and_still_works(tiny, monkeypatch):
     monkeypatch.setattr(pmt, "calibrate", pmt.calibrate)  # restored afterwards
     monkeypatch.delitem(sys.modules, "pmt.calibrate", raising=False)
     try:
-        with pytest.warns(DeprecationWarning, match=r"pmt\.calibrate is deprecated.*"
-                                                    r"pmt\.calibration"):
+        with pytest.warns(
+            DeprecationWarning,
+            match=r"pmt\.calibrate is deprecated.*"
+            r"pmt\.calibration",
+        ):
             old = importlib.import_module("pmt.calibrate")
         assert old.Calibration is C.Calibration and old.cross_validate is C.cross_validate
         assert old.CalibrationError is E.CalibrationError is C.CalibrationError
         assert pmt.calibrate is old  # importing the submodule binds it on pmt ...
-        kw = {"poverty_lines": truth.poverty_lines, "on_collinear": "drop",
-              "pooling": "fallback", "min_households": 10**9, "created": dt.date(2026, 1, 2)}
+        kw = {
+            "poverty_lines": truth.poverty_lines,
+            "on_collinear": "drop",
+            "pooling": "fallback",
+            "min_households": 10**9,
+            "created": dt.date(2026, 1, 2),
+        }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", C.CalibrationWarning)
             cal = pmt.calibrate(s, **kw)  # ... and it stays callable as the function
@@ -599,11 +688,16 @@ def test_the_old_module_path_warns_and_still_works(tiny, monkeypatch):
 def test_compare_arguments_route_an_estimators_own_options():
     label, kw = calibrate_cli._estimator_arg("capped_wls:cap=2.5,pooling=fallback,seed=3")
     assert label == "capped_wls:cap=2.5,pooling=fallback,seed=3"
-    assert kw == {"estimator": "capped_wls", "pooling": "fallback", "seed": 3,
-                  "estimator_options": {"cap": 2.5}}
+    assert kw == {
+        "estimator": "capped_wls",
+        "pooling": "fallback",
+        "seed": 3,
+        "estimator_options": {"cap": 2.5},
+    }
 
 
 # --------------------------------------------------------------------------- the synthetic survey
+
 
 def test_survey_design_and_truth():
     s, truth = pmt.synth.survey(6_000, seed=4, return_truth=True)
@@ -643,20 +737,39 @@ def test_survey_arguments():
 
 # --------------------------------------------------------------------------- command line
 
+
 def test_command_line_reads_stata_and_writes_a_weight_set(tiny, tmp_path, capsys):
     s, truth = tiny
     s = _without_parquet(s)
     path = tmp_path / "susenas.dta"
     s.astype({"hh_id": "int32"}).to_stata(path, write_index=False)
     lines = tmp_path / "lines.csv"
-    pd.DataFrame({"region_key": list(truth.poverty_lines),
-                  "poverty_line": list(truth.poverty_lines.values())}).to_csv(lines, index=False)
+    pd.DataFrame(
+        {
+            "region_key": list(truth.poverty_lines),
+            "poverty_line": list(truth.poverty_lines.values()),
+        }
+    ).to_csv(lines, index=False)
     parser = argparse.ArgumentParser(prog="pmt")
     calibrate_cli.add_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["calibrate", str(path), "--out", str(tmp_path / "w"),
-                              "--poverty-lines", str(lines), "--on-collinear", "drop",
-                              "--pooling", "fallback", "--survey-name", "SUSENAS-like",
-                              "--name", "cli-set"])
+    args = parser.parse_args(
+        [
+            "calibrate",
+            str(path),
+            "--out",
+            str(tmp_path / "w"),
+            "--poverty-lines",
+            str(lines),
+            "--on-collinear",
+            "drop",
+            "--pooling",
+            "fallback",
+            "--survey-name",
+            "SUSENAS-like",
+            "--name",
+            "cli-set",
+        ]
+    )
     assert args.handler(args) == 0
     out = capsys.readouterr()
     assert "wrote weight set cli-set@1.0.0" in out.out
@@ -672,15 +785,27 @@ def test_command_line_compares_estimators(tiny, tmp_path, capsys):
     path = tmp_path / "survey.parquet"
     s.to_parquet(path)
     lines = tmp_path / "lines.csv"
-    pd.DataFrame([(int(k[:2]), int(k.endswith("urban")), v)
-                  for k, v in truth.poverty_lines.items()],
-                 columns=["province_code", "urban", "poverty_line"]).to_csv(lines, index=False)
+    pd.DataFrame(
+        [(int(k[:2]), int(k.endswith("urban")), v) for k, v in truth.poverty_lines.items()],
+        columns=["province_code", "urban", "poverty_line"],
+    ).to_csv(lines, index=False)
     parser = argparse.ArgumentParser(prog="pmt")
     calibrate_cli.add_cli(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["calibrate", str(path), "--poverty-lines", str(lines),
-                              "--on-collinear", "drop", "--cv", "2", "--compare",
-                              "wls:pooling=fallback,min_households=1000000000",
-                              "quantile:tau=0.3,pooling=fallback,min_households=1000000000"])
+    args = parser.parse_args(
+        [
+            "calibrate",
+            str(path),
+            "--poverty-lines",
+            str(lines),
+            "--on-collinear",
+            "drop",
+            "--cv",
+            "2",
+            "--compare",
+            "wls:pooling=fallback,min_households=1000000000",
+            "quantile:tau=0.3,pooling=fallback,min_households=1000000000",
+        ]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", C.CalibrationWarning)
         assert args.handler(args) == 0

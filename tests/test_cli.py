@@ -27,12 +27,17 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PMT_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "pmt.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pmt.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
-def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles: str
-                          ) -> None:
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
     assert proc.returncode == code, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) >= 1
@@ -68,8 +73,18 @@ def test_rank_csv_with_rejects(tmp_path: Path) -> None:
     hh.loc[[5, 77], "hh_size"] = np.nan
     hh.loc[100, "district_code"] = 9999
     hh.to_csv(tmp_path / "hh.csv", index=False)
-    proc = run("rank", "hh.csv", "--weights", "demo", "--out", "ranked.csv",
-               "--rejects", "rejects.csv", "--national-only", cwd=tmp_path)
+    proc = run(
+        "rank",
+        "hh.csv",
+        "--weights",
+        "demo",
+        "--out",
+        "ranked.csv",
+        "--rejects",
+        "rejects.csv",
+        "--national-only",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "ranked 1,997 of 2,000 rows" in proc.stdout
     rejects = pd.read_csv(tmp_path / "rejects.csv")
@@ -80,8 +95,9 @@ def test_rank_csv_with_rejects(tmp_path: Path) -> None:
     assert set(ranked["hh_id"]) | set(rejects["hh_id"]) == set(hh["hh_id"])
     clean = hh.drop(index=[5, 77, 100])
     expected = pmt.rank(clean, "demo").to_frame()
-    np.testing.assert_array_equal(ranked["desil_national"].to_numpy(),
-                                  expected["desil_national"].to_numpy())
+    np.testing.assert_array_equal(
+        ranked["desil_national"].to_numpy(), expected["desil_national"].to_numpy()
+    )
 
 
 def test_rank_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
@@ -100,8 +116,20 @@ def test_missing_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_reference_cutoffs_and_line_rule(tmp_path: Path) -> None:
     pmt.synth.registry(3_000, seed=4).to_parquet(tmp_path / "hh.parquet")
-    proc = run("--quiet", "rank", "hh.parquet", "--weights", "demo", "--out", "r.parquet",
-               "--cutoffs", "reference", "--line", "0", cwd=tmp_path)
+    proc = run(
+        "--quiet",
+        "rank",
+        "hh.parquet",
+        "--weights",
+        "demo",
+        "--out",
+        "r.parquet",
+        "--cutoffs",
+        "reference",
+        "--line",
+        "0",
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""  # --quiet
     meta = json.loads(pq.read_schema(tmp_path / "r.parquet").metadata[b"pmt"])
@@ -137,8 +165,9 @@ def test_weights_validate_corrupt_set(tmp_path: Path) -> None:
 def test_synth_registry_writes_the_generator_output(tmp_path: Path) -> None:
     proc = run("synth", "registry", "1500", "--seed", "11", "--out", "s.parquet", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "s.parquet"),
-                                  pmt.synth.registry(1500, seed=11))
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "s.parquet"), pmt.synth.registry(1500, seed=11)
+    )
 
 
 SCRIPT = Path(sys.executable).parent / "pmt"
@@ -146,15 +175,18 @@ SCRIPT = Path(sys.executable).parent / "pmt"
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason="pmt is not installed in this environment")
 def test_console_script_is_installed(tmp_path: Path) -> None:
-    proc = subprocess.run([str(SCRIPT), "weights", "list"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [str(SCRIPT), "weights", "list"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0 and "demo" in proc.stdout.split()
 
 
 # --------------------------------------------------------------------------- the command table
 
-def _parsers(parser: argparse.ArgumentParser, prog: str = "pmt"
-             ) -> Iterator[tuple[str, argparse.ArgumentParser]]:
+
+def _parsers(
+    parser: argparse.ArgumentParser, prog: str = "pmt"
+) -> Iterator[tuple[str, argparse.ArgumentParser]]:
     """Every (sub)parser under ``parser``, by its command line: ``pmt synth registry``."""
     yield prog, parser
     for action in parser._actions:
@@ -187,9 +219,17 @@ def test_every_option_has_help_and_every_command_its_own_usage(name: str) -> Non
                 assert action.help, (prog, action.option_strings or action.dest)
 
 
-@pytest.mark.parametrize("args", [["synth", "--help"], ["synth", "registry", "--help"],
-                                  ["weights", "--help"], ["weights", "show", "--help"],
-                                  ["weights", "validate", "--help"], ["rank", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["synth", "--help"],
+        ["synth", "registry", "--help"],
+        ["weights", "--help"],
+        ["weights", "show", "--help"],
+        ["weights", "validate", "--help"],
+        ["rank", "--help"],
+    ],
+)
 def test_help_of_a_subcommand_is_its_own(args: list[str], tmp_path: Path) -> None:
     proc = run(*args, cwd=tmp_path)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
@@ -204,17 +244,21 @@ def test_top_help_lists_every_command(tmp_path: Path) -> None:
         assert f"\n    {name} " in proc.stdout, name
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["weights", "show"], ["pmt weights show:", "NAME|PATH", "`pmt weights show --help`"]),
-    (["weights", "validate"], ["pmt weights validate:", "NAME|PATH"]),
-    (["weights"], ["pmt weights:", "{list,show,validate}"]),
-    (["synth", "registry", "10"], ["pmt synth registry:", "--out"]),
-    (["synth", "survey", "10", "--out", "x.csv"], ["pmt synth:", "'survey'", "'registry'"]),
-    (["rnak"], ["pmt:", "'rnak'", "'rank'"]),
-    (["--threads", "x", "weights", "list"], ["--threads", "'x'"]),
-])
-def test_usage_errors_are_one_line_naming_the_command(args: list[str], needles: list[str],
-                                                       tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["weights", "show"], ["pmt weights show:", "NAME|PATH", "`pmt weights show --help`"]),
+        (["weights", "validate"], ["pmt weights validate:", "NAME|PATH"]),
+        (["weights"], ["pmt weights:", "{list,show,validate}"]),
+        (["synth", "registry", "10"], ["pmt synth registry:", "--out"]),
+        (["synth", "survey", "10", "--out", "x.csv"], ["pmt synth:", "'survey'", "'registry'"]),
+        (["rnak"], ["pmt:", "'rnak'", "'rank'"]),
+        (["--threads", "x", "weights", "list"], ["--threads", "'x'"]),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_command(
+    args: list[str], needles: list[str], tmp_path: Path
+) -> None:
     proc = run(*args, cwd=tmp_path)
     assert_one_line_error(proc, 2, *needles)
     assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1
@@ -228,28 +272,45 @@ def test_global_options_before_the_command(tmp_path: Path) -> None:
 
 def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
     """``pmt rank`` parses and starts without importing evaluation, calibration or plots."""
-    code = ("import sys\nfrom pmt.cli import main\n"
-            "status = main(['--quiet', 'rank', 'hh.csv', '--weights', 'demo', '--out', 'r.txt'])\n"
-            "print(status)\nprint(' '.join(sorted(sys.modules)))\n")
+    code = (
+        "import sys\nfrom pmt.cli import main\n"
+        "status = main(['--quiet', 'rank', 'hh.csv', '--weights', 'demo', '--out', 'r.txt'])\n"
+        "print(status)\nprint(' '.join(sorted(sys.modules)))\n"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PMT_DEBUG", None)
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     status, modules = proc.stdout.splitlines()
     assert status == "2" and "OutputPathError: --out r.txt" in proc.stderr  # it ran
     loaded = set(modules.split())
     assert "pmt.cli.rank" in loaded
     others = set(cli.COMMANDS.values()) - {"pmt.cli.rank"}
-    heavy = {"pmt.evaluate", "pmt.evaluation", "pmt.calibrate", "pmt.calibration", "pmt.plots",
-             "matplotlib", *others}
+    heavy = {
+        "pmt.evaluate",
+        "pmt.evaluation",
+        "pmt.calibrate",
+        "pmt.calibration",
+        "pmt.plots",
+        "matplotlib",
+        *others,
+    }
     assert not loaded & heavy, loaded & heavy
 
 
 @pytest.mark.parametrize("where, code", [("rank.py", 2), ("cli/rank.py", 2), (None, 1)])
-def test_a_type_error_is_bad_input_only_when_pmt_raised_it(where: str | None, code: int,
-                                                            tmp_path: Path) -> None:
+def test_a_type_error_is_bad_input_only_when_pmt_raised_it(
+    where: str | None, code: int, tmp_path: Path
+) -> None:
     """A TypeError raised by pmt's code is the caller's bad argument (exit 2); one raised
-    elsewhere (a library pmt calls) is a bug in pmt (exit 1)."""
+    elsewhere (a library pmt calls) is a bug in pmt (exit 1).
+    """
     from pmt.cli._errors import classify
 
     filename = str(ROOT / "pmt" / where) if where else str(tmp_path / "elsewhere.py")

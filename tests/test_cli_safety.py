@@ -43,11 +43,18 @@ def _default_sigint() -> None:  # a child of a shell without job control may ign
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def popen(*args: str, cwd: Path, stdout: int = subprocess.PIPE, **env: str
-          ) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "pmt.cli", *args], cwd=cwd, env=_env(**env),
-                            stdout=stdout, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=_default_sigint)
+def popen(
+    *args: str, cwd: Path, stdout: int = subprocess.PIPE, **env: str
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pmt.cli", *args],
+        cwd=cwd,
+        env=_env(**env),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
 
 
 def run_all(cases: dict[str, list[str]], cwd: Path) -> dict[str, tuple[int, str, str]]:
@@ -89,6 +96,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # --------------------------------------------------------------------------- (a) collisions
 
+
 def test_outputs_that_are_inputs_or_each_other_are_refused_before_any_work(work: Path) -> None:
     folder = work / "collide"
     folder.mkdir()
@@ -99,7 +107,8 @@ def test_outputs_that_are_inputs_or_each_other_are_refused_before_any_work(work:
     ws_out = folder / "ws"
     shutil.copytree(work / "tiny", ws_out)
     pd.DataFrame({"region_key": ["national"], "poverty_line": [600000.0]}).to_csv(
-        ws_out / "poverty_lines.csv", index=False)
+        ws_out / "poverty_lines.csv", index=False
+    )
     before = {p: digest(p) for p in folder.rglob("*") if p.is_file()}
     listing = sorted(str(p) for p in folder.rglob("*"))
 
@@ -110,10 +119,26 @@ def test_outputs_that_are_inputs_or_each_other_are_refused_before_any_work(work:
         "out is rejects": [*rank, "hh.parquet", "--out", "X.parquet", "--rejects", "X.parquet"],
         "out is a hard link of the input": [*rank, "hh.csv", "--out", "hard.csv"],
         "out is a weight-set file": [*rank, "hh.csv", "--out", "tiny/coefficients.csv"],
-        "evaluate --out is its input": ["--quiet", "evaluate", "hh.csv", "--true", "hh_size",
-                                        "--predicted", "hh_size", "--out", "hh.csv"],
-        "calibrate --out holds an input": ["--quiet", "calibrate", "hh.csv", "--poverty-lines",
-                                           "ws/poverty_lines.csv", "--out", "ws"],
+        "evaluate --out is its input": [
+            "--quiet",
+            "evaluate",
+            "hh.csv",
+            "--true",
+            "hh_size",
+            "--predicted",
+            "hh_size",
+            "--out",
+            "hh.csv",
+        ],
+        "calibrate --out holds an input": [
+            "--quiet",
+            "calibrate",
+            "hh.csv",
+            "--poverty-lines",
+            "ws/poverty_lines.csv",
+            "--out",
+            "ws",
+        ],
     }
     results = run_all(cases, folder)
     for name, (code, _, stderr) in results.items():
@@ -132,8 +157,9 @@ def test_library_refuses_the_same_collisions(work: Path, tmp_path: Path) -> None
     with pytest.raises(E.OutputPathError, match="same file as the input path"):
         rank_file(src, ws, src)
     with pytest.raises(E.OutputPathError, match=r"rejects .* same file as out"):
-        rank_file(src, ws, tmp_path / "o.parquet", rejects=tmp_path / "o.parquet",
-                  on_invalid="reject")
+        rank_file(
+            src, ws, tmp_path / "o.parquet", rejects=tmp_path / "o.parquet", on_invalid="reject"
+        )
     os.link(src, tmp_path / "hard.parquet")
     (tmp_path / "link.parquet").symlink_to(src)
     (tmp_path / "sub").mkdir()
@@ -151,6 +177,7 @@ def test_library_refuses_the_same_collisions(work: Path, tmp_path: Path) -> None
 
 
 # --------------------------------------------------------------------------- atomic_output
+
 
 def test_atomic_output_keeps_the_old_file_on_any_failure(tmp_path: Path) -> None:
     target = tmp_path / "r.csv"
@@ -188,13 +215,21 @@ def test_a_raising_progress_callback_leaves_no_output(work: Path, tmp_path: Path
         def progress(p: str, done: int, total: int) -> None:
             if p == phase and done >= rows:
                 raise Stop(p)
+
         return progress
 
     for phase, rows in (("scoring", 1000), ("writing", 1000), ("writing", 3000)):
         for out in (tmp_path / "new.parquet", old):
             with pytest.raises(Stop):
-                rank_file(src, ws, out, chunk_size=500, rejects=tmp_path / "rejects.csv",
-                          on_invalid="reject", progress=stop_at(phase, rows))
+                rank_file(
+                    src,
+                    ws,
+                    out,
+                    chunk_size=500,
+                    rejects=tmp_path / "rejects.csv",
+                    on_invalid="reject",
+                    progress=stop_at(phase, rows),
+                )
             assert not (tmp_path / "new.parquet").exists()
             assert not (tmp_path / "rejects.csv").exists()
             assert digest(old) == old_digest
@@ -202,6 +237,7 @@ def test_a_raising_progress_callback_leaves_no_output(work: Path, tmp_path: Path
 
 
 # --------------------------------------------------------------------------- (b) signals
+
 
 def _wait(predicate: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
     deadline = time.monotonic() + 300
@@ -216,8 +252,9 @@ def _wait(predicate: Callable[[], bool], proc: subprocess.Popen[str], what: str)
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("point", ["working", "writing"])
-def test_an_interrupted_rank_leaves_the_old_file_or_none(work: Path, tmp_path: Path, kind: str,
-                                                          signum: int, point: str) -> None:
+def test_an_interrupted_rank_leaves_the_old_file_or_none(
+    work: Path, tmp_path: Path, kind: str, signum: int, point: str
+) -> None:
     shutil.copy(work / f"hh.{kind}", tmp_path / f"hh.{kind}")
     out, rejects = tmp_path / f"out.{kind}", tmp_path / "rejects.csv"
     old = {}
@@ -225,9 +262,22 @@ def test_an_interrupted_rank_leaves_the_old_file_or_none(work: Path, tmp_path: P
         write_table(pd.DataFrame({"old": [1, 2, 3]}), out)
         write_table(pd.DataFrame({"old": [4]}), rejects)
         old = {out: digest(out), rejects: digest(rejects)}
-    proc = popen("rank", f"hh.{kind}", "--weights", str(work / "tiny"), "--out", out.name,
-                 "--rejects", rejects.name, "--chunk-size", "500", "--national-only",
-                 cwd=tmp_path, stdout=subprocess.DEVNULL, **{SLOW_WRITE_ENV: "0.4"})
+    proc = popen(
+        "rank",
+        f"hh.{kind}",
+        "--weights",
+        str(work / "tiny"),
+        "--out",
+        out.name,
+        "--rejects",
+        rejects.name,
+        "--chunk-size",
+        "500",
+        "--national-only",
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        **{SLOW_WRITE_ENV: "0.4"},
+    )
     assert proc.stderr is not None
     stderr = proc.stderr
     lines: list[str] = []
@@ -238,8 +288,14 @@ def test_an_interrupted_rank_leaves_the_old_file_or_none(work: Path, tmp_path: P
             step = "reading" if kind == "csv" else "ranking"
             _wait(lambda: any(line.startswith(step) for line in lines), proc, step)
         else:
-            _wait(lambda: any(n.startswith((f".{out.name}", f".{rejects.name}"))
-                              for n in temporaries(tmp_path)), proc, "a temporary output")
+            _wait(
+                lambda: any(
+                    n.startswith((f".{out.name}", f".{rejects.name}"))
+                    for n in temporaries(tmp_path)
+                ),
+                proc,
+                "a temporary output",
+            )
         proc.send_signal(signum)
         proc.wait(timeout=120)
     finally:
@@ -261,15 +317,33 @@ def test_an_interrupted_rank_leaves_the_old_file_or_none(work: Path, tmp_path: P
 
 # --------------------------------------------------------------------------- (d) all rejected
 
+
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 def test_every_row_rejected(work: Path, tmp_path: Path, kind: str) -> None:
     hh = make_households(300, seed=7)
     hh["hh_size"] = 0
     getattr(hh, f"to_{kind}")(tmp_path / f"bad.{kind}", index=False)
-    proc = subprocess.run([sys.executable, "-m", "pmt.cli", "--quiet", "rank", f"bad.{kind}",
-                           "--weights", str(work / "tiny"), "--out", f"o.{kind}",
-                           "--rejects", f"r.{kind}"], cwd=tmp_path, env=_env(),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pmt.cli",
+            "--quiet",
+            "rank",
+            f"bad.{kind}",
+            "--weights",
+            str(work / "tiny"),
+            "--out",
+            f"o.{kind}",
+            "--rejects",
+            f"r.{kind}",
+        ],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == cli.EXIT_NOTHING_RANKED == 3
     line = one_error_line(3, proc.stderr)
     assert "no household was ranked" in line and "300" in line
@@ -283,11 +357,16 @@ def test_every_row_rejected(work: Path, tmp_path: Path, kind: str) -> None:
     assert set(rejected["rule"]) == {"invalid_hh_size"}
 
 
-def test_rejects_have_the_same_columns_when_nothing_is_rejected(work: Path,
-                                                                tmp_path: Path) -> None:
+def test_rejects_have_the_same_columns_when_nothing_is_rejected(work: Path, tmp_path: Path) -> None:
     ws = pmt.load_weights(work / "tiny")
-    result = rank_file(work / "hh.parquet", ws, tmp_path / "o.parquet", chunk_size=700,
-                       rejects=tmp_path / "r.parquet", on_invalid="reject")
+    result = rank_file(
+        work / "hh.parquet",
+        ws,
+        tmp_path / "o.parquet",
+        chunk_size=700,
+        rejects=tmp_path / "r.parquet",
+        on_invalid="reject",
+    )
     assert result.n_rejected == 0
     assert list(pd.read_parquet(tmp_path / "r.parquet").columns) == REJECT_COLUMNS
     assert list(result.rejects.columns) == REJECT_COLUMNS
@@ -296,6 +375,7 @@ def test_rejects_have_the_same_columns_when_nothing_is_rejected(work: Path,
 
 
 # --------------------------------------------------------------------------- (e) one line
+
 
 def _unwritable_folder(tmp_path: Path) -> Path:
     folder = tmp_path / "locked"
@@ -331,24 +411,49 @@ def test_every_error_is_one_line_naming_the_option(work: Path, tmp_path: Path) -
     rank = ["--quiet", "rank", "--weights", tiny]
     cases = {
         # name: (arguments, exit status, words the line holds, words it must not hold)
-        "missing column": ([*rank, "missing.csv", "--out", "o.csv"], 2,
-                           ["MissingColumnError", variable], []),
-        "text in a number column": ([*rank, "text.csv", "--out", "o.csv"], 2,
-                                    ["hh_size", "row 17", "lima"], []),
-        "unknown region": ([*rank, "region.parquet", "--out", "o.parquet"], 2,
-                           ["UnknownRegionError", "district_code", "--rejects FILE"],
-                           ["on_invalid"]),
-        "bad weight set name": (["--quiet", "rank", "hh.csv", "--weights", "no-such-set",
-                                 "--out", "o.csv"], 2, ["WeightSetError", "--weights"], []),
-        "missing input file": ([*rank, "nothere.csv", "--out", "o.csv"], 2,
-                               ["nothere.csv"], []),
-        "unwritable output folder": ([*rank, "hh.csv", "--out", str(locked / "o.csv")], 2,
-                                     ["OutputPathError", "--out", "cannot write"], []),
-        "max desil above classes": ([*rank, "hh.csv", "--out", "o.csv", "--max-desil", "11"],
-                                    2, ["--max-desil", "--classes 10"],
-                                    ["max_desil", "n=10"]),
-        "bad option value": ([*rank, "hh.csv", "--out", "o.csv", "--classes", "ten"], 2,
-                             ["--classes", "invalid int value"], []),
+        "missing column": (
+            [*rank, "missing.csv", "--out", "o.csv"],
+            2,
+            ["MissingColumnError", variable],
+            [],
+        ),
+        "text in a number column": (
+            [*rank, "text.csv", "--out", "o.csv"],
+            2,
+            ["hh_size", "row 17", "lima"],
+            [],
+        ),
+        "unknown region": (
+            [*rank, "region.parquet", "--out", "o.parquet"],
+            2,
+            ["UnknownRegionError", "district_code", "--rejects FILE"],
+            ["on_invalid"],
+        ),
+        "bad weight set name": (
+            ["--quiet", "rank", "hh.csv", "--weights", "no-such-set", "--out", "o.csv"],
+            2,
+            ["WeightSetError", "--weights"],
+            [],
+        ),
+        "missing input file": ([*rank, "nothere.csv", "--out", "o.csv"], 2, ["nothere.csv"], []),
+        "unwritable output folder": (
+            [*rank, "hh.csv", "--out", str(locked / "o.csv")],
+            2,
+            ["OutputPathError", "--out", "cannot write"],
+            [],
+        ),
+        "max desil above classes": (
+            [*rank, "hh.csv", "--out", "o.csv", "--max-desil", "11"],
+            2,
+            ["--max-desil", "--classes 10"],
+            ["max_desil", "n=10"],
+        ),
+        "bad option value": (
+            [*rank, "hh.csv", "--out", "o.csv", "--classes", "ten"],
+            2,
+            ["--classes", "invalid int value"],
+            [],
+        ),
     }
     results = run_all({k: v[0] for k, v in cases.items()}, tmp_path)
     for name, (_, code, needles, forbidden) in cases.items():
@@ -362,8 +467,9 @@ def test_every_error_is_one_line_naming_the_option(work: Path, tmp_path: Path) -
     assert not list(tmp_path.glob("o.*")) and temporaries(tmp_path) == []
 
 
-def test_unexpected_errors_are_one_line_too(monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_unexpected_errors_are_one_line_too(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def broken(*args: object, **kwargs: object) -> int:
         return {}["national"]  # type: ignore[no-any-return]
 
@@ -384,28 +490,50 @@ def test_messages_name_the_options_not_the_keywords() -> None:
     rank = cli.option_flags(sub.choices["rank"])
     calibrate = cli.option_flags(sub.choices["calibrate"])
     cases = [
-        (rank, "bad. Fix: correct it, or pass on_invalid='reject'.",
-         "bad. Fix: correct it, or pass --rejects FILE."),
-        (rank, "Fix: pass cutoffs='reference' or n=10.", "Fix: pass --cutoffs reference or "
-         "--classes 10."),
-        (rank, "max_desil must be a whole number from 1 to n=10; got 11",
-         "--max-desil must be a whole number from 1 to --classes 10; got 11"),
-        (rank, "weights: no weight set 'x'. Fix: pmt.load_weights('demo').",
-         "--weights: no weight set 'x'. Fix: --weights demo."),
-        (rank, "column 'id_col_x' in poverty_lines.csv is bad",
-         "column 'id_col_x' in poverty_lines.csv is bad"),
-        (calibrate, "collinear terms. Fix: pass on_collinear='drop'.",
-         "collinear terms. Fix: pass --on-collinear drop."),
-        (calibrate, "poverty_lines.csv:3: bad line; min_households=30 is too small",
-         "poverty_lines.csv:3: bad line; --min-households 30 is too small"),
-        (calibrate, "use select='stepwise' with p_enter=0.1",
-         "use --stepwise with --p-enter 0.1"),
+        (
+            rank,
+            "bad. Fix: correct it, or pass on_invalid='reject'.",
+            "bad. Fix: correct it, or pass --rejects FILE.",
+        ),
+        (
+            rank,
+            "Fix: pass cutoffs='reference' or n=10.",
+            "Fix: pass --cutoffs reference or --classes 10.",
+        ),
+        (
+            rank,
+            "max_desil must be a whole number from 1 to n=10; got 11",
+            "--max-desil must be a whole number from 1 to --classes 10; got 11",
+        ),
+        (
+            rank,
+            "weights: no weight set 'x'. Fix: pmt.load_weights('demo').",
+            "--weights: no weight set 'x'. Fix: --weights demo.",
+        ),
+        (
+            rank,
+            "column 'id_col_x' in poverty_lines.csv is bad",
+            "column 'id_col_x' in poverty_lines.csv is bad",
+        ),
+        (
+            calibrate,
+            "collinear terms. Fix: pass on_collinear='drop'.",
+            "collinear terms. Fix: pass --on-collinear drop.",
+        ),
+        (
+            calibrate,
+            "poverty_lines.csv:3: bad line; min_households=30 is too small",
+            "poverty_lines.csv:3: bad line; --min-households 30 is too small",
+        ),
+        (calibrate, "use select='stepwise' with p_enter=0.1", "use --stepwise with --p-enter 0.1"),
     ]
     for flags, message, expected in cases:
         assert cli.cli_message(message, flags) == expected
     assert cli.cli_message("two\nlines", rank) == "two lines"
-    assert cli.cli_message("no cutoffs for provinces", rank, argument="cutoffs") == \
-        "--cutoffs: no cutoffs for provinces"
+    assert (
+        cli.cli_message("no cutoffs for provinces", rank, argument="cutoffs")
+        == "--cutoffs: no cutoffs for provinces"
+    )
 
 
 def test_exit_codes_are_documented() -> None:
@@ -427,13 +555,34 @@ def test_doctests_of_io_and_cli() -> None:
 
 
 def test_outputs_are_complete_when_the_run_succeeds(work: Path, tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "pmt.cli", "--quiet", "rank", "hh.parquet",
-                           "--weights", str(work / "tiny"), "--out", str(tmp_path / "o.parquet"),
-                           "--chunk-size", "700", "--national-only"], cwd=work, env=_env(),
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pmt.cli",
+            "--quiet",
+            "rank",
+            "hh.parquet",
+            "--weights",
+            str(work / "tiny"),
+            "--out",
+            str(tmp_path / "o.parquet"),
+            "--chunk-size",
+            "700",
+            "--national-only",
+        ],
+        cwd=work,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
     got = pd.read_parquet(tmp_path / "o.parquet")
-    expected = pmt.rank(pd.read_parquet(work / "hh.parquet"),
-                        pmt.load_weights(work / "tiny")).to_frame().reset_index(drop=True)
+    expected = (
+        pmt.rank(pd.read_parquet(work / "hh.parquet"), pmt.load_weights(work / "tiny"))
+        .to_frame()
+        .reset_index(drop=True)
+    )
     np.testing.assert_array_equal(got["desil_national"], expected["desil_national"])
     assert len(got) == 3000 and temporaries(tmp_path) == []

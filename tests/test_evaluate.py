@@ -49,25 +49,35 @@ LINES = {"national": 600_000.0, "31-urban": 790_000.0, "3201": 520_000.0}
 DISTRICTS = np.array([1101, 3171, 3172, 3201, 3273, 5103, 9401])
 
 
-def _weight_set(seed: int = 7, *, shift: float = 0.0, cutoffs: dict | None = None,
-                name: str = "eval") -> WeightSet:
+def _weight_set(
+    seed: int = 7, *, shift: float = 0.0, cutoffs: dict | None = None, name: str = "eval"
+) -> WeightSet:
     rng = np.random.default_rng(seed)
     coef = rng.normal(0.0, 0.08, (len(KEYS), len(SPEC.terms)))
     coef[:, 0] = rng.normal(13.2, 0.2, len(KEYS))
     coef += shift * rng.normal(0.0, 1.0, coef.shape)
-    manifest = Manifest(name=name, version="1", created=dt.date(2026, 1, 1),
-                        description="evaluation test set (random coefficients)", synthetic=True,
-                        region_vintage="test", spec=SPEC,
-                        cutoff_classes=10 if cutoffs else None)
+    manifest = Manifest(
+        name=name,
+        version="1",
+        created=dt.date(2026, 1, 1),
+        description="evaluation test set (random coefficients)",
+        synthetic=True,
+        region_vintage="test",
+        spec=SPEC,
+        cutoff_classes=10 if cutoffs else None,
+    )
     return WeightSet(manifest, KEYS, coef, dict(LINES), cutoffs or {})
 
 
 def _households(n: int, seed: int, id_start: int = 0) -> pd.DataFrame:
     r = np.random.default_rng(seed)
     size = r.integers(1, 9, n)
-    d: dict[str, np.ndarray] = {"hh_id": np.arange(id_start, id_start + n),
-                                "district_code": r.choice(DISTRICTS, n),
-                                "urban": r.integers(0, 2, n), "hh_size": size}
+    d: dict[str, np.ndarray] = {
+        "hh_id": np.arange(id_start, id_start + n),
+        "district_code": r.choice(DISTRICTS, n),
+        "urban": r.integers(0, 2, n),
+        "hh_size": size,
+    }
     for v in SPEC.variables:
         if v.is_lookup:
             d[v.name] = r.choice(np.array(v.code_values), n)
@@ -99,7 +109,7 @@ def ranked(hh: pd.DataFrame, ws: WeightSet) -> pmt.RankResult:
 def _random_case(seed: int, n: int = 400):
     """True and predicted welfare with ties, unequal integer person weights, survey weights."""
     rng = np.random.default_rng(seed)
-    true = np.round(rng.normal(0.2, 0.6, n), 1)           # rounded: many exact ties
+    true = np.round(rng.normal(0.2, 0.6, n), 1)  # rounded: many exact ties
     pred = np.round(0.7 * true + rng.normal(0.05, 0.35, n), 1)
     size = rng.integers(1, 9, n).astype(float)
     survey = rng.integers(1, 4, n).astype(float)
@@ -124,12 +134,16 @@ def test_quota_by_hand() -> None:
     # P&T = {1, 2, 4} (3); P&~T = {3} (1); ~P&T = {6} (1); ~P&~T = {5,7,8,9,10} (5).
     assert ev.poor[0].tolist() == [True] * 4 + [False] * 6
     assert np.flatnonzero(ev.targeted[0]).tolist() == [0, 1, 3, 5]
-    assert (row.poor_targeted, row.poor_excluded, row.nonpoor_targeted,
-            row.nonpoor_excluded) == (3, 1, 1, 5)
-    assert row.exclusion_error == pytest.approx(1 / 4)                # 1 of 4 poor missed
+    assert (row.poor_targeted, row.poor_excluded, row.nonpoor_targeted, row.nonpoor_excluded) == (
+        3,
+        1,
+        1,
+        5,
+    )
+    assert row.exclusion_error == pytest.approx(1 / 4)  # 1 of 4 poor missed
     assert row.coverage == pytest.approx(3 / 4)
     assert row.inclusion_error_beneficiaries == pytest.approx(1 / 4)  # 1 of 4 targeted non-poor
-    assert row.inclusion_error_nonpoor == pytest.approx(1 / 6)        # 1 of 6 non-poor targeted
+    assert row.inclusion_error_nonpoor == pytest.approx(1 / 6)  # 1 of 6 non-poor targeted
     # equal benefit per person: 1 of the 4 benefit units goes to the non-poor
     assert row.leakage_benefit == pytest.approx(1 / 4)
     # Pr(T|P) - Pr(T|not P) = 3/4 - 1/6 = 7/12;  closed form (1 - 0.4 - 0.25)/(1 - 0.4) = 7/12
@@ -137,7 +151,7 @@ def test_quota_by_hand() -> None:
     assert row.targeting_differential_closed_form == pytest.approx(7 / 12)
     # CGH: 3/4 of benefits to the poor, who are 40 % of people: 0.75 / 0.4 = 1.875
     assert row.cgh == pytest.approx(1.875)
-    assert row.total_accuracy == pytest.approx(8 / 10)                # 3 + 5 right of 10
+    assert row.total_accuracy == pytest.approx(8 / 10)  # 3 + 5 right of 10
     # Spearman: rank differences 1,1,3,1,0,2,1,1,1,1; sum d^2 = 20; 1 - 6*20/(10*99) = 29/33
     assert row.spearman == pytest.approx(29 / 33)
     # AUC: pairs (poor, non-poor) with the poor predicted lower. Poor predictions 2,1,6,3;
@@ -191,24 +205,34 @@ def test_benefit_leakage_and_cgh_by_hand() -> None:
 
 # =========================================================================== identities
 
+
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(-5, 5), st.integers(-5, 5), st.integers(1, 6)),
-                min_size=3, max_size=40),
-       st.sampled_from([0.1, 0.2, 0.25, 0.4, 0.5, 0.37]))
+@given(
+    st.lists(
+        st.tuples(st.integers(-5, 5), st.integers(-5, 5), st.integers(1, 6)),
+        min_size=3,
+        max_size=40,
+    ),
+    st.sampled_from([0.1, 0.2, 0.25, 0.4, 0.5, 0.37]),
+)
 def test_targeting_differential_closed_form(rows, h) -> None:
     true, pred, w = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
     ev = evaluate(true, pred, weight=w, quotas=[h, (h, 0.5)], lines=[0.0, (0.0, 1.0)])
     t = ev.table
     ok = t["poor_share"].between(0, 1, inclusive="neither")
-    np.testing.assert_allclose(t.loc[ok, "targeting_differential"],
-                               t.loc[ok, "targeting_differential_closed_form"], atol=1e-12)
+    np.testing.assert_allclose(
+        t.loc[ok, "targeting_differential"],
+        t.loc[ok, "targeting_differential_closed_form"],
+        atol=1e-12,
+    )
     np.testing.assert_allclose(t["coverage"], 1 - t["exclusion_error"])
     # the general link of the two errors: IE_b * Hhat - EE * H = Hhat - H
     has = (t["targeted_share"] > 0) & (t["poor_share"] > 0)
-    lhs = (t["inclusion_error_beneficiaries"] * t["targeted_share"]
-           - t["exclusion_error"] * t["poor_share"])
-    np.testing.assert_allclose(lhs[has], (t["targeted_share"] - t["poor_share"])[has],
-                               atol=1e-12)
+    lhs = (
+        t["inclusion_error_beneficiaries"] * t["targeted_share"]
+        - t["exclusion_error"] * t["poor_share"]
+    )
+    np.testing.assert_allclose(lhs[has], (t["targeted_share"] - t["poor_share"])[has], atol=1e-12)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -244,7 +268,7 @@ def test_quota_boundary_is_the_desil_rule(ranked: pmt.RankResult) -> None:
     for r, k in enumerate((2, 4, 5)):
         assert (ev.poor[r] == (pmt.assign_desil(true, pw).desil <= k)).all()
         assert (ev.targeted[r] == (ranked.desil_national <= k)).all()
-    assert (ev.targeted[1] == ranked.eligible).all()      # rank's max_desil=4 eligibility
+    assert (ev.targeted[1] == ranked.eligible).all()  # rank's max_desil=4 eligibility
 
 
 def test_quota_not_a_fraction_of_100() -> None:
@@ -256,33 +280,47 @@ def test_quota_not_a_fraction_of_100() -> None:
 
 # =========================================================================== naive reference
 
+
 def _naive_bottom(x: np.ndarray, w: np.ndarray, h: float) -> np.ndarray:
-    below = np.array([w[x < xi].sum() for xi in x])      # strictly poorer weight, O(n^2)
+    below = np.array([w[x < xi].sum() for xi in x])  # strictly poorer weight, O(n^2)
     return below < h * w.sum()
 
 
 def _naive_metrics(true, pred, P, T, w, pw, benefit, y, tau) -> dict[str, float]:
-    df = pd.DataFrame({"true": true, "pred": pred, "poor": P, "targ": T, "w": w, "pw": pw,
-                       "b": benefit * T, "y": y})
+    df = pd.DataFrame(
+        {
+            "true": true,
+            "pred": pred,
+            "poor": P,
+            "targ": T,
+            "w": w,
+            "pw": pw,
+            "b": benefit * T,
+            "y": y,
+        }
+    )
     W = df["w"].sum()
     poor = df[df["poor"]]
     nonpoor = df[~df["poor"]]
     targeted = df[df["targ"]]
     ee = poor.loc[~poor["targ"], "w"].sum() / poor["w"].sum()
     out = {
-        "poor_share": poor["w"].sum() / W, "targeted_share": targeted["w"].sum() / W,
-        "exclusion_error": ee, "coverage": 1 - ee,
+        "poor_share": poor["w"].sum() / W,
+        "targeted_share": targeted["w"].sum() / W,
+        "exclusion_error": ee,
+        "coverage": 1 - ee,
         "inclusion_error_beneficiaries": targeted.loc[~targeted["poor"], "w"].sum()
         / targeted["w"].sum(),
-        "inclusion_error_nonpoor": nonpoor.loc[nonpoor["targ"], "w"].sum()
-        / nonpoor["w"].sum(),
+        "inclusion_error_nonpoor": nonpoor.loc[nonpoor["targ"], "w"].sum() / nonpoor["w"].sum(),
         "leakage_benefit": df.loc[~df["poor"], "b"].sum() / df["b"].sum(),
         "total_accuracy": df.loc[df["poor"] == df["targ"], "w"].sum() / W,
     }
-    out["targeting_differential"] = (poor.loc[poor["targ"], "w"].sum() / poor["w"].sum()
-                                     - out["inclusion_error_nonpoor"])
-    out["cgh"] = ((df.loc[df["poor"], "b"].sum() / df["b"].sum())
-                  / (poor["pw"].sum() / df["pw"].sum()))
+    out["targeting_differential"] = (
+        poor.loc[poor["targ"], "w"].sum() / poor["w"].sum() - out["inclusion_error_nonpoor"]
+    )
+    out["cgh"] = (df.loc[df["poor"], "b"].sum() / df["b"].sum()) / (
+        poor["pw"].sum() / df["pw"].sum()
+    )
     # AUC: every (poor, non-poor) pair, weighted, ties 1/2
     d = poor["pred"].to_numpy()[:, None] - nonpoor["pred"].to_numpy()[None, :]
     pair = np.outer(poor["w"], nonpoor["w"])
@@ -294,13 +332,15 @@ def _naive_metrics(true, pred, P, T, w, pw, benefit, y, tau) -> dict[str, float]
 
     rp, rt = midrank(pred), midrank(true)
     out["spearman"] = np.cov(rp, rt, aweights=w)[0, 1] / math.sqrt(
-        np.cov(rp, aweights=w) * np.cov(rt, aweights=w))
+        np.cov(rp, aweights=w) * np.cov(rt, aweights=w)
+    )
     for tag, yy in (("before", df["y"]), ("after", df["y"] + tau * df["targ"])):
         gap = np.clip(1 - yy, 0, None)
         out[f"fgt0_{tag}"] = (df["pw"] * (yy < 1)).sum() / df["pw"].sum()
         out[f"fgt1_{tag}"] = (df["pw"] * gap).sum() / df["pw"].sum()
-        out[f"watts_{tag}"] = (df["pw"] * np.where(yy < 1, -np.log(np.minimum(yy, 1)), 0)
-                               ).sum() / df["pw"].sum()
+        out[f"watts_{tag}"] = (
+            df["pw"] * np.where(yy < 1, -np.log(np.minimum(yy, 1)), 0)
+        ).sum() / df["pw"].sum()
     return out
 
 
@@ -310,9 +350,18 @@ def test_agrees_with_naive_computation(seed: int) -> None:
     rng = np.random.default_rng(seed)
     benefit = rng.choice([50.0, 100.0, 150.0], true.size)
     budget = 0.15 * pw.sum()
-    ev = evaluate(true, pred, weight=pw, household_weight=hw, quotas=(0.2, 0.4), lines=0.0,
-                  unit=("people", "households"), benefit=benefit, budget=budget,
-                  impact_line=-0.1)
+    ev = evaluate(
+        true,
+        pred,
+        weight=pw,
+        household_weight=hw,
+        quotas=(0.2, 0.4),
+        lines=0.0,
+        unit=("people", "households"),
+        benefit=benefit,
+        budget=budget,
+        impact_line=-0.1,
+    )
     y = np.exp(true + 0.1)
     checked = 0
     for label, row in ev.table.iterrows():
@@ -334,39 +383,51 @@ def test_agrees_with_naive_computation(seed: int) -> None:
 def test_unweighted_spearman_is_scipys() -> None:
     true, pred, _, _ = _random_case(8)
     ev = evaluate(true, pred)
-    assert ev.table["spearman"].iloc[0] == pytest.approx(stats.spearmanr(true, pred)[0],
-                                                         rel=1e-12)
+    assert ev.table["spearman"].iloc[0] == pytest.approx(stats.spearmanr(true, pred)[0], rel=1e-12)
 
 
 def test_unweighted_auc_is_mann_whitney() -> None:
     true, pred, _, _ = _random_case(9)
     ev = evaluate(true, pred, quotas=0.4)
     P = ev.poor[0]
-    u = stats.mannwhitneyu(-pred[P], -pred[~P]).statistic      # lower prediction = more poor
+    u = stats.mannwhitneyu(-pred[P], -pred[~P]).statistic  # lower prediction = more poor
     assert ev.table["auc"].iloc[0] == pytest.approx(u / (P.sum() * (~P).sum()), rel=1e-12)
 
 
 # =========================================================================== breakdowns
 
+
 def test_by_group_adds_up_and_equals_subset() -> None:
     true, pred, pw, _ = _random_case(10, n=600)
     groups = np.random.default_rng(10).choice(["11", "31", "94"], true.size)
-    ev = evaluate(true, pred, weight=pw, quotas=(0.2, 0.4), lines=0.0, groups=groups,
-                  budget=100.0)
+    ev = evaluate(true, pred, weight=pw, quotas=(0.2, 0.4), lines=0.0, groups=groups, budget=100.0)
     by = ev.by_group(name="province")
     assert by.index.names == ["province", "label"]
-    counts = ["poor_targeted", "poor_excluded", "nonpoor_targeted", "nonpoor_excluded",
-              "population", "n_households"]
+    counts = [
+        "poor_targeted",
+        "poor_excluded",
+        "nonpoor_targeted",
+        "nonpoor_excluded",
+        "population",
+        "n_households",
+    ]
     summed = by[counts].groupby(level="label").sum().loc[ev.table.index]
-    np.testing.assert_allclose(summed.to_numpy(dtype=float),
-                               ev.table[counts].to_numpy(dtype=float))
+    np.testing.assert_allclose(summed.to_numpy(dtype=float), ev.table[counts].to_numpy(dtype=float))
     # one province's row = evaluating its households with the national P and T
     sel = groups == "31"
     for r, label in enumerate(ev.table.index):
-        sub = evaluate(true[sel], pred[sel], weight=pw[sel], poor=ev.poor[r][sel],
-                       targeted=ev.targeted[r][sel]).table.iloc[0]
-        for m in ("exclusion_error", "inclusion_error_nonpoor", "cgh", "auc", "spearman",
-                  "fgt0_before", "total_accuracy"):
+        sub = evaluate(
+            true[sel], pred[sel], weight=pw[sel], poor=ev.poor[r][sel], targeted=ev.targeted[r][sel]
+        ).table.iloc[0]
+        for m in (
+            "exclusion_error",
+            "inclusion_error_nonpoor",
+            "cgh",
+            "auc",
+            "spearman",
+            "fgt0_before",
+            "total_accuracy",
+        ):
             assert by.loc[("31", label), m] == pytest.approx(sub[m], rel=1e-12), (label, m)
 
 
@@ -385,16 +446,19 @@ def test_by_desil_and_confusion(ranked: pmt.RankResult) -> None:
     hh = ev.desil_confusion(unit="households")
     true_desil = pmt.assign_desil(true, ranked.person_weight).desil
     assert people.shape == (10, 10) and hh.to_numpy().sum() == ranked.n
-    np.testing.assert_allclose(people.sum(axis=1).to_numpy(),
-                               np.bincount(true_desil, ranked.person_weight, 11)[1:])
+    np.testing.assert_allclose(
+        people.sum(axis=1).to_numpy(), np.bincount(true_desil, ranked.person_weight, 11)[1:]
+    )
     # predicted desil = the registry's national desil (same weights, same rule)
-    np.testing.assert_array_equal(hh.sum(axis=0).to_numpy(),
-                                  np.bincount(ranked.desil_national, minlength=11)[1:])
+    np.testing.assert_array_equal(
+        hh.sum(axis=0).to_numpy(), np.bincount(ranked.desil_national, minlength=11)[1:]
+    )
     assert desil_confusion(true, ranked.welfare, weight=ranked.person_weight).equals(people)
     pct = ev.error_by_percentile(bins=10)
     assert pct["people"].sum() == pytest.approx(ranked.person_weight.sum())
-    assert (pct["error_p10"] <= pct["error_p50"]).all() and \
-        (pct["error_p50"] <= pct["error_p90"]).all()
+    assert (pct["error_p10"] <= pct["error_p50"]).all() and (
+        pct["error_p50"] <= pct["error_p90"]
+    ).all()
 
 
 def test_curves() -> None:
@@ -407,22 +471,33 @@ def test_curves() -> None:
         assert c.share_targeted.iloc[0] == 0 and c.coverage.iloc[-1] == pytest.approx(1)
         assert (np.diff(c.coverage) >= 0).all() and (np.diff(c.share_targeted) >= 0).all()
         # the row's own operating point lies on the curve (targeting by prediction)
-        assert np.interp(row.targeted_share, c.share_targeted, c.coverage) == \
-            pytest.approx(row.coverage, abs=1e-9)
+        assert np.interp(row.targeted_share, c.share_targeted, c.coverage) == pytest.approx(
+            row.coverage, abs=1e-9
+        )
         r = roc[roc.label == label]
-        assert np.trapezoid(r.true_positive_rate, r.false_positive_rate) == \
-            pytest.approx(row.auc, abs=1e-9)
+        assert np.trapezoid(r.true_positive_rate, r.false_positive_rate) == pytest.approx(
+            row.auc, abs=1e-9
+        )
 
 
 # =========================================================================== errors
 
-@pytest.mark.parametrize(("kwargs", "argument"), [
-    ({"quotas": 1.5}, "quotas"), ({"quotas": 0}, "quotas"), ({"lines": float("nan")}, "lines"),
-    ({"weight": -np.ones(5)}, "weight"), ({"weight": np.ones(4)}, "weight"),
-    ({"unit": "people"}, "unit"), ({"unit": "persons"}, "unit"),
-    ({"quotas": (), "lines": ()}, "quotas"), ({"budget": -1.0}, "budget"),
-    ({"targeted": [0, 1, 2, 0, 1]}, "targeted"),
-])
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"quotas": 1.5}, "quotas"),
+        ({"quotas": 0}, "quotas"),
+        ({"lines": float("nan")}, "lines"),
+        ({"weight": -np.ones(5)}, "weight"),
+        ({"weight": np.ones(4)}, "weight"),
+        ({"unit": "people"}, "unit"),
+        ({"unit": "persons"}, "unit"),
+        ({"quotas": (), "lines": ()}, "quotas"),
+        ({"budget": -1.0}, "budget"),
+        ({"targeted": [0, 1, 2, 0, 1]}, "targeted"),
+    ],
+)
 def test_bad_arguments_name_the_argument(kwargs, argument) -> None:
     with pytest.raises(EvaluationError) as info:
         evaluate(np.arange(5.0), np.arange(5.0), **kwargs)
@@ -441,6 +516,7 @@ def test_bad_welfare() -> None:
 
 # =========================================================================== explanations
 
+
 def test_explain_sums_exactly_to_score(hh: pd.DataFrame, ws: WeightSet) -> None:
     e = explain(hh, ws)
     welfare = pmt.score(hh, ws)
@@ -449,7 +525,7 @@ def test_explain_sums_exactly_to_score(hh: pd.DataFrame, ws: WeightSet) -> None:
     np.testing.assert_allclose(e[terms].sum(axis=1), welfare, rtol=0, atol=1e-9)
     assert list(terms[:2]) == ["intercept", SPEC.lookup_variables[0].name]
     assert "log_floor_area_pc" in terms and terms[-1] == "minus_log_poverty_line"
-    assert "floor_area" not in terms            # enters only through a derived feature
+    assert "floor_area" not in terms  # enters only through a derived feature
 
 
 def test_explain_reads_the_right_coefficients(hh: pd.DataFrame, ws: WeightSet) -> None:
@@ -461,11 +537,14 @@ def test_explain_reads_the_right_coefficients(hh: pd.DataFrame, ws: WeightSet) -
         for var in ("floor_material", "has_motorcycle", "head_education"):
             code = int(hh[var].iloc[pos])
             assert row[var] == ws.coefficients[m, terms.index(f"{var}={code}")]
-        assert row["n_children"] == ws.coefficients[m, terms.index("n_children")] * \
-            hh["n_children"].iloc[pos]
+        assert (
+            row["n_children"]
+            == ws.coefficients[m, terms.index("n_children")] * hh["n_children"].iloc[pos]
+        )
         size = hh["hh_size"].iloc[pos]
         assert row["log_hh_size"] == pytest.approx(
-            ws.coefficients[m, terms.index("log_hh_size")] * math.log(size))
+            ws.coefficients[m, terms.index("log_hh_size")] * math.log(size)
+        )
 
 
 def test_explain_long(hh: pd.DataFrame, ws: WeightSet) -> None:
@@ -476,18 +555,22 @@ def test_explain_long(hh: pd.DataFrame, ws: WeightSet) -> None:
     first = long[long.hh_id == hh.hh_id.iloc[0]].set_index("term")
     code = int(hh["floor_material"].iloc[0])
     assert first.loc["floor_material", "value"] == code
-    assert first.loc["floor_material", "meaning"] == (SPEC.variable("floor_material").codes
-                                                      or {})[code]
+    assert (
+        first.loc["floor_material", "meaning"]
+        == (SPEC.variable("floor_material").codes or {})[code]
+    )
 
 
-def test_what_if_without_change_reproduces_desil(hh: pd.DataFrame, ws: WeightSet,
-                                                 ranked: pmt.RankResult) -> None:
+def test_what_if_without_change_reproduces_desil(
+    hh: pd.DataFrame, ws: WeightSet, ranked: pmt.RankResult
+) -> None:
     wi = what_if(hh, ws, {}, result=ranked)
     np.testing.assert_array_equal(wi["welfare_before"], ranked.welfare)
     np.testing.assert_array_equal(wi["welfare_after"], ranked.welfare)
     np.testing.assert_array_equal(wi["desil_national_after"], ranked.desil_national)
-    np.testing.assert_array_equal(wi["desil_provincial_after"].to_numpy(int),
-                                  ranked.desil_provincial)
+    np.testing.assert_array_equal(
+        wi["desil_provincial_after"].to_numpy(int), ranked.desil_provincial
+    )
     np.testing.assert_array_equal(wi["eligible_after"], ranked.eligible)
     assert wi.attrs["cutoffs"] == "the result's registry cutoffs"
 
@@ -502,31 +585,35 @@ def test_what_if_reference_mode(hh: pd.DataFrame, ws: WeightSet) -> None:
     res = pmt.rank(hh, ws_ref, cutoffs="reference", max_desil=5)
     wi = what_if(hh, ws_ref, {}, result=res)
     np.testing.assert_array_equal(wi["desil_national_after"], res.desil_national)
-    np.testing.assert_array_equal(wi["desil_provincial_after"].to_numpy(int),
-                                  res.desil_provincial)
+    np.testing.assert_array_equal(wi["desil_provincial_after"].to_numpy(int), res.desil_provincial)
     np.testing.assert_array_equal(wi["eligible_after"], res.eligible)
     assert wi.attrs["eligibility"] == "desil_national <= 5"
     # without a result, the weight set's own cutoffs
-    np.testing.assert_array_equal(what_if(hh, ws_ref, {})["desil_national_after"],
-                                  res.desil_national)
+    np.testing.assert_array_equal(
+        what_if(hh, ws_ref, {})["desil_national_after"], res.desil_national
+    )
 
 
 def test_what_if_change(hh: pd.DataFrame, ws: WeightSet, ranked: pmt.RankResult) -> None:
     rows = np.arange(50)
-    wi = what_if(hh, ws, {"floor_material": 9, "has_motorcycle": np.zeros(50, int)},
-                 result=ranked, rows=rows)
+    wi = what_if(
+        hh, ws, {"floor_material": 9, "has_motorcycle": np.zeros(50, int)}, result=ranked, rows=rows
+    )
     terms = list(SPEC.terms)
     m = np.array([KEYS.index(k) for k in wi["model_key_before"]])
     fm, mc = hh.floor_material.to_numpy()[rows], hh.has_motorcycle.to_numpy()[rows]
     coef = ws.coefficients
-    expect = (coef[m, terms.index("floor_material=9")]
-              - coef[m, [terms.index(f"floor_material={c}") for c in fm]]
-              + coef[m, terms.index("has_motorcycle=0")]
-              - coef[m, [terms.index(f"has_motorcycle={c}") for c in mc]])
+    expect = (
+        coef[m, terms.index("floor_material=9")]
+        - coef[m, [terms.index(f"floor_material={c}") for c in fm]]
+        + coef[m, terms.index("has_motorcycle=0")]
+        - coef[m, [terms.index(f"has_motorcycle={c}") for c in mc]]
+    )
     np.testing.assert_allclose(wi["welfare_change"], expect, atol=1e-12)
     cut = ranked.registry_cutoffs["national"]
-    np.testing.assert_array_equal(wi["desil_national_after"],
-                                  1 + (wi["welfare_after"].to_numpy()[:, None] > cut).sum(1))
+    np.testing.assert_array_equal(
+        wi["desil_national_after"], 1 + (wi["welfare_after"].to_numpy()[:, None] > cut).sum(1)
+    )
     assert (wi["eligible_after"] == (wi["desil_national_after"] <= 4)).all()
 
 
@@ -545,6 +632,7 @@ def test_what_if_errors(hh: pd.DataFrame, ws: WeightSet, ranked: pmt.RankResult)
 
 # =========================================================================== comparisons
 
+
 @pytest.fixture(scope="module")
 def two_rankings(hh: pd.DataFrame, ws: WeightSet):
     ws_b = _weight_set(shift=0.02, name="eval-b")
@@ -561,8 +649,9 @@ def test_compare_totals(two_rankings) -> None:
     assert t.shape == (10, 10) and t.to_numpy().sum() == len(c.matched)
     people = c.transitions(unit="people")
     assert people.to_numpy().sum() == pytest.approx(b.person_weight[:-40].sum())
-    np.testing.assert_array_equal(t.sum(axis=1).to_numpy(), np.bincount(
-        c.matched.desil_national_a, minlength=11)[1:])
+    np.testing.assert_array_equal(
+        t.sum(axis=1).to_numpy(), np.bincount(c.matched.desil_national_a, minlength=11)[1:]
+    )
     by = c.transitions(by_province=True)
     np.testing.assert_array_equal(by.groupby(level="desil_a").sum().to_numpy(), t.to_numpy())
     prov = c.transitions(desil="provincial", by_province=True, unit="people")
@@ -571,8 +660,9 @@ def test_compare_totals(two_rankings) -> None:
     s = c.summary()["value"]
     assert e.loc["national", "gained"] == s["gained_eligibility"]
     assert e.loc["national", "lost"] == s["lost_eligibility"]
-    assert e.loc["national", ["eligible_both", "gained", "lost", "eligible_neither"]].sum() \
-        == len(c.matched)
+    assert e.loc["national", ["eligible_both", "gained", "lost", "eligible_neither"]].sum() == len(
+        c.matched
+    )
     ea = a.eligible[30:]
     assert s["eligible_a"] == ea.sum() and s["only_in_a_eligible"] == a.eligible[:30].sum()
     assert c.eligibility(by_province=True)["gained"].sum() == s["gained_eligibility"]
@@ -583,8 +673,10 @@ def test_movers_order(two_rankings) -> None:
     mv = c.movers(25)
     key = list(zip(-mv.desil_change.abs(), -mv.share_below_change.abs(), strict=True))
     assert key == sorted(key)
-    assert mv.desil_change.abs().iloc[0] == (c.matched.desil_national_b.astype(int)
-                                             - c.matched.desil_national_a).abs().max()
+    assert (
+        mv.desil_change.abs().iloc[0]
+        == (c.matched.desil_national_b.astype(int) - c.matched.desil_national_a).abs().max()
+    )
 
 
 def test_compare_same_ranking_is_diagonal(ranked: pmt.RankResult) -> None:
@@ -601,8 +693,10 @@ def test_compare_frames_from_files(two_rankings, tmp_path) -> None:
     fb = b.to_frame()
     with_people = compare(fa, fb)  # result files carry person_weight
     assert with_people.has_people
-    np.testing.assert_array_equal(with_people.transitions(unit="people").to_numpy(),
-                                  compare(a, b).transitions(unit="people").to_numpy())
+    np.testing.assert_array_equal(
+        with_people.transitions(unit="people").to_numpy(),
+        compare(a, b).transitions(unit="people").to_numpy(),
+    )
     fa, fb = fa.drop(columns="person_weight"), fb.drop(columns="person_weight")
     c = compare(fa, fb)
     assert not c.has_people and len(c.matched) == a.n - 30
@@ -617,6 +711,7 @@ def test_compare_frames_from_files(two_rankings, tmp_path) -> None:
 
 # =========================================================================== plots, CLI
 
+
 def test_plots_write_png(tmp_path, two_rankings) -> None:
     pytest.importorskip("matplotlib")
     from pmt.report import plots
@@ -630,8 +725,9 @@ def test_plots_write_png(tmp_path, two_rankings) -> None:
         "roc": plots.roc_curve(ev, path=tmp_path / "roc.png"),
         "confusion": plots.desil_heatmap(ev.desil_confusion(), path=tmp_path / "confusion.png"),
         "transitions": plots.transition_heatmap(c, unit="people", path=tmp_path / "tr.png"),
-        "province": plots.transition_heatmap(c, province="31", desil="provincial",
-                                             path=tmp_path / "tr31.png"),
+        "province": plots.transition_heatmap(
+            c, province="31", desil="provincial", path=tmp_path / "tr31.png"
+        ),
     }
     for fig in made.values():
         assert fig.axes
@@ -650,8 +746,9 @@ def _cli(argv: list[str]) -> int:
     return evaluate_cli.run(args, None)
 
 
-def test_cli_evaluate_and_compare(tmp_path, hh: pd.DataFrame, ws: WeightSet, two_rankings,
-                                  capsys) -> None:
+def test_cli_evaluate_and_compare(
+    tmp_path, hh: pd.DataFrame, ws: WeightSet, two_rankings, capsys
+) -> None:
     pytest.importorskip("matplotlib")
     from pmt.weights import save_weights
 
@@ -662,32 +759,85 @@ def test_cli_evaluate_and_compare(tmp_path, hh: pd.DataFrame, ws: WeightSet, two
     frame["true_welfare"] = welfare + np.random.default_rng(1).normal(0, 0.4, len(hh))
     frame["pred"] = welfare
     frame.to_csv(tmp_path / "hh.csv", index=False)
-    assert _cli(["evaluate", str(tmp_path / "hh.csv"), "--true", "true_welfare",
-                 "--weights", str(folder), "--quota", "0.4", "--line", "0", "--by", "province",
-                 "--budget", "500", "--out", str(tmp_path / "ev.md"),
-                 "--plots", str(tmp_path / "plots")]) == 0
+    assert (
+        _cli(
+            [
+                "evaluate",
+                str(tmp_path / "hh.csv"),
+                "--true",
+                "true_welfare",
+                "--weights",
+                str(folder),
+                "--quota",
+                "0.4",
+                "--line",
+                "0",
+                "--by",
+                "province",
+                "--budget",
+                "500",
+                "--out",
+                str(tmp_path / "ev.md"),
+                "--plots",
+                str(tmp_path / "plots"),
+            ]
+        )
+        == 0
+    )
     assert "| exclusion_error |" in capsys.readouterr().out
     report = (tmp_path / "ev.md").read_text()
     assert "## By province" in report and "quota 0.4" in report
-    assert _cli(["evaluate", str(tmp_path / "hh.csv"), "--true", "true_welfare",
-                 "--predicted", "pred", "--out", str(tmp_path / "ev.csv")]) == 0
+    assert (
+        _cli(
+            [
+                "evaluate",
+                str(tmp_path / "hh.csv"),
+                "--true",
+                "true_welfare",
+                "--predicted",
+                "pred",
+                "--out",
+                str(tmp_path / "ev.csv"),
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(tmp_path / "ev.csv")
     assert table["label"].tolist() == ["quota 0.2", "quota 0.4"]
     a, b = two_rankings
     a.to_parquet(tmp_path / "a.parquet")
     b.to_parquet(tmp_path / "b.parquet")
-    assert _cli(["compare", str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet"),
-                 "--sizes", str(tmp_path / "hh.csv"), "--out", str(tmp_path / "cmp.md"),
-                 "--plots", str(tmp_path / "plots")]) == 0
+    assert (
+        _cli(
+            [
+                "compare",
+                str(tmp_path / "a.parquet"),
+                str(tmp_path / "b.parquet"),
+                "--sizes",
+                str(tmp_path / "hh.csv"),
+                "--out",
+                str(tmp_path / "cmp.md"),
+                "--plots",
+                str(tmp_path / "plots"),
+            ]
+        )
+        == 0
+    )
     assert "only_in_b | 40" in (tmp_path / "cmp.md").read_text()
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
-        "coverage.png", "desil_confusion.png", "error_by_percentile.png", "roc.png",
-        "transitions_households.png", "transitions_people.png"]
+        "coverage.png",
+        "desil_confusion.png",
+        "error_by_percentile.png",
+        "roc.png",
+        "transitions_households.png",
+        "transitions_people.png",
+    ]
     with pytest.raises(ValueError, match="exactly one of --predicted"):
         _cli(["evaluate", str(tmp_path / "hh.csv"), "--true", "true_welfare"])
 
 
 # =========================================================================== the metric table
+
 
 def test_a_metric_is_one_function_and_one_line_of_the_table() -> None:
     from pmt.evaluation.metrics import Confusion, ratio
@@ -707,10 +857,14 @@ def test_a_metric_is_one_function_and_one_line_of_the_table() -> None:
     finally:
         del METRICS["precision"]
     # a new column after the last metric, every other column unchanged
-    assert list(ev.table.columns) == [*before.table.columns[:-1], "precision",
-                                      "transfer_per_person"]
-    pd.testing.assert_frame_equal(ev.table.drop(columns="precision"), before.table,
-                                  check_exact=True)
+    assert list(ev.table.columns) == [
+        *before.table.columns[:-1],
+        "precision",
+        "transfer_per_person",
+    ]
+    pd.testing.assert_frame_equal(
+        ev.table.drop(columns="precision"), before.table, check_exact=True
+    )
     assert "precision" in summary.index
     for label, row in ev.table.iterrows():
         if row.rule == "quota":
@@ -721,7 +875,8 @@ def test_a_metric_is_one_function_and_one_line_of_the_table() -> None:
         for g in ("low", "high"):
             sel = groups == g
             assert by.loc[(g, label), "precision"] == pytest.approx(
-                pw[sel & P & T].sum() / pw[sel & T].sum(), rel=1e-12), (g, label)
+                pw[sel & P & T].sum() / pw[sel & T].sum(), rel=1e-12
+            ), (g, label)
     # removed again: the table is as before
     after = evaluate(true, pred, weight=pw, quotas=(0.2, 0.4), lines=0.0, groups=groups)
     pd.testing.assert_frame_equal(after.table, before.table, check_exact=True)
@@ -729,6 +884,7 @@ def test_a_metric_is_one_function_and_one_line_of_the_table() -> None:
 
 
 # =========================================================================== one surface
+
 
 def test_results_have_summary_frame_one_line_repr_and_html(two_rankings) -> None:
     true, pred, pw, _ = _random_case(15)
@@ -754,8 +910,9 @@ def test_evaluation_error_is_one_class_everywhere() -> None:
     assert issubclass(EvaluationError, ArgumentError) and issubclass(EvaluationError, ValueError)
 
 
-def test_old_module_paths_warn_and_still_work(monkeypatch: pytest.MonkeyPatch,
-                                              tmp_path: Path) -> None:
+def test_old_module_paths_warn_and_still_work(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     # forget any earlier import of the old paths; restore pmt's attributes afterwards
     for path in ("pmt.evaluate", "pmt.plots"):
         monkeypatch.delitem(sys.modules, path, raising=False)
@@ -767,12 +924,17 @@ def test_old_module_paths_warn_and_still_work(monkeypatch: pytest.MonkeyPatch,
         old: Any = importlib.import_module("pmt.evaluate")
     assert pmt.evaluate is old  # the import rebinds the name to the module, which evaluates
     got = pmt.evaluate(TRUE10, PRED10, quotas=0.4, lines=5.5)  # type: ignore[operator]
-    pd.testing.assert_frame_equal(got.table, evaluate(TRUE10, PRED10, quotas=0.4,
-                                                      lines=5.5).table, check_exact=True)
+    pd.testing.assert_frame_equal(
+        got.table, evaluate(TRUE10, PRED10, quotas=0.4, lines=5.5).table, check_exact=True
+    )
     from pmt.evaluate import Comparison, what_if  # type: ignore[attr-defined]
 
     assert (old.evaluate, old.EvaluationError, what_if, Comparison) == (
-        evaluate, EvaluationError, pmt.evaluation.what_if, pmt.evaluation.Comparison)
+        evaluate,
+        EvaluationError,
+        pmt.evaluation.what_if,
+        pmt.evaluation.Comparison,
+    )
     frame = got.summary()
     assert old.to_markdown(frame, digits=3) == pmt.report.to_markdown(frame, digits=3)
     parser = argparse.ArgumentParser(prog="pmt")
@@ -799,7 +961,7 @@ def _imported_modules(path: Path, package: str) -> set[str]:
             base = node.module or ""
             if node.level:
                 parts = package.split(".")
-                parent = ".".join(parts[:len(parts) - node.level + 1])
+                parent = ".".join(parts[: len(parts) - node.level + 1])
                 base = f"{parent}.{base}" if base else parent
             out.add(base)
             out.update(f"{base}.{alias.name}" for alias in node.names)
@@ -812,25 +974,29 @@ def test_evaluation_imports_neither_reports_nor_the_command_line() -> None:
     assert len(files) >= 5
     for path in files:
         for name in _imported_modules(path, "pmt.evaluation"):
-            assert not name.startswith(("pmt.report", "pmt.cli", "pmt.plots", "pmt.evaluate",
-                                        "matplotlib", "argparse")), (path.name, name)
+            assert not name.startswith(
+                ("pmt.report", "pmt.cli", "pmt.plots", "pmt.evaluate", "matplotlib", "argparse")
+            ), (path.name, name)
     # and reports read evaluations, never the command line
     for path in sorted(Path(pmt.report.__file__).parent.glob("*.py")):
         for name in _imported_modules(path, "pmt.report"):
             assert not name.startswith(("pmt.cli", "argparse")), (path.name, name)
 
 
-def test_import_pmt_reaches_evaluation_and_report_and_evaluation_loads_neither_plots_nor_cli(
-        ) -> None:
+def test_import_pmt_reaches_evaluation_and_report_and_evaluation_loads_neither_plots_nor_cli() -> (
+    None
+):
     import subprocess
 
-    code = ("import sys, pmt\n"
-            "ev = pmt.evaluation.evaluate([1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0], quotas=0.5)\n"
-            "loaded = sorted(m for m in sys.modules if m.startswith(('pmt.report', 'pmt.cli', "
-            "'matplotlib')))\n"
-            "print(loaded, pmt.evaluate is pmt.evaluation.evaluate)\n"
-            "print(pmt.report.to_markdown(ev.summary().loc[['coverage']]), end='')\n")
-    out = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
-                         text=True, check=True).stdout
-    assert out == ("[] True\n| metric \\ label | quota 0.5 |\n|:---|---:|\n"
-                   "| coverage | 0.5 |\n")
+    code = (
+        "import sys, pmt\n"
+        "ev = pmt.evaluation.evaluate([1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 2.0, 4.0], quotas=0.5)\n"
+        "loaded = sorted(m for m in sys.modules if m.startswith(('pmt.report', 'pmt.cli', "
+        "'matplotlib')))\n"
+        "print(loaded, pmt.evaluate is pmt.evaluation.evaluate)\n"
+        "print(pmt.report.to_markdown(ev.summary().loc[['coverage']]), end='')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out == ("[] True\n| metric \\ label | quota 0.5 |\n|:---|---:|\n| coverage | 0.5 |\n")

@@ -26,8 +26,9 @@ from pmt import _kernels as K
 from pmt.rank import reference_cutoffs
 
 
-def random_case(seed: int, *, zeros: bool = True, float_weights: bool = False
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
+def random_case(
+    seed: int, *, zeros: bool = True, float_weights: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, int]:
     """welfare, person weights, groups (or None) and n for one random case.
 
     Welfare is drawn from a few values (heavy ties) in half of the cases;
@@ -59,6 +60,7 @@ def random_case(seed: int, *, zeros: bool = True, float_weights: bool = False
 
 # --------------------------------------------------------------------------- assign_desil
 
+
 @pytest.mark.parametrize("seed", range(80))
 def test_assign_desil_matches_naive(seed):
     welfare, weight, groups, n = random_case(seed)
@@ -74,9 +76,12 @@ def test_assign_desil_matches_naive(seed):
 def test_assign_desil_pandas_input_same_as_numpy(seed):
     welfare, weight, groups, n = random_case(seed)
     index = pd.RangeIndex(len(welfare)) * 3
-    got = pmt.assign_desil(pd.Series(welfare, index=index), pd.Series(weight, index=index),
-                           groups=None if groups is None else pd.Series(groups, index=index),
-                           n=n)
+    got = pmt.assign_desil(
+        pd.Series(welfare, index=index),
+        pd.Series(weight, index=index),
+        groups=None if groups is None else pd.Series(groups, index=index),
+        n=n,
+    )
     ref = pmt.assign_desil(welfare, weight, groups=groups, n=n)
     for a, b in zip(got, ref, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -94,8 +99,9 @@ def test_reference_cutoffs_match_naive_and_reproduce_registry_desil(seed):
         expected = naive.cutoffs(welfare[members], weight[members], n=n)
         np.testing.assert_array_equal(cut[label], expected)
         # applied to the data it was computed on, reference mode == registry mode, exactly
-        np.testing.assert_array_equal(naive.desil_reference(welfare[members], cut[label]),
-                                      registry.desil[members])
+        np.testing.assert_array_equal(
+            naive.desil_reference(welfare[members], cut[label]), registry.desil[members]
+        )
     mapping = cut[None] if groups is None else {int(k): v for k, v in cut.items()}
     via_cutoffs = pmt.assign_desil(welfare, weight, groups=groups, cutoffs=mapping, n=n)
     np.testing.assert_array_equal(via_cutoffs.desil, registry.desil)
@@ -122,10 +128,27 @@ def test_assign_desil_worked_example_from_the_docs():
     res = pmt.assign_desil(w, size)
     assert res.desil.tolist() == [1, 2, 2, 4, 5, 7, 8, 9]
     assert res.rank.tolist() == [1, 2, 2, 4, 5, 6, 7, 8]
-    assert res.share_below.tolist() == [0 / 30, 5 / 30, 5 / 30, 10 / 30, 14 / 30, 20 / 30,
-                                        23 / 30, 25 / 30]
-    assert reference_cutoffs(w, size)[None].tolist() == [-0.5, -0.3, -0.3, -0.1, 0.05, 0.05,
-                                                          0.2, 0.4, 0.9]
+    assert res.share_below.tolist() == [
+        0 / 30,
+        5 / 30,
+        5 / 30,
+        10 / 30,
+        14 / 30,
+        20 / 30,
+        23 / 30,
+        25 / 30,
+    ]
+    assert reference_cutoffs(w, size)[None].tolist() == [
+        -0.5,
+        -0.3,
+        -0.3,
+        -0.1,
+        0.05,
+        0.05,
+        0.2,
+        0.4,
+        0.9,
+    ]
 
 
 def test_assign_desil_ten_households_by_hand():
@@ -158,9 +181,15 @@ def test_assign_desil_ten_households_by_hand():
     C(w) >= 4k: c = (-1.2, -0.7, -0.7, -0.4, -0.4, 0.3, 0.3, 0.8, 0.8).
     """
     table = {  # hh: (welfare, size, desil, rank, share below)
-        "H1": (-1.2, 4, 1, 1, 0.0), "H2": (-0.9, 2, 2, 2, 0.1), "H3": (-0.7, 6, 2, 3, 0.15),
-        "H4": (-0.4, 3, 4, 4, 0.3), "H5": (-0.4, 5, 4, 4, 0.3), "H6": (0.0, 1, 6, 6, 0.5),
-        "H7": (0.3, 7, 6, 7, 0.525), "H8": (0.5, 2, 8, 8, 0.7), "H9": (0.8, 6, 8, 9, 0.75),
+        "H1": (-1.2, 4, 1, 1, 0.0),
+        "H2": (-0.9, 2, 2, 2, 0.1),
+        "H3": (-0.7, 6, 2, 3, 0.15),
+        "H4": (-0.4, 3, 4, 4, 0.3),
+        "H5": (-0.4, 5, 4, 4, 0.3),
+        "H6": (0.0, 1, 6, 6, 0.5),
+        "H7": (0.3, 7, 6, 7, 0.525),
+        "H8": (0.5, 2, 8, 8, 0.7),
+        "H9": (0.8, 6, 8, 9, 0.75),
         "H10": (1.5, 4, 10, 10, 0.9),
     }
     order = ["H7", "H2", "H10", "H5", "H1", "H9", "H4", "H6", "H3", "H8"]
@@ -169,8 +198,7 @@ def test_assign_desil_ten_households_by_hand():
     res = pmt.assign_desil(w, size, n=10)
     assert res.desil.tolist() == [table[h][2] for h in order]
     assert res.rank.tolist() == [table[h][3] for h in order]
-    np.testing.assert_allclose(res.share_below, [table[h][4] for h in order], rtol=0,
-                               atol=1e-15)
+    np.testing.assert_allclose(res.share_below, [table[h][4] for h in order], rtol=0, atol=1e-15)
     cut = reference_cutoffs(w, size)[None]
     assert cut.tolist() == [-1.2, -0.7, -0.7, -0.4, -0.4, 0.3, 0.3, 0.8, 0.8]
     # the reference rule on the same data gives the same classes
@@ -182,15 +210,17 @@ def test_assign_desil_ten_households_by_hand():
 
 # --------------------------------------------------------------------------- rank / score
 
+
 def _random_rank_case(seed: int) -> tuple[int, int, int]:
     rng = np.random.default_rng(seed)
     return int(rng.integers(1, 501)), seed, int(rng.integers(2, 13))
 
 
-@pytest.mark.parametrize(("n_households", "seed", "n_classes"),
-                         [(1, 0, 10), (2, 1, 10), (7, 2, 2), (60, 3, 5), (250, 4, 10),
-                          (400, 5, 12), (500, 6, 10)]
-                         + [_random_rank_case(s) for s in range(10, 16)])
+@pytest.mark.parametrize(
+    ("n_households", "seed", "n_classes"),
+    [(1, 0, 10), (2, 1, 10), (7, 2, 2), (60, 3, 5), (250, 4, 10), (400, 5, 12), (500, 6, 10)]
+    + [_random_rank_case(s) for s in range(10, 16)],
+)
 def test_rank_matches_naive(tiny_ws, n_households, seed, n_classes):
     df = make_households(n_households, seed, tie_frac=[0.0, 0.2, 0.6][seed % 3])
     welfare = naive.welfare(df, tiny_ws)
@@ -242,8 +272,16 @@ def test_reference_mode_equals_registry_mode_on_its_own_survey(tiny_ws_ref, refe
     """The cutoffs of tiny_ws_ref were computed on reference_sample (see conftest)."""
     reg = pmt.rank(reference_sample, tiny_ws_ref, cutoffs="registry")
     ref = pmt.rank(reference_sample, tiny_ws_ref, cutoffs="reference")
-    for col in ("desil_national", "desil_provincial", "rank_national", "rank_provincial",
-                "share_below_national", "share_below_provincial", "welfare", "eligible"):
+    for col in (
+        "desil_national",
+        "desil_provincial",
+        "rank_national",
+        "rank_provincial",
+        "share_below_national",
+        "share_below_provincial",
+        "welfare",
+        "eligible",
+    ):
         np.testing.assert_array_equal(getattr(ref, col), getattr(reg, col), err_msg=col)
     # and the registry cutoffs it implies are the stored ones
     for scope, cut in tiny_ws_ref.cutoffs.items():
@@ -257,14 +295,16 @@ def test_reference_mode_matches_naive_on_other_households(tiny_ws_ref):
     res = pmt.rank(df, tiny_ws_ref, cutoffs="reference")
     welfare = naive.welfare(df, tiny_ws_ref)
     np.testing.assert_array_equal(res.welfare, welfare)
-    np.testing.assert_array_equal(res.desil_national,
-                                  naive.desil_reference(welfare, tiny_ws_ref.cutoffs["national"]))
+    np.testing.assert_array_equal(
+        res.desil_national, naive.desil_reference(welfare, tiny_ws_ref.cutoffs["national"])
+    )
     prov = (df["district_code"] // 100).to_numpy()
     for p in np.unique(prov):
         members = prov == p
         np.testing.assert_array_equal(
             res.desil_provincial[members],
-            naive.desil_reference(welfare[members], tiny_ws_ref.cutoffs[f"{p:02d}"]))
+            naive.desil_reference(welfare[members], tiny_ws_ref.cutoffs[f"{p:02d}"]),
+        )
     # rank and share below stay within the input
     _, r, s = naive.desil(welfare, df["hh_size"], None)
     np.testing.assert_array_equal(res.rank_national, r)
@@ -315,17 +355,27 @@ def test_kernels_give_identical_results_without_jit(tmp_path, tiny_ws, tiny_ws_r
     cases = {}
     for i in range(6):
         w, p, g, n = random_case(1000 + i, float_weights=i % 2 == 1)
-        cases.update({f"w{i}": w, f"p{i}": p, f"g{i}": np.array([]) if g is None else g,
-                      f"n{i}": n})
+        cases.update(
+            {f"w{i}": w, f"p{i}": p, f"g{i}": np.array([]) if g is None else g, f"n{i}": n}
+        )
     np.savez(tmp_path / "in.npz", cases=6, **cases)
-    cfg = {"households": str(tmp_path / "hh.parquet"), "weights": str(tiny_ws.path),
-           "weights_ref": str(tiny_ws_ref.path), "arrays": str(tmp_path / "in.npz"),
-           "out": str(tmp_path / "out.npz")}
+    cfg = {
+        "households": str(tmp_path / "hh.parquet"),
+        "weights": str(tiny_ws.path),
+        "weights_ref": str(tiny_ws_ref.path),
+        "arrays": str(tmp_path / "in.npz"),
+        "out": str(tmp_path / "out.npz"),
+    }
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
     root = Path(pmt.__file__).resolve().parent.parent
     env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
-    proc = subprocess.run([sys.executable, "-c", _NOJIT_SCRIPT, json.dumps(cfg)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _NOJIT_SCRIPT, json.dumps(cfg)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     got = np.load(tmp_path / "out.npz")
 
@@ -333,8 +383,15 @@ def test_kernels_give_identical_results_without_jit(tmp_path, tiny_ws, tiny_ws_r
     assert isinstance(K.score, __import__("numba").core.dispatcher.Dispatcher)
     for mode, w in (("registry", tiny_ws), ("reference", tiny_ws_ref)):
         res = pmt.rank(df, w, cutoffs=mode, weight="sw")
-        for col in ("welfare", "desil_national", "desil_provincial", "rank_national",
-                    "rank_provincial", "share_below_national", "share_below_provincial"):
+        for col in (
+            "welfare",
+            "desil_national",
+            "desil_provincial",
+            "rank_national",
+            "rank_provincial",
+            "share_below_national",
+            "share_below_provincial",
+        ):
             a, b = got[f"{mode}_{col}"], getattr(res, col)
             assert a.dtype == b.dtype, col
             np.testing.assert_array_equal(a, b, err_msg=f"{mode} {col}")
@@ -346,11 +403,13 @@ def test_kernels_give_identical_results_without_jit(tmp_path, tiny_ws, tiny_ws_r
         np.testing.assert_array_equal(got[f"rank{i}"], d.rank)
         np.testing.assert_array_equal(got[f"share{i}"], d.share_below)
         cut = reference_cutoffs(cases[f"w{i}"], cases[f"p{i}"], groups=groups, n=cases[f"n{i}"])
-        np.testing.assert_array_equal(got[f"cut{i}"],
-                                      np.array([cut[k] for k in sorted(cut, key=str)]))
+        np.testing.assert_array_equal(
+            got[f"cut{i}"], np.array([cut[k] for k in sorted(cut, key=str)])
+        )
 
 
 # --------------------------------------------------------------------------- the generator
+
 
 @pytest.mark.parametrize("seed", range(5))
 def test_make_households_obeys_the_encoder_rules(seed):
@@ -362,6 +421,7 @@ def test_make_households_obeys_the_encoder_rules(seed):
 
 
 # --------------------------------------------------------------------------- the bucket sort
+
 
 def _sort_cases():
     rng = np.random.default_rng(7)
@@ -403,8 +463,7 @@ def test_assign_desil_matches_naive_through_many_buckets(seed, ties, monkeypatch
     monkeypatch.setattr(K, "n_buckets", lambda n: max(1, n // 16))
     rng = np.random.default_rng(seed)
     size = 10_000
-    welfare = rng.choice(rng.normal(size=300), size) if ties else np.round(
-        rng.normal(size=size), 2)
+    welfare = rng.choice(rng.normal(size=300), size) if ties else np.round(rng.normal(size=size), 2)
     weight = rng.integers(0, 9, size).astype(np.float64)
     groups = rng.choice(np.array([11, 31, 32, 94, 95]), size)
     for g in (None, groups):
@@ -427,8 +486,11 @@ def test_default_bucket_count_cuts_large_inputs():
 def test_naive_desil_by_runs_agrees_with_the_quadratic_reference():
     for seed in range(20):
         welfare, weight, groups, n = random_case(seed)
-        for a, b in zip(naive.desil_by_runs(welfare, weight, groups, n),
-                        naive.desil(welfare, weight, groups, n), strict=True):
+        for a, b in zip(
+            naive.desil_by_runs(welfare, weight, groups, n),
+            naive.desil(welfare, weight, groups, n),
+            strict=True,
+        ):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 

@@ -51,8 +51,10 @@ pytestmark = pytest.mark.filterwarnings("ignore::pmt.errors.SmallPopulationWarni
 def _changes(hh: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """New codes for one to three lookup variables (valid codes, household by household)."""
     picks = rng.choice(len(LOOKUPS), size=int(rng.integers(1, 4)), replace=False)
-    return {LOOKUPS[i].name: rng.choice(np.array(LOOKUPS[i].code_values), len(hh))
-            for i in picks.tolist()}
+    return {
+        LOOKUPS[i].name: rng.choice(np.array(LOOKUPS[i].code_values), len(hh))
+        for i in picks.tolist()
+    }
 
 
 def _rule(rng: np.random.Generator, n_classes: int) -> dict[str, float | int]:
@@ -63,33 +65,46 @@ def _rule(rng: np.random.Generator, n_classes: int) -> dict[str, float | int]:
 
 # =========================================================================== what_if
 
+
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(20, 300),
-       tie=st.sampled_from([0.0, 0.3, 0.7]), n_classes=st.sampled_from([10, 5, 4]),
-       via_result=st.booleans(), subset=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(20, 300),
+    tie=st.sampled_from([0.0, 0.3, 0.7]),
+    n_classes=st.sampled_from([10, 5, 4]),
+    via_result=st.booleans(),
+    subset=st.booleans(),
+)
 def test_what_if_is_ranking_the_changed_table_with_the_same_cutoffs(
-        seed: int, n: int, tie: float, n_classes: int, via_result: bool, subset: bool) -> None:
+    seed: int, n: int, tie: float, n_classes: int, via_result: bool, subset: bool
+) -> None:
     rng = np.random.default_rng(seed)
     hh = make_households(n, seed, tie_frac=tie)
     rule = _rule(rng, n_classes)
     original = pmt.rank(hh, WS, n=n_classes, **rule)
     cut = original.registry_cutoffs
-    rows = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False)) \
-        if subset else np.arange(n)
+    rows = (
+        np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
+        if subset
+        else np.arange(n)
+    )
     base = hh.iloc[rows]
     changes = _changes(base, rng)
     changed = base.copy()
     for col, value in changes.items():
         changed[col] = value
-    wi = (what_if(hh, WS, changes, result=original, rows=rows) if via_result else
-          what_if(hh, WS, changes, cutoffs=cut, rows=rows, **rule))
+    wi = (
+        what_if(hh, WS, changes, result=original, rows=rows)
+        if via_result
+        else what_if(hh, WS, changes, cutoffs=cut, rows=rows, **rule)
+    )
     after = pmt.rank(changed, WS, cutoffs=cut, n=n_classes, **rule)
     before = pmt.rank(base, WS, cutoffs=cut, n=n_classes, **rule)
     for tag, res in (("before", before), ("after", after)):
         np.testing.assert_array_equal(wi[f"welfare_{tag}"].to_numpy(), res.welfare)
         np.testing.assert_array_equal(wi[f"desil_national_{tag}"].to_numpy(), res.desil_national)
         prov = wi[f"desil_provincial_{tag}"]
-        assert not prov.isna().any()                      # the cutoffs cover every province
+        assert not prov.isna().any()  # the cutoffs cover every province
         np.testing.assert_array_equal(prov.to_numpy(int), res.desil_provincial)
         np.testing.assert_array_equal(wi[f"eligible_{tag}"].to_numpy(), res.eligible)
         assert wi[f"model_key_{tag}"].tolist() == [res.model_keys[m] for m in res.model]
@@ -98,8 +113,9 @@ def test_what_if_is_ranking_the_changed_table_with_the_same_cutoffs(
     # before the change: the original ranking's desil and eligibility, household by household
     # (registry cutoffs applied to the data they came from give the registry desil)
     np.testing.assert_array_equal(wi["desil_national_before"], original.desil_national[rows])
-    np.testing.assert_array_equal(wi["desil_provincial_before"].to_numpy(int),
-                                  original.desil_provincial[rows])
+    np.testing.assert_array_equal(
+        wi["desil_provincial_before"].to_numpy(int), original.desil_provincial[rows]
+    )
     np.testing.assert_array_equal(wi["eligible_before"], original.eligible[rows])
 
 
@@ -117,14 +133,13 @@ def test_what_if_provinces_without_cutoffs_get_na(seed: int, n: int, keep: int) 
     for col, value in changes.items():
         changed[col] = value
     wi = what_if(hh, WS, changes, cutoffs=partial)
-    ref = pmt.rank(changed, WS, cutoffs=full)   # same national row; every province covered
+    ref = pmt.rank(changed, WS, cutoffs=full)  # same national row; every province covered
     np.testing.assert_array_equal(wi["desil_national_after"], ref.desil_national)
     np.testing.assert_array_equal(wi["eligible_after"], ref.eligible)
     is_covered = np.isin(ref.province, [int(p) for p in covered])
     prov = wi["desil_provincial_after"]
     np.testing.assert_array_equal(prov.isna().to_numpy(), ~is_covered)
-    np.testing.assert_array_equal(prov[is_covered].to_numpy(int),
-                                  ref.desil_provincial[is_covered])
+    np.testing.assert_array_equal(prov[is_covered].to_numpy(int), ref.desil_provincial[is_covered])
 
 
 def test_what_if_takes_cutoff_checks_from_rank() -> None:
@@ -144,25 +159,28 @@ def test_what_if_takes_cutoff_checks_from_rank() -> None:
 
 # =========================================================================== explain
 
+
 def _line_of(district: int, urban: int) -> float:
     lines = WS.poverty_lines
     return next(lines[k] for k in fallback_chain(district, urban) if k in lines)
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 200),
-       tie=st.sampled_from([0.0, 0.5]))
-def test_explain_contributions_add_up_to_score_bit_for_bit(seed: int, n: int,
-                                                           tie: float) -> None:
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 200), tie=st.sampled_from([0.0, 0.5]))
+def test_explain_contributions_add_up_to_score_bit_for_bit(seed: int, n: int, tie: float) -> None:
     hh = make_households(n, seed, tie_frac=tie)
     e = explain(hh, WS)
     welfare = pmt.score(hh, WS).to_numpy()
     np.testing.assert_array_equal(e["welfare"].to_numpy(), welfare)
     names = list(e.columns[2:-1])
-    assert names == ["intercept", *(v.name for v in LOOKUPS), *SPEC.numeric_terms,
-                     "minus_log_poverty_line"]
+    assert names == [
+        "intercept",
+        *(v.name for v in LOOKUPS),
+        *SPEC.numeric_terms,
+        "minus_log_poverty_line",
+    ]
     acc = e[names[0]].to_numpy().copy()
-    for name in names[1:]:                 # the kernel's order of summation
+    for name in names[1:]:  # the kernel's order of summation
         acc = acc + e[name].to_numpy()
     np.testing.assert_array_equal(acc, welfare)
 
@@ -174,10 +192,12 @@ def test_explain_contributions_add_up_to_score_bit_for_bit(seed: int, n: int,
         col = [terms.index(f"{v.name}={int(c)}") for c in hh[v.name]]
         np.testing.assert_array_equal(e[v.name], coef[m, col])
     size = hh["hh_size"].to_numpy(float)
-    derived = {"log_floor_area_pc": np.log(hh["floor_area"].to_numpy(float) / size),
-               "log_hh_size": np.log(size),
-               "share_dependents": (hh["n_children"] + hh["n_elderly"]).to_numpy() / size,
-               "share_working": hh["n_working"].to_numpy() / size}
+    derived = {
+        "log_floor_area_pc": np.log(hh["floor_area"].to_numpy(float) / size),
+        "log_hh_size": np.log(size),
+        "share_dependents": (hh["n_children"] + hh["n_elderly"]).to_numpy() / size,
+        "share_working": hh["n_working"].to_numpy() / size,
+    }
     for t in SPEC.numeric_terms:
         beta = coef[m, terms.index(t)]
         if t in derived:
@@ -189,6 +209,7 @@ def test_explain_contributions_add_up_to_score_bit_for_bit(seed: int, n: int,
 
 
 # =========================================================================== evaluate's quotas
+
 
 def _exact_poorest(x: np.ndarray, w: np.ndarray, share: Fraction) -> np.ndarray:
     """S < share * T in exact rational arithmetic (integer weights), O(n^2)."""
@@ -202,17 +223,20 @@ def _tied(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     n = draw(st.integers(2, 150))
     levels = draw(st.integers(1, 12))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    true = rng.integers(0, levels, n) * 0.25 - 1.0        # few values: heavy ties
+    true = rng.integers(0, levels, n) * 0.25 - 1.0  # few values: heavy ties
     pred = rng.integers(0, levels, n) * 0.25 - 1.0
-    w = rng.integers(0, 9, n).astype(float)              # whole people, some zero
-    w[rng.integers(0, n)] += 1.0                          # a positive total
-    if draw(st.booleans()):                               # people x survey weight
+    w = rng.integers(0, 9, n).astype(float)  # whole people, some zero
+    w[rng.integers(0, n)] += 1.0  # a positive total
+    if draw(st.booleans()):  # people x survey weight
         w = w * rng.choice([0.3, 1.7, 2.9, 10.1], n)
     return true, pred, w
 
 
-QUOTAS = [(Fraction(k, 10), k / 10) for k in range(1, 10)] + \
-    [(Fraction(1, 4), 0.25), (Fraction(2, 3), 2 / 3), (Fraction(0.37), 0.37)]
+QUOTAS = [(Fraction(k, 10), k / 10) for k in range(1, 10)] + [
+    (Fraction(1, 4), 0.25),
+    (Fraction(2, 3), 2 / 3),
+    (Fraction(0.37), 0.37),
+]
 
 
 def _rule_selection(x: np.ndarray, w: np.ndarray, share: float) -> np.ndarray:
@@ -226,8 +250,7 @@ def _rule_selection(x: np.ndarray, w: np.ndarray, share: float) -> np.ndarray:
 
 
 @MANY
-@given(case=_tied(), picks=st.lists(st.sampled_from(QUOTAS), min_size=1, max_size=4,
-                                    unique=True))
+@given(case=_tied(), picks=st.lists(st.sampled_from(QUOTAS), min_size=1, max_size=4, unique=True))
 def test_quota_targets_exactly_the_desil_rule_selection(case, picks) -> None:
     true, pred, w = case
     shares = [h for _, h in picks]
@@ -236,13 +259,13 @@ def test_quota_targets_exactly_the_desil_rule_selection(case, picks) -> None:
         P, T = ev.poor[r], ev.targeted[r]
         np.testing.assert_array_equal(P, _rule_selection(true, w, h))
         np.testing.assert_array_equal(T, _rule_selection(pred, w, h))
-        if (w == np.round(w)).all():                      # exact arithmetic is possible
+        if (w == np.round(w)).all():  # exact arithmetic is possible
             np.testing.assert_array_equal(P, _exact_poorest(true, w, exact))
             np.testing.assert_array_equal(T, _exact_poorest(pred, w, exact))
-        if exact.denominator == 10:   # rank's own eligibility rule: desil (n=10) <= k
+        if exact.denominator == 10:  # rank's own eligibility rule: desil (n=10) <= k
             k = exact.numerator * 10 // exact.denominator
             np.testing.assert_array_equal(T, pmt.assign_desil(pred, w).desil <= k)
-        for x, mark in ((true, P), (pred, T)):            # ties never split
+        for x, mark in ((true, P), (pred, T)):  # ties never split
             for value in np.unique(x):
                 assert len(set(mark[x == value].tolist())) == 1
     # the given-poor rule targets the poor's share by the same rule
@@ -279,9 +302,15 @@ def _r2(y: np.ndarray, yhat: np.ndarray, w: np.ndarray) -> float:
 
 def _without_lines(keys: tuple[str, ...], coef: np.ndarray) -> WeightSet:
     """A weight set whose welfare is the raw prediction of log per-capita consumption."""
-    manifest = Manifest(name="raw", version="0", created=dt.date(2026, 1, 1),
-                        description="models without poverty lines", synthetic=True,
-                        region_vintage="test", spec=SPEC)
+    manifest = Manifest(
+        name="raw",
+        version="0",
+        created=dt.date(2026, 1, 1),
+        description="models without poverty lines",
+        synthetic=True,
+        region_vintage="test",
+        spec=SPEC,
+    )
     return WeightSet(manifest, keys, np.asarray(coef).reshape(len(keys), -1), {})
 
 
@@ -311,8 +340,9 @@ def _node(survey: pd.DataFrame, key: str) -> np.ndarray:
 
 def test_calibration_r2_is_scored_by_pmt_score(survey) -> None:
     s, truth = survey
-    cal = _quiet(C.calibrate, s, poverty_lines=truth.poverty_lines, on_collinear="drop",
-                 lambdas=FIXED)
+    cal = _quiet(
+        C.calibrate, s, poverty_lines=truth.poverty_lines, on_collinear="drop", lambdas=FIXED
+    )
     ws = cal.weights
     assert (cal.levels() > 0).all()
     y = np.log(s["consumption"].to_numpy(float))
@@ -332,9 +362,16 @@ def test_calibration_r2_is_scored_by_pmt_score(survey) -> None:
 
 def test_poverty_weighted_fit_takes_the_poorest_share_by_the_desil_rule(survey) -> None:
     s, truth = survey
-    cal = _quiet(C.calibrate, s, poverty_lines=truth.poverty_lines, on_collinear="drop",
-                 estimator="poverty_wls", truncate=0.4, pooling="fallback",
-                 min_households=10**9)
+    cal = _quiet(
+        C.calibrate,
+        s,
+        poverty_lines=truth.poverty_lines,
+        on_collinear="drop",
+        estimator="poverty_wls",
+        truncate=0.4,
+        pooling="fallback",
+        min_households=10**9,
+    )
     # observed welfare log(consumption) - log(line), the line as the scorer applies it
     minus_line = explain(s, cal.weights)["minus_log_poverty_line"].to_numpy()
     welfare = np.log(s["consumption"].to_numpy(float)) + minus_line
@@ -346,9 +383,15 @@ def test_poverty_weighted_fit_takes_the_poorest_share_by_the_desil_rule(survey) 
 
 def test_cross_validation_scores_through_pmt_score(survey) -> None:
     s, truth = survey
-    cv = _quiet(C.cross_validate, s, poverty_lines=truth.poverty_lines, on_collinear="drop",
-                lambdas=FIXED, folds=3,
-                estimators={"wls": {}, "pw": {"estimator": "poverty_wls", "truncate": 0.4}})
+    cv = _quiet(
+        C.cross_validate,
+        s,
+        poverty_lines=truth.poverty_lines,
+        on_collinear="drop",
+        lambdas=FIXED,
+        folds=3,
+        estimators={"wls": {}, "pw": {"estimator": "poverty_wls", "truncate": 0.4}},
+    )
     y = np.log(s["consumption"].to_numpy(float))
     pw = s["hh_size"].to_numpy(float) * s["weight"].to_numpy(float)
     fold = cv.predictions["fold"].to_numpy()
@@ -356,8 +399,9 @@ def test_cross_validation_scores_through_pmt_score(survey) -> None:
         raw = np.full(len(s), np.nan)
         for k, ws in enumerate(cv.fold_weights[label]):
             test, train = fold == k, fold != k
-            np.testing.assert_array_equal(cv.predictions[f"pred_{label}"].to_numpy()[test],
-                                          pmt.score(s, ws).to_numpy()[test])
+            np.testing.assert_array_equal(
+                cv.predictions[f"pred_{label}"].to_numpy()[test], pmt.score(s, ws).to_numpy()[test]
+            )
             hat = pmt.score(s, _without_lines(ws.model_keys, ws.coefficients)).to_numpy()
             row = cv.folds[(cv.folds["estimator"] == label) & (cv.folds["fold"] == k)]
             assert row["in_sample_r2"].item() == _r2(y[train], hat[train], pw[train])
@@ -365,4 +409,5 @@ def test_cross_validation_scores_through_pmt_score(survey) -> None:
             raw[test] = hat[test]
         assert cv.table.loc[label, "r2"] == _r2(y, raw, pw)
         assert cv.table.loc[label, "in_sample_r2"] == pytest.approx(
-            cv.folds.loc[cv.folds["estimator"] == label, "in_sample_r2"].mean(), rel=1e-15)
+            cv.folds.loc[cv.folds["estimator"] == label, "in_sample_r2"].mean(), rel=1e-15
+        )

@@ -18,7 +18,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if proc.returncode != 0:
         pytest.fail(f"building the wheel failed:\n{proc.stdout}\n{proc.stderr}")
     (path,) = out.glob("pmt-*.whl")
@@ -27,8 +30,9 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_wheel_contains_the_shipped_weight_sets(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    shipped = sorted(p.name for p in (ROOT / "weights").iterdir()
-                     if (p / "manifest.json").is_file())
+    shipped = sorted(
+        p.name for p in (ROOT / "weights").iterdir() if (p / "manifest.json").is_file()
+    )
     assert shipped, "no weight set in weights/"
     for name in shipped:
         for f in ("manifest.json", "coefficients.csv"):
@@ -36,16 +40,25 @@ def test_wheel_contains_the_shipped_weight_sets(wheel: Path) -> None:
     assert not any(n.endswith((".nbi", ".nbc", ".pyc")) for n in names)
 
 
-def test_load_by_name_from_the_installed_wheel_not_the_checkout(wheel: Path,
-                                                                tmp_path: Path) -> None:
+def test_load_by_name_from_the_installed_wheel_not_the_checkout(
+    wheel: Path, tmp_path: Path
+) -> None:
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
-    code = ("import pmt, pathlib; ws = pmt.load_weights('demo'); "
-            "print(pathlib.Path(pmt.__file__).resolve()); print(ws.path.resolve()); "
-            "print(ws.content_hash)")
+    code = (
+        "import pmt, pathlib; ws = pmt.load_weights('demo'); "
+        "print(pathlib.Path(pmt.__file__).resolve()); print(ws.path.resolve()); "
+        "print(ws.content_hash)"
+    )
     env = {**os.environ, "PYTHONPATH": str(site)}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     module, folder, digest = proc.stdout.split()
     assert Path(module).is_relative_to(site.resolve())
@@ -70,6 +83,6 @@ def test_variable_catalogue_doc_is_current() -> None:
         import make_variables
     finally:
         sys.path.remove(str(ROOT / "docs"))
-    assert (ROOT / "docs" / "variables.md").read_text(encoding="utf-8") == \
-        make_variables.render(), "run: python docs/make_variables.py"
-
+    assert (ROOT / "docs" / "variables.md").read_text(
+        encoding="utf-8"
+    ) == make_variables.render(), "run: python docs/make_variables.py"

@@ -19,11 +19,17 @@ from pmt.regions import PROVINCES
 from pmt.spec import CANONICAL_COLUMNS, Derived, Variable, VariableSpec
 from pmt.weights import Manifest, WeightSet, save_weights
 
-FAST = settings(max_examples=40, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-RESULT_COLUMNS = ("welfare", "desil_national", "desil_provincial", "rank_national",
-                  "rank_provincial", "share_below_national", "share_below_provincial")
+RESULT_COLUMNS = (
+    "welfare",
+    "desil_national",
+    "desil_provincial",
+    "rank_national",
+    "rank_provincial",
+    "share_below_national",
+    "share_below_provincial",
+)
 
 
 def _bits(a: np.ndarray) -> np.ndarray:
@@ -39,18 +45,24 @@ def _assert_frames_identical(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 # at least 12 households: registry mode refuses fewer households than classes (n <= 12
 # here); the rule itself on 1..500 households is pinned through assign_desil below
-households_args = st.fixed_dictionaries({
-    "n": st.integers(12, 250),
-    "seed": st.integers(0, 2**32 - 1),
-    "tie_frac": st.sampled_from([0.0, 0.1, 0.5, 0.9]),
-})
+households_args = st.fixed_dictionaries(
+    {
+        "n": st.integers(12, 250),
+        "seed": st.integers(0, 2**32 - 1),
+        "tie_frac": st.sampled_from([0.0, 0.1, 0.5, 0.9]),
+    }
+)
 
 
 # --------------------------------------------------------------------------- row order
 
+
 @FAST
-@given(args=households_args, perm_seed=st.integers(0, 2**32 - 1),
-       mode=st.sampled_from(["registry", "reference"]))
+@given(
+    args=households_args,
+    perm_seed=st.integers(0, 2**32 - 1),
+    mode=st.sampled_from(["registry", "reference"]),
+)
 def test_row_permutation_invariance(tiny_ws_ref, args, perm_seed, mode):
     df = make_households(**args)
     perm = np.random.default_rng(perm_seed).permutation(len(df))
@@ -63,10 +75,12 @@ def test_row_permutation_invariance(tiny_ws_ref, args, perm_seed, mode):
 
 
 @FAST
-@given(args=households_args, perm_seed=st.integers(0, 2**32 - 1),
-       weighting=st.sampled_from(["person", "household"]))
-def test_row_permutation_invariance_with_non_integer_weights(tiny_ws, args, perm_seed,
-                                                             weighting):
+@given(
+    args=households_args,
+    perm_seed=st.integers(0, 2**32 - 1),
+    weighting=st.sampled_from(["person", "household"]),
+)
+def test_row_permutation_invariance_with_non_integer_weights(tiny_ws, args, perm_seed, weighting):
     """Sums of equal-welfare runs go in canonical order: bit-identical for any row order."""
     df = make_households(**args)
     rng = np.random.default_rng(perm_seed)
@@ -78,8 +92,13 @@ def test_row_permutation_invariance_with_non_integer_weights(tiny_ws, args, perm
 
 
 @FAST
-@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 300), n=st.integers(2, 12),
-       n_values=st.integers(1, 6), grouped=st.booleans())
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.integers(1, 300),
+    n=st.integers(2, 12),
+    n_values=st.integers(1, 6),
+    grouped=st.booleans(),
+)
 def test_assign_desil_permutation_invariance_float_weights(seed, size, n, n_values, grouped):
     rng = np.random.default_rng(seed)
     welfare = rng.choice(rng.normal(0, 1, n_values), size)
@@ -87,8 +106,9 @@ def test_assign_desil_permutation_invariance_float_weights(seed, size, n, n_valu
     groups = rng.choice(np.array(["a", "b", "c"]), size) if grouped else None
     perm = rng.permutation(size)
     a = pmt.assign_desil(welfare, weight, groups=groups, n=n)
-    b = pmt.assign_desil(welfare[perm], weight[perm], groups=None if groups is None
-                         else groups[perm], n=n)
+    b = pmt.assign_desil(
+        welfare[perm], weight[perm], groups=None if groups is None else groups[perm], n=n
+    )
     inv = np.argsort(perm)
     np.testing.assert_array_equal(b.desil[inv], a.desil)
     np.testing.assert_array_equal(b.rank[inv], a.rank)
@@ -96,6 +116,7 @@ def test_assign_desil_permutation_invariance_float_weights(seed, size, n, n_valu
 
 
 # --------------------------------------------------------------------------- ties
+
 
 @FAST
 @given(args=households_args, weighting=st.sampled_from(["person", "household"]))
@@ -114,8 +135,12 @@ def test_ties_are_never_split(tiny_ws, args, weighting):
 
 
 @FAST
-@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 400), n=st.integers(2, 12),
-       n_values=st.integers(1, 5))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.integers(1, 400),
+    n=st.integers(2, 12),
+    n_values=st.integers(1, 5),
+)
 def test_ties_are_never_split_assign_desil(seed, size, n, n_values):
     rng = np.random.default_rng(seed)
     welfare = rng.choice(rng.normal(0, 1, n_values), size)
@@ -131,8 +156,8 @@ def test_ties_are_never_split_assign_desil(seed, size, n, n_values):
 
 # --------------------------------------------------------------------------- desil shares
 
-def check_class_sizes(welfare: np.ndarray, weight: np.ndarray, desil: np.ndarray, n: int
-                      ) -> None:
+
+def check_class_sizes(welfare: np.ndarray, weight: np.ndarray, desil: np.ndarray, n: int) -> None:
     """The exact bound on class sizes implied by the rule.
 
     Let A_k be the people in desil <= k and R_k the people in the *tie run*
@@ -182,12 +207,17 @@ def test_each_desil_holds_one_nth_of_the_people(tiny_ws, args, n):
 
 
 @FAST
-@given(seed=st.integers(0, 2**32 - 1), size=st.integers(1, 500), n=st.integers(2, 12),
-       n_values=st.one_of(st.none(), st.integers(1, 20)))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    size=st.integers(1, 500),
+    n=st.integers(2, 12),
+    n_values=st.one_of(st.none(), st.integers(1, 20)),
+)
 def test_each_desil_holds_one_nth_assign_desil(seed, size, n, n_values):
     rng = np.random.default_rng(seed)
-    welfare = (rng.normal(0, 1, size) if n_values is None
-               else rng.choice(rng.normal(0, 1, n_values), size))
+    welfare = (
+        rng.normal(0, 1, size) if n_values is None else rng.choice(rng.normal(0, 1, n_values), size)
+    )
     weight = rng.integers(0, 12, size).astype(float)
     weight[rng.integers(0, size)] += 1
     res = pmt.assign_desil(welfare, weight, n=n)
@@ -208,6 +238,7 @@ def test_class_size_bound_is_tight_by_hand():
 
 # --------------------------------------------------------------------------- reference mode
 
+
 @FAST
 @given(args=households_args)
 def test_reference_mode_follows_the_stored_cutoffs(tiny_ws_ref, args):
@@ -225,7 +256,8 @@ def test_reference_mode_follows_the_stored_cutoffs(tiny_ws_ref, args):
 # --------------------------------------------------------------------------- weight-set format
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(
-    lambda s: s not in CANONICAL_COLUMNS and not s.startswith("zz"))
+    lambda s: s not in CANONICAL_COLUMNS and not s.startswith("zz")
+)
 labels = st.text(max_size=30)
 bounds = st.floats(allow_nan=False, allow_infinity=False, width=64)
 
@@ -233,8 +265,13 @@ bounds = st.floats(allow_nan=False, allow_infinity=False, width=64)
 @st.composite
 def variables(draw, name):
     kind = draw(st.sampled_from(["binary", "categorical", "count", "continuous"]))
-    kw = {"name": name, "kind": kind, "label": draw(labels), "block": draw(names),
-          "in_model": draw(st.booleans())}
+    kw = {
+        "name": name,
+        "kind": kind,
+        "label": draw(labels),
+        "block": draw(names),
+        "in_model": draw(st.booleans()),
+    }
     if kind == "categorical":
         kw["codes"] = draw(st.dictionaries(st.integers(-5, 300), labels, min_size=2, max_size=6))
     if kind in ("count", "continuous"):
@@ -256,16 +293,22 @@ def specs(draw):
         else:
             args = (draw(st.sampled_from(numeric)),)
         derived.append(Derived(name=f"zz{i}", op=op, args=args, label=draw(labels)))
-    return VariableSpec(name=draw(labels), version=draw(st.text(min_size=1, max_size=8)),
-                        variables=vs, derived=tuple(derived),
-                        max_household_size=draw(st.integers(1, 200)))
+    return VariableSpec(
+        name=draw(labels),
+        version=draw(st.text(min_size=1, max_size=8)),
+        variables=vs,
+        derived=tuple(derived),
+        max_household_size=draw(st.integers(1, 200)),
+    )
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | bounds | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                 max_size=4),
-    max_leaves=12)
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 
 @st.composite
@@ -278,13 +321,17 @@ def manifests(draw):
         synthetic=draw(st.booleans()),
         region_scheme=draw(st.sampled_from(["BPS", "Kemendagri"])),
         region_vintage=draw(st.text(max_size=10)),
-        model_level=draw(st.sampled_from(["district_urban", "district", "province_urban",
-                                          "province", "national"])),
+        model_level=draw(
+            st.sampled_from(
+                ["district_urban", "district", "province_urban", "province", "national"]
+            )
+        ),
         spec=draw(st.one_of(st.just(SPEC), specs())),
         cutoff_classes=draw(st.one_of(st.none(), st.integers(2, 100))),
         provenance=draw(st.dictionaries(st.text(max_size=10), json_values, max_size=4)),
-        content_hash=draw(st.one_of(st.none(), st.from_regex(r"sha256:[0-9a-f]{64}",
-                                                             fullmatch=True))),
+        content_hash=draw(
+            st.one_of(st.none(), st.from_regex(r"sha256:[0-9a-f]{64}", fullmatch=True))
+        ),
     )
 
 
@@ -297,32 +344,46 @@ def test_manifest_json_round_trip(m):
 
 
 coefficients = st.floats(allow_nan=False, allow_infinity=False, width=64)
-model_key_choices = (["national"] + [f"{p:02d}" for p in PROVINCES]
-                     + [f"{p:02d}-urban" for p in PROVINCES] + ["3171", "3171-rural", "9401"])
+model_key_choices = (
+    ["national"]
+    + [f"{p:02d}" for p in PROVINCES]
+    + [f"{p:02d}-urban" for p in PROVINCES]
+    + ["3171", "3171-rural", "9401"]
+)
 
 
 @settings(max_examples=15, deadline=None)
 @given(data=st.data())
 def test_save_load_round_trip(data):
-    keys = tuple(data.draw(st.lists(st.sampled_from(model_key_choices), min_size=1, max_size=5,
-                                    unique=True).map(lambda ks: ["national", *ks])
-                           .filter(lambda ks: len(set(ks)) == len(ks))))
+    keys = tuple(
+        data.draw(
+            st.lists(st.sampled_from(model_key_choices), min_size=1, max_size=5, unique=True)
+            .map(lambda ks: ["national", *ks])
+            .filter(lambda ks: len(set(ks)) == len(ks))
+        )
+    )
     n_terms = len(SPEC.terms)
-    flat = data.draw(st.lists(coefficients, min_size=len(keys) * n_terms,
-                              max_size=len(keys) * n_terms))
+    flat = data.draw(
+        st.lists(coefficients, min_size=len(keys) * n_terms, max_size=len(keys) * n_terms)
+    )
     coef = np.array(flat, dtype=np.float64).reshape(len(keys), n_terms)
-    lines = data.draw(st.dictionaries(st.sampled_from(keys),
-                                      st.floats(1e-300, 1e300, allow_nan=False), max_size=3))
+    lines = data.draw(
+        st.dictionaries(
+            st.sampled_from(keys), st.floats(1e-300, 1e300, allow_nan=False), max_size=3
+        )
+    )
     if lines:
         lines["national"] = data.draw(st.floats(1.0, 1e7))
     n = data.draw(st.integers(2, 12))
-    scopes = data.draw(st.lists(st.sampled_from([f"{p:02d}" for p in PROVINCES]), max_size=3,
-                                unique=True))
+    scopes = data.draw(
+        st.lists(st.sampled_from([f"{p:02d}" for p in PROVINCES]), max_size=3, unique=True)
+    )
     cut = {}
     if data.draw(st.booleans()):
         for scope in ["national", *scopes]:
-            cut[scope] = np.sort(np.array(data.draw(st.lists(coefficients, min_size=n - 1,
-                                                             max_size=n - 1))))
+            cut[scope] = np.sort(
+                np.array(data.draw(st.lists(coefficients, min_size=n - 1, max_size=n - 1)))
+            )
     m = tiny_weight_set().manifest.model_copy(update={"provenance": {"note": "round trip"}})
     ws = WeightSet(m, keys, coef, lines, cut)
     with tempfile.TemporaryDirectory() as tmp:
@@ -336,9 +397,17 @@ def test_save_load_round_trip(data):
             np.testing.assert_array_equal(_bits(loaded.cutoffs[scope]), _bits(c))
         assert loaded.manifest.cutoff_classes == (n if cut else None)
         assert loaded.content_hash == saved.content_hash == loaded.manifest.content_hash
-        assert loaded.manifest.model_copy(update={"content_hash": None, "files": m.files,
-                                                  "cutoff_classes": None,
-                                                  "file_hashes": None}) == m
+        assert (
+            loaded.manifest.model_copy(
+                update={
+                    "content_hash": None,
+                    "files": m.files,
+                    "cutoff_classes": None,
+                    "file_hashes": None,
+                }
+            )
+            == m
+        )
         # saving what was loaded writes the same bytes and the same hash
         again = save_weights(loaded, Path(tmp) / "b")
         assert again.content_hash == saved.content_hash
@@ -355,8 +424,13 @@ def test_save_keeps_cutoffs_the_manifest_had_no_file_for(tiny_ws, tmp_path):
     """
     assert tiny_ws.manifest.files.cutoffs is None
     cut = {"national": np.linspace(-1.0, 1.0, 9)}
-    ws = WeightSet(tiny_ws.manifest, tiny_ws.model_keys, tiny_ws.coefficients.copy(),
-                   dict(tiny_ws.poverty_lines), cut)
+    ws = WeightSet(
+        tiny_ws.manifest,
+        tiny_ws.model_keys,
+        tiny_ws.coefficients.copy(),
+        dict(tiny_ws.poverty_lines),
+        cut,
+    )
     saved = save_weights(ws, tmp_path / "with-cutoffs")
     assert set(saved.cutoffs) == {"national"}
     np.testing.assert_array_equal(saved.cutoffs["national"], cut["national"])
@@ -364,16 +438,21 @@ def test_save_keeps_cutoffs_the_manifest_had_no_file_for(tiny_ws, tmp_path):
 
 def test_save_keeps_poverty_lines_the_manifest_had_no_file_for(tiny_ws, tmp_path):
     """The same for poverty lines added to a set saved without them."""
-    bare = save_weights(WeightSet(tiny_ws.manifest, tiny_ws.model_keys,
-                                  tiny_ws.coefficients.copy()), tmp_path / "bare")
+    bare = save_weights(
+        WeightSet(tiny_ws.manifest, tiny_ws.model_keys, tiny_ws.coefficients.copy()),
+        tmp_path / "bare",
+    )
     assert bare.manifest.files.poverty_lines is None and not bare.poverty_lines
     lines = {"national": 600_000.0}
-    saved = save_weights(WeightSet(bare.manifest, bare.model_keys, bare.coefficients.copy(),
-                                   lines), tmp_path / "with-lines")
+    saved = save_weights(
+        WeightSet(bare.manifest, bare.model_keys, bare.coefficients.copy(), lines),
+        tmp_path / "with-lines",
+    )
     assert dict(saved.poverty_lines) == lines
 
 
 # --------------------------------------------------------------------------- threads
+
 
 @settings(max_examples=5, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
@@ -385,17 +464,17 @@ def test_same_result_for_one_and_two_threads(tiny_ws_ref, seed):
         for threads in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(threads)
             frames[threads, "registry"] = pmt.rank(df, tiny_ws_ref).to_frame()
-            frames[threads, "reference"] = pmt.rank(df, tiny_ws_ref,
-                                                    cutoffs="reference").to_frame()
+            frames[threads, "reference"] = pmt.rank(df, tiny_ws_ref, cutoffs="reference").to_frame()
             frames[threads, "desil"] = pmt.assign_desil(
-                frames[threads, "registry"]["welfare"], df["hh_size"] * 0.37,
-                groups=df["district_code"] // 100)
+                frames[threads, "registry"]["welfare"],
+                df["hh_size"] * 0.37,
+                groups=df["district_code"] // 100,
+            )
     finally:
         numba.set_num_threads(before)
     for mode in ("registry", "reference"):
         _assert_frames_identical(frames[1, mode], frames[max(k[0] for k in frames), mode])
-    for a, b in zip(frames[1, "desil"], frames[max(k[0] for k in frames), "desil"],
-                    strict=True):
+    for a, b in zip(frames[1, "desil"], frames[max(k[0] for k in frames), "desil"], strict=True):
         np.testing.assert_array_equal(_bits(a.astype(float)), _bits(b.astype(float)))
 
 

@@ -15,9 +15,18 @@ from conftest import SPEC, make_households
 import pmt
 from pmt.weights import Manifest, WeightSet
 
-REQUIRED = ("hh_id", "welfare", "model_key", "desil_national", "desil_provincial",
-            "rank_national", "rank_provincial", "share_below_national",
-            "share_below_provincial", "eligible")
+REQUIRED = (
+    "hh_id",
+    "welfare",
+    "model_key",
+    "desil_national",
+    "desil_provincial",
+    "rank_national",
+    "rank_provincial",
+    "share_below_national",
+    "share_below_provincial",
+    "eligible",
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +41,7 @@ def res(df, tiny_ws):
 
 # --------------------------------------------------------------------------- a worked example
 
+
 @pytest.fixture(scope="module")
 def tenure_only(weights_dir):
     """One national model; welfare = the coefficient of the household's tenure code.
@@ -42,8 +52,15 @@ def tenure_only(weights_dir):
     coef = np.zeros((1, len(SPEC.terms)))
     for code, value in {1: 0.6, 2: 0.2, 3: -0.4, 4: -0.1, 5: 0.9, 6: 0.0}.items():
         coef[0, SPEC.terms.index(f"tenure={code}")] = value
-    m = Manifest(name="tenure-only", version="1", created="2026-01-01",
-                 description="worked example", synthetic=True, region_vintage="test", spec=SPEC)
+    m = Manifest(
+        name="tenure-only",
+        version="1",
+        created="2026-01-01",
+        description="worked example",
+        synthetic=True,
+        region_vintage="test",
+        spec=SPEC,
+    )
     return pmt.save_weights(WeightSet(m, ("national",), coef), weights_dir / "tenure-only")
 
 
@@ -72,28 +89,56 @@ def test_rank_worked_example_by_hand(tenure_only):
     df["district_code"] = [3171, 3201, 3171, 3201, 3171, 3171, 3201, 3171, 3201, 3171]
     df["tenure"] = [3, 5, 1, 3, 4, 2, 6, 3, 1, 6]
     df["hh_size"] = [2, 3, 4, 1, 3, 1, 4, 2, 2, 2]
-    for c in ("n_children", "n_elderly", "n_working", "n_disabled", "n_chronic_ill",
-              "n_school_dropout"):
+    for c in (
+        "n_children",
+        "n_elderly",
+        "n_working",
+        "n_disabled",
+        "n_chronic_ill",
+        "n_school_dropout",
+    ):
         df[c] = 0
     res = pmt.rank(df, tenure_only, n=4, max_desil=2)
     f = res.to_frame()
     assert f["welfare"].tolist() == [-0.4, 0.9, 0.6, -0.4, -0.1, 0.2, 0.0, -0.4, 0.6, 0.0]
     assert f["desil_national"].tolist() == [1, 4, 3, 1, 1, 3, 2, 1, 3, 2]
     assert f["rank_national"].tolist() == [1, 10, 8, 1, 4, 7, 5, 1, 8, 5]
-    assert f["share_below_national"].tolist() == [s / 24 for s in
-                                                  (0, 21, 15, 0, 5, 14, 8, 0, 15, 8)]
+    assert f["share_below_national"].tolist() == [
+        s / 24 for s in (0, 21, 15, 0, 5, 14, 8, 0, 15, 8)
+    ]
     assert f["desil_provincial"].tolist() == [1, 3, 3, 1, 2, 3, 1, 1, 3, 3]
     assert f["rank_provincial"].tolist() == [1, 4, 6, 1, 3, 5, 2, 1, 3, 4]
-    assert f["share_below_provincial"].tolist() == [0 / 14, 7 / 10, 10 / 14, 0 / 10, 4 / 14,
-                                                    9 / 14, 1 / 10, 0 / 14, 5 / 10, 7 / 14]
-    assert f["eligible"].tolist() == [True, False, False, True, True, False, True, True,
-                                      False, True]
+    assert f["share_below_provincial"].tolist() == [
+        0 / 14,
+        7 / 10,
+        10 / 14,
+        0 / 10,
+        4 / 14,
+        9 / 14,
+        1 / 10,
+        0 / 14,
+        5 / 10,
+        7 / 14,
+    ]
+    assert f["eligible"].tolist() == [
+        True,
+        False,
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+        True,
+    ]
     assert f["province_code"].tolist() == [31, 32, 31, 32, 31, 31, 32, 31, 32, 31]
     assert set(f["model_key"].astype(str)) == {"national"}
     assert f["hh_id"].tolist() == list(range(100, 110))
 
 
 # --------------------------------------------------------------------------- the frame
+
 
 def test_to_frame_columns(res):
     f = res.to_frame()
@@ -106,17 +151,29 @@ def test_to_frame_columns(res):
 
 def test_model_key_and_level(res, df, tiny_ws):
     f = res.to_frame()
-    expected = [naive.model_key(tiny_ws, d, u)
-                for d, u in zip(df.district_code, df.urban, strict=True)]
+    expected = [
+        naive.model_key(tiny_ws, d, u) for d, u in zip(df.district_code, df.urban, strict=True)
+    ]
     assert f["model_key"].astype(str).tolist() == expected
-    level = {"national": "national", "31": "province", "94": "province",
-             "31-urban": "province_urban", "51-rural": "province_urban",
-             "3171-urban": "district_urban", "3273-rural": "district_urban",
-             "3201": "district"}
+    level = {
+        "national": "national",
+        "31": "province",
+        "94": "province",
+        "31-urban": "province_urban",
+        "51-rural": "province_urban",
+        "3171-urban": "district_urban",
+        "3273-rural": "district_urban",
+        "3201": "district",
+    }
     assert f["model_level"].astype(str).tolist() == [level[k] for k in expected]
     # the fixture reaches every level of the fallback chain
-    assert set(f["model_level"].astype(str)) == {"national", "province", "province_urban",
-                                                 "district", "district_urban"}
+    assert set(f["model_level"].astype(str)) == {
+        "national",
+        "province",
+        "province_urban",
+        "district",
+        "district_urban",
+    }
 
 
 def test_index_and_order_follow_the_input(tiny_ws):
@@ -209,8 +266,11 @@ def test_eligible_line_rule(df, tiny_ws, line):
 
 # --------------------------------------------------------------------------- weighting
 
-@pytest.mark.parametrize(("weighting", "survey"), [("person", False), ("household", False),
-                                                   ("person", True), ("household", True)])
+
+@pytest.mark.parametrize(
+    ("weighting", "survey"),
+    [("person", False), ("household", False), ("person", True), ("household", True)],
+)
 def test_weighting_options(df, tiny_ws, weighting, survey):
     data = df.copy()
     kwargs = {"weighting": weighting}
@@ -258,16 +318,19 @@ def test_other_numbers_of_classes(df, tiny_ws, n):
 
 
 def test_registry_cutoffs_match_naive(res, df):
-    np.testing.assert_array_equal(res.registry_cutoffs["national"],
-                                  naive.cutoffs(res.welfare, df["hh_size"]))
+    np.testing.assert_array_equal(
+        res.registry_cutoffs["national"], naive.cutoffs(res.welfare, df["hh_size"])
+    )
     prov = (df["district_code"] // 100).to_numpy()
     for p in np.unique(prov):
         at = prov == p
-        np.testing.assert_array_equal(res.registry_cutoffs[f"{p:02d}"],
-                                      naive.cutoffs(res.welfare[at], df["hh_size"][at]))
+        np.testing.assert_array_equal(
+            res.registry_cutoffs[f"{p:02d}"], naive.cutoffs(res.welfare[at], df["hh_size"][at])
+        )
 
 
 # --------------------------------------------------------------------------- inputs and outputs
+
 
 def test_arrow_input_gives_the_same_result(df, tiny_ws):
     table = pa.Table.from_pandas(df, preserve_index=False)
@@ -278,12 +341,15 @@ def test_arrow_input_gives_the_same_result(df, tiny_ws):
 
 
 def test_chunked_arrow_input_gives_the_same_result(df, tiny_ws):
-    parts = [pa.Table.from_pandas(df.iloc[a:b], preserve_index=False)
-             for a, b in ((0, 7), (7, 150), (150, len(df)))]
+    parts = [
+        pa.Table.from_pandas(df.iloc[a:b], preserve_index=False)
+        for a, b in ((0, 7), (7, 150), (150, len(df)))
+    ]
     table = pa.concat_tables(parts)
     assert table.column("tenure").num_chunks == 3
-    pd.testing.assert_frame_equal(pmt.rank(table, tiny_ws).to_frame(),
-                                  pmt.rank(df, tiny_ws).to_frame(), check_exact=True)
+    pd.testing.assert_frame_equal(
+        pmt.rank(table, tiny_ws).to_frame(), pmt.rank(df, tiny_ws).to_frame(), check_exact=True
+    )
 
 
 def test_other_dtypes_give_the_same_result(df, tiny_ws):
@@ -319,7 +385,8 @@ def test_reference_without_cutoffs(df, tiny_ws):
 
 def test_reference_and_registry_differ_on_a_partial_registry(tiny_ws_ref, reference_sample):
     """A registry of only the poorest 40 %: reference desil stay <= 4 (or near), registry
-    desil spread over 1..10 again -- the reason reference mode exists."""
+    desil spread over 1..10 again -- the reason reference mode exists.
+    """
     full = pmt.rank(reference_sample, tiny_ws_ref)
     poor = reference_sample[full.desil_national <= 4]
     reg = pmt.rank(poor, tiny_ws_ref, cutoffs="registry")

@@ -7,14 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_households
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pmt
 from pmt import errors as E
 from pmt.io import rank_file
-
-from conftest import make_households
 
 
 def _in_memory(df: pd.DataFrame, ws, **kw) -> pd.DataFrame:
@@ -29,11 +28,13 @@ def registry_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFram
     return df, path
 
 
-@settings(max_examples=12, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(chunk=st.integers(1, 450), cutoffs=st.sampled_from(["registry", "reference"]))
-def test_any_chunk_size_gives_the_in_memory_result(registry_file, tiny_ws_ref, tmp_path, chunk,
-                                                   cutoffs):
+def test_any_chunk_size_gives_the_in_memory_result(
+    registry_file, tiny_ws_ref, tmp_path, chunk, cutoffs
+):
     df, path = registry_file
     out = tmp_path / f"out_{chunk}_{cutoffs}.parquet"
     res = rank_file(path, tiny_ws_ref, out, chunk_size=chunk, cutoffs=cutoffs)
@@ -51,15 +52,25 @@ def test_rejects_and_duplicate_ids_across_chunks(tiny_ws, tmp_path):
     df.loc[250, "hh_id"] = df.loc[10, "hh_id"]  # same id in different chunks
     df.to_parquet(tmp_path / "hh.parquet")
     expected = pmt.rank(df, tiny_ws, on_invalid="reject")
-    res = rank_file(tmp_path / "hh.parquet", tiny_ws, tmp_path / "out.parquet", chunk_size=64,
-                    on_invalid="reject", rejects=tmp_path / "rejects.parquet")
+    res = rank_file(
+        tmp_path / "hh.parquet",
+        tiny_ws,
+        tmp_path / "out.parquet",
+        chunk_size=64,
+        on_invalid="reject",
+        rejects=tmp_path / "rejects.parquet",
+    )
     got = pd.read_parquet(tmp_path / "out.parquet")
-    pd.testing.assert_frame_equal(got, expected.to_frame().reset_index(drop=True),
-                                  check_exact=True)
+    pd.testing.assert_frame_equal(got, expected.to_frame().reset_index(drop=True), check_exact=True)
     rejects = pd.read_parquet(tmp_path / "rejects.parquet")
     assert rejects["row"].tolist() == [3, 10, 40, 150, 250]
-    assert rejects["rule"].tolist() == ["missing_or_infinite", "duplicate_id", "invalid_code",
-                                        "missing_or_infinite", "duplicate_id"]
+    assert rejects["rule"].tolist() == [
+        "missing_or_infinite",
+        "duplicate_id",
+        "invalid_code",
+        "missing_or_infinite",
+        "duplicate_id",
+    ]
     assert rejects["row"].tolist() == expected.rejects["row"].tolist()
     assert rejects["rule"].tolist() == expected.rejects["rule"].tolist()
     assert res.n + res.n_rejected == len(df)

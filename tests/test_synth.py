@@ -26,6 +26,7 @@ def hh() -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- districts
 
+
 @pytest.mark.parametrize("scheme", ["BPS", "Kemendagri"])
 def test_districts_follow_the_province_table(scheme: str) -> None:
     d = pmt.synth.districts(scheme)
@@ -63,10 +64,16 @@ def test_districts_returns_a_copy() -> None:
 
 # --------------------------------------------------------------------------- registry
 
+
 def test_registry_columns_and_dtypes(hh: pd.DataFrame) -> None:
     spec = pmt.default_spec()
-    assert list(hh.columns) == ["hh_id", "district_code", "urban", "hh_size",
-                                *(v.name for v in spec.variables)]
+    assert list(hh.columns) == [
+        "hh_id",
+        "district_code",
+        "urban",
+        "hh_size",
+        *(v.name for v in spec.variables),
+    ]
     assert hh["hh_id"].dtype == np.int64 and (hh["hh_id"] == np.arange(1, len(hh) + 1)).all()
     assert hh["district_code"].dtype == np.int16 and hh["urban"].dtype == np.int8
     assert set(hh["district_code"]) <= set(pmt.synth.districts()["district_code"])
@@ -104,8 +111,10 @@ def test_registry_has_joint_structure(hh: pd.DataFrame) -> None:
     # Jakarta is richer than the Papua highlands
     codes = {p.name: code for code, p in province_table("BPS").items()}
     prov = hh["district_code"] // 100
-    assert hh.loc[prov == codes["DKI Jakarta"], "has_refrigerator"].mean() > \
-        hh.loc[prov == codes["Papua Pegunungan"], "has_refrigerator"].mean() + 0.2
+    assert (
+        hh.loc[prov == codes["DKI Jakarta"], "has_refrigerator"].mean()
+        > hh.loc[prov == codes["Papua Pegunungan"], "has_refrigerator"].mean() + 0.2
+    )
 
 
 def test_registry_is_independent_of_chunk_size_and_reports_progress() -> None:
@@ -114,8 +123,7 @@ def test_registry_is_independent_of_chunk_size_and_reports_progress() -> None:
     a = pmt.synth.registry(n, seed=4, chunk_size=1, progress=lambda d, t: calls.append((d, t)))
     assert calls == [(65_536, n), (n, n)]
     calls.clear()
-    b = pmt.synth.registry(n, seed=4, chunk_size=10**9,
-                           progress=lambda d, t: calls.append((d, t)))
+    b = pmt.synth.registry(n, seed=4, chunk_size=10**9, progress=lambda d, t: calls.append((d, t)))
     assert calls == [(n, n)]
     pd.testing.assert_frame_equal(a, b, check_exact=True)
     pd.testing.assert_frame_equal(a, pmt.synth.registry(n, seed=4), check_exact=True)
@@ -146,8 +154,7 @@ def test_registry_draws_variables_unknown_to_the_catalogue() -> None:
         Variable(name="x_cont", kind="continuous", label="f", min=0.0, max=5.0),
         Variable(name="x_lo", kind="continuous", label="f", min=2.0),
     )
-    spec = base.model_copy(update={"variables": base.variables + extra,
-                                   "max_household_size": 9})
+    spec = base.model_copy(update={"variables": base.variables + extra, "max_household_size": 9})
     hh = pmt.synth.registry(5_000, seed=6, spec=spec)
     assert hh["hh_size"].between(1, 9).all()
     assert set(hh["x_cat"].unique()) == {3, 7, 9}
@@ -158,16 +165,19 @@ def test_registry_draws_variables_unknown_to_the_catalogue() -> None:
     assert (hh["x_lo"] >= 2).all()
 
 
-@pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"n": 0}, ValueError, "n must be an int >= 1; got 0"),
-    ({"n": "5"}, TypeError, "n must be an int >= 1; got '5' (str)"),
-    ({"n": True}, TypeError, "n must be an int >= 1; got True (bool)"),
-    ({"n": 5, "seed": -1}, ValueError, "seed must be an int >= 0; got -1"),
-    ({"n": 5, "seed": 1.0}, ValueError, "seed must be an int >= 0; got 1.0 (float)"),
-    ({"n": 5, "chunk_size": 0}, ValueError, "chunk_size must be an int >= 1; got 0"),
-    ({"n": 5, "spec": "x"}, TypeError, "spec must be a pmt.VariableSpec or None; got str"),
-    ({"n": 5, "scheme": "ISO"}, ValueError, "'ISO'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"n": 0}, ValueError, "n must be an int >= 1; got 0"),
+        ({"n": "5"}, TypeError, "n must be an int >= 1; got '5' (str)"),
+        ({"n": True}, TypeError, "n must be an int >= 1; got True (bool)"),
+        ({"n": 5, "seed": -1}, ValueError, "seed must be an int >= 0; got -1"),
+        ({"n": 5, "seed": 1.0}, ValueError, "seed must be an int >= 0; got 1.0 (float)"),
+        ({"n": 5, "chunk_size": 0}, ValueError, "chunk_size must be an int >= 1; got 0"),
+        ({"n": 5, "spec": "x"}, TypeError, "spec must be a pmt.VariableSpec or None; got str"),
+        ({"n": 5, "scheme": "ISO"}, ValueError, "'ISO'"),
+    ],
+)
 def test_registry_bad_arguments(kwargs: dict, error: type, message: str) -> None:
     n = kwargs.pop("n")
     with pytest.raises(error) as info:
@@ -181,6 +191,7 @@ def test_integer_argument_type_errors_are_also_value_errors() -> None:
 
 
 # --------------------------------------------------------------------------- survey
+
 
 def test_survey_regional_weights_gross_up_to_the_provinces_households() -> None:
     d = pmt.synth.districts()
@@ -196,8 +207,9 @@ def test_survey_regional_weights_gross_up_to_the_provinces_households() -> None:
 
 
 def test_survey_truth_is_labelled_synthetic_and_national_without_heterogeneity() -> None:
-    _, truth = pmt.synth.survey(2_000, seed=1, provinces=(31,), heterogeneity=0.0,
-                                return_truth=True)
+    _, truth = pmt.synth.survey(
+        2_000, seed=1, provinces=(31,), heterogeneity=0.0, return_truth=True
+    )
     assert truth.manifest.synthetic is True and "SYNTHETIC" in truth.manifest.description
     coef = np.asarray(truth.coefficients)
     # heterogeneity 0: one national model everywhere (same level and slopes in every cell)
@@ -205,14 +217,17 @@ def test_survey_truth_is_labelled_synthetic_and_national_without_heterogeneity()
     np.testing.assert_array_equal(coef[1:, 0], np.full(coef.shape[0] - 1, coef[0, 0]))
 
 
-@pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"heterogeneity": -1.0}, ValueError, "heterogeneity, noise_sd and psu_sd must be >= 0"),
-    ({"noise_sd": -0.1}, ValueError, "heterogeneity, noise_sd and psu_sd must be >= 0"),
-    ({"households_per_psu": 0}, ValueError, "households_per_psu must be an int >= 1; got 0"),
-    ({"spec": 3}, TypeError, "spec must be a pmt.VariableSpec or None; got int"),
-    ({"scheme": "ISO"}, ValueError, "'ISO'"),
-    ({"provinces": (31, 99)}, ValueError, "provinces [99] are not provinces of the BPS"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"heterogeneity": -1.0}, ValueError, "heterogeneity, noise_sd and psu_sd must be >= 0"),
+        ({"noise_sd": -0.1}, ValueError, "heterogeneity, noise_sd and psu_sd must be >= 0"),
+        ({"households_per_psu": 0}, ValueError, "households_per_psu must be an int >= 1; got 0"),
+        ({"spec": 3}, TypeError, "spec must be a pmt.VariableSpec or None; got int"),
+        ({"scheme": "ISO"}, ValueError, "'ISO'"),
+        ({"provinces": (31, 99)}, ValueError, "provinces [99] are not provinces of the BPS"),
+    ],
+)
 def test_survey_bad_arguments(kwargs: dict, error: type, message: str) -> None:
     with pytest.raises(error) as info:
         pmt.synth.survey(2_000, seed=1, **kwargs)
@@ -221,12 +236,14 @@ def test_survey_bad_arguments(kwargs: dict, error: type, message: str) -> None:
 
 # --------------------------------------------------------------------------- layout
 
+
 def test_synth_loads_lazily_and_its_modules_are_modules() -> None:
-    code = ("import sys, types, pmt; assert 'pmt.synth' not in sys.modules; "
-            "assert callable(pmt.synth.registry) and callable(pmt.synth.survey); "
-            "import pmt.synth._registry as r, pmt.synth._survey as s; "
-            "assert isinstance(r, types.ModuleType) and isinstance(s, types.ModuleType); "
-            "assert sorted(pmt.synth.__all__) == ['districts', 'registry', 'survey']")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=300)
+    code = (
+        "import sys, types, pmt; assert 'pmt.synth' not in sys.modules; "
+        "assert callable(pmt.synth.registry) and callable(pmt.synth.survey); "
+        "import pmt.synth._registry as r, pmt.synth._survey as s; "
+        "assert isinstance(r, types.ModuleType) and isinstance(s, types.ModuleType); "
+        "assert sorted(pmt.synth.__all__) == ['districts', 'registry', 'survey']"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

@@ -14,25 +14,36 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from conftest import SPEC, make_households, tiny_weight_set
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pmt
 from pmt import errors as E
 from pmt.encode import duplicated_ids
+from pmt.io import rank_file
 from pmt.regions import scheme
 from pmt.spec import Variable
-from pmt.io import rank_file
-
-from conftest import SPEC, make_households, tiny_weight_set
 
 N = 160
 
 # --------------------------------------------------------------------------- corruptions
 # (column, dtypes the column may be cast to, bad values that break its rule)
 
-_INT = ["int8", "int16", "int32", "int64", "uint8", "Int64", "float32", "float64", "Float64",
-        "object", "int64[pyarrow]", "float64[pyarrow]"]
+_INT = [
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "Int64",
+    "float32",
+    "float64",
+    "Float64",
+    "object",
+    "int64[pyarrow]",
+    "float64[pyarrow]",
+]
 _WIDE_INT = ["int16", "int32", "int64", "Int64", "float64", "object", "int32[pyarrow]"]
 _FLOAT = ["float32", "float64", "Float64", "object", "double[pyarrow]"]
 
@@ -57,14 +68,16 @@ def _cast(df: pd.DataFrame, column: str, dtype: str) -> pd.DataFrame:
     return df
 
 
-def _corrupt(df: pd.DataFrame, column: str, dtype: str, rows: list[int], bad: object
-             ) -> pd.DataFrame:
+def _corrupt(
+    df: pd.DataFrame, column: str, dtype: str, rows: list[int], bad: object
+) -> pd.DataFrame:
     df = _cast(df.copy(), column, dtype)
     # the bad value may not fit the dtype (text in an integer column): widen to object
     try:
         df.loc[rows, column] = bad
-        if isinstance(bad, str) or (isinstance(bad, float) and not np.isfinite(bad)
-                                    and df[column].dtype.kind in "iu"):
+        if isinstance(bad, str) or (
+            isinstance(bad, float) and not np.isfinite(bad) and df[column].dtype.kind in "iu"
+        ):
             raise TypeError
     except Exception:  # pandas refuses (or mis-handles) values that do not fit the dtype
         df[column] = df[column].astype(object)
@@ -91,8 +104,7 @@ def test_reject_mode_leaves_kept_rows_exactly_as_without_the_rejected(data):
     dtypes, values = CORRUPTIONS[column]
     dtype = data.draw(st.sampled_from(dtypes), label="dtype")
     bad = data.draw(st.sampled_from(values), label="bad")
-    rows = sorted(data.draw(st.sets(st.integers(0, N - 1), min_size=1, max_size=4),
-                            label="rows"))
+    rows = sorted(data.draw(st.sets(st.integers(0, N - 1), min_size=1, max_size=4), label="rows"))
     df = _corrupt(BASE, column, dtype, rows, bad)
     res = pmt.rank(df, ws, on_invalid="reject")
     rejected = set(res.rejects["row"].tolist())
@@ -105,8 +117,11 @@ def test_reject_mode_leaves_kept_rows_exactly_as_without_the_rejected(data):
     assert info.value.column == column and info.value.rows[0] == rows[0]
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(data=st.data())
 def test_streaming_equals_memory_with_rejects_and_duplicates_at_chunk_edges(data, tmp_path):
     """Rejects and duplicate ids across chunk edges: any chunk size gives the in-memory result."""
@@ -115,8 +130,9 @@ def test_streaming_equals_memory_with_rejects_and_duplicates_at_chunk_edges(data
     chunk = data.draw(st.integers(1, 60), label="chunk")
     # an id repeated within one chunk and again in a later one, and at a chunk edge
     a = data.draw(st.integers(0, N - 1), label="a")
-    copies = sorted(data.draw(st.sets(st.integers(0, N - 1), min_size=1, max_size=3),
-                              label="copies") - {a})
+    copies = sorted(
+        data.draw(st.sets(st.integers(0, N - 1), min_size=1, max_size=3), label="copies") - {a}
+    )
     df.loc[copies, "hh_id"] = df.loc[a, "hh_id"]
     bad = data.draw(st.sets(st.integers(0, N - 1), max_size=3), label="bad")
     df.loc[sorted(bad), "hh_size"] = np.nan
@@ -125,8 +141,9 @@ def test_streaming_equals_memory_with_rejects_and_duplicates_at_chunk_edges(data
     expected = pmt.rank(df, TINY, on_invalid="reject")
     out, rej = tmp_path / f"out_{chunk}.parquet", tmp_path / f"rej_{chunk}.parquet"
     res = rank_file(path, TINY, out, chunk_size=chunk, on_invalid="reject", rejects=rej)
-    pd.testing.assert_frame_equal(pd.read_parquet(out),
-                                  expected.to_frame().reset_index(drop=True), check_exact=True)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out), expected.to_frame().reset_index(drop=True), check_exact=True
+    )
     got_rej = pd.read_parquet(rej)
     assert got_rej["row"].tolist() == expected.rejects["row"].tolist()
     assert got_rej["rule"].tolist() == expected.rejects["rule"].tolist()
@@ -146,6 +163,7 @@ def test_narrow_integer_sizes_in_reject_mode_score_like_int64():
 
 
 # --------------------------------------------------------------------------- ids
+
 
 def test_text_ids_pass_through_with_leading_zeros():
     df = BASE.copy()
@@ -195,8 +213,10 @@ def test_ids_never_echoed_in_errors():
     assert df.loc[3, "hh_id"] not in str(info.value)
 
 
-@given(ids=st.lists(st.sampled_from(["a", "b", "c", "0", "00", " a"]), min_size=1, max_size=30),
-       among=st.data())
+@given(
+    ids=st.lists(st.sampled_from(["a", "b", "c", "0", "00", " a"]), min_size=1, max_size=30),
+    among=st.data(),
+)
 @settings(max_examples=60, deadline=None)
 def test_duplicated_ids_matches_a_counting_reference(ids, among):
     mask = np.array(among.draw(st.lists(st.booleans(), min_size=len(ids), max_size=len(ids))))
@@ -220,8 +240,14 @@ def test_text_ids_stream_through_parquet(tmp_path):
     df["hh_id"] = [f"{i:016d}" for i in range(N)]
     df.loc[100, "hh_id"] = df.loc[2, "hh_id"]
     df.to_parquet(tmp_path / "hh.parquet")
-    res = rank_file(tmp_path / "hh.parquet", TINY, tmp_path / "o.parquet", chunk_size=25,
-                    on_invalid="reject", rejects=tmp_path / "r.csv")
+    res = rank_file(
+        tmp_path / "hh.parquet",
+        TINY,
+        tmp_path / "o.parquet",
+        chunk_size=25,
+        on_invalid="reject",
+        rejects=tmp_path / "r.csv",
+    )
     out = pd.read_parquet(tmp_path / "o.parquet")
     assert out["hh_id"].tolist() == df["hh_id"].drop(index=[2, 100]).tolist()
     assert res.rejects["row"].tolist() == [2, 100]
@@ -229,14 +255,20 @@ def test_text_ids_stream_through_parquet(tmp_path):
 
 # --------------------------------------------------------------------------- dtypes and indices
 
-@pytest.mark.parametrize(("dtype", "make"), [
-    ("datetime64", lambda s: pd.to_datetime(s, unit="D")),
-    ("timedelta64", lambda s: pd.to_timedelta(s, unit="D")),
-    ("complex", lambda s: s.astype(np.complex128)),
-    ("longdouble", lambda s: s.astype(np.longdouble)),
-    ("period", lambda s: pd.period_range("2020-01", periods=len(s), freq="M").to_series(
-        index=s.index)),
-])
+
+@pytest.mark.parametrize(
+    ("dtype", "make"),
+    [
+        ("datetime64", lambda s: pd.to_datetime(s, unit="D")),
+        ("timedelta64", lambda s: pd.to_timedelta(s, unit="D")),
+        ("complex", lambda s: s.astype(np.complex128)),
+        ("longdouble", lambda s: s.astype(np.longdouble)),
+        (
+            "period",
+            lambda s: pd.period_range("2020-01", periods=len(s), freq="M").to_series(index=s.index),
+        ),
+    ],
+)
 def test_unaccepted_dtypes_are_typed_errors_naming_column_and_dtype(dtype, make):
     if dtype == "longdouble" and np.dtype(np.longdouble).itemsize == 8:
         pytest.skip("long double is float64 on this platform")
@@ -262,8 +294,7 @@ def test_float16_is_widened_exactly():
     df["floor_area"] = df["floor_area"].astype(np.float16)
     wide = df.copy()
     wide["floor_area"] = wide["floor_area"].astype(np.float64)
-    np.testing.assert_array_equal(pmt.score(df, TINY).to_numpy(),
-                                  pmt.score(wide, TINY).to_numpy())
+    np.testing.assert_array_equal(pmt.score(df, TINY).to_numpy(), pmt.score(wide, TINY).to_numpy())
 
 
 def test_categorical_variables_cannot_have_more_codes_than_one_byte_indexes():
@@ -271,11 +302,12 @@ def test_categorical_variables_cannot_have_more_codes_than_one_byte_indexes():
     with pytest.raises(ValueError, match="at most 255"):
         Variable(name="big", kind="categorical", label="big", codes=codes)
     with pytest.raises(ValueError, match="span"):
-        Variable(name="wide", kind="categorical", label="w", codes={0: "a", 10 ** 7: "b"})
+        Variable(name="wide", kind="categorical", label="w", codes={0: "a", 10**7: "b"})
     Variable(name="ok", kind="categorical", label="ok", codes={i: str(i) for i in range(255)})
 
 
 # --------------------------------------------------------------------------- weights
+
 
 def test_survey_weight_overflow_is_a_reject_not_nan_shares():
     df = BASE.copy()
@@ -300,13 +332,16 @@ def test_weight_sums_beyond_exact_range_are_refused():
         pmt.assign_desil(w, np.full(10, np.inf))
 
 
-@pytest.mark.parametrize(("args", "kwargs", "argument"), [
-    ((np.array([0.0, np.nan, 1.0]),), {}, "welfare"),
-    ((np.arange(3.0), [1.0, -1.0, 1.0]), {}, "person_weight"),
-    ((np.arange(5.0), [1.0, 1.0]), {}, "person_weight"),
-    ((np.arange(3.0),), {"groups": [1, 2]}, "groups"),
-    ((np.arange(3.0), [0.0, 0.0, 0.0]), {}, "person_weight"),
-])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "argument"),
+    [
+        ((np.array([0.0, np.nan, 1.0]),), {}, "welfare"),
+        ((np.arange(3.0), [1.0, -1.0, 1.0]), {}, "person_weight"),
+        ((np.arange(5.0), [1.0, 1.0]), {}, "person_weight"),
+        ((np.arange(3.0),), {"groups": [1, 2]}, "groups"),
+        ((np.arange(3.0), [0.0, 0.0, 0.0]), {}, "person_weight"),
+    ],
+)
 def test_reference_cutoffs_and_assign_desil_check_their_arrays(args, kwargs, argument):
     for f in (pmt.reference_cutoffs, pmt.assign_desil):
         with pytest.raises(E.ArgumentError) as info:
@@ -325,14 +360,21 @@ def test_reference_cutoffs_feed_back_into_assign_desil():
         np.testing.assert_array_equal(by_ref.desil, by_reg.desil)
 
 
-@pytest.mark.parametrize(("kwargs", "argument"), [
-    ({"max_desil": 4.5}, "max_desil"), ({"max_desil": True}, "max_desil"),
-    ({"max_desil": 11}, "max_desil"), ({"line": float("nan")}, "line"),
-    ({"line": "0"}, "line"), ({"cutoffs": "bogus"}, "cutoffs"),
-    ({"max_desil": 3, "line": 0.0}, "max_desil"), ({"n": 1}, "n"),
-    ({"cutoffs": {"31": np.arange(9.0)}}, "cutoffs"),
-    ({"cutoffs": {"national": np.arange(5.0)}}, "cutoffs"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"max_desil": 4.5}, "max_desil"),
+        ({"max_desil": True}, "max_desil"),
+        ({"max_desil": 11}, "max_desil"),
+        ({"line": float("nan")}, "line"),
+        ({"line": "0"}, "line"),
+        ({"cutoffs": "bogus"}, "cutoffs"),
+        ({"max_desil": 3, "line": 0.0}, "max_desil"),
+        ({"n": 1}, "n"),
+        ({"cutoffs": {"31": np.arange(9.0)}}, "cutoffs"),
+        ({"cutoffs": {"national": np.arange(5.0)}}, "cutoffs"),
+    ],
+)
 def test_options_are_checked_once_for_every_path(kwargs, argument, tmp_path):
     with pytest.raises(E.ArgumentError) as info:
         pmt.rank(BASE, TINY, **kwargs)
@@ -345,6 +387,7 @@ def test_options_are_checked_once_for_every_path(kwargs, argument, tmp_path):
 
 
 # --------------------------------------------------------------------------- small populations
+
 
 def test_registry_mode_refuses_fewer_households_than_classes():
     with pytest.raises(E.PopulationTooSmallError, match="cutoffs='reference'"):
@@ -372,6 +415,7 @@ def test_one_household_against_given_cutoffs_is_the_service_path():
 
 # --------------------------------------------------------------------------- regions
 
+
 def test_unknown_district_of_a_known_province_is_not_scored_by_a_fallback():
     df = BASE.copy()
     df.loc[[4, 9], "district_code"] = 1299  # province 12 exists, district 99 does not
@@ -398,8 +442,8 @@ def test_district_tables_follow_the_province_counts():
         for code, prov in sch.provinces.items():
             own = sorted(d for d in sch.districts if d // 100 == code)
             assert len(own) == prov.n_kabupaten + prov.n_kota
-            assert all(d % 100 <= 69 for d in own[:prov.n_kabupaten])
-            assert all(d % 100 >= 71 for d in own[prov.n_kabupaten:])
+            assert all(d % 100 <= 69 for d in own[: prov.n_kabupaten])
+            assert all(d % 100 >= 71 for d in own[prov.n_kabupaten :])
     # Papua: the same code is another province in the other scheme
     assert scheme("BPS").provinces[91].name == "Papua Barat"
     assert scheme("Kemendagri").provinces[91].name == "Papua"
@@ -415,6 +459,7 @@ assert SPEC is TINY.spec or SPEC == TINY.spec
 
 # --------------------------------------------------------------------------- files
 
+
 def test_csv_ids_are_read_as_text_and_written_back_exactly(tmp_path):
     import subprocess
     import sys
@@ -425,10 +470,27 @@ def test_csv_ids_are_read_as_text_and_written_back_exactly(tmp_path):
     got = pmt.io.read_households(tmp_path / "hh.csv")
     assert got["hh_id"].tolist() == df["hh_id"].tolist()
     ws = pmt.save_weights(TINY, tmp_path / "tiny")
-    proc = subprocess.run([sys.executable, "-m", "pmt.cli", "--quiet", "rank", "hh.csv",
-                           "--weights", str(ws.path), "--out", "out.csv",
-                           "--cutoffs", "registry", "--national-only"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pmt.cli",
+            "--quiet",
+            "rank",
+            "hh.csv",
+            "--weights",
+            str(ws.path),
+            "--out",
+            "out.csv",
+            "--cutoffs",
+            "registry",
+            "--national-only",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     out = (tmp_path / "out.csv").read_text().splitlines()
     assert [line.split(",")[0] for line in out[1:]] == df["hh_id"].tolist()

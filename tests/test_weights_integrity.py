@@ -97,8 +97,14 @@ def line_of(path: Path, needle: str) -> int:
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PMT_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "pmt.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "pmt.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def siblings(folder: Path) -> list[str]:
@@ -172,9 +178,11 @@ def test_a_changed_data_file_is_named(folder: Path, name: str) -> None:
     recorded = read_manifest(folder)["file_hashes"][name]
     assert recorded == sha256(before)
     changed = [p for p in err.problems if "changed since the set was saved" in p]
-    assert changed == [f"{name}: changed since the set was saved: manifest.json records "
-                       f"{recorded} for it (file_hashes), the file hashes to "
-                       f"{sha256(path.read_bytes())}"]
+    assert changed == [
+        f"{name}: changed since the set was saved: manifest.json records "
+        f"{recorded} for it (file_hashes), the file hashes to "
+        f"{sha256(path.read_bytes())}"
+    ]
     hash_line = line_of(folder / "manifest.json", '"content_hash"')
     assert f"manifest.json:{hash_line}: content_hash is " in str(err)
     for other in set(DATA) - {name}:  # no other file is blamed
@@ -201,16 +209,21 @@ def test_an_edited_file_hashes_entry_is_refused(folder: Path) -> None:
     write_manifest(folder, raw)
     line = line_of(folder / "manifest.json", '"cutoffs.csv": "sha256:')
     err = load_error(folder)
-    assert err.problems == (f"manifest.json:{line}: the file_hashes entry of cutoffs.csv was "
-                            "edited: it does not match the file, but content_hash does",)
+    assert err.problems == (
+        f"manifest.json:{line}: the file_hashes entry of cutoffs.csv was "
+        "edited: it does not match the file, but content_hash does",
+    )
     assert pmt.load_weights(folder, verify_hash=False).content_hash == raw["content_hash"]
 
 
-@pytest.mark.parametrize(("hashes", "why"), [
-    ({"coefficients.csv": "sha256:" + "0" * 64}, "one entry per data file"),
-    ({n: "sha256:" + "0" * 64 for n in (*DATA, "extra.csv")}, "one entry per data file"),
-    ({n: "md5:" + "0" * 32 for n in DATA}, "64 hex digits"),
-])
+@pytest.mark.parametrize(
+    ("hashes", "why"),
+    [
+        ({"coefficients.csv": "sha256:" + "0" * 64}, "one entry per data file"),
+        ({n: "sha256:" + "0" * 64 for n in (*DATA, "extra.csv")}, "one entry per data file"),
+        ({n: "md5:" + "0" * 32 for n in DATA}, "64 hex digits"),
+    ],
+)
 def test_file_hashes_must_cover_exactly_the_files(folder: Path, hashes: dict, why: str) -> None:
     raw = read_manifest(folder)
     raw["file_hashes"] = hashes
@@ -267,9 +280,21 @@ def test_the_shipped_demo_set_verifies() -> None:
 
 # --------------------------------------------------------------------------- 3. file names
 
-BAD_NAMES = ["../other/coefficients.csv", "/etc/passwd", "C:\\weights\\c.csv", "C:c.csv",
-             "sub/coefficients.csv", "sub\\coefficients.csv", "..", ".", "",
-             "manifest.json", "Manifest.JSON", "coef\n.csv", "coef\0.csv"]
+BAD_NAMES = [
+    "../other/coefficients.csv",
+    "/etc/passwd",
+    "C:\\weights\\c.csv",
+    "C:c.csv",
+    "sub/coefficients.csv",
+    "sub\\coefficients.csv",
+    "..",
+    ".",
+    "",
+    "manifest.json",
+    "Manifest.JSON",
+    "coef\n.csv",
+    "coef\0.csv",
+]
 
 
 @pytest.mark.parametrize("name", BAD_NAMES)
@@ -313,9 +338,11 @@ def test_a_link_out_of_the_folder_is_refused(folder: Path, name: str) -> None:
     (folder / name).symlink_to(outside / name)
     for verify_hash in (True, False):
         err = load_error(folder, verify_hash=verify_hash)
-        assert err.problems == (f"{name}: is a link to {(outside / name).resolve()}, outside "
-                                "the weight set folder; a weight set reads files in its own "
-                                "folder only (copy the file in)",)
+        assert err.problems == (
+            f"{name}: is a link to {(outside / name).resolve()}, outside "
+            "the weight set folder; a weight set reads files in its own "
+            "folder only (copy the file in)",
+        )
 
 
 def test_links_inside_the_folder_are_followed(folder: Path, tmp_path: Path) -> None:
@@ -336,17 +363,22 @@ def test_a_fifo_is_refused_without_blocking(folder: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["VICTIM", "../victim.csv"])
-def test_save_refuses_a_name_outside_the_folder_before_writing(tmp_path: Path,
-                                                               name: str) -> None:
+def test_save_refuses_a_name_outside_the_folder_before_writing(tmp_path: Path, name: str) -> None:
     victim = tmp_path / "victim.csv"
     victim.write_text("precious\n")
     bad = str(victim) if name == "VICTIM" else name
     base = small_set()
     # model_construct skips validation: the only way to hold such a manifest in memory
-    files = WeightFiles.model_construct(coefficients=bad, poverty_lines="poverty_lines.csv",
-                                        cutoffs="cutoffs.csv")
-    ws = WeightSet(base.manifest.model_copy(update={"files": files}), base.model_keys,
-                   base.coefficients.copy(), dict(base.poverty_lines), dict(base.cutoffs))
+    files = WeightFiles.model_construct(
+        coefficients=bad, poverty_lines="poverty_lines.csv", cutoffs="cutoffs.csv"
+    )
+    ws = WeightSet(
+        base.manifest.model_copy(update={"files": files}),
+        base.model_keys,
+        base.coefficients.copy(),
+        dict(base.poverty_lines),
+        dict(base.cutoffs),
+    )
     parent = tmp_path / "out"
     parent.mkdir()
     with pytest.raises(WeightSetError, match=r"(?s)file names are invalid.*nothing was written"):
@@ -373,13 +405,21 @@ def test_save_replaces_the_set_and_keeps_other_files(folder: Path) -> None:
     (folder / "note-link").symlink_to("notes.txt")
     folder.chmod(0o750)
     base = small_set()
-    smaller = WeightSet(base.manifest, base.model_keys, base.coefficients + 1.0,
-                        dict(base.poverty_lines))  # no cutoffs this time
+    smaller = WeightSet(
+        base.manifest, base.model_keys, base.coefficients + 1.0, dict(base.poverty_lines)
+    )  # no cutoffs this time
     saved = save_weights(smaller, folder)
     assert not saved.cutoffs and saved.manifest.files.cutoffs is None
     assert sorted(p.name for p in folder.iterdir()) == sorted(
-        ["coefficients.csv", "poverty_lines.csv", "manifest.json", "notes.txt", "extra",
-         "note-link"])  # the old cutoffs.csv went with the old set
+        [
+            "coefficients.csv",
+            "poverty_lines.csv",
+            "manifest.json",
+            "notes.txt",
+            "extra",
+            "note-link",
+        ]
+    )  # the old cutoffs.csv went with the old set
     assert (folder / "notes.txt").read_text() == "keep me\n"
     assert (folder / "extra" / "plot.txt").read_text() == "keep me too\n"
     assert os.readlink(folder / "note-link") == "notes.txt"
@@ -416,8 +456,7 @@ class Boom(BaseException):
     """Stands for an interruption (KeyboardInterrupt, SystemExit, a signal)."""
 
 
-def _fail_on_call(monkeypatch: pytest.MonkeyPatch, name: str, n: int,
-                  exc: BaseException) -> None:
+def _fail_on_call(monkeypatch: pytest.MonkeyPatch, name: str, n: int, exc: BaseException) -> None:
     real = getattr(W, name)
     calls = {"n": 0}
 
@@ -431,20 +470,31 @@ def _fail_on_call(monkeypatch: pytest.MonkeyPatch, name: str, n: int,
 
 
 #: (function, which call is interrupted, whether the new set is in place by then)
-INTERRUPTIONS = [("_write_durably", 1, False), ("_write_durably", 3, False),
-                 ("_write_durably", 4, False), ("_carry_over", 1, False),
-                 ("_sync_folder", 1, False), ("_exchange", 1, False), ("_sync_folder", 2, True)]
+INTERRUPTIONS = [
+    ("_write_durably", 1, False),
+    ("_write_durably", 3, False),
+    ("_write_durably", 4, False),
+    ("_carry_over", 1, False),
+    ("_sync_folder", 1, False),
+    ("_exchange", 1, False),
+    ("_sync_folder", 2, True),
+]
 
 
 @pytest.mark.parametrize(("where", "n", "swapped"), INTERRUPTIONS)
 def test_interrupted_save_leaves_the_old_set_or_the_new(
-        folder: Path, monkeypatch: pytest.MonkeyPatch, where: str, n: int,
-        swapped: bool) -> None:
+    folder: Path, monkeypatch: pytest.MonkeyPatch, where: str, n: int, swapped: bool
+) -> None:
     (folder / "notes.txt").write_text("keep me\n")
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     base = small_set()
-    new = WeightSet(base.manifest, base.model_keys, base.coefficients + 1.0,
-                    dict(base.poverty_lines), dict(base.cutoffs))
+    new = WeightSet(
+        base.manifest,
+        base.model_keys,
+        base.coefficients + 1.0,
+        dict(base.poverty_lines),
+        dict(base.cutoffs),
+    )
     _fail_on_call(monkeypatch, where, n, Boom())
     with pytest.raises(Boom):
         save_weights(new, folder)
@@ -459,12 +509,18 @@ def test_interrupted_save_leaves_the_old_set_or_the_new(
 
 
 @pytest.mark.parametrize("fail", [None, 1, 2])
-def test_save_without_an_atomic_exchange(folder: Path, monkeypatch: pytest.MonkeyPatch,
-                                         fail: int | None) -> None:
+def test_save_without_an_atomic_exchange(
+    folder: Path, monkeypatch: pytest.MonkeyPatch, fail: int | None
+) -> None:
     """Where the exchange is unsupported: two renames; a failure of either keeps the old set."""
     base = small_set()
-    new = WeightSet(base.manifest, base.model_keys, base.coefficients + 1.0,
-                    dict(base.poverty_lines), dict(base.cutoffs))
+    new = WeightSet(
+        base.manifest,
+        base.model_keys,
+        base.coefficients + 1.0,
+        dict(base.poverty_lines),
+        dict(base.cutoffs),
+    )
     monkeypatch.setattr(W, "_exchange", lambda a, b: False)
     real_rename = os.rename
     calls = {"n": 0}
@@ -536,7 +592,7 @@ def _multiline_record(folder: Path) -> tuple[str, int]:
     """A quoted cell spanning two lines: later rows keep their physical line numbers."""
     path = folder / "coefficients.csv"
     lines = path.read_bytes().split(b"\n")
-    lines[1] = b'"nat\nional"' + lines[1][len(b"national"):]  # line 2 becomes lines 2-3
+    lines[1] = b'"nat\nional"' + lines[1][len(b"national") :]  # line 2 becomes lines 2-3
     cells = lines[2].split(b",")
     cells[2] = b"nan"
     lines[2] = b",".join(cells)  # old line 3 is physical line 4 now
@@ -545,57 +601,142 @@ def _multiline_record(folder: Path) -> tuple[str, int]:
 
 
 MALFORMED = {
-    "manifest not UTF-8": (lambda f: (_insert_in_line(f / "manifest.json", 5, b"\xff"),
-                                      ("manifest.json", 5, "not valid UTF-8"))[1]),
-    "coefficients not UTF-8": (lambda f: (_insert_in_line(f / "coefficients.csv", 3, b"\xc3("),
-                                          ("coefficients.csv", 3, "not valid UTF-8"))[1]),
-    "surrogate bytes": (lambda f: (_insert_in_line(f / "cutoffs.csv", 2, b"\xed\xa0\x80"),
-                                   ("cutoffs.csv", 2, "not valid UTF-8"))[1]),
+    "manifest not UTF-8": (
+        lambda f: (
+            _insert_in_line(f / "manifest.json", 5, b"\xff"),
+            ("manifest.json", 5, "not valid UTF-8"),
+        )[1]
+    ),
+    "coefficients not UTF-8": (
+        lambda f: (
+            _insert_in_line(f / "coefficients.csv", 3, b"\xc3("),
+            ("coefficients.csv", 3, "not valid UTF-8"),
+        )[1]
+    ),
+    "surrogate bytes": (
+        lambda f: (
+            _insert_in_line(f / "cutoffs.csv", 2, b"\xed\xa0\x80"),
+            ("cutoffs.csv", 2, "not valid UTF-8"),
+        )[1]
+    ),
     "cell over the csv field limit": (lambda f: (*_huge_cell(f), "field larger than")),
-    "NUL byte": (lambda f: (_insert_in_line(f / "cutoffs.csv", 3, b"\0"),
-                            ("cutoffs.csv", 3, "NUL byte"))[1]),
-    "NUL byte in manifest": (lambda f: (_insert_in_line(f / "manifest.json", 7, b"\0"),
-                                        ("manifest.json", 7, "NUL byte"))[1]),
-    "empty csv": (lambda f: ((f / "coefficients.csv").write_bytes(b""),
-                             ("coefficients.csv", 1, "the file is empty"))[1]),
-    "empty manifest": (lambda f: ((f / "manifest.json").write_bytes(b""),
-                                  ("manifest.json", 1, "the file is empty"))[1]),
-    "manifest is a list": (lambda f: ((f / "manifest.json").write_bytes(b'["a", 1]'),
-                                      ("manifest.json", 1, "must be a JSON object"))[1]),
-    "manifest is a string": (lambda f: ((f / "manifest.json").write_bytes(b'"x"'),
-                                        ("manifest.json", 1, "not a str"))[1]),
-    "BOM on csv": (lambda f: ((f / "poverty_lines.csv").write_bytes(
-        b"\xef\xbb\xbf" + (f / "poverty_lines.csv").read_bytes()),
-        ("poverty_lines.csv", 1, "byte-order mark"))[1]),
-    "BOM on manifest": (lambda f: ((f / "manifest.json").write_bytes(
-        b"\xef\xbb\xbf" + (f / "manifest.json").read_bytes()),
-        ("manifest.json", 1, "byte-order mark"))[1]),
-    "broken JSON": (lambda f: ((f / "manifest.json").write_bytes(
-        (f / "manifest.json").read_bytes()[:300]), None)[1]),
-    "huge float in manifest": (lambda f: ("manifest.json", _manifest_value(
-        f, "cutoff_classes", b"1e999"), "number 1e999 is too large")),
-    "huge int in manifest": (lambda f: ("manifest.json", _manifest_value(
-        f, "cutoff_classes", b"1" * 5000), "is too large")),
-    "int over 64 bits": (lambda f: ("manifest.json", _manifest_value(
-        f, "max_household_size", b"9223372036854775808"), "is too large")),
-    "NaN in manifest": (lambda f: ("manifest.json", _manifest_value(
-        f, "provenance", b'{"x": NaN}'), "NaN is not a JSON number")),
-    "repeated key": (lambda f: ("manifest.json", _manifest_value(
-        f, "provenance", b'{"x": 1, "x": 2}'), "'x' appears twice")),
-    "deep nesting": (lambda f: ("manifest.json", _manifest_value(
-        f, "provenance", b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}") and 1,
-        "nested too deeply")),
-    "bad CSV quoting": (lambda f: (_replace_line(f / "cutoffs.csv", 2, b'"national"x,1,2'),
-                                   ("cutoffs.csv", 2, "not valid CSV"))[1]),
-    "huge number in csv": (lambda f: (_replace_line(f / "poverty_lines.csv", 2,
-                                                    b"national," + b"9" * 400),
-                                      ("poverty_lines.csv", 2, "positive finite"))[1]),
-    "number with underscores": (lambda f: (_replace_line(f / "poverty_lines.csv", 2,
-                                                         b"national,600_000"),
-                                           ("poverty_lines.csv", 2, "positive finite"))[1]),
-    "non-ASCII digits": (lambda f: (_replace_line(f / "poverty_lines.csv", 2,
-                                                  "national,６００".encode()),
-                                    ("poverty_lines.csv", 2, "positive finite"))[1]),
+    "NUL byte": (
+        lambda f: (_insert_in_line(f / "cutoffs.csv", 3, b"\0"), ("cutoffs.csv", 3, "NUL byte"))[1]
+    ),
+    "NUL byte in manifest": (
+        lambda f: (
+            _insert_in_line(f / "manifest.json", 7, b"\0"),
+            ("manifest.json", 7, "NUL byte"),
+        )[1]
+    ),
+    "empty csv": (
+        lambda f: (
+            (f / "coefficients.csv").write_bytes(b""),
+            ("coefficients.csv", 1, "the file is empty"),
+        )[1]
+    ),
+    "empty manifest": (
+        lambda f: (
+            (f / "manifest.json").write_bytes(b""),
+            ("manifest.json", 1, "the file is empty"),
+        )[1]
+    ),
+    "manifest is a list": (
+        lambda f: (
+            (f / "manifest.json").write_bytes(b'["a", 1]'),
+            ("manifest.json", 1, "must be a JSON object"),
+        )[1]
+    ),
+    "manifest is a string": (
+        lambda f: ((f / "manifest.json").write_bytes(b'"x"'), ("manifest.json", 1, "not a str"))[1]
+    ),
+    "BOM on csv": (
+        lambda f: (
+            (f / "poverty_lines.csv").write_bytes(
+                b"\xef\xbb\xbf" + (f / "poverty_lines.csv").read_bytes()
+            ),
+            ("poverty_lines.csv", 1, "byte-order mark"),
+        )[1]
+    ),
+    "BOM on manifest": (
+        lambda f: (
+            (f / "manifest.json").write_bytes(b"\xef\xbb\xbf" + (f / "manifest.json").read_bytes()),
+            ("manifest.json", 1, "byte-order mark"),
+        )[1]
+    ),
+    "broken JSON": (
+        lambda f: (
+            (f / "manifest.json").write_bytes((f / "manifest.json").read_bytes()[:300]),
+            None,
+        )[1]
+    ),
+    "huge float in manifest": (
+        lambda f: (
+            "manifest.json",
+            _manifest_value(f, "cutoff_classes", b"1e999"),
+            "number 1e999 is too large",
+        )
+    ),
+    "huge int in manifest": (
+        lambda f: (
+            "manifest.json",
+            _manifest_value(f, "cutoff_classes", b"1" * 5000),
+            "is too large",
+        )
+    ),
+    "int over 64 bits": (
+        lambda f: (
+            "manifest.json",
+            _manifest_value(f, "max_household_size", b"9223372036854775808"),
+            "is too large",
+        )
+    ),
+    "NaN in manifest": (
+        lambda f: (
+            "manifest.json",
+            _manifest_value(f, "provenance", b'{"x": NaN}'),
+            "NaN is not a JSON number",
+        )
+    ),
+    "repeated key": (
+        lambda f: (
+            "manifest.json",
+            _manifest_value(f, "provenance", b'{"x": 1, "x": 2}'),
+            "'x' appears twice",
+        )
+    ),
+    "deep nesting": (
+        lambda f: (
+            "manifest.json",
+            _manifest_value(f, "provenance", b'{"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+            and 1,
+            "nested too deeply",
+        )
+    ),
+    "bad CSV quoting": (
+        lambda f: (
+            _replace_line(f / "cutoffs.csv", 2, b'"national"x,1,2'),
+            ("cutoffs.csv", 2, "not valid CSV"),
+        )[1]
+    ),
+    "huge number in csv": (
+        lambda f: (
+            _replace_line(f / "poverty_lines.csv", 2, b"national," + b"9" * 400),
+            ("poverty_lines.csv", 2, "positive finite"),
+        )[1]
+    ),
+    "number with underscores": (
+        lambda f: (
+            _replace_line(f / "poverty_lines.csv", 2, b"national,600_000"),
+            ("poverty_lines.csv", 2, "positive finite"),
+        )[1]
+    ),
+    "non-ASCII digits": (
+        lambda f: (
+            _replace_line(f / "poverty_lines.csv", 2, "national,６００".encode()),
+            ("poverty_lines.csv", 2, "positive finite"),
+        )[1]
+    ),
     "multi-line record": (lambda f: (*_multiline_record(f), "not a finite number")),
 }
 
@@ -617,11 +758,37 @@ def test_malformed_file_names_file_and_line(folder: Path, case: str) -> None:
 # --------------------------------------------------------------------------- 4. fuzzing
 
 INSERTS = st.one_of(
-    st.sampled_from([b"\xff", b"\xc3", b"\x00", b"\xef\xbb\xbf", b"\xed\xa0\x80", b'"', b",",
-                     b"\n", b"\r", b"\r\n", b"1e999", b"-0", b"NaN", b"Infinity", b"[", b"{",
-                     b"}", b"9" * 5000, b"1" * 140_000, b"\\", b"\x1b", "\u2028".encode(),
-                     "３".encode(), b" ", b"national,1\n"]),
-    st.binary(min_size=1, max_size=8))
+    st.sampled_from(
+        [
+            b"\xff",
+            b"\xc3",
+            b"\x00",
+            b"\xef\xbb\xbf",
+            b"\xed\xa0\x80",
+            b'"',
+            b",",
+            b"\n",
+            b"\r",
+            b"\r\n",
+            b"1e999",
+            b"-0",
+            b"NaN",
+            b"Infinity",
+            b"[",
+            b"{",
+            b"}",
+            b"9" * 5000,
+            b"1" * 140_000,
+            b"\\",
+            b"\x1b",
+            "\u2028".encode(),
+            "３".encode(),
+            b" ",
+            b"national,1\n",
+        ]
+    ),
+    st.binary(min_size=1, max_size=8),
+)
 MUTATIONS = st.one_of(
     st.tuples(st.just("truncate"), st.floats(0, 1)),
     st.tuples(st.just("flip"), st.floats(0, 1), st.integers(1, 255)),
@@ -639,10 +806,10 @@ def _mutate(data: bytes, mutation: tuple) -> bytes:
     if kind == "truncate":
         return data[:at]
     if kind == "flip":
-        return data[:at] + bytes([data[at] ^ mutation[2]]) + data[at + 1:] if data else data
+        return data[:at] + bytes([data[at] ^ mutation[2]]) + data[at + 1 :] if data else data
     if kind == "insert":
         return data[:at] + mutation[2] + data[at:]
-    return data[:at] + data[at + mutation[2]:]
+    return data[:at] + data[at + mutation[2] :]
 
 
 @pytest.fixture(scope="module")
@@ -653,8 +820,11 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(edits=st.lists(st.tuples(st.sampled_from(["manifest.json", *DATA]), MUTATIONS),
-                      min_size=1, max_size=3))
+@given(
+    edits=st.lists(
+        st.tuples(st.sampled_from(["manifest.json", *DATA]), MUTATIONS), min_size=1, max_size=3
+    )
+)
 def test_mutated_bytes_give_weight_set_error_or_the_saved_set(pristine: Path, edits) -> None:
     """Any byte damage: WeightSetError, or (verify_hash=True) exactly the saved set."""
     original = pmt.load_weights(pristine)
@@ -664,8 +834,12 @@ def test_mutated_bytes_give_weight_set_error_or_the_saved_set(pristine: Path, ed
         for name, mutation in edits:
             path = folder / name
             path.write_bytes(_mutate(path.read_bytes(), mutation))
-        assume(any((folder / n).read_bytes() != (pristine / n).read_bytes()
-                   for n in ("manifest.json", *DATA)))
+        assume(
+            any(
+                (folder / n).read_bytes() != (pristine / n).read_bytes()
+                for n in ("manifest.json", *DATA)
+            )
+        )
         for verify_hash in (True, False):
             try:
                 ws = pmt.load_weights(folder, verify_hash=verify_hash)
@@ -682,9 +856,10 @@ def test_mutated_bytes_give_weight_set_error_or_the_saved_set(pristine: Path, ed
                 for k, c in original.cutoffs.items():
                     np.testing.assert_array_equal(ws.cutoffs[k], c)
             else:  # stamped with the hash of what was read: the saved one iff nothing differs
-                same = (_body(ws.manifest) == _body(original.manifest)
-                        and all(_text(folder / n) == _text(pristine / n)
-                                for n in ws.manifest.files.names().values()))
+                same = _body(ws.manifest) == _body(original.manifest) and all(
+                    _text(folder / n) == _text(pristine / n)
+                    for n in ws.manifest.files.names().values()
+                )
                 assert (ws.content_hash == original.content_hash) == same
                 assert re.fullmatch(r"sha256:[0-9a-f]{64}", ws.content_hash)
 
@@ -702,8 +877,11 @@ def _text(path: Path) -> bytes:
 
 def test_weights_doc_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    result = doctest.testfile(str(ROOT / "docs" / "weights.md"), module_relative=False,
-                              optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    result = doctest.testfile(
+        str(ROOT / "docs" / "weights.md"),
+        module_relative=False,
+        optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS,
+    )
     assert result.attempted > 0
     assert result.failed == 0
 

@@ -46,8 +46,21 @@ from .strengths import INTERCEPT_GRID, LAMBDA_GRID
 from .tree import LEVEL_ORDER
 
 __all__ = [
-    "ESTIMATORS", "INTERCEPT_GRID", "LAMBDA_GRID", "LEVEL_ORDER", "POOLING", "Calibration",
-    "CalibrationError", "CalibrationWarning", "CollinearityError", "CrossValidation",
-    "Estimator", "Fitted", "Options", "PooledNode", "SmallSampleError", "calibrate",
+    "ESTIMATORS",
+    "INTERCEPT_GRID",
+    "LAMBDA_GRID",
+    "LEVEL_ORDER",
+    "POOLING",
+    "Calibration",
+    "CalibrationError",
+    "CalibrationWarning",
+    "CollinearityError",
+    "CrossValidation",
+    "Estimator",
+    "Fitted",
+    "Options",
+    "PooledNode",
+    "SmallSampleError",
+    "calibrate",
     "cross_validate",
 ]

@@ -19,13 +19,16 @@ def groups(codes: np.ndarray) -> dict[int, np.ndarray]:
     order = np.argsort(codes, kind="stable")
     sc = codes[order]
     cut = np.flatnonzero(sc[1:] != sc[:-1]) + 1
-    return {int(codes[s[0]]): s for s in (order[a:b] for a, b in
-                                       zip(np.r_[0, cut], np.r_[cut, sc.size], strict=True))}
+    return {
+        int(codes[s[0]]): s
+        for s in (order[a:b] for a, b in zip(np.r_[0, cut], np.r_[cut, sc.size], strict=True))
+    }
 
 
 def rank_keep(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Columns (of a design without intercept) kept by a rank-revealing pivoted QR, given
-    the intercept."""
+    the intercept.
+    """
     from scipy.linalg import qr
 
     if X.shape[1] == 0:

@@ -24,24 +24,30 @@ from .tree import LEVEL_ORDER, key_order, node_code
 __all__ = ["assemble", "coefficient_table", "dropped_table", "models_table"]
 
 
-def assemble(data: SurveyData, fit: Fit, opts: Options, manifest: Manifest,
-             with_cutoffs: bool = True) -> WeightSet:
+def assemble(
+    data: SurveyData, fit: Fit, opts: Options, manifest: Manifest, with_cutoffs: bool = True
+) -> WeightSet:
     """The fit's models as a weight set under ``manifest``; with reference cutoffs (national
-    and per province, ``opts.n_classes`` classes) computed on the survey population."""
+    and per province, ``opts.n_classes`` classes) computed on the survey population.
+    """
     keys, coef = coefficients(data, fit.models)
     # the manifest as save_weights writes it, so that the hash in memory is the hash on disk
-    files = WeightFiles(poverty_lines=WeightFiles().poverty_lines if data.lines else None,
-                        cutoffs=WeightFiles().cutoffs if with_cutoffs else None)
-    manifest = manifest.model_copy(update={
-        "files": files, "cutoff_classes": opts.n_classes if with_cutoffs else None})
+    files = WeightFiles(
+        poverty_lines=WeightFiles().poverty_lines if data.lines else None,
+        cutoffs=WeightFiles().cutoffs if with_cutoffs else None,
+    )
+    manifest = manifest.model_copy(
+        update={"files": files, "cutoff_classes": opts.n_classes if with_cutoffs else None}
+    )
     ws = WeightSet(manifest, keys, coef, dict(data.lines))
     if not with_cutoffs:
         return ws
     welfare = score_encoded(encode_for(data, ws), ws)  # what pmt.score gives
     province = data.district // 100
     cut = {"national": reference_cutoffs(welfare, data.pw, n=opts.n_classes)[None]}
-    for p, c in sorted(reference_cutoffs(welfare, data.pw, groups=province,
-                                         n=opts.n_classes).items()):
+    for p, c in sorted(
+        reference_cutoffs(welfare, data.pw, groups=province, n=opts.n_classes).items()
+    ):
         cut[f"{int(p):02d}"] = c
     return WeightSet(manifest, keys, coef, dict(data.lines), cut)
 
@@ -56,8 +62,11 @@ def models_table(data: SurveyData, fit: Fit, rows: np.ndarray) -> pd.DataFrame:
     levels = ("national", *LEVEL_ORDER)
     nodes = {lvl: groups(data.level_codes(lvl)[rows]) for lvl in levels}
     ws = scoring_set(data, fit.models)
-    scored = {lvl: by_level(data, ws, lvl) for lvl in levels
-              if any(m.level == lvl for m in fit.models.values())}
+    scored = {
+        lvl: by_level(data, ws, lvl)
+        for lvl in levels
+        if any(m.level == lvl for m in fit.models.values())
+    }
     for key in sorted(fit.models, key=key_order):
         m = fit.models[key]
         lvl = m.level
@@ -65,14 +74,24 @@ def models_table(data: SurveyData, fit: Fit, rows: np.ndarray) -> pd.DataFrame:
         yhat = scored[lvl][sel]
         w = data.pw[sel]
         y = data.y[sel]
-        recs.append({
-            "model_key": key, "level": lvl, "fit": m.fit, "parent": m.parent,
-            "households": int(sel.size), "psus": int(np.unique(data.psu[sel]).size),
-            "households_fitted": m.households, "people": float(w.sum()),
-            "r2": r2(y, yhat, w), "rmse": rmse(y, yhat, w),
-            "lambda": m.lam, "lambda_intercept": m.lam0,
-            "unobserved_terms": m.unobserved, "dropped_terms": m.dropped,
-        })
+        recs.append(
+            {
+                "model_key": key,
+                "level": lvl,
+                "fit": m.fit,
+                "parent": m.parent,
+                "households": int(sel.size),
+                "psus": int(np.unique(data.psu[sel]).size),
+                "households_fitted": m.households,
+                "people": float(w.sum()),
+                "r2": r2(y, yhat, w),
+                "rmse": rmse(y, yhat, w),
+                "lambda": m.lam,
+                "lambda_intercept": m.lam0,
+                "unobserved_terms": m.unobserved,
+                "dropped_terms": m.dropped,
+            }
+        )
     return pd.DataFrame.from_records(recs).set_index("model_key")
 
 
@@ -81,14 +100,17 @@ def coefficient_table(data: SurveyData, fit: Fit) -> pd.DataFrame:
     keys = sorted(fit.models, key=key_order)
     p = len(data.columns)
     nan = np.full(p, np.nan)
-    return pd.DataFrame({
-        "model_key": np.repeat(np.array(keys, dtype=object), p),
-        "term": np.tile(np.array(data.columns, dtype=object), len(keys)),
-        "coef": np.concatenate([fit.models[k].beta for k in keys]),
-        "se": np.concatenate([nan if fit.models[k].se is None else fit.models[k].se
-                              for k in keys]),
-        "active": np.tile(fit.active, len(keys)),
-    })
+    return pd.DataFrame(
+        {
+            "model_key": np.repeat(np.array(keys, dtype=object), p),
+            "term": np.tile(np.array(data.columns, dtype=object), len(keys)),
+            "coef": np.concatenate([fit.models[k].beta for k in keys]),
+            "se": np.concatenate(
+                [nan if fit.models[k].se is None else fit.models[k].se for k in keys]
+            ),
+            "active": np.tile(fit.active, len(keys)),
+        }
+    )
 
 
 def dropped_table(fit: Fit) -> pd.DataFrame:

@@ -32,25 +32,44 @@ from .results import Calibration
 __all__ = ["calibrate"]
 
 
-def calibrate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
-              poverty_lines: Any = None, consumption: str = "consumption",
-              weight: str = "weight", psu: str = "psu", strata: str | None = "strata",
-              id_col: str | None = "hh_id", region_scheme: Scheme = "BPS",
-              estimator: str = "wls", tau: float = 0.5, truncate: float = 0.5,
-              solver: Literal["ipm", "highs"] = "ipm",
-              estimator_options: Mapping[str, Any] | None = None,
-              select: Literal["stepwise"] | None = None, p_enter: float = 0.05,
-              p_remove: float = 0.10, keep: Iterable[str] = (),
-              pooling: Literal["shrink", "fallback", "none"] = "shrink",
-              min_households: int | None = None, min_psus: int = 2,
-              lambdas: Mapping[str, float | tuple[float, float]] | None = None,
-              pooling_folds: int = 5, seed: int = 0,
-              on_collinear: Literal["raise", "drop"] = "raise", n_classes: int = 10,
-              name: str = "calibrated", version: str = "1.0.0",
-              description: str | None = None, created: _dt.date | None = None,
-              region_vintage: str = "as coded in the survey", synthetic: bool | None = None,
-              survey_name: str | None = None, survey_period: str | None = None,
-              provenance: Mapping[str, Any] | None = None) -> Calibration:
+def calibrate(
+    survey: pd.DataFrame,
+    spec: VariableSpec | None = None,
+    *,
+    poverty_lines: Any = None,
+    consumption: str = "consumption",
+    weight: str = "weight",
+    psu: str = "psu",
+    strata: str | None = "strata",
+    id_col: str | None = "hh_id",
+    region_scheme: Scheme = "BPS",
+    estimator: str = "wls",
+    tau: float = 0.5,
+    truncate: float = 0.5,
+    solver: Literal["ipm", "highs"] = "ipm",
+    estimator_options: Mapping[str, Any] | None = None,
+    select: Literal["stepwise"] | None = None,
+    p_enter: float = 0.05,
+    p_remove: float = 0.10,
+    keep: Iterable[str] = (),
+    pooling: Literal["shrink", "fallback", "none"] = "shrink",
+    min_households: int | None = None,
+    min_psus: int = 2,
+    lambdas: Mapping[str, float | tuple[float, float]] | None = None,
+    pooling_folds: int = 5,
+    seed: int = 0,
+    on_collinear: Literal["raise", "drop"] = "raise",
+    n_classes: int = 10,
+    name: str = "calibrated",
+    version: str = "1.0.0",
+    description: str | None = None,
+    created: _dt.date | None = None,
+    region_vintage: str = "as coded in the survey",
+    synthetic: bool | None = None,
+    survey_name: str | None = None,
+    survey_period: str | None = None,
+    provenance: Mapping[str, Any] | None = None,
+) -> Calibration:
     """Calibrate a weight set on a household survey.
 
     Parameters
@@ -151,15 +170,38 @@ def calibrate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
         Codes never observed in the survey (their coefficient is 0, the
         reference's).
     """
-    opts = options_from({
-        "estimator": estimator, "tau": tau, "truncate": truncate, "solver": solver,
-        "estimator_options": estimator_options, "select": select, "p_enter": p_enter,
-        "p_remove": p_remove, "keep": keep, "pooling": pooling,
-        "min_households": min_households, "min_psus": min_psus, "lambdas": lambdas,
-        "pooling_folds": pooling_folds, "seed": seed, "on_collinear": on_collinear,
-        "n_classes": n_classes})
-    data = prepare(survey, spec, poverty_lines=poverty_lines, consumption=consumption,
-                   weight=weight, psu=psu, strata=strata, id_col=id_col, scheme=region_scheme)
+    opts = options_from(
+        {
+            "estimator": estimator,
+            "tau": tau,
+            "truncate": truncate,
+            "solver": solver,
+            "estimator_options": estimator_options,
+            "select": select,
+            "p_enter": p_enter,
+            "p_remove": p_remove,
+            "keep": keep,
+            "pooling": pooling,
+            "min_households": min_households,
+            "min_psus": min_psus,
+            "lambdas": lambdas,
+            "pooling_folds": pooling_folds,
+            "seed": seed,
+            "on_collinear": on_collinear,
+            "n_classes": n_classes,
+        }
+    )
+    data = prepare(
+        survey,
+        spec,
+        poverty_lines=poverty_lines,
+        consumption=consumption,
+        weight=weight,
+        psu=psu,
+        strata=strata,
+        id_col=id_col,
+        scheme=region_scheme,
+    )
     rows = np.arange(data.n)
     fit = fit_survey(data, rows, opts)
     if fit.screen.unobserved:
@@ -169,63 +211,115 @@ def calibrate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
             f"coefficient 0 (the reference code's) in every model: "
             f"{fit.screen.unobserved[:8]}{' ...' if len(fit.screen.unobserved) > 8 else ''}. "
             "Households with these codes are scored as if they had the reference code; "
-            "see Calibration.dropped.", CalibrationWarning, stacklevel=2)
+            "see Calibration.dropped.",
+            CalibrationWarning,
+            stacklevel=2,
+        )
     dropped = dropped_table(fit)
     synthetic = bool(survey.attrs.get("synthetic", False)) if synthetic is None else synthetic
     created = created or _dt.date.today()
-    info = {"name": survey_name, "period": survey_period, "households": data.n,
-            "psus": int(np.unique(data.psu).size), "strata": int(np.unique(data.strata).size),
-            "people": float(data.pw.sum()), "columns": data.names, "data_hash": data.data_hash}
+    info = {
+        "name": survey_name,
+        "period": survey_period,
+        "households": data.n,
+        "psus": int(np.unique(data.psu).size),
+        "strata": int(np.unique(data.strata).size),
+        "people": float(data.pw.sum()),
+        "columns": data.names,
+        "data_hash": data.data_hash,
+    }
     models = models_table(data, fit, rows)
     prov: dict[str, Any] = {
         "method": "pmt.calibrate",
         "survey": {k: v for k, v in info.items()},
         "estimator": opts.record(),
         "target": "log per-capita consumption; fits weighted by hh_size x survey weight",
-        "poverty_lines": "given per region" if data.lines else "none (welfare is the raw "
-                                                                "prediction)",
+        "poverty_lines": "given per region"
+        if data.lines
+        else "none (welfare is the raw prediction)",
         "pooling": {
             "mode": opts.pooling,
             "tree": "national > province > province x urban > district x urban; "
-                    "province > district",
-            "lambdas": None if fit.lambdas is None else
-            {lv: {"lambda": json_num(a), "lambda_intercept": json_num(b)}
-             for lv, (a, b) in fit.lambdas.items()},
+            "province > district",
+            "lambdas": None
+            if fit.lambdas is None
+            else {
+                lv: {"lambda": json_num(a), "lambda_intercept": json_num(b)}
+                for lv, (a, b) in fit.lambdas.items()
+            },
         },
-        "selection": None if fit.selection is None else {
-            "selected": fit.selection.attrs["selected"], "stopped": fit.selection.attrs["stopped"],
-            "fixed_effects": fit.selection.attrs["fixed_effects"]},
-        "left_out_terms": [[t, r] for t, r in zip(dropped["term"], dropped["reason"],
-                                                   strict=True)],
+        "selection": None
+        if fit.selection is None
+        else {
+            "selected": fit.selection.attrs["selected"],
+            "stopped": fit.selection.attrs["stopped"],
+            "fixed_effects": fit.selection.attrs["fixed_effects"],
+        },
+        "left_out_terms": [[t, r] for t, r in zip(dropped["term"], dropped["reason"], strict=True)],
         "reference_cutoffs": f"survey population, person-weighted (hh_size x {weight}), "
-                             f"n={opts.n_classes}, national and per province",
-        "models": {"columns": ["model_key", "level", "fit", "parent", "households", "psus",
-                               "lambda", "lambda_intercept"],
-                   "rows": [[k, r.level, r.fit, r.parent, int(r.households), int(r.psus),
-                             json_num(r["lambda"]) if not math.isnan(r["lambda"]) else None,
-                             json_num(r.lambda_intercept)
-                             if not math.isnan(r.lambda_intercept) else None]
-                            for k, r in models.iterrows()]},
+        f"n={opts.n_classes}, national and per province",
+        "models": {
+            "columns": [
+                "model_key",
+                "level",
+                "fit",
+                "parent",
+                "households",
+                "psus",
+                "lambda",
+                "lambda_intercept",
+            ],
+            "rows": [
+                [
+                    k,
+                    r.level,
+                    r.fit,
+                    r.parent,
+                    int(r.households),
+                    int(r.psus),
+                    json_num(r["lambda"]) if not math.isnan(r["lambda"]) else None,
+                    json_num(r.lambda_intercept) if not math.isnan(r.lambda_intercept) else None,
+                ]
+                for k, r in models.iterrows()
+            ],
+        },
         "created": created.isoformat(),
         "pmt_version": __version__,
     }
     if provenance:
         prov.update(dict(provenance))
     manifest = Manifest(
-        name=name, version=version, created=created,
-        description=description or (
+        name=name,
+        version=version,
+        created=created,
+        description=description
+        or (
             f"Calibrated by pmt.calibrate ({opts.estimator}, pooling={opts.pooling}) on "
             f"{survey_name or 'a survey'}{' ' + survey_period if survey_period else ''}"
-            + (" — SYNTHETIC survey: not for targeting anyone." if synthetic else ".")),
-        synthetic=synthetic, region_scheme=region_scheme, region_vintage=region_vintage,
+            + (" — SYNTHETIC survey: not for targeting anyone." if synthetic else ".")
+        ),
+        synthetic=synthetic,
+        region_scheme=region_scheme,
+        region_vintage=region_vintage,
         model_level="district_urban",
-        spec=data.spec, provenance=_jsonable(prov))
+        spec=data.spec,
+        provenance=_jsonable(prov),
+    )
     ws = assemble(data, fit, opts, manifest)
     results = {k: m.result for k, m in fit.models.items() if m.result is not None}
-    return Calibration(weights=ws, models=models, coefficients=coefficient_table(data, fit),
-                       results=results, selection=fit.selection, lambdas=fit.lambdas,
-                       lambda_path=fit.lambda_path, dropped=dropped, options=opts,
-                       survey=info, method=ESTIMATORS[opts.estimator].describe(opts))
+    return Calibration(
+        weights=ws,
+        models=models,
+        coefficients=coefficient_table(data, fit),
+        results=results,
+        selection=fit.selection,
+        lambdas=fit.lambdas,
+        lambda_path=fit.lambda_path,
+        dropped=dropped,
+        options=opts,
+        survey=info,
+        method=ESTIMATORS[opts.estimator].describe(opts),
+    )
 
 
 def _jsonable(x: Any) -> Any:

@@ -30,29 +30,48 @@ from .scoring import encode_for, log_consumption, r2, rmse
 __all__ = ["QUOTA_METRICS", "cross_validate"]
 
 #: Columns of the comparison table per quota -> metric of :func:`pmt.evaluation.evaluate`.
-QUOTA_METRICS = {"exclusion_error": "exclusion_error",
-                 "inclusion_error": "inclusion_error_beneficiaries",
-                 "inclusion_error_nonpoor": "inclusion_error_nonpoor",
-                 "targeting_differential": "targeting_differential", "cgh": "cgh",
-                 "auc": "auc"}
+QUOTA_METRICS = {
+    "exclusion_error": "exclusion_error",
+    "inclusion_error": "inclusion_error_beneficiaries",
+    "inclusion_error_nonpoor": "inclusion_error_nonpoor",
+    "targeting_differential": "targeting_differential",
+    "cgh": "cgh",
+    "auc": "auc",
+}
 
 
-def cross_validate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
-                   estimators: Mapping[str, Mapping[str, Any]] | None = None,
-                   folds: int = 5, quotas: Iterable[float] = (0.2, 0.4), seed: int = 0,
-                   poverty_lines: Any = None, consumption: str = "consumption",
-                   weight: str = "weight", psu: str = "psu", strata: str | None = "strata",
-                   id_col: str | None = "hh_id", region_scheme: Scheme = "BPS",
-                   estimator: str = "wls", tau: float = 0.5, truncate: float = 0.5,
-                   solver: Literal["ipm", "highs"] = "ipm",
-                   estimator_options: Mapping[str, Any] | None = None,
-                   select: Literal["stepwise"] | None = None, p_enter: float = 0.05,
-                   p_remove: float = 0.10, keep: Iterable[str] = (),
-                   pooling: Literal["shrink", "fallback", "none"] = "shrink",
-                   min_households: int | None = None, min_psus: int = 2,
-                   lambdas: Mapping[str, float | tuple[float, float]] | None = None,
-                   pooling_folds: int = 5, on_collinear: Literal["raise", "drop"] = "raise",
-                   n_classes: int = 10) -> CrossValidation:
+def cross_validate(
+    survey: pd.DataFrame,
+    spec: VariableSpec | None = None,
+    *,
+    estimators: Mapping[str, Mapping[str, Any]] | None = None,
+    folds: int = 5,
+    quotas: Iterable[float] = (0.2, 0.4),
+    seed: int = 0,
+    poverty_lines: Any = None,
+    consumption: str = "consumption",
+    weight: str = "weight",
+    psu: str = "psu",
+    strata: str | None = "strata",
+    id_col: str | None = "hh_id",
+    region_scheme: Scheme = "BPS",
+    estimator: str = "wls",
+    tau: float = 0.5,
+    truncate: float = 0.5,
+    solver: Literal["ipm", "highs"] = "ipm",
+    estimator_options: Mapping[str, Any] | None = None,
+    select: Literal["stepwise"] | None = None,
+    p_enter: float = 0.05,
+    p_remove: float = 0.10,
+    keep: Iterable[str] = (),
+    pooling: Literal["shrink", "fallback", "none"] = "shrink",
+    min_households: int | None = None,
+    min_psus: int = 2,
+    lambdas: Mapping[str, float | tuple[float, float]] | None = None,
+    pooling_folds: int = 5,
+    on_collinear: Literal["raise", "drop"] = "raise",
+    n_classes: int = 10,
+) -> CrossValidation:
     """K-fold cross-validation by PSU of one or several estimators, in one table.
 
     The survey's PSUs are dealt into ``folds`` folds (whole clusters, in
@@ -92,13 +111,35 @@ def cross_validate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
 
     quotas = tuple(float(q) for q in quotas)
     common = {
-        "seed": seed, "estimator": estimator, "tau": tau, "truncate": truncate,
-        "solver": solver, "estimator_options": estimator_options, "select": select,
-        "p_enter": p_enter, "p_remove": p_remove, "keep": keep, "pooling": pooling,
-        "min_households": min_households, "min_psus": min_psus, "lambdas": lambdas,
-        "pooling_folds": pooling_folds, "on_collinear": on_collinear, "n_classes": n_classes}
-    data = prepare(survey, spec, poverty_lines=poverty_lines, consumption=consumption,
-                   weight=weight, psu=psu, strata=strata, id_col=id_col, scheme=region_scheme)
+        "seed": seed,
+        "estimator": estimator,
+        "tau": tau,
+        "truncate": truncate,
+        "solver": solver,
+        "estimator_options": estimator_options,
+        "select": select,
+        "p_enter": p_enter,
+        "p_remove": p_remove,
+        "keep": keep,
+        "pooling": pooling,
+        "min_households": min_households,
+        "min_psus": min_psus,
+        "lambdas": lambdas,
+        "pooling_folds": pooling_folds,
+        "on_collinear": on_collinear,
+        "n_classes": n_classes,
+    }
+    data = prepare(
+        survey,
+        spec,
+        poverty_lines=poverty_lines,
+        consumption=consumption,
+        weight=weight,
+        psu=psu,
+        strata=strata,
+        id_col=id_col,
+        scheme=region_scheme,
+    )
     specs = {"estimator": {}} if estimators is None else dict(estimators)
     opts_of = {label: options_from({**common, **dict(kw)}) for label, kw in specs.items()}
     rows = np.arange(data.n)
@@ -108,10 +149,16 @@ def cross_validate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
     logc = {label: np.full(data.n, np.nan) for label in specs}  # predicted log consumption
     in_r2: dict[str, list[float]] = {label: [] for label in specs}
     fold_ws: dict[str, list[WeightSet]] = {label: [] for label in specs}
-    manifest = Manifest(name="cv-fold", version="0", created=_dt.date(2000, 1, 1),
-                        description="cross-validation fold", synthetic=True,
-                        region_scheme=region_scheme, region_vintage="calibration",
-                        spec=data.spec)
+    manifest = Manifest(
+        name="cv-fold",
+        version="0",
+        created=_dt.date(2000, 1, 1),
+        description="cross-validation fold",
+        synthetic=True,
+        region_scheme=region_scheme,
+        region_vintage="calibration",
+        spec=data.spec,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)
         for label, opts in opts_of.items():
@@ -135,37 +182,67 @@ def cross_validate(survey: pd.DataFrame, spec: VariableSpec | None = None, *,
         for k in range(folds):
             sel = fold == k
             evk = evaluate(true[sel], p[sel], weight=data.pw[sel], quotas=quotas)
-            fold_recs.append({"estimator": label, "fold": k,
-                              **_metrics(data, logc[label], evk, quotas, sel),
-                              "in_sample_r2": in_r2[label][k]})
+            fold_recs.append(
+                {
+                    "estimator": label,
+                    "fold": k,
+                    **_metrics(data, logc[label], evk, quotas, sel),
+                    "in_sample_r2": in_r2[label][k],
+                }
+            )
         rec["in_sample_r2"] = float(np.mean(in_r2[label]))
         recs.append({"estimator": label, **rec})
     folds_frame = pd.DataFrame(fold_recs)
     table = pd.DataFrame(recs).set_index("estimator")
     for q in quotas:
-        table[f"ee_fold_sd_{q:g}"] = folds_frame.groupby("estimator", sort=False)[
-            f"exclusion_error_{q:g}"].std().reindex(table.index)
-    order = (["r2", "rmse", "spearman"]
-             + [f"{m}_{q:g}" for q in quotas for m in (*QUOTA_METRICS, "ee_fold_sd")]
-             + ["in_sample_r2"])
+        table[f"ee_fold_sd_{q:g}"] = (
+            folds_frame.groupby("estimator", sort=False)[f"exclusion_error_{q:g}"]
+            .std()
+            .reindex(table.index)
+        )
+    order = (
+        ["r2", "rmse", "spearman"]
+        + [f"{m}_{q:g}" for q in quotas for m in (*QUOTA_METRICS, "ee_fold_sd")]
+        + ["in_sample_r2"]
+    )
     table = table[order]
-    predictions = pd.DataFrame({"fold": fold, "true_welfare": true, "person_weight": data.pw,
-                                **{f"pred_{label}": pred[label] for label in specs}},
-                               index=data.enc.index)
-    settings = {"folds": folds, "quotas": quotas, "seed": seed,
-                "options": {label: o.record() for label, o in opts_of.items()}}
-    return CrossValidation(table, folds_frame, predictions, evaluations, settings,
-                           {label: tuple(v) for label, v in fold_ws.items()})
+    predictions = pd.DataFrame(
+        {
+            "fold": fold,
+            "true_welfare": true,
+            "person_weight": data.pw,
+            **{f"pred_{label}": pred[label] for label in specs},
+        },
+        index=data.enc.index,
+    )
+    settings = {
+        "folds": folds,
+        "quotas": quotas,
+        "seed": seed,
+        "options": {label: o.record() for label, o in opts_of.items()},
+    }
+    return CrossValidation(
+        table,
+        folds_frame,
+        predictions,
+        evaluations,
+        settings,
+        {label: tuple(v) for label, v in fold_ws.items()},
+    )
 
 
-def _metrics(data: SurveyData, logc: np.ndarray, ev: Any, quotas: Sequence[float],
-             sel: np.ndarray | None = None) -> dict[str, float]:
+def _metrics(
+    data: SurveyData,
+    logc: np.ndarray,
+    ev: Any,
+    quotas: Sequence[float],
+    sel: np.ndarray | None = None,
+) -> dict[str, float]:
     """Fit of the predicted log consumption ``logc`` and the targeting metrics of ``ev``."""
     keep = slice(None) if sel is None else sel
     w, y, yhat = data.pw[keep], data.y[keep], logc[keep]
     t = ev.table
-    rec = {"r2": r2(y, yhat, w), "rmse": rmse(y, yhat, w),
-           "spearman": float(t["spearman"].iloc[0])}
+    rec = {"r2": r2(y, yhat, w), "rmse": rmse(y, yhat, w), "spearman": float(t["spearman"].iloc[0])}
     for q in quotas:
         row = t.loc[f"quota {q:g}"]
         for name, metric in QUOTA_METRICS.items():

@@ -28,8 +28,7 @@ from ..spec import VariableSpec, default_spec
 from ..weights import Manifest, WeightSet
 from .tree import level_codes
 
-__all__ = ["Scheme", "SurveyData", "design", "draft", "prepare", "psu_folds",
-           "read_poverty_lines"]
+__all__ = ["Scheme", "SurveyData", "design", "draft", "prepare", "psu_folds", "read_poverty_lines"]
 
 Scheme = Literal["BPS", "Kemendagri"]
 
@@ -40,21 +39,21 @@ class SurveyData:
 
     frame: pd.DataFrame
     enc: Encoded
-    X: np.ndarray              # (n, p) design: intercept, lookup codes (reference dropped), numeric
-    y: np.ndarray              # (n,) log per-capita consumption
-    shift: np.ndarray          # (n,) log poverty line (0 without lines)
-    pw: np.ndarray             # (n,) person weight = hh_size x survey weight
-    psu: np.ndarray            # (n,) int codes
-    strata: np.ndarray         # (n,) int codes
-    district: np.ndarray       # (n,) int
-    urban: np.ndarray          # (n,) int 0/1
-    columns: tuple[str, ...]   # (p,) term name of each design column
-    term_pos: np.ndarray       # (p,) position of each column in spec.terms
+    X: np.ndarray  # (n, p) design: intercept, lookup codes (reference dropped), numeric
+    y: np.ndarray  # (n,) log per-capita consumption
+    shift: np.ndarray  # (n,) log poverty line (0 without lines)
+    pw: np.ndarray  # (n,) person weight = hh_size x survey weight
+    psu: np.ndarray  # (n,) int codes
+    strata: np.ndarray  # (n,) int codes
+    district: np.ndarray  # (n,) int
+    urban: np.ndarray  # (n,) int 0/1
+    columns: tuple[str, ...]  # (p,) term name of each design column
+    term_pos: np.ndarray  # (p,) position of each column in spec.terms
     units: tuple[tuple[str, np.ndarray], ...]  # selection units: (name, design columns)
     lines: dict[str, float]
     spec: VariableSpec
     scheme: Scheme
-    names: dict[str, str]      # survey column names used
+    names: dict[str, str]  # survey column names used
 
     @property
     def n(self) -> int:
@@ -86,10 +85,16 @@ class SurveyData:
 
 def draft(spec: VariableSpec, lines: Mapping[str, float], scheme: Scheme) -> WeightSet:
     """A zero-coefficient weight set: it lets the encoder validate and encode a survey."""
-    manifest = Manifest(name="calibration-draft", version="0", created=_dt.date(2000, 1, 1),
-                        description="provisional zero weight set used to encode a survey",
-                        synthetic=True, region_scheme=scheme, region_vintage="calibration",
-                        spec=spec)
+    manifest = Manifest(
+        name="calibration-draft",
+        version="0",
+        created=_dt.date(2000, 1, 1),
+        description="provisional zero weight set used to encode a survey",
+        synthetic=True,
+        region_scheme=scheme,
+        region_vintage="calibration",
+        spec=spec,
+    )
     return WeightSet(manifest, ("national",), np.zeros((1, len(spec.terms))), dict(lines))
 
 
@@ -109,7 +114,8 @@ def read_poverty_lines(lines: Any, scheme: str) -> dict[str, float]:
         if value not in cols:
             raise CalibrationError(
                 f"poverty_lines: the table needs a 'poverty_line' column (Rp per person per "
-                f"month); it has {sorted(cols)}. Fix: rename the column.")
+                f"month); it has {sorted(cols)}. Fix: rename the column."
+            )
         vals = pd.to_numeric(lines[value], errors="coerce").to_numpy(dtype=np.float64)
         if "region_key" in cols:
             keys = lines["region_key"].astype(str).tolist()
@@ -118,8 +124,10 @@ def read_poverty_lines(lines: Any, scheme: str) -> dict[str, float]:
             width = 4 if code_col == "district_code" else 2
             codes = pd.to_numeric(lines[code_col], errors="coerce")
             if codes.isna().any():
-                raise CalibrationError(f"poverty_lines: column {code_col!r} has missing or "
-                                       "non-numeric codes. Fix: fill them.")
+                raise CalibrationError(
+                    f"poverty_lines: column {code_col!r} has missing or "
+                    "non-numeric codes. Fix: fill them."
+                )
             base = [f"{int(c):0{width}d}" for c in codes]
             if "urban" in cols:
                 urb = pd.to_numeric(lines["urban"], errors="coerce")
@@ -132,24 +140,31 @@ def read_poverty_lines(lines: Any, scheme: str) -> dict[str, float]:
             raise CalibrationError(
                 "poverty_lines: the table needs 'region_key', or 'province_code' / "
                 "'district_code' (optionally with 'urban'), beside 'poverty_line'. Fix: add "
-                "the region columns.")
+                "the region columns."
+            )
         if len(set(keys)) != len(keys):
             raise CalibrationError("poverty_lines: a region appears more than once.")
         out = dict(zip(keys, vals.tolist(), strict=True))
     else:
-        raise TypeError(f"poverty_lines must be a mapping, a DataFrame or a file path; got "
-                        f"{type(lines).__name__}")
+        raise TypeError(
+            f"poverty_lines must be a mapping, a DataFrame or a file path; got "
+            f"{type(lines).__name__}"
+        )
     bad = {k: v for k, v in out.items() if not (math.isfinite(v) and v > 0)}
     if bad:
-        raise CalibrationError(f"poverty_lines: lines must be positive numbers; not so for "
-                               f"{dict(list(bad.items())[:5])}. Fix: correct them.")
+        raise CalibrationError(
+            f"poverty_lines: lines must be positive numbers; not so for "
+            f"{dict(list(bad.items())[:5])}. Fix: correct them."
+        )
     return out
 
 
 def _require_frame(survey: Any) -> pd.DataFrame:
     if not isinstance(survey, pd.DataFrame):
-        raise TypeError(f"survey must be a pandas DataFrame; got {type(survey).__name__}. Fix: "
-                        "read the file with pmt.io.read_households (CSV, Parquet, Stata .dta).")
+        raise TypeError(
+            f"survey must be a pandas DataFrame; got {type(survey).__name__}. Fix: "
+            "read the file with pmt.io.read_households (CSV, Parquet, Stata .dta)."
+        )
     return survey
 
 
@@ -163,7 +178,10 @@ def _survey_column(frame: pd.DataFrame, name: str, what: str) -> np.ndarray:
         raise E.ColumnTypeError(
             f"column {name!r}: {what} must be numbers, found text (wrong_dtype) at "
             f"{E.format_examples(rows[:5].tolist(), s.to_numpy()[rows[:5]])}. Fix: convert the "
-            "column to numbers.", column=name, rows=rows[:5].tolist())
+            "column to numbers.",
+            column=name,
+            rows=rows[:5].tolist(),
+        )
     missing = ~np.isfinite(vals)
     if missing.any():
         rows = np.flatnonzero(missing)
@@ -172,8 +190,10 @@ def _survey_column(frame: pd.DataFrame, name: str, what: str) -> np.ndarray:
             f"{rows.size:,} of {vals.size:,} rows break it, e.g. "
             f"{E.format_examples(rows[:5].tolist(), vals[rows[:5]])}. Fix: drop those households "
             "from the "
-            "survey before calibrating, or impute their consumption.", column=name,
-            rows=rows[:5].tolist())
+            "survey before calibrating, or impute their consumption.",
+            column=name,
+            rows=rows[:5].tolist(),
+        )
     bad = vals <= 0
     if bad.any():
         rows = np.flatnonzero(bad)
@@ -182,7 +202,9 @@ def _survey_column(frame: pd.DataFrame, name: str, what: str) -> np.ndarray:
             f"logs); {rows.size:,} of {vals.size:,} rows break it, e.g. "
             f"{E.format_examples(rows[:5].tolist(), vals[rows[:5]])}. Fix: correct or drop those "
             "households.",
-            column=name, rows=rows[:5].tolist())
+            column=name,
+            rows=rows[:5].tolist(),
+        )
     return vals
 
 
@@ -195,15 +217,26 @@ def _codes(frame: pd.DataFrame, name: str, what: str) -> np.ndarray:
             f"column {name!r}: every household needs its {what} (missing_or_infinite); "
             f"{rows.size:,} of {len(s):,} rows have none, e.g. "
             f"{E.format_examples(rows[:5].tolist())}. "
-            f"Fix: fill the {what} from the survey's sample frame.", column=name,
-            rows=rows[:5].tolist())
+            f"Fix: fill the {what} from the survey's sample frame.",
+            column=name,
+            rows=rows[:5].tolist(),
+        )
     codes, _ = pd.factorize(s, sort=True)
     return codes.astype(np.int64)
 
 
-def prepare(survey: Any, spec: VariableSpec | None, *, poverty_lines: Any, consumption: str,
-            weight: str, psu: str, strata: str | None, id_col: str | None,
-            scheme: Scheme) -> SurveyData:
+def prepare(
+    survey: Any,
+    spec: VariableSpec | None,
+    *,
+    poverty_lines: Any,
+    consumption: str,
+    weight: str,
+    psu: str,
+    strata: str | None,
+    id_col: str | None,
+    scheme: Scheme,
+) -> SurveyData:
     """Check and encode a survey (the arguments of :func:`pmt.calibration.calibrate`)."""
     frame = _require_frame(survey)
     spec = default_spec() if spec is None else spec
@@ -215,7 +248,9 @@ def prepare(survey: Any, spec: VariableSpec | None, *, poverty_lines: Any, consu
         raise E.MissingColumnError(
             f"missing survey columns {missing} (rule: a survey needs per-capita consumption, "
             "a PSU and optionally strata, beside the household columns). Fix: rename the "
-            "columns or pass consumption=, psu=, strata= with their names.", column=missing[0])
+            "columns or pass consumption=, psu=, strata= with their names.",
+            column=missing[0],
+        )
     lines = read_poverty_lines(poverty_lines, scheme)
     try:
         zero = draft(spec, lines, scheme)
@@ -223,26 +258,45 @@ def prepare(survey: Any, spec: VariableSpec | None, *, poverty_lines: Any, consu
         raise CalibrationError(
             "poverty_lines do not cover every household's region: every province needs a "
             "line (per province, province x urban/rural, district, or a 'national' line). "
-            f"Details: {exc.problems[:3]}") from exc
+            f"Details: {exc.problems[:3]}"
+        ) from exc
     enc = encode(frame, zero, weight=weight, weighting="person", id_col=id_col)
     y = np.log(_survey_column(frame, consumption, "per-capita consumption"))
     psu_codes = _codes(frame, psu, "PSU (primary sampling unit)")
     district = enc.cell_district[enc.cell].astype(np.int64)
     urban = enc.cell_urban[enc.cell].astype(np.int64)
-    strata_codes = (_codes(frame, strata, "stratum") if strata is not None
-                    else district * 2 + urban)
+    strata_codes = _codes(frame, strata, "stratum") if strata is not None else district * 2 + urban
     X, columns, term_pos, units = design(enc, spec)
-    return SurveyData(frame=frame, enc=enc, X=X, y=y, shift=enc.cell_shift[enc.cell].copy(),
-                      pw=enc.person_weight.astype(np.float64), psu=psu_codes,
-                      strata=strata_codes, district=district, urban=urban, columns=columns,
-                      term_pos=term_pos, units=units, lines=lines, spec=spec, scheme=scheme,
-                      names={"consumption": consumption, "weight": weight, "psu": psu,
-                             "strata": strata or "(district x urban)", "id": id_col or "(none)"})
+    return SurveyData(
+        frame=frame,
+        enc=enc,
+        X=X,
+        y=y,
+        shift=enc.cell_shift[enc.cell].copy(),
+        pw=enc.person_weight.astype(np.float64),
+        psu=psu_codes,
+        strata=strata_codes,
+        district=district,
+        urban=urban,
+        columns=columns,
+        term_pos=term_pos,
+        units=units,
+        lines=lines,
+        spec=spec,
+        scheme=scheme,
+        names={
+            "consumption": consumption,
+            "weight": weight,
+            "psu": psu,
+            "strata": strata or "(district x urban)",
+            "id": id_col or "(none)",
+        },
+    )
 
 
-
-def design(enc: Encoded, spec: VariableSpec
-           ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, tuple[tuple[str, np.ndarray], ...]]:
+def design(
+    enc: Encoded, spec: VariableSpec
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, tuple[tuple[str, np.ndarray], ...]]:
     """Design matrix from the encoder's arrays: one column per non-reference term.
 
     Columns: ``intercept``; for each lookup variable, one 0/1 column per code
@@ -283,8 +337,10 @@ def psu_folds(data: SurveyData, rows: np.ndarray, k: int, seed: int) -> np.ndarr
     rng = np.random.default_rng(seed)
     psus, first = np.unique(data.psu[rows], return_index=True)
     if psus.size < k:
-        raise SmallSampleError(f"cross-validation with {k} folds needs at least {k} PSUs; the "
-                               f"sample has {psus.size}. Fix: use fewer folds.")
+        raise SmallSampleError(
+            f"cross-validation with {k} folds needs at least {k} PSUs; the "
+            f"sample has {psus.size}. Fix: use fewer folds."
+        )
     st = data.strata[rows][first]
     perm = rng.permutation(psus.size)
     order = np.lexsort((perm, st))

@@ -36,27 +36,36 @@ class Fit:
     lambda_path: pd.DataFrame | None
 
 
-def fit(data: SurveyData, rows: np.ndarray, opts: Options, *, keep_results: bool = True,
-        with_se: bool = True) -> Fit:
+def fit(
+    data: SurveyData,
+    rows: np.ndarray,
+    opts: Options,
+    *,
+    keep_results: bool = True,
+    with_se: bool = True,
+) -> Fit:
     """Screening, selection, pooling strengths and the tree, on ``rows``."""
     with single_threaded():
         return _fit(data, rows, opts, keep_results=keep_results, with_se=with_se)
 
 
-def _fit(data: SurveyData, rows: np.ndarray, opts: Options, *, keep_results: bool,
-         with_se: bool) -> Fit:
+def _fit(
+    data: SurveyData, rows: np.ndarray, opts: Options, *, keep_results: bool, with_se: bool
+) -> Fit:
     # screened on the households the estimator learns from (poverty_wls: the poorest)
-    screened = screen(data, Fitter(data, opts, np.ones(data.X.shape[1], bool)).fit_rows(rows),
-                      opts)
+    screened = screen(data, Fitter(data, opts, np.ones(data.X.shape[1], bool)).fit_rows(rows), opts)
     active = screened.active.copy()
     selection = None
     if opts.select == "stepwise":
         active, selection = select(data, rows, opts, active)
     fitter = Fitter(data, opts, active, keep_results=keep_results, with_se=with_se)
     if fitter.n_coef >= rows.size:
-        raise SmallSampleError(f"the survey has {rows.size} households for {fitter.n_coef} "
-                               "coefficients of the national model. Fix: a larger survey or "
-                               "fewer variables.", ["national"])
+        raise SmallSampleError(
+            f"the survey has {rows.size} households for {fitter.n_coef} "
+            "coefficients of the national model. Fix: a larger survey or "
+            "fewer variables.",
+            ["national"],
+        )
     lambdas = path = None
     if opts.pooling == "shrink":
         given = {lv: (a, b) for lv, a, b in (opts.lambdas or ())}

@@ -89,12 +89,16 @@ class Options:
         given = dict(self.estimator_options)
         shadowed = sorted(set(given) & fields)
         if shadowed:
-            raise TypeError(f"estimator_options: {shadowed} are parameters of calibrate; pass "
-                            "them directly (e.g. tau=0.3)")
+            raise TypeError(
+                f"estimator_options: {shadowed} are parameters of calibrate; pass "
+                "them directly (e.g. tau=0.3)"
+            )
         unknown = sorted(set(given) - set(est.options))
         if unknown:
-            raise TypeError(f"estimator_options: {unknown} are not options of the estimator "
-                            f"{self.estimator!r}; it takes {sorted(est.options) or 'none'}")
+            raise TypeError(
+                f"estimator_options: {unknown} are not options of the estimator "
+                f"{self.estimator!r}; it takes {sorted(est.options) or 'none'}"
+            )
         est.check(self)
 
     def estimator_option(self, name: str) -> Any:
@@ -128,14 +132,19 @@ def json_num(x: float) -> float | str:
 def options_from(kw: Mapping[str, Any]) -> Options:
     """:class:`Options` from keyword arguments (``keep`` any iterable, ``lambdas`` a mapping
     ``level -> lambda`` or ``level -> (lambda, lambda_intercept)``, ``estimator_options`` a
-    mapping); unknown names are a TypeError."""
+    mapping); unknown names are a TypeError.
+    """
     kw = dict(kw)
     if "keep" in kw:
         kw["keep"] = tuple(kw["keep"] or ())
     lam = kw.get("lambdas")
     if lam is not None and not isinstance(lam, tuple):
-        kw["lambdas"] = tuple((lvl, float(v[0]), float(v[1])) if isinstance(v, (tuple, list))
-                              else (lvl, float(v), 0.0) for lvl, v in dict(lam).items())
+        kw["lambdas"] = tuple(
+            (lvl, float(v[0]), float(v[1]))
+            if isinstance(v, (tuple, list))
+            else (lvl, float(v), 0.0)
+            for lvl, v in dict(lam).items()
+        )
     if "estimator_options" in kw:
         kw["estimator_options"] = tuple(dict(kw["estimator_options"] or {}).items())
     names = {f.name for f in dataclasses.fields(Options)}

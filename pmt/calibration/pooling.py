@@ -40,8 +40,8 @@ class Model:
 
     key: str
     level: str
-    beta: np.ndarray                     # (p,) over design columns
-    fit: str                             # "root", "shrunk", "own", "naive"
+    beta: np.ndarray  # (p,) over design columns
+    fit: str  # "root", "shrunk", "own", "naive"
     parent: str | None
     households: int
     psus: int
@@ -68,8 +68,15 @@ class Fitter:
         Compute standard errors.
     """
 
-    def __init__(self, data: SurveyData, opts: Options, active: np.ndarray, *,
-                 keep_results: bool = True, with_se: bool = True) -> None:
+    def __init__(
+        self,
+        data: SurveyData,
+        opts: Options,
+        active: np.ndarray,
+        *,
+        keep_results: bool = True,
+        with_se: bool = True,
+    ) -> None:
         self.data = data
         self.opts = opts
         self.estimator = ESTIMATORS[opts.estimator]
@@ -101,19 +108,35 @@ class Fitter:
         w = d.pw[rows] / d.pw[rows].mean()
         beta = np.zeros(d.X.shape[1])
         se = np.full(d.X.shape[1], np.nan)
-        fitted = self.estimator.fit(X, y, w, clusters=d.psu[rows],
-                                    names=[d.columns[c] for c in cols], options=self.opts,
-                                    with_se=self.with_se, keep_result=self.keep_results)
+        fitted = self.estimator.fit(
+            X,
+            y,
+            w,
+            clusters=d.psu[rows],
+            names=[d.columns[c] for c in cols],
+            options=self.opts,
+            with_se=self.with_se,
+            keep_result=self.keep_results,
+        )
         beta[cols] = fitted.params
         if fitted.bse is not None:
             se[cols] = fitted.bse
-        return Model("national", "national", beta, "root", None, int(rows.size),
-                     int(np.unique(d.psu[rows]).size), se=se if self.with_se else None,
-                     result=fitted.result if self.keep_results else None)
+        return Model(
+            "national",
+            "national",
+            beta,
+            "root",
+            None,
+            int(rows.size),
+            int(np.unique(d.psu[rows]).size),
+            se=se if self.with_se else None,
+            result=fitted.result if self.keep_results else None,
+        )
 
     # ---------------------------------------------------------------- tree
-    def tree(self, rows: np.ndarray, lambdas: Mapping[str, tuple[float, float]] | None
-             ) -> dict[str, Model]:
+    def tree(
+        self, rows: np.ndarray, lambdas: Mapping[str, tuple[float, float]] | None
+    ) -> dict[str, Model]:
         """Every model of the tree fitted on ``rows`` (the estimator's own rows inside)."""
         d, o = self.data, self.opts
         rows = self.fit_rows(rows)
@@ -124,8 +147,12 @@ class Fitter:
         context = None
         if o.pooling == "shrink":
             context = self.estimator.pooling_context(
-                d.X[rows], d.y[rows], d.pw[rows] / d.pw[rows].mean(),
-                models[("national", 0)].beta, o)
+                d.X[rows],
+                d.y[rows],
+                d.pw[rows] / d.pw[rows].mean(),
+                models[("national", 0)].beta,
+                o,
+            )
         min_h = o.min_households_for(self.n_coef)
         levels = LEVEL_ORDER if o.pooling != "none" else ("district_urban",)
         for level in levels:
@@ -141,10 +168,15 @@ class Fitter:
                             f"too few for a model of its own (min_households={min_h}, "
                             f"min_psus={o.min_psus}) and pooling='none' has no fallback. Fix: "
                             "use pooling='shrink' (partial pooling) or 'fallback', or lower "
-                            "min_households.", [key])
+                            "min_households.",
+                            [key],
+                        )
                     continue
-                parent = (next(pk for pk in parents(level, code) if pk in models)
-                          if o.pooling != "none" else ("national", 0))
+                parent = (
+                    next(pk for pk in parents(level, code) if pk in models)
+                    if o.pooling != "none"
+                    else ("national", 0)
+                )
                 pm = models[parent]
                 if o.pooling == "shrink":
                     assert lambdas is not None and scale is not None
@@ -158,8 +190,17 @@ class Fitter:
         return {m.key: m for m in models.values()}
 
     # ---------------------------------------------------------------- shrunk
-    def _shrunk(self, level: str, key: str, rows: np.ndarray, pm: Model, scale: np.ndarray,
-                lam: float, lam0: float, context: Any) -> Model | None:
+    def _shrunk(
+        self,
+        level: str,
+        key: str,
+        rows: np.ndarray,
+        pm: Model,
+        scale: np.ndarray,
+        lam: float,
+        lam0: float,
+        context: Any,
+    ) -> Model | None:
         d = self.data
         if math.isinf(lam) and math.isinf(lam0):
             return None  # the parent itself: households fall back to it
@@ -167,18 +208,41 @@ class Fitter:
         w = d.pw[rows] / d.pw[rows].mean()
         s = self.slopes
         xbar = wmean(X[:, s], w)
-        node = PooledNode(design=X, y=d.y[rows], weights=w, clusters=d.psu[rows], slopes=s,
-                          parent=pm.beta, xbar=xbar, parent_level=pm.beta[0] + xbar @ pm.beta[s],
-                          scale=scale, lam=lam, lam0=lam0)
-        beta, se = self.estimator.fit_pooled(node, options=self.opts, context=context,
-                                             with_se=self.with_se)
+        node = PooledNode(
+            design=X,
+            y=d.y[rows],
+            weights=w,
+            clusters=d.psu[rows],
+            slopes=s,
+            parent=pm.beta,
+            xbar=xbar,
+            parent_level=pm.beta[0] + xbar @ pm.beta[s],
+            scale=scale,
+            lam=lam,
+            lam0=lam0,
+        )
+        beta, se = self.estimator.fit_pooled(
+            node, options=self.opts, context=context, with_se=self.with_se
+        )
         unobserved = int(((X[:, s] != 0).sum(0) == 0).sum())
-        return Model(key, level, beta, "shrunk", pm.key, int(rows.size), 0, lam=lam,
-                     lam0=lam0, se=se, unobserved=unobserved)
+        return Model(
+            key,
+            level,
+            beta,
+            "shrunk",
+            pm.key,
+            int(rows.size),
+            0,
+            lam=lam,
+            lam0=lam0,
+            se=se,
+            unobserved=unobserved,
+        )
 
     # ---------------------------------------------------------------- own / naive
-    def _own(self, level: str, key: str, rows: np.ndarray, pm: Model, *, naive: bool
-             ) -> Model | None:
+    def _own(
+        self, level: str, key: str, rows: np.ndarray, pm: Model, *, naive: bool
+    ) -> Model | None:
         d = self.data
         s = self.slopes
         X = d.X[np.ix_(rows, s)]
@@ -199,15 +263,32 @@ class Fitter:
         Xf = np.column_stack([np.ones(rows.size), X[:, keep]])
         names = ["intercept"] + [d.columns[c] for c in s[keep]]
         se = np.full(d.X.shape[1], np.nan) if self.with_se else None
-        fitted = self.estimator.fit(Xf, y - offset, w, clusters=d.psu[rows], names=names,
-                                    options=self.opts, with_se=self.with_se,
-                                    keep_result=self.keep_results)
+        fitted = self.estimator.fit(
+            Xf,
+            y - offset,
+            w,
+            clusters=d.psu[rows],
+            names=names,
+            options=self.opts,
+            with_se=self.with_se,
+            keep_result=self.keep_results,
+        )
         params, bse = fitted.params, fitted.bse
         beta[0] = params[0]
         beta[s[keep]] = params[1:]
         if se is not None and bse is not None:
             se[0] = bse[0]
             se[s[keep]] = bse[1:]
-        return Model(key, level, beta, "naive" if naive else "own", pm.key, int(rows.size), 0,
-                     se=se, result=fitted.result if self.keep_results else None,
-                     unobserved=int(((X != 0).sum(0) == 0).sum()), dropped=int(dropped))
+        return Model(
+            key,
+            level,
+            beta,
+            "naive" if naive else "own",
+            pm.key,
+            int(rows.size),
+            0,
+            se=se,
+            result=fitted.result if self.keep_results else None,
+            unobserved=int(((X != 0).sum(0) == 0).sum()),
+            dropped=int(dropped),
+        )

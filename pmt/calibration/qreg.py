@@ -74,9 +74,11 @@ class QuantRegFit:
     cov: np.ndarray | None = None
 
     def __repr__(self) -> str:
-        return (f"<QuantRegFit tau={self.tau:g} solver={self.solver} n={self.nobs:,} "
-                f"p={self.params.size} objective={self.objective:.6g} "
-                f"{'converged' if self.converged else 'NOT converged'}>")
+        return (
+            f"<QuantRegFit tau={self.tau:g} solver={self.solver} n={self.nobs:,} "
+            f"p={self.params.size} objective={self.objective:.6g} "
+            f"{'converged' if self.converged else 'NOT converged'}>"
+        )
 
 
 def check_loss(u: np.ndarray, tau: float, w: np.ndarray | None = None) -> float:
@@ -85,8 +87,9 @@ def check_loss(u: np.ndarray, tau: float, w: np.ndarray | None = None) -> float:
     return float(loss.sum() if w is None else w @ loss)
 
 
-def _check(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, tau: float
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray | None, tau: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if X.ndim != 2 or y.shape != (X.shape[0],):
@@ -101,10 +104,18 @@ def _check(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, tau: float
     return X, y, w
 
 
-def fit_quantile(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *,
-                 tau: float = 0.5, solver: str = "ipm", penalty: np.ndarray | None = None,
-                 prior: np.ndarray | None = None, tol: float = 1e-9,
-                 max_iter: int = 200) -> QuantRegFit:
+def fit_quantile(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None = None,
+    *,
+    tau: float = 0.5,
+    solver: str = "ipm",
+    penalty: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
+    tol: float = 1e-9,
+    max_iter: int = 200,
+) -> QuantRegFit:
     """Weighted (optionally penalised) quantile regression.
 
     Parameters
@@ -141,19 +152,26 @@ def fit_quantile(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None, *,
     b = np.zeros(p) if prior is None else np.asarray(prior, dtype=np.float64)
     if solver == "highs":
         if penalty is not None:
-            raise ValueError("solver='highs' solves the linear program only; a penalty needs "
-                             "solver='ipm'")
+            raise ValueError(
+                "solver='highs' solves the linear program only; a penalty needs solver='ipm'"
+            )
         beta, it, ok = _highs(X, y, w, tau)
     elif solver == "ipm":
         beta, it, ok = _ipm(X * w[:, None], y * w, tau, penalty, b, tol, max_iter)
     else:
         raise ValueError(f"solver must be 'ipm' or 'highs'; got {solver!r}")
-    return QuantRegFit(params=beta, tau=tau, objective=check_loss(y - X @ beta, tau, w),
-                       solver=solver, iterations=it, converged=ok, nobs=int(y.size))
+    return QuantRegFit(
+        params=beta,
+        tau=tau,
+        objective=check_loss(y - X @ beta, tau, w),
+        solver=solver,
+        iterations=it,
+        converged=ok,
+        nobs=int(y.size),
+    )
 
 
-def _highs(X: np.ndarray, y: np.ndarray, w: np.ndarray, tau: float
-           ) -> tuple[np.ndarray, int, bool]:
+def _highs(X: np.ndarray, y: np.ndarray, w: np.ndarray, tau: float) -> tuple[np.ndarray, int, bool]:
     import scipy.sparse as sp
     from scipy.optimize import linprog
 
@@ -169,8 +187,15 @@ def _highs(X: np.ndarray, y: np.ndarray, w: np.ndarray, tau: float
     return np.asarray(res.x[:p]), int(getattr(res, "nit", 0)), True
 
 
-def _ipm(X: np.ndarray, y: np.ndarray, tau: float, Q: np.ndarray | None, b: np.ndarray,
-         tol: float, max_iter: int) -> tuple[np.ndarray, int, bool]:
+def _ipm(
+    X: np.ndarray,
+    y: np.ndarray,
+    tau: float,
+    Q: np.ndarray | None,
+    b: np.ndarray,
+    tol: float,
+    max_iter: int,
+) -> tuple[np.ndarray, int, bool]:
     """Primal-dual interior point for ``min sum rho_tau(y - X beta) + 1/2 (beta-b)'Q(beta-b)``.
 
     Rows are already scaled by the weights. Unknowns: ``beta``; ``up, um >= 0``
@@ -205,8 +230,11 @@ def _ipm(X: np.ndarray, y: np.ndarray, tau: float, Q: np.ndarray | None, b: np.n
         f2 = X @ beta + up - um - y
         gap = float(up @ zp + um @ zm)
         primal = float(tau * up.sum() + (1 - tau) * um.sum())
-        merit = max(gap / (1.0 + abs(primal)), float(np.abs(f2).max()) / ynorm,
-                    float(np.abs(f1).max()) / xnorm)
+        merit = max(
+            gap / (1.0 + abs(primal)),
+            float(np.abs(f2).max()) / ynorm,
+            float(np.abs(f1).max()) / xnorm,
+        )
         if merit <= tol:
             converged = True
             best = (merit, beta)
@@ -220,10 +248,18 @@ def _ipm(X: np.ndarray, y: np.ndarray, tau: float, Q: np.ndarray | None, b: np.n
         theta = up / zp + um / zm
         newton = _newton(X, theta, q, woodbury, jitter)
 
-        def direction(f3: np.ndarray, f4: np.ndarray, newton: _Solve = newton,
-                      theta: np.ndarray = theta, f1: np.ndarray = f1, f2: np.ndarray = f2,
-                      up: np.ndarray = up, um: np.ndarray = um, zp: np.ndarray = zp,
-                      zm: np.ndarray = zm) -> tuple[np.ndarray, ...]:
+        def direction(
+            f3: np.ndarray,
+            f4: np.ndarray,
+            newton: _Solve = newton,
+            theta: np.ndarray = theta,
+            f1: np.ndarray = f1,
+            f2: np.ndarray = f2,
+            up: np.ndarray = up,
+            um: np.ndarray = um,
+            zp: np.ndarray = zp,
+            zm: np.ndarray = zm,
+        ) -> tuple[np.ndarray, ...]:
             g = -f2 + f3 / zp - f4 / zm
             dbeta = newton(-f1 + X.T @ (g / theta))
             dd = (g - X @ dbeta) / theta
@@ -233,12 +269,13 @@ def _ipm(X: np.ndarray, y: np.ndarray, tau: float, Q: np.ndarray | None, b: np.n
         dbeta, dd, dup, dum = direction(up * zp, um * zm)
         alpha = _step(up, um, zp, zm, dup, dum, dd)
         mu = gap / (2 * n)
-        gap_aff = float((up + alpha * dup) @ (zp - alpha * dd)
-                        + (um + alpha * dum) @ (zm + alpha * dd))
+        gap_aff = float(
+            (up + alpha * dup) @ (zp - alpha * dd) + (um + alpha * dum) @ (zm + alpha * dd)
+        )
         sigma = (gap_aff / gap) ** 3 if gap > 0 else 0.0
         # corrector (Mehrotra): centring plus the second-order term
-        f3 = up * zp - dup * dd - sigma * mu      # d(zp) = -dd
-        f4 = um * zm + dum * dd - sigma * mu      # d(zm) = +dd
+        f3 = up * zp - dup * dd - sigma * mu  # d(zp) = -dd
+        f4 = um * zm + dum * dd - sigma * mu  # d(zm) = +dd
         dbeta, dd, dup, dum = direction(f3, f4)
         alpha = min(1.0, 0.99995 * _step(up, um, zp, zm, dup, dum, dd, fraction=1.0))
         beta = beta + alpha * dbeta
@@ -252,8 +289,9 @@ def _ipm(X: np.ndarray, y: np.ndarray, tau: float, Q: np.ndarray | None, b: np.n
 _Solve = Callable[[np.ndarray], np.ndarray]
 
 
-def _newton(X: np.ndarray, theta: np.ndarray, q: np.ndarray, woodbury: np.ndarray | None,
-            jitter: float) -> _Solve:
+def _newton(
+    X: np.ndarray, theta: np.ndarray, q: np.ndarray, woodbury: np.ndarray | None, jitter: float
+) -> _Solve:
     """A solver of ``(Q + X' diag(1/theta) X) x = r`` for one interior-point iteration."""
     if woodbury is None:
         M = (X.T * (1.0 / theta)) @ X
@@ -277,8 +315,16 @@ def _newton(X: np.ndarray, theta: np.ndarray, q: np.ndarray, woodbury: np.ndarra
     return refined
 
 
-def _step(up: np.ndarray, um: np.ndarray, zp: np.ndarray, zm: np.ndarray, dup: np.ndarray,
-          dum: np.ndarray, dd: np.ndarray, fraction: float = 1.0) -> float:
+def _step(
+    up: np.ndarray,
+    um: np.ndarray,
+    zp: np.ndarray,
+    zm: np.ndarray,
+    dup: np.ndarray,
+    dum: np.ndarray,
+    dd: np.ndarray,
+    fraction: float = 1.0,
+) -> float:
     """Largest step in [0, 1] keeping up, um, zp = tau - d, zm = 1 - tau + d non-negative."""
     alpha = 1.0
     for v, dv in ((up, dup), (um, dum), (zp, -dd), (zm, dd)):
@@ -311,6 +357,7 @@ def _solve(A: np.ndarray, rhs: np.ndarray, jitter: float) -> np.ndarray:
 
 # --------------------------------------------------------------------------- inference
 
+
 def bandwidth(n: int, tau: float, alpha: float = 0.05) -> float:
     """Hall-Sheather bandwidth on the probability scale (as statsmodels' ``hsheather``)."""
     x0 = _NORMAL.inv_cdf(tau)
@@ -334,7 +381,8 @@ def _residual_bandwidth(u: np.ndarray, w: np.ndarray, tau: float) -> float:
 def _quartiles(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
     """Weighted first and third quartiles: the smallest ``x`` whose weighted CDF reaches
     1/4 and 3/4 — pmt's reference-cutoff rule (:func:`pmt.reference_cutoffs`, 4 classes),
-    not a second implementation of it."""
+    not a second implementation of it.
+    """
     from ..rank import reference_cutoffs
 
     c = reference_cutoffs(x, w, n=4)[None]
@@ -348,8 +396,14 @@ def density_at_zero(u: np.ndarray, w: np.ndarray | None, tau: float) -> float:
     return float(w @ (np.abs(u) <= h)) / (2 * h * float(w.sum()))
 
 
-def cluster_cov(X: np.ndarray, y: np.ndarray, w: np.ndarray | None, beta: np.ndarray,
-                tau: float, groups: np.ndarray | None = None) -> np.ndarray:
+def cluster_cov(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    beta: np.ndarray,
+    tau: float,
+    groups: np.ndarray | None = None,
+) -> np.ndarray:
     """Cluster-robust covariance of a weighted quantile regression.
 
     The sandwich ``A^-1 B A^-1`` of Parente & Santos Silva (2016):

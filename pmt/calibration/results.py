@@ -81,22 +81,24 @@ class Calibration:
 
     def levels(self) -> pd.Series:
         """Number of models at each level."""
-        return self.models["level"].value_counts().reindex(
-            ("national", *LEVEL_ORDER), fill_value=0)
+        return self.models["level"].value_counts().reindex(("national", *LEVEL_ORDER), fill_value=0)
 
     def summary(self) -> pd.DataFrame:
         """One row per model (a copy of :attr:`models`): level, fit, parent, sample,
-        in-sample R² and RMSE, pooling strengths. :meth:`report` gives the text account."""
+        in-sample R² and RMSE, pooling strengths. :meth:`report` gives the text account.
+        """
         return self.models.copy()
 
     def to_frame(self) -> pd.DataFrame:
         """One row per model and design column (a copy of :attr:`coefficients`):
-        ``model_key``, ``term``, ``coef``, ``se``, ``active``."""
+        ``model_key``, ``term``, ``coef``, ``se``, ``active``.
+        """
         return self.coefficients.copy()
 
     def report(self) -> str:
         """A readable account of the calibration (written to ``calibration.txt`` by
-        :meth:`save`)."""
+        :meth:`save`).
+        """
         o, s, ws = self.options, self.survey, self.weights
         est = self.method or o.estimator
         nat = self.models.loc["national"]
@@ -110,30 +112,41 @@ class Calibration:
             f"{s['strata']:,} strata, {s['people']:,.0f} people (weighted)",
             f"  estimator   {est}",
             f"  variables   {n_active} coefficients of {len(ws.spec.terms) - 1} terms"
-            + (f"; stepwise kept {len(self.selection.attrs['selected'])} of "
-               f"{len(self.selection.attrs['candidates'])} variables (p_enter={o.p_enter:g}, "
-               f"p_remove={o.p_remove:g})" if self.selection is not None else ""),
+            + (
+                f"; stepwise kept {len(self.selection.attrs['selected'])} of "
+                f"{len(self.selection.attrs['candidates'])} variables (p_enter={o.p_enter:g}, "
+                f"p_remove={o.p_remove:g})"
+                if self.selection is not None
+                else ""
+            ),
             f"  national    R2 {nat['r2']:.3f}, RMSE {nat['rmse']:.3f} (log consumption, "
             "in sample)",
-            f"  pooling     {o.pooling}: " + ", ".join(f"{lv} {n}" for lv, n in
-                                                     self.levels().items()),
+            f"  pooling     {o.pooling}: "
+            + ", ".join(f"{lv} {n}" for lv, n in self.levels().items()),
         ]
         if self.lambdas:
-            lines.append("  strengths   " + "; ".join(
-                f"{lv} lambda={_fmt_lam(a)}, level={_fmt_lam(b)}"
-                for lv, (a, b) in self.lambdas.items()))
+            lines.append(
+                "  strengths   "
+                + "; ".join(
+                    f"{lv} lambda={_fmt_lam(a)}, level={_fmt_lam(b)}"
+                    for lv, (a, b) in self.lambdas.items()
+                )
+            )
         if len(self.dropped):
             counts = self.dropped["reason"].str.split(":").str[0].value_counts()
             lines.append("  left out    " + ", ".join(f"{n} {r}" for r, n in counts.items()))
-        lines.append(f"  cutoffs     national + {len(ws.cutoffs) - 1} provinces, "
-                     f"n={ws.cutoff_classes}")
+        lines.append(
+            f"  cutoffs     national + {len(ws.cutoffs) - 1} provinces, n={ws.cutoff_classes}"
+        )
         lines.append(f"  hash        {ws.content_hash}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return (f"<Calibration {self.weights.id}: {self.options.estimator}, pooling="
-                f"{self.options.pooling}, {len(self.models)} models, "
-                f"{self.survey['households']:,} households>")
+        return (
+            f"<Calibration {self.weights.id}: {self.options.estimator}, pooling="
+            f"{self.options.pooling}, {len(self.models)} models, "
+            f"{self.survey['households']:,} households>"
+        )
 
     def _repr_html_(self) -> str:
         return html_repr(self)
@@ -212,7 +225,8 @@ class CrossValidation:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per household, survey order (a copy of :attr:`predictions`): ``fold``,
-        ``true_welfare``, ``person_weight`` and ``pred_<label>`` per estimator."""
+        ``true_welfare``, ``person_weight`` and ``pred_<label>`` per estimator.
+        """
         return self.predictions.copy()
 
     def to_markdown(self, columns: Sequence[str] | None = None, digits: int = 3) -> str:
@@ -234,8 +248,10 @@ class CrossValidation:
         return [*cols, "in_sample_r2"]
 
     def __repr__(self) -> str:
-        return (f"<CrossValidation {len(self.table)} estimators, {self.settings['folds']} "
-                f"PSU folds, {len(self.predictions):,} households>")
+        return (
+            f"<CrossValidation {len(self.table)} estimators, {self.settings['folds']} "
+            f"PSU folds, {len(self.predictions):,} households>"
+        )
 
     def _repr_html_(self) -> str:
         return html_repr(self)

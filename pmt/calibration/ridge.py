@@ -16,8 +16,14 @@ import numpy as np
 __all__ = ["ridge_path", "ridge_se"]
 
 
-def ridge_path(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray, d: np.ndarray,
-               lambdas: Sequence[float]) -> tuple[np.ndarray, np.ndarray, float]:
+def ridge_path(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    d: np.ndarray,
+    lambdas: Sequence[float],
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Slopes of ``min sum w (y - a - X beta)^2 + lam sum d_j^2 (beta_j - b_j)^2`` per lambda.
 
     The intercept ``a`` is free (the problem is solved on weighted-centred
@@ -58,8 +64,9 @@ def ridge_path(X: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray, d: np
     return out, xbar, ybar
 
 
-def ridge_se(Xc: np.ndarray, resid: np.ndarray, w: np.ndarray, psu: np.ndarray,
-             penalty: np.ndarray) -> np.ndarray:
+def ridge_se(
+    Xc: np.ndarray, resid: np.ndarray, w: np.ndarray, psu: np.ndarray, penalty: np.ndarray
+) -> np.ndarray:
     """Cluster-robust sandwich SEs of ridge-to-parent slopes (conditional on the parent)."""
     H = (Xc.T * w) @ Xc
     H[np.diag_indices_from(H)] += penalty

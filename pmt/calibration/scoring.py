@@ -21,12 +21,12 @@ from .data import SurveyData, draft
 from .pooling import Model
 from .tree import KEY_FORMAT, key_order
 
-__all__ = ["by_level", "coefficients", "encode_for", "log_consumption", "r2", "rmse",
-           "scoring_set"]
+__all__ = ["by_level", "coefficients", "encode_for", "log_consumption", "r2", "rmse", "scoring_set"]
 
 
-def coefficients(data: SurveyData, models: Mapping[str, Model]
-                 ) -> tuple[tuple[str, ...], np.ndarray]:
+def coefficients(
+    data: SurveyData, models: Mapping[str, Model]
+) -> tuple[tuple[str, ...], np.ndarray]:
     """Model keys (national, provinces, districts) and their coefficients over the spec's terms."""
     keys = tuple(sorted(models, key=key_order))
     coef = np.zeros((len(keys), len(data.spec.terms)))
@@ -38,8 +38,9 @@ def coefficients(data: SurveyData, models: Mapping[str, Model]
 def scoring_set(data: SurveyData, models: Mapping[str, Model]) -> WeightSet:
     """The fitted models as a weight set, for scoring the survey (no cutoffs)."""
     keys, coef = coefficients(data, models)
-    return WeightSet(draft(data.spec, data.lines, data.scheme).manifest, keys, coef,
-                     dict(data.lines))
+    return WeightSet(
+        draft(data.spec, data.lines, data.scheme).manifest, keys, coef, dict(data.lines)
+    )
 
 
 def encode_for(data: SurveyData, ws: WeightSet) -> Encoded:
@@ -55,7 +56,8 @@ def log_consumption(enc: Encoded, ws: WeightSet) -> np.ndarray:
 def by_level(data: SurveyData, ws: WeightSet, level: str) -> np.ndarray:
     """Predicted log consumption of each household by the model of its node at ``level``
     (NaN where that node has none): the encoder's arrays with every cell pointed at the
-    node's model, scored by :func:`pmt.rank.score_encoded`."""
+    node's model, scored by :func:`pmt.rank.score_encoded`.
+    """
     enc = data.enc
     index = ws.model_index()
     cell_code = np.zeros(enc.cell_district.shape[0], dtype=np.int64)
@@ -63,15 +65,17 @@ def by_level(data: SurveyData, ws: WeightSet, level: str) -> np.ndarray:
     fmt = KEY_FORMAT[level]
     cell_model = np.array([index.get(fmt(c), -1) for c in cell_code.tolist()], dtype=np.int32)
     has = cell_model >= 0
-    out = log_consumption(dataclasses.replace(enc, cell_model=np.where(has, cell_model, 0)
-                                              .astype(np.int32)), ws)
+    out = log_consumption(
+        dataclasses.replace(enc, cell_model=np.where(has, cell_model, 0).astype(np.int32)), ws
+    )
     out[~has[enc.cell]] = np.nan
     return out
 
 
 def r2(y: np.ndarray, yhat: np.ndarray, w: np.ndarray) -> float:
     """Weighted R² of ``yhat`` for ``y``, from exactly rounded sums (:func:`math.fsum`): the
-    value depends on the numbers only, not on their order or memory layout."""
+    value depends on the numbers only, not on their order or memory layout.
+    """
     total = math.fsum(w.tolist())
     mean = math.fsum((w * y).tolist()) / total
     sst = math.fsum((w * (y - mean) ** 2).tolist())

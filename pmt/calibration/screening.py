@@ -25,7 +25,7 @@ __all__ = ["Screen", "screen", "sequential_rank"]
 class Screen:
     """Which design columns the models use, and why others are left out."""
 
-    active: np.ndarray                       # bool (p,)
+    active: np.ndarray  # bool (p,)
     unobserved: list[str] = field(default_factory=list)
     dropped: list[tuple[str, str]] = field(default_factory=list)  # (term, reason)
 
@@ -49,8 +49,11 @@ def screen(data: SurveyData, rows: np.ndarray, opts: Options) -> Screen:
             observed_ref = bool(((X[:, cols] == 0).all(axis=1)).any())
             observed = int(observed_ref) + int((X[:, cols] != 0).any(axis=0).sum())
             if observed <= 1:
-                code = "the reference code" if observed_ref else data.columns[
-                    cols[int(np.flatnonzero((X[:, cols] != 0).any(axis=0))[0])]]
+                code = (
+                    "the reference code"
+                    if observed_ref
+                    else data.columns[cols[int(np.flatnonzero((X[:, cols] != 0).any(axis=0))[0])]]
+                )
                 constants.append((name, f"every household has {code}"))
                 active[cols] = False
                 continue
@@ -69,7 +72,9 @@ def screen(data: SurveyData, rows: np.ndarray, opts: Options) -> Screen:
                 f"constant variables in the survey (households fitted): {what}. Their effect "
                 "cannot be estimated. "
                 "Fix: remove them from the variable spec, or pass on_collinear='drop' to drop "
-                "them (their coefficients are then 0, recorded in the weight set).", terms)
+                "them (their coefficients are then 0, recorded in the weight set).",
+                terms,
+            )
         out.dropped += [(t, f"constant: {why}") for t, why in constants]
     # collinearity among the remaining columns, given the intercept
     cols = np.flatnonzero(active)[1:]
@@ -85,8 +90,9 @@ def screen(data: SurveyData, rows: np.ndarray, opts: Options) -> Screen:
                 keep = np.array([k for k in keep_list if k < r], dtype=np.int64)
                 a = np.linalg.lstsq(C[np.ix_(keep, keep)], C[keep, r], rcond=None)[0]
                 a = a * sd[r] / sd[keep]
-                partners = [(data.columns[cols[k]], a[i]) for i, k in enumerate(keep)
-                            if abs(a[i]) > 1e-6]
+                partners = [
+                    (data.columns[cols[k]], a[i]) for i, k in enumerate(keep) if abs(a[i]) > 1e-6
+                ]
                 expr = " + ".join(f"{coef:.3g} x {name!r}" for name, coef in partners[:6])
                 records.append((data.columns[cols[r]], expr or "a constant"))
             if opts.on_collinear == "raise":
@@ -98,7 +104,8 @@ def screen(data: SurveyData, rows: np.ndarray, opts: Options) -> Screen:
                     "working' in two variables). Fix: drop one of the variables from the spec "
                     "or merge codes, or pass on_collinear='drop' to drop each term listed first "
                     "(the last, in spec order, of its dependency; coefficient 0, recorded).",
-                    [t for t, _ in records])
+                    [t for t, _ in records],
+                )
             for (t, expr), r in zip(records, redundant, strict=True):
                 out.dropped.append((t, f"collinear: = {expr} (+ constant)"))
                 active[cols[r]] = False
@@ -107,7 +114,8 @@ def screen(data: SurveyData, rows: np.ndarray, opts: Options) -> Screen:
 
 def sequential_rank(C: np.ndarray, tol: float = 1e-9) -> tuple[list[int], list[int]]:
     """Columns of a correlation matrix in order: kept, or redundant (in the span of the
-    kept columns before them), by an incremental Cholesky factorisation."""
+    kept columns before them), by an incremental Cholesky factorisation.
+    """
     p = C.shape[0]
     L = np.zeros((p, p))
     keep: list[int] = []

@@ -22,8 +22,9 @@ from .stepwise import stepwise
 __all__ = ["demean", "select"]
 
 
-def select(data: SurveyData, rows: np.ndarray, opts: Options, active: np.ndarray
-           ) -> tuple[np.ndarray, pd.DataFrame]:
+def select(
+    data: SurveyData, rows: np.ndarray, opts: Options, active: np.ndarray
+) -> tuple[np.ndarray, pd.DataFrame]:
     """Stepwise selection on the national sample, district x urban means absorbed.
 
     Returns the active design columns after selection and the table of steps
@@ -37,8 +38,11 @@ def select(data: SurveyData, rows: np.ndarray, opts: Options, active: np.ndarray
     known = {u for u, _ in data.units}
     unknown = [k for k in opts.keep if k not in known]
     if unknown:
-        raise ArgumentError(f"keep: {unknown} are not variables of the spec (or derived "
-                            f"features); known: {sorted(known)[:12]} ...", argument="keep")
+        raise ArgumentError(
+            f"keep: {unknown} are not variables of the spec (or derived "
+            f"features); known: {sorted(known)[:12]} ...",
+            argument="keep",
+        )
     forced = [names.index(k) for k in opts.keep if k in names]
     fit_rows = Fitter(data, opts, active).fit_rows(rows)
     cols = np.concatenate(unit_cols) if unit_cols else np.zeros(0, dtype=np.int64)
@@ -51,23 +55,43 @@ def select(data: SurveyData, rows: np.ndarray, opts: Options, active: np.ndarray
     for c in unit_cols:
         local.append(np.arange(start, start + c.size))
         start += c.size
-    res = stepwise(Xd, yd, w, data.psu[fit_rows], local, p_enter=opts.p_enter,
-                   p_remove=opts.p_remove, forced=forced, n_absorbed=n_cells)
+    res = stepwise(
+        Xd,
+        yd,
+        w,
+        data.psu[fit_rows],
+        local,
+        p_enter=opts.p_enter,
+        p_remove=opts.p_remove,
+        forced=forced,
+        n_absorbed=n_cells,
+    )
     keep = np.zeros_like(active)
     keep[0] = True
     for u in res.selected:
         keep[unit_cols[u]] = True
-    steps = pd.DataFrame([{**s, "variable": names[s["unit"]]}  # type: ignore[call-overload]
-                          for s in res.steps],
-                         columns=["step", "action", "variable", "p_value", "statistic", "df"])
-    steps.attrs.update({"stopped": res.stopped, "selected": [names[u] for u in res.selected],
-                        "final_p_values": {names[u]: p for u, p in res.final_pvalues.items()},
-                        "candidates": names, "fixed_effects": "district x urban (absorbed)"})
+    steps = pd.DataFrame(
+        [
+            {**s, "variable": names[s["unit"]]}  # type: ignore[call-overload]
+            for s in res.steps
+        ],
+        columns=["step", "action", "variable", "p_value", "statistic", "df"],
+    )
+    steps.attrs.update(
+        {
+            "stopped": res.stopped,
+            "selected": [names[u] for u in res.selected],
+            "final_p_values": {names[u]: p for u, p in res.final_pvalues.items()},
+            "candidates": names,
+            "fixed_effects": "district x urban (absorbed)",
+        }
+    )
     return active & keep, steps
 
 
-def demean(X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, int]:
+def demean(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, groups: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Subtract weighted group means (fixed effects absorbed); also the number of groups."""
     codes, uniq = pd.factorize(groups)
     sw = np.bincount(codes, weights=w)

@@ -61,8 +61,9 @@ class StepwiseResult:
 class _State:
     """Gram matrix, cluster layout and the current fit of a column subset."""
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, w: np.ndarray, clusters: np.ndarray,
-                 n_absorbed: int) -> None:
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, w: np.ndarray, clusters: np.ndarray, n_absorbed: int
+    ) -> None:
         order = np.argsort(clusters, kind="stable")
         self.X = X[order]
         self.y = y[order]
@@ -104,14 +105,15 @@ def _fstat(stat: float, k: int, G: int) -> float:
 
 
 def _quad(v: np.ndarray, V: np.ndarray) -> float:
-    """v' V^+ v, 0 when V carries no information."""
+    """V' V^+ v, 0 when V carries no information."""
     if not np.isfinite(V).all() or np.abs(V).max(initial=0.0) <= 0:
         return float("nan")
     return float(v @ np.linalg.pinv(V, rcond=1e-10, hermitian=True) @ v)
 
 
-def wald_pvalues(state: _State, cols: np.ndarray, units: Sequence[np.ndarray],
-                 members: Sequence[int]) -> dict[int, tuple[float, float]]:
+def wald_pvalues(
+    state: _State, cols: np.ndarray, units: Sequence[np.ndarray], members: Sequence[int]
+) -> dict[int, tuple[float, float]]:
     """Cluster-robust Wald (p-value, F) of each unit in ``members`` in the model ``cols``."""
     beta, Ainv, S = state.fit(cols)
     SS = S[:, cols]
@@ -126,8 +128,9 @@ def wald_pvalues(state: _State, cols: np.ndarray, units: Sequence[np.ndarray],
     return out
 
 
-def _score_pvalues(state: _State, cols: np.ndarray, units: Sequence[np.ndarray],
-                   candidates: Sequence[int]) -> dict[int, tuple[float, float]]:
+def _score_pvalues(
+    state: _State, cols: np.ndarray, units: Sequence[np.ndarray], candidates: Sequence[int]
+) -> dict[int, tuple[float, float]]:
     _, Ainv, S = state.fit(cols)
     out = {}
     for u in candidates:
@@ -144,10 +147,19 @@ def _score_pvalues(state: _State, cols: np.ndarray, units: Sequence[np.ndarray],
     return out
 
 
-def stepwise(X: np.ndarray, y: np.ndarray, w: np.ndarray, clusters: np.ndarray,
-             units: Sequence[np.ndarray], *, p_enter: float = 0.05, p_remove: float = 0.10,
-             forced: Sequence[int] = (), n_absorbed: int = 0, max_steps: int = 500
-             ) -> StepwiseResult:
+def stepwise(
+    X: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    clusters: np.ndarray,
+    units: Sequence[np.ndarray],
+    *,
+    p_enter: float = 0.05,
+    p_remove: float = 0.10,
+    forced: Sequence[int] = (),
+    n_absorbed: int = 0,
+    max_steps: int = 500,
+) -> StepwiseResult:
     """Forward-backward stepwise selection of column groups.
 
     Parameters
@@ -170,10 +182,17 @@ def stepwise(X: np.ndarray, y: np.ndarray, w: np.ndarray, clusters: np.ndarray,
         Parameters absorbed before (fixed effects), for the small-sample factor.
     """
     if not 0.0 < p_enter <= p_remove <= 1.0:
-        raise ValueError(f"stepwise needs 0 < p_enter <= p_remove <= 1; got p_enter={p_enter}, "
-                         f"p_remove={p_remove}")
-    state = _State(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64),
-                   np.asarray(w, dtype=np.float64), np.asarray(clusters), n_absorbed)
+        raise ValueError(
+            f"stepwise needs 0 < p_enter <= p_remove <= 1; got p_enter={p_enter}, "
+            f"p_remove={p_remove}"
+        )
+    state = _State(
+        np.asarray(X, dtype=np.float64),
+        np.asarray(y, dtype=np.float64),
+        np.asarray(w, dtype=np.float64),
+        np.asarray(clusters),
+        n_absorbed,
+    )
     if state.G < 2:
         raise ValueError("stepwise selection needs at least 2 clusters (PSUs)")
     selected: list[int] = list(dict.fromkeys(int(u) for u in forced))
@@ -182,8 +201,9 @@ def stepwise(X: np.ndarray, y: np.ndarray, w: np.ndarray, clusters: np.ndarray,
     seen = {frozenset(selected)}
 
     def cols_of(sel: Sequence[int]) -> np.ndarray:
-        return (np.sort(np.concatenate([units[u] for u in sel])) if sel
-                else np.zeros(0, dtype=np.int64))
+        return (
+            np.sort(np.concatenate([units[u] for u in sel])) if sel else np.zeros(0, dtype=np.int64)
+        )
 
     stopped = "no unit meets p_enter and none meets p_remove"
     for _ in range(max_steps):
@@ -196,9 +216,16 @@ def stepwise(X: np.ndarray, y: np.ndarray, w: np.ndarray, clusters: np.ndarray,
         if scores[best][0] >= p_enter:
             break
         selected.append(best)
-        steps.append({"step": len(steps) + 1, "action": "enter", "unit": best,
-                      "p_value": scores[best][0], "statistic": scores[best][1],
-                      "df": int(units[best].size)})
+        steps.append(
+            {
+                "step": len(steps) + 1,
+                "action": "enter",
+                "unit": best,
+                "p_value": scores[best][0],
+                "statistic": scores[best][1],
+                "df": int(units[best].size),
+            }
+        )
         cycled = False
         while True:
             removable = [u for u in selected if u not in forced_set]
@@ -209,9 +236,16 @@ def stepwise(X: np.ndarray, y: np.ndarray, w: np.ndarray, clusters: np.ndarray,
             if walds[worst][0] <= p_remove:
                 break
             selected.remove(worst)
-            steps.append({"step": len(steps) + 1, "action": "remove", "unit": worst,
-                          "p_value": walds[worst][0], "statistic": walds[worst][1],
-                          "df": int(units[worst].size)})
+            steps.append(
+                {
+                    "step": len(steps) + 1,
+                    "action": "remove",
+                    "unit": worst,
+                    "p_value": walds[worst][0],
+                    "statistic": walds[worst][1],
+                    "df": int(units[worst].size),
+                }
+            )
         key = frozenset(selected)
         if key in seen and steps and steps[-1]["action"] == "remove":
             cycled = True

@@ -27,14 +27,27 @@ from .tree import LEVEL_ORDER, parents
 __all__ = ["INTERCEPT_GRID", "LAMBDA_GRID", "choose_lambdas"]
 
 #: Candidate ridge-to-parent strengths (household-equivalents per coefficient).
-LAMBDA_GRID = (0.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0, 10000.0, 30000.0, 100000.0,
-               math.inf)
+LAMBDA_GRID = (
+    0.0,
+    3.0,
+    10.0,
+    30.0,
+    100.0,
+    300.0,
+    1000.0,
+    3000.0,
+    10000.0,
+    30000.0,
+    100000.0,
+    math.inf,
+)
 #: Candidate strengths pulling a model's level toward its parent's prediction.
 INTERCEPT_GRID = (0.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0, math.inf)
 
 
-def choose_lambdas(fitter: Fitter, rows: np.ndarray
-                   ) -> tuple[dict[str, tuple[float, float]], pd.DataFrame]:
+def choose_lambdas(
+    fitter: Fitter, rows: np.ndarray
+) -> tuple[dict[str, tuple[float, float]], pd.DataFrame]:
     """Pooling strengths per level by K-fold CV over PSUs (least squares on ``y``).
 
     Levels are chosen from the top: for each fold, the models above the level
@@ -54,9 +67,13 @@ def choose_lambdas(fitter: Fitter, rows: np.ndarray
     lam_grid = LAMBDA_GRID
     lam0_grid = INTERCEPT_GRID
     # least squares throughout, on the estimator's own rows (chosen above)
-    inner = Fitter(d, dataclasses.replace(o, pooling="shrink", estimator="wls",
-                                          estimator_options=()),
-                   fitter.active, keep_results=False, with_se=False)
+    inner = Fitter(
+        d,
+        dataclasses.replace(o, pooling="shrink", estimator="wls", estimator_options=()),
+        fitter.active,
+        keep_results=False,
+        with_se=False,
+    )
     fits: list[dict[tuple[str, int], np.ndarray]] = []
     scales = []
     train_sets = []
@@ -84,8 +101,9 @@ def choose_lambdas(fitter: Fitter, rows: np.ndarray
                 parent = next(pk for pk in parents(level, code) if pk in fits[k])
                 b = fits[k][parent]
                 w = d.pw[node] / d.pw[node].mean()
-                path, xbar, ybar = ridge_path(d.X[np.ix_(node, s)], d.y[node], w, b[s],
-                                              scales[k], lam_grid)
+                path, xbar, ybar = ridge_path(
+                    d.X[np.ix_(node, s)], d.y[node], w, b[s], scales[k], lam_grid
+                )
                 m_parent = b[0] + xbar @ b[s]
                 level_fits.append((code, path, ybar, m_parent, xbar, node.size))
                 if code in sg:
@@ -93,9 +111,13 @@ def choose_lambdas(fitter: Fitter, rows: np.ndarray
                     wt = wglob[te]
                     e = d.y[te][:, None] - (d.X[np.ix_(te, s)] - xbar) @ path.T  # (m, L)
                     s0, s1, s2 = wt.sum(), wt @ e, wt @ e**2
-                    shrink = np.array([node.size / (node.size + l0) if math.isfinite(l0)
-                                       else 0.0 for l0 in lam0_grid])
-                    m = m_parent + shrink * (ybar - m_parent)          # (L0,)
+                    shrink = np.array(
+                        [
+                            node.size / (node.size + l0) if math.isfinite(l0) else 0.0
+                            for l0 in lam0_grid
+                        ]
+                    )
+                    m = m_parent + shrink * (ybar - m_parent)  # (L0,)
                     sse += s2[:, None] - 2 * np.outer(s1, m) + s0 * m[None, :] ** 2
             kept.append(level_fits)
         if o.lambdas is not None and level in dict((lv, 0) for lv, _, _ in o.lambdas):
@@ -104,15 +126,25 @@ def choose_lambdas(fitter: Fitter, rows: np.ndarray
             lam, lam0 = math.inf, math.inf
         else:
             best = sse.min()
-            cands = [(i, j) for i in range(len(lam_grid)) for j in range(len(lam0_grid))
-                     if sse[i, j] <= best * (1 + 1e-12)]
+            cands = [
+                (i, j)
+                for i in range(len(lam_grid))
+                for j in range(len(lam0_grid))
+                if sse[i, j] <= best * (1 + 1e-12)
+            ]
             i, j = max(cands, key=lambda ij: (lam_grid[ij[0]], lam0_grid[ij[1]]))
             lam, lam0 = lam_grid[i], lam0_grid[j]
         chosen[level] = (lam, lam0)
         for i, a in enumerate(lam_grid):
             for j, b0 in enumerate(lam0_grid):
-                records.append({"level": level, "lambda": a, "lambda_intercept": b0,
-                                "cv_sse": float(sse[i, j]) if sse.any() else math.nan})
+                records.append(
+                    {
+                        "level": level,
+                        "lambda": a,
+                        "lambda_intercept": b0,
+                        "cv_sse": float(sse[i, j]) if sse.any() else math.nan,
+                    }
+                )
         # refit this level at the chosen strengths, for the levels below
         at: int | None = lam_grid.index(lam) if lam in lam_grid else None
         for k in range(K):
@@ -124,8 +156,9 @@ def choose_lambdas(fitter: Fitter, rows: np.ndarray
                     parent = next(pk for pk in parents(level, code) if pk in fits[k])
                     b = fits[k][parent]
                     w = d.pw[node_rows] / d.pw[node_rows].mean()
-                    slopes = ridge_path(d.X[np.ix_(node_rows, s)], d.y[node_rows], w, b[s],
-                                        scales[k], (lam,))[0][0]
+                    slopes = ridge_path(
+                        d.X[np.ix_(node_rows, s)], d.y[node_rows], w, b[s], scales[k], (lam,)
+                    )[0][0]
                 else:
                     slopes = path[at]
                 frac = size / (size + lam0) if math.isfinite(lam0) else 0.0

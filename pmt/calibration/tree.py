@@ -21,19 +21,25 @@ __all__ = ["KEY_FORMAT", "LEVEL_ORDER", "key_order", "level_codes", "node_code",
 LEVEL_ORDER = ("province", "province_urban", "district", "district_urban")
 
 #: Level -> function of a node code giving the node's region key.
-KEY_FORMAT = {"national": lambda c: "national",
-              "province": lambda c: f"{c:02d}",
-              "province_urban": lambda c: f"{c // 2:02d}-{'urban' if c % 2 else 'rural'}",
-              "district": lambda c: f"{c:04d}",
-              "district_urban": lambda c: f"{c // 2:04d}-{'urban' if c % 2 else 'rural'}"}
+KEY_FORMAT = {
+    "national": lambda c: "national",
+    "province": lambda c: f"{c:02d}",
+    "province_urban": lambda c: f"{c // 2:02d}-{'urban' if c % 2 else 'rural'}",
+    "district": lambda c: f"{c:04d}",
+    "district_urban": lambda c: f"{c // 2:04d}-{'urban' if c % 2 else 'rural'}",
+}
 
 
 def level_codes(district: np.ndarray, urban: np.ndarray, level: str) -> np.ndarray:
     """The node code of each household at ``level`` (from district codes and urban flags)."""
     prov = district // 100
-    return {"national": np.zeros_like(district), "province": prov,
-            "province_urban": prov * 2 + urban, "district": district,
-            "district_urban": district * 2 + urban}[level]
+    return {
+        "national": np.zeros_like(district),
+        "province": prov,
+        "province_urban": prov * 2 + urban,
+        "district": district,
+        "district_urban": district * 2 + urban,
+    }[level]
 
 
 def parents(level: str, code: int) -> list[tuple[str, int]]:
@@ -44,8 +50,11 @@ def parents(level: str, code: int) -> list[tuple[str, int]]:
         return [("province", code // 2), ("national", 0)]
     if level == "district":
         return [("province", code // 100), ("national", 0)]
-    return [("province_urban", (code // 200) * 2 + code % 2), ("province", code // 200),
-            ("national", 0)]
+    return [
+        ("province_urban", (code // 200) * 2 + code % 2),
+        ("province", code // 200),
+        ("national", 0),
+    ]
 
 
 def node_code(key: str) -> int:

@@ -80,9 +80,22 @@ from ._errors import (
 )
 
 __all__ = [
-    "COMMANDS", "EXIT_BROKEN_PIPE", "EXIT_CODES", "EXIT_INTERNAL", "EXIT_IO",
-    "EXIT_NOTHING_RANKED", "EXIT_OK", "EXIT_SIGHUP", "EXIT_SIGINT", "EXIT_SIGTERM", "EXIT_USAGE",
-    "Progress", "Terminated", "check_paths", "cli_message", "main",
+    "COMMANDS",
+    "EXIT_BROKEN_PIPE",
+    "EXIT_CODES",
+    "EXIT_INTERNAL",
+    "EXIT_IO",
+    "EXIT_NOTHING_RANKED",
+    "EXIT_OK",
+    "EXIT_SIGHUP",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
+    "EXIT_USAGE",
+    "Progress",
+    "Terminated",
+    "check_paths",
+    "cli_message",
+    "main",
 ]
 
 #: The commands of ``pmt``, in the order of ``pmt --help``: name -> module holding
@@ -98,6 +111,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "pmt.cli.calibrate",
 }
 
+
 def _command(name: str) -> ModuleType:
     """The module of command ``name`` (imported now)."""
     return importlib.import_module(COMMANDS[name])
@@ -105,11 +119,19 @@ def _command(name: str) -> ModuleType:
 
 def _top_parser() -> argparse.ArgumentParser:
     """``pmt`` and its global options, without the commands."""
-    p = Parser(prog="pmt", description="Proxy Means Test scoring, ranking and desil "
-                                       "(DTKS / DTSEN style). See docs/cli.md.")
+    p = Parser(
+        prog="pmt",
+        description="Proxy Means Test scoring, ranking and desil "
+        "(DTKS / DTSEN style). See docs/cli.md.",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
-    p.add_argument("--threads", type=int, default=None, metavar="N",
-                   help="numba threads (default: all cores); results do not depend on it")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="numba threads (default: all cores); results do not depend on it",
+    )
     return p
 
 
@@ -144,12 +166,10 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-def _leaf(parser: argparse.ArgumentParser, args: argparse.Namespace
-          ) -> argparse.ArgumentParser:
+def _leaf(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
     """The parser of the (sub)command ``args`` were parsed for: ``pmt synth registry``'s."""
     while True:
-        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)),
-                   None)
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
         if sub is None:
             return parser
         parser = sub.choices[getattr(args, sub.dest)]
@@ -179,8 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except Terminated as exc:
-        sys.stderr.write(f"pmt: terminated ({signal.Signals(exc.signum).name}); no partial "
-                         "output left\n")
+        sys.stderr.write(
+            f"pmt: terminated ({signal.Signals(exc.signum).name}); no partial output left\n"
+        )
         return 128 + exc.signum
     except KeyboardInterrupt:
         sys.stderr.write("pmt: interrupted; no partial output left\n")

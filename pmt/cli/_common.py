@@ -27,11 +27,11 @@ EXIT_SIGTERM = 143
 EXIT_CODES = {
     EXIT_OK: "success",
     EXIT_INTERNAL: "internal error (a bug in pmt: run again with PMT_DEBUG=1 for the "
-                   "traceback), or out of memory",
+    "traceback), or out of memory",
     EXIT_USAGE: "bad input or usage: a bad option, file, column, value or weight set; an "
-                "output that would overwrite an input; a missing or unwritable file or folder",
+    "output that would overwrite an input; a missing or unwritable file or folder",
     EXIT_NOTHING_RANKED: "pmt rank ranked no household: every row was rejected (the output, "
-                         "with no rows, and the rejects file were written)",
+    "with no rows, and the rejects file were written)",
     EXIT_IO: "the system failed to read or write a file (disk full, device error)",
     EXIT_SIGHUP: "hung up (SIGHUP); no partial output is left",
     EXIT_SIGINT: "interrupted (Ctrl-C, SIGINT); no partial output is left",
@@ -83,8 +83,10 @@ class Progress:
                 return
             last[0] = now
             rate = done / max(now - began, 1e-9)
-            text = (f"{label} ... {phase + ': ' if phase else ''}{100 * done / max(total, 1):5.1f}"
-                    f" % ({rate:,.0f} households/s)")
+            text = (
+                f"{label} ... {phase + ': ' if phase else ''}{100 * done / max(total, 1):5.1f}"
+                f" % ({rate:,.0f} households/s)"
+            )
             if self.tty:
                 self.stream.write("\r" + text)
                 self.stream.flush()
@@ -115,8 +117,9 @@ def _weight_set_files(name_or_path: str | None) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
-def check_paths(*, inputs: Mapping[str, Any], outputs: Any, weights: str | None = None,
-                folders: Any = ()) -> None:
+def check_paths(
+    *, inputs: Mapping[str, Any], outputs: Any, weights: str | None = None, folders: Any = ()
+) -> None:
     """The output check of every command that writes, before any work starts.
 
     ``inputs`` maps option names (``"INPUT"``, ``"--sizes"``) to paths,
@@ -142,16 +145,24 @@ def print_summary(result: Any, out: TextIO, *, provinces: bool = True) -> None:
     from ..regions import province_table
 
     if result.n == 0:
-        out.write(f"{result!r}\n\nNo household was ranked: all {result.n_input:,} rows were "
-                  "rejected (the rejects file gives the rule each broke).\n")
+        out.write(
+            f"{result!r}\n\nNo household was ranked: all {result.n_input:,} rows were "
+            "rejected (the rejects file gives the rule each broke).\n"
+        )
         return
     s = result.summary()
     nat = s.loc["national"]
-    out.write(f"{result!r}\n\nNational desil ({result.weighting} weights, "
-              f"cutoffs={result.cutoff_mode}):\n")
-    table = pd.DataFrame({"households": nat["households"],
-                          "people": nat["people"].round().astype("int64"),
-                          "share_people_%": (100 * nat["share_people"]).round(2)})
+    out.write(
+        f"{result!r}\n\nNational desil ({result.weighting} weights, "
+        f"cutoffs={result.cutoff_mode}):\n"
+    )
+    table = pd.DataFrame(
+        {
+            "households": nat["households"],
+            "people": nat["people"].round().astype("int64"),
+            "share_people_%": (100 * nat["share_people"]).round(2),
+        }
+    )
     out.write(table.to_string() + "\n")
     if not provinces:
         return
@@ -164,14 +175,21 @@ def print_summary(result: Any, out: TextIO, *, provinces: bool = True) -> None:
     elig = share_poor.loc[:, [c for c in share_poor.columns if c <= max_desil]]
     cross = result._tally[4]  # people by (province code, national desil)
     present = cross.sum(axis=1) > 0
-    in_nat = pd.Series(cross[present, :max_desil].sum(axis=1) / cross[present].sum(axis=1),
-                       index=[f"{c:02d}" for c in np.flatnonzero(present).tolist()])
-    table = pd.DataFrame({
-        "name": [names.get(c, "?") for c in wide.index],
-        "households": wide.sum(axis=1),
-        f"people_in_national_d1-{max_desil}_%": (100 * in_nat.reindex(wide.index)).round(1),
-        f"people_in_provincial_d1-{max_desil}_%": (100 * elig.sum(axis=1)).round(1),
-    }, index=wide.index)
-    out.write("\nBy province (households; share of people in the bottom "
-              f"{max_desil} desil, national and provincial ranking):\n")
+    in_nat = pd.Series(
+        cross[present, :max_desil].sum(axis=1) / cross[present].sum(axis=1),
+        index=[f"{c:02d}" for c in np.flatnonzero(present).tolist()],
+    )
+    table = pd.DataFrame(
+        {
+            "name": [names.get(c, "?") for c in wide.index],
+            "households": wide.sum(axis=1),
+            f"people_in_national_d1-{max_desil}_%": (100 * in_nat.reindex(wide.index)).round(1),
+            f"people_in_provincial_d1-{max_desil}_%": (100 * elig.sum(axis=1)).round(1),
+        },
+        index=wide.index,
+    )
+    out.write(
+        "\nBy province (households; share of people in the bottom "
+        f"{max_desil} desil, national and provincial ranking):\n"
+    )
     out.write(table.to_string() + "\n")

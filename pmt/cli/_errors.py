@@ -55,8 +55,14 @@ class Parser(argparse.ArgumentParser):
 # --------------------------------------------------------------------------- error messages
 
 #: Library keywords whose command-line option has another name (keyword -> argparse dest).
-_RENAMED = {"n": "classes", "region_scheme": "scheme", "folds": "cv", "estimators": "compare",
-            "quotas": "quota", "lines": "line"}
+_RENAMED = {
+    "n": "classes",
+    "region_scheme": "scheme",
+    "folds": "cv",
+    "estimators": "compare",
+    "quotas": "quota",
+    "lines": "line",
+}
 #: Whole phrases of the library's fixes and their command-line form; applied first, and only
 #: when the command has the option named on the right.
 _PHRASES: tuple[tuple[str, str, str], ...] = (
@@ -78,8 +84,9 @@ def option_flags(parser: argparse.ArgumentParser) -> dict[str, tuple[str, bool]]
     return out
 
 
-def cli_message(message: str, flags: Mapping[str, tuple[str, bool]],
-                argument: str | None = None) -> str:
+def cli_message(
+    message: str, flags: Mapping[str, tuple[str, bool]], argument: str | None = None
+) -> str:
     """A library error message as the command line says it: one line, options for keywords.
 
     The one translation of the library's advice to command-line options:
@@ -161,15 +168,24 @@ def classify(exc: BaseException) -> tuple[int, str]:
 
     if isinstance(exc, MemoryError):
         return EXIT_INTERNAL, "MemoryError: out of memory"
-    if isinstance(exc, (FileNotFoundError, PermissionError, IsADirectoryError,
-                        NotADirectoryError, FileExistsError)):
+    if isinstance(
+        exc,
+        (
+            FileNotFoundError,
+            PermissionError,
+            IsADirectoryError,
+            NotADirectoryError,
+            FileExistsError,
+        ),
+    ):
         return EXIT_USAGE, type(exc).__name__
     if isinstance(exc, OSError):
         return EXIT_IO, type(exc).__name__
     if isinstance(exc, ValueError):
         return EXIT_USAGE, type(exc).__name__
-    if isinstance(exc, TypeError) and (type(exc).__module__ == errors.__name__
-                                       or _raised_in_pmt(exc)):
+    if isinstance(exc, TypeError) and (
+        type(exc).__module__ == errors.__name__ or _raised_in_pmt(exc)
+    ):
         return EXIT_USAGE, type(exc).__name__
     if isinstance(exc, ImportError) and "pip install" in str(exc):
         return EXIT_USAGE, type(exc).__name__
@@ -190,11 +206,14 @@ def error_line(exc: BaseException, flags: Mapping[str, tuple[str, bool]]) -> tup
     if len(detail) > 2000:
         detail = detail[:2000] + f" ... (the full message with {DEBUG_ENV}=1)"
     if code == EXIT_INTERNAL and not isinstance(exc, MemoryError):
-        detail += (f" (this is a bug in pmt; run again with {DEBUG_ENV}=1 for the traceback "
-                   "and report it)")
+        detail += (
+            f" (this is a bug in pmt; run again with {DEBUG_ENV}=1 for the traceback and report it)"
+        )
     elif isinstance(exc, MemoryError):
-        detail = ("Fix: rank Parquet in and out (streamed in chunks; "
-                  "--chunk-size), or use a machine with more memory")
+        detail = (
+            "Fix: rank Parquet in and out (streamed in chunks; "
+            "--chunk-size), or use a machine with more memory"
+        )
     return code, f"pmt: error: {label}: {detail}"
 
 
@@ -210,8 +229,14 @@ def install_signal_handlers() -> dict[int, Any]:
     return old
 
 
-def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                 file: TextIO | None = None, line: str | None = None) -> None:
+def show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     """:data:`warnings.showwarning` of ``pmt``: ``pmt: warning: <message>``, one line."""
     text = " ".join(str(message).split())
     (file or sys.stderr).write(f"pmt: warning: {text}\n")

@@ -12,19 +12,39 @@ from ._common import EXIT_OK, Progress, check_paths, print_summary
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     """Add ``pmt demo`` to the main parser's subparsers."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        name, help="synthesise a registry, rank it with 'demo', summarise",
+        name,
+        help="synthesise a registry, rank it with 'demo', summarise",
         description="Synthesise a registry (pmt.synth.registry), rank it with the shipped "
-                    "synthetic 'demo' weight set, print the national desil table and one row "
-                    "per province, and write the ranked households to FILE.")
-    p.add_argument("--households", type=int, default=1_000_000, metavar="N",
-                   help="households to synthesise (default %(default)s)")
-    p.add_argument("--seed", type=int, default=1, metavar="S",
-                   help="seed of the synthetic registry (default %(default)s)")
-    p.add_argument("--cutoffs", choices=["registry", "reference"], default="registry",
-                   help="desil from the registry itself, or from the weight set's reference "
-                        "cutoffs (default %(default)s)")
-    p.add_argument("--out", default="pmt-demo-ranked.parquet", metavar="FILE",
-                   help="ranked households, .parquet or .csv (default %(default)s)")
+        "synthetic 'demo' weight set, print the national desil table and one row "
+        "per province, and write the ranked households to FILE.",
+    )
+    p.add_argument(
+        "--households",
+        type=int,
+        default=1_000_000,
+        metavar="N",
+        help="households to synthesise (default %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=1,
+        metavar="S",
+        help="seed of the synthetic registry (default %(default)s)",
+    )
+    p.add_argument(
+        "--cutoffs",
+        choices=["registry", "reference"],
+        default="registry",
+        help="desil from the registry itself, or from the weight set's reference "
+        "cutoffs (default %(default)s)",
+    )
+    p.add_argument(
+        "--out",
+        default="pmt-demo-ranked.parquet",
+        metavar="FILE",
+        help="ranked households, .parquet or .csv (default %(default)s)",
+    )
     return p
 
 

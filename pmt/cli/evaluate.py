@@ -23,29 +23,49 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     if name == "compare":
         return _add_compare(subparsers, name)
     p: argparse.ArgumentParser = subparsers.add_parser(
-        name, help="targeting metrics of predicted against true welfare",
+        name,
+        help="targeting metrics of predicted against true welfare",
         description="Targeting metrics (docs/evaluation.md) of predicted against true welfare: "
-                    "exclusion and inclusion errors, CGH, AUC, poverty impact, by rule and "
-                    "threshold. See docs/evaluation.md.")
+        "exclusion and inclusion errors, CGH, AUC, poverty impact, by rule and "
+        "threshold. See docs/evaluation.md.",
+    )
     p.add_argument("input", help="CSV, Parquet or Stata file, one row per household")
     p.add_argument("--true", required=True, help="column of true welfare (log ratio to line)")
     p.add_argument("--predicted", help="column of predicted welfare")
     p.add_argument("--weights", help="score the households in the file with this weight set")
-    p.add_argument("--weight", default="hh_size",
-                   help="person-weight column (default hh_size; 'none' = 1 per household)")
+    p.add_argument(
+        "--weight",
+        default="hh_size",
+        help="person-weight column (default hh_size; 'none' = 1 per household)",
+    )
     p.add_argument("--survey-weight", help="survey-weight column (households), multiplied in")
-    p.add_argument("--quota", type=float, action="append", default=[],
-                   help="quota rule: the poorest share H (repeatable; default 0.2 and 0.4)")
-    p.add_argument("--line", type=float, action="append", default=[],
-                   help="line rule: welfare <= Z (repeatable)")
-    p.add_argument("--unit", choices=["people", "households", "both"], default="people",
-                   help="count people (person weights) or households in the metrics "
-                        "(default people; both = a table for each)")
+    p.add_argument(
+        "--quota",
+        type=float,
+        action="append",
+        default=[],
+        help="quota rule: the poorest share H (repeatable; default 0.2 and 0.4)",
+    )
+    p.add_argument(
+        "--line",
+        type=float,
+        action="append",
+        default=[],
+        help="line rule: welfare <= Z (repeatable)",
+    )
+    p.add_argument(
+        "--unit",
+        choices=["people", "households", "both"],
+        default="people",
+        help="count people (person weights) or households in the metrics "
+        "(default people; both = a table for each)",
+    )
     p.add_argument("--budget", type=float, help="transfer budget in poverty lines x people")
     p.add_argument("--benefit", help="column: benefit per household if targeted")
     p.add_argument("--by", help="breakdown column, or 'province' (from district_code)")
-    p.add_argument("--id-col", default="hh_id", metavar="COLUMN",
-                   help="household id column (default hh_id)")
+    p.add_argument(
+        "--id-col", default="hh_id", metavar="COLUMN", help="household id column (default hh_id)"
+    )
     p.add_argument("--out", help="write the tables to this .csv or .md file")
     p.add_argument("--plots", help="write PNG plots into this folder (needs matplotlib)")
     p.set_defaults(handler=_evaluate)
@@ -54,13 +74,19 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
 
 def _add_compare(subparsers: Any, name: str) -> argparse.ArgumentParser:
     c: argparse.ArgumentParser = subparsers.add_parser(
-        name, help="compare two rankings matched by household id",
+        name,
+        help="compare two rankings matched by household id",
         description="Desil transitions, eligibility gained and lost, and the households that "
-                    "moved most between two result files written by `pmt rank`.")
+        "moved most between two result files written by `pmt rank`.",
+    )
     c.add_argument("a", help="first result file (.parquet or .csv from pmt rank)")
     c.add_argument("b", help="second result file")
-    c.add_argument("--id-col", default="hh_id", metavar="COLUMN",
-                   help="household id column that matches the two files (default hh_id)")
+    c.add_argument(
+        "--id-col",
+        default="hh_id",
+        metavar="COLUMN",
+        help="household id column that matches the two files (default hh_id)",
+    )
     c.add_argument("--sizes", help="household file with the id and hh_size, for people counts")
     c.add_argument("--movers", type=int, default=20, help="households listed as movers")
     c.add_argument("--out", help="write the tables to this .md (all) or .csv (transitions) file")
@@ -106,23 +132,30 @@ def _provenance(path: str) -> dict[str, Any]:
 
 def _column(frame: Any, col: str, option: str) -> Any:
     if col not in frame.columns:
-        raise ValueError(f"{option} {col}: no such column; the file has "
-                         f"{list(frame.columns[:12])}{' ...' if len(frame.columns) > 12 else ''}."
-                         f" Fix: name an existing column with {option}.")
+        raise ValueError(
+            f"{option} {col}: no such column; the file has "
+            f"{list(frame.columns[:12])}{' ...' if len(frame.columns) > 12 else ''}."
+            f" Fix: name an existing column with {option}."
+        )
     return frame[col].to_numpy()
 
 
-def _check_paths(args: argparse.Namespace, inputs: dict[str, Any],
-                 plot_names: tuple[str, ...]) -> None:
+def _check_paths(
+    args: argparse.Namespace, inputs: dict[str, Any], plot_names: tuple[str, ...]
+) -> None:
     """Before any work: ``--out`` is .csv or .md, matplotlib is there for ``--plots``, and no
-    output is an input or unwritable (:func:`pmt.cli.check_paths`)."""
+    output is an input or unwritable (:func:`pmt.cli.check_paths`).
+    """
     from ..errors import OutputPathError
 
     if args.out and Path(args.out).suffix.lower() not in (".csv", ".md"):
-        raise OutputPathError(f"--out {args.out}: unknown report type "
-                              f"{Path(args.out).suffix!r} (rule: reports are .csv or .md). "
-                              "Fix: end the name with .md or .csv.", argument="--out",
-                              path=str(args.out))
+        raise OutputPathError(
+            f"--out {args.out}: unknown report type "
+            f"{Path(args.out).suffix!r} (rule: reports are .csv or .md). "
+            "Fix: end the name with .md or .csv.",
+            argument="--out",
+            path=str(args.out),
+        )
     outputs: list[tuple[str, Any]] = [("--out", args.out)]
     folders = {}
     if args.plots:
@@ -131,8 +164,9 @@ def _check_paths(args: argparse.Namespace, inputs: dict[str, Any],
         require_matplotlib()  # raises ImportError with the fix if matplotlib is missing
         folders["--plots"] = Path(args.plots)
         outputs += [("--plots", Path(args.plots) / name) for name in plot_names]
-    check_paths(inputs=inputs, outputs=outputs, weights=getattr(args, "weights", None),
-                folders=folders)
+    check_paths(
+        inputs=inputs, outputs=outputs, weights=getattr(args, "weights", None), folders=folders
+    )
 
 
 def _write_report(path: Path, text: str) -> None:
@@ -155,9 +189,11 @@ def _evaluate(args: argparse.Namespace, progress: Progress | None = None) -> int
     frame = _read_table(args.input)
     true = _column(frame, args.true, "--true")
     if (args.predicted is None) == (args.weights is None):
-        raise ValueError("pmt evaluate needs exactly one of --predicted COL (a column of "
-                         "predicted welfare) or --weights NAME (score the households in the "
-                         "file).")
+        raise ValueError(
+            "pmt evaluate needs exactly one of --predicted COL (a column of "
+            "predicted welfare) or --weights NAME (score the households in the "
+            "file)."
+        )
     if args.predicted is not None:
         pred = _column(frame, args.predicted, "--predicted")
     else:
@@ -171,17 +207,27 @@ def _evaluate(args: argparse.Namespace, progress: Progress | None = None) -> int
         weight = hw if weight is None else weight * hw
     groups = None
     if args.by == "province":
-        groups = np.array([f"{int(d) // 100:02d}" for d in _column(frame, "district_code",
-                                                                    "--by province")])
+        groups = np.array(
+            [f"{int(d) // 100:02d}" for d in _column(frame, "district_code", "--by province")]
+        )
     elif args.by:
         groups = _column(frame, args.by, "--by")
     benefit = None if args.benefit is None else _column(frame, args.benefit, "--benefit")
     unit: Any = ("people", "households") if args.unit == "both" else args.unit
     if weight is None and args.unit == "people":
         unit = "households"  # --weight none: every household weighs 1
-    ev = evaluate(true, pred, weight=weight, household_weight=hw,
-                  quotas=args.quota or None, lines=args.line or None, unit=unit,
-                  budget=args.budget, benefit=benefit, groups=groups)
+    ev = evaluate(
+        true,
+        pred,
+        weight=weight,
+        household_weight=hw,
+        quotas=args.quota or None,
+        lines=args.line or None,
+        unit=unit,
+        budget=args.budget,
+        benefit=benefit,
+        groups=groups,
+    )
     out = sys.stdout
     out.write(to_markdown(ev.summary(), digits=4))
     by = args.by if groups is not None else None
@@ -232,8 +278,10 @@ def _compare(args: argparse.Namespace, progress: Progress | None = None) -> int:
     cmp = compare(fa, fb, id_col=args.id_col, labels=labels)
     out = sys.stdout
     out.write(f"A = {labels[0]}\nB = {labels[1]}\n\n" + to_markdown(cmp.summary()))
-    out.write("\nNational desil transitions (households; rows A, columns B):\n\n"
-              + to_markdown(cmp.transitions()))
+    out.write(
+        "\nNational desil transitions (households; rows A, columns B):\n\n"
+        + to_markdown(cmp.transitions())
+    )
     if args.out:
         path = Path(args.out)
         if path.suffix.lower() == ".md":

@@ -18,43 +18,89 @@ from ._common import EXIT_NOTHING_RANKED, EXIT_OK, Progress, check_paths, print_
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     """Add ``pmt rank`` to the main parser's subparsers."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        name, help="rank a household file (CSV, Parquet or Stata)",
+        name,
+        help="rank a household file (CSV, Parquet or Stata)",
         description="Score every household of INPUT with a weight set, rank them into "
-                    "national and provincial desil, and write one row per household to "
-                    "OUTPUT. Parquet in and out are streamed in chunks. See docs/cli.md.")
-    p.add_argument("input", metavar="INPUT",
-                   help="household file: .csv, .parquet or Stata .dta (docs/api.md lists "
-                        "the columns)")
-    p.add_argument("--weights", required=True, metavar="NAME|PATH",
-                   help="shipped name or folder of a weight set")
+        "national and provincial desil, and write one row per household to "
+        "OUTPUT. Parquet in and out are streamed in chunks. See docs/cli.md.",
+    )
+    p.add_argument(
+        "input",
+        metavar="INPUT",
+        help="household file: .csv, .parquet or Stata .dta (docs/api.md lists the columns)",
+    )
+    p.add_argument(
+        "--weights",
+        required=True,
+        metavar="NAME|PATH",
+        help="shipped name or folder of a weight set",
+    )
     p.add_argument("--out", required=True, metavar="OUTPUT", help="output .parquet or .csv")
-    p.add_argument("--rejects", metavar="FILE",
-                   help="set invalid rows aside in this file (.csv or .parquet), with the rule "
-                        "each broke, instead of failing")
-    p.add_argument("--cutoffs", choices=["registry", "reference"], default="registry",
-                   help="registry: desil are deciles of the input itself (a full-population "
-                        "registry); reference: desil from the weight set's cutoffs (part of "
-                        "the population) (default %(default)s)")
-    p.add_argument("--classes", type=int, default=10, metavar="N",
-                   help="number of classes (default %(default)s)")
+    p.add_argument(
+        "--rejects",
+        metavar="FILE",
+        help="set invalid rows aside in this file (.csv or .parquet), with the rule "
+        "each broke, instead of failing",
+    )
+    p.add_argument(
+        "--cutoffs",
+        choices=["registry", "reference"],
+        default="registry",
+        help="registry: desil are deciles of the input itself (a full-population "
+        "registry); reference: desil from the weight set's cutoffs (part of "
+        "the population) (default %(default)s)",
+    )
+    p.add_argument(
+        "--classes",
+        type=int,
+        default=10,
+        metavar="N",
+        help="number of classes (default %(default)s)",
+    )
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--max-desil", type=int, default=None, metavar="K",
-                   help="eligible if national desil <= K (default 4)")
-    g.add_argument("--line", type=float, metavar="Z",
-                   help="eligible if welfare <= Z instead (0 = at the poverty line)")
-    p.add_argument("--weight", metavar="COLUMN",
-                   help="survey-weight column multiplied into person weights")
-    p.add_argument("--weighting", choices=["person", "household"], default="person",
-                   help="desil as shares of people or of households (default %(default)s)")
-    p.add_argument("--id-col", default="hh_id", metavar="COLUMN",
-                   help="household id column, passed through exactly (default %(default)s)")
-    p.add_argument("--region-scheme", choices=["BPS", "Kemendagri"],
-                   help="the scheme of the input's district codes; refused unless it is the "
-                        "weight set's (default: assume the weight set's)")
+    g.add_argument(
+        "--max-desil",
+        type=int,
+        default=None,
+        metavar="K",
+        help="eligible if national desil <= K (default 4)",
+    )
+    g.add_argument(
+        "--line",
+        type=float,
+        metavar="Z",
+        help="eligible if welfare <= Z instead (0 = at the poverty line)",
+    )
+    p.add_argument(
+        "--weight", metavar="COLUMN", help="survey-weight column multiplied into person weights"
+    )
+    p.add_argument(
+        "--weighting",
+        choices=["person", "household"],
+        default="person",
+        help="desil as shares of people or of households (default %(default)s)",
+    )
+    p.add_argument(
+        "--id-col",
+        default="hh_id",
+        metavar="COLUMN",
+        help="household id column, passed through exactly (default %(default)s)",
+    )
+    p.add_argument(
+        "--region-scheme",
+        choices=["BPS", "Kemendagri"],
+        help="the scheme of the input's district codes; refused unless it is the "
+        "weight set's (default: assume the weight set's)",
+    )
     p.add_argument("--national-only", action="store_true", help="print no provincial table")
-    p.add_argument("--chunk-size", type=int, default=1_000_000, metavar="ROWS",
-                   help="Parquet in and out are streamed in chunks of this many rows "
-                        "(the result does not depend on it; default %(default)s)")
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=1_000_000,
+        metavar="ROWS",
+        help="Parquet in and out are streamed in chunks of this many rows "
+        "(the result does not depend on it; default %(default)s)",
+    )
     return p
 
 
@@ -66,22 +112,38 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
     out_kind = output_kind(args.out, argument="--out")  # a typo fails before any work
     if args.rejects:
         output_kind(args.rejects, argument="--rejects")
-    check_paths(inputs={"INPUT": args.input}, outputs={"--out": args.out,
-                                                       "--rejects": args.rejects},
-                weights=args.weights)
+    check_paths(
+        inputs={"INPUT": args.input},
+        outputs={"--out": args.out, "--rejects": args.rejects},
+        weights=args.weights,
+    )
     with progress.step(f"loading weight set {args.weights!r}"):
         ws = pmt.load_weights(args.weights)
     on_invalid = "reject" if args.rejects else "raise"
-    options = dict(cutoffs=args.cutoffs, n=args.classes, max_desil=args.max_desil,
-                   line=args.line, weight=args.weight, weighting=args.weighting,
-                   on_invalid=on_invalid, id_col=args.id_col, region_scheme=args.region_scheme)
+    options = dict(
+        cutoffs=args.cutoffs,
+        n=args.classes,
+        max_desil=args.max_desil,
+        line=args.line,
+        weight=args.weight,
+        weighting=args.weighting,
+        on_invalid=on_invalid,
+        id_col=args.id_col,
+        region_scheme=args.region_scheme,
+    )
     if Path(args.input).suffix.lower() in (".parquet", ".pq") and out_kind == "parquet":
         from pmt.io import rank_file
 
         with progress.step(f"ranking {args.input} in chunks of {args.chunk_size:,} rows") as up:
-            result = rank_file(args.input, ws, args.out, chunk_size=args.chunk_size,
-                               rejects=args.rejects, progress=lambda p, d, t: up(d, t, p),
-                               **options)  # type: ignore[arg-type]
+            result = rank_file(
+                args.input,
+                ws,
+                args.out,
+                chunk_size=args.chunk_size,
+                rejects=args.rejects,
+                progress=lambda p, d, t: up(d, t, p),
+                **options,
+            )  # type: ignore[arg-type]
     else:
         with progress.step(f"reading {args.input}"):
             hh = read_households(args.input, id_col=args.id_col)
@@ -98,8 +160,10 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         sys.stdout.write(f"; rejected {result.n_rejected:,} -> {args.rejects}")
     sys.stdout.write("\n")
     if result.n == 0:
-        sys.stderr.write(f"pmt: error: no household was ranked: all {result.n_input:,} rows "
-                         f"were rejected; see {args.rejects} (exit status "
-                         f"{EXIT_NOTHING_RANKED})\n")
+        sys.stderr.write(
+            f"pmt: error: no household was ranked: all {result.n_input:,} rows "
+            f"were rejected; see {args.rejects} (exit status "
+            f"{EXIT_NOTHING_RANKED})\n"
+        )
         return EXIT_NOTHING_RANKED
     return EXIT_OK

@@ -55,6 +55,13 @@ from .explain import explain, what_if
 from .metrics import METRICS
 
 __all__ = [
-    "METRICS", "Comparison", "Evaluation", "EvaluationError", "compare", "desil_confusion",
-    "evaluate", "explain", "what_if",
+    "METRICS",
+    "Comparison",
+    "Evaluation",
+    "EvaluationError",
+    "compare",
+    "desil_confusion",
+    "evaluate",
+    "explain",
+    "what_if",
 ]

@@ -84,9 +84,12 @@ class Evaluation:
     @property
     def n(self) -> int:
         """Households evaluated (deprecated: use :attr:`n_households`)."""
-        warnings.warn("Evaluation.n is deprecated and will be removed in pmt 0.3 (in pmt, n is "
-                      "a number of classes); use Evaluation.n_households",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "Evaluation.n is deprecated and will be removed in pmt 0.3 (in pmt, n is "
+            "a number of classes); use Evaluation.n_households",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self.n_households
 
     @property
@@ -103,11 +106,21 @@ class Evaluation:
         sub = (lambda a: a) if idx is None else (lambda a: a[idx])
         for r, label in enumerate(self.table.index):
             unit = self.table.at[label, "unit"]
-            out.append(measure(Confusion(
-                sub(self.poor[r]), sub(self.targeted[r]), sub(self._unit_weight(unit)),
-                sub(self.weight), sub(self.benefit_mass), sub(self.true_welfare),
-                sub(self.predicted_welfare), sub(y),
-                float(self.table.at[label, "transfer_per_person"]))))
+            out.append(
+                measure(
+                    Confusion(
+                        sub(self.poor[r]),
+                        sub(self.targeted[r]),
+                        sub(self._unit_weight(unit)),
+                        sub(self.weight),
+                        sub(self.benefit_mass),
+                        sub(self.true_welfare),
+                        sub(self.predicted_welfare),
+                        sub(y),
+                        float(self.table.at[label, "transfer_per_person"]),
+                    )
+                )
+            )
         return out
 
     def to_frame(self) -> pd.DataFrame:
@@ -141,21 +154,32 @@ class Evaluation:
         n = self.n_households
         g = self.groups if groups is None else np.asarray(groups)
         if g is None:
-            raise EvaluationError("by_group needs groups: pass them here or to evaluate("
-                                  "..., groups=province_codes).", argument="groups")
+            raise EvaluationError(
+                "by_group needs groups: pass them here or to evaluate(..., groups=province_codes).",
+                argument="groups",
+            )
         if g.shape != (n,):
-            raise EvaluationError(f"groups has shape {g.shape}; it must be ({n},).",
-                                  argument="groups")
+            raise EvaluationError(
+                f"groups has shape {g.shape}; it must be ({n},).", argument="groups"
+            )
         codes, uniques = pd.factorize(g, sort=True)
         if (codes < 0).any():
             raise EvaluationError("groups must not contain missing labels.", argument="groups")
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
         frames = []
-        defs = self.table[["rule", "unit", "threshold", "target_threshold", "poor_definition",
-                           "targeted_definition"]]
+        defs = self.table[
+            [
+                "rule",
+                "unit",
+                "threshold",
+                "target_threshold",
+                "poor_definition",
+                "targeted_definition",
+            ]
+        ]
         for k, label in enumerate(uniques):
-            idx = order[bounds[k]:bounds[k + 1]]
+            idx = order[bounds[k] : bounds[k + 1]]
             rows = pd.DataFrame(self._rows_over(idx), index=self.table.index)
             part = pd.concat([defs, rows], axis=1)[self.table.columns]
             part.insert(0, name, label)
@@ -200,8 +224,9 @@ class Evaluation:
         person-weighted), then ``poor[label]`` and ``targeted[label]`` shares.
         """
         if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2:
-            raise EvaluationError(f"bins must be a whole number >= 2; got {bins!r}.",
-                                  argument="bins")
+            raise EvaluationError(
+                f"bins must be a whole number >= 2; got {bins!r}.", argument="bins"
+            )
         pct = midrank(self.true_welfare, self.weight)
         b = np.minimum((pct * bins).astype(np.int64), bins - 1)
         mids = (np.arange(bins) + 0.5) * 100.0 / bins
@@ -236,8 +261,14 @@ class Evaluation:
     def desil_confusion(self, n: int = 10, *, unit: Unit = "people") -> pd.DataFrame:
         """Predicted desil against true desil; see :func:`pmt.desil_confusion`."""
         hw = self.household_weight if unit == "households" else None
-        return desil_confusion(self.true_welfare, self.predicted_welfare, weight=self.weight,
-                               household_weight=hw, n=n, unit=unit)
+        return desil_confusion(
+            self.true_welfare,
+            self.predicted_welfare,
+            weight=self.weight,
+            household_weight=hw,
+            n=n,
+            unit=unit,
+        )
 
     def coverage_curve(self, points: int = 1000) -> pd.DataFrame:
         """Coverage of the poor against the share targeted, for each row's definition of poor.
@@ -278,26 +309,46 @@ class Evaluation:
             tpr = np.append(0.0, cdf_runs(pred, w * self.poor[r])[2])
             fpr = np.append(0.0, cdf_runs(pred, w * ~self.poor[r])[2])
             fpr, tpr = thin(fpr, tpr, points=points)
-            frames.append(pd.DataFrame({"label": label, "false_positive_rate": fpr,
-                                        "true_positive_rate": tpr}))
+            frames.append(
+                pd.DataFrame(
+                    {"label": label, "false_positive_rate": fpr, "true_positive_rate": tpr}
+                )
+            )
         return pd.concat(frames, ignore_index=True)
 
     def __repr__(self) -> str:
         t = self.table
-        parts = [f"{label}: EE {t.at[label, 'exclusion_error']:.3f}, IE(non-poor) "
-                 f"{t.at[label, 'inclusion_error_nonpoor']:.3f}" for label in t.index]
-        return (f"<Evaluation of {self.n_households:,} households; " + "; ".join(parts)
-                + (f"; spearman {t['spearman'].iloc[0]:.3f}>" if len(t) else ">"))
+        parts = [
+            f"{label}: EE {t.at[label, 'exclusion_error']:.3f}, IE(non-poor) "
+            f"{t.at[label, 'inclusion_error_nonpoor']:.3f}"
+            for label in t.index
+        ]
+        return (
+            f"<Evaluation of {self.n_households:,} households; "
+            + "; ".join(parts)
+            + (f"; spearman {t['spearman'].iloc[0]:.3f}>" if len(t) else ">")
+        )
 
     def _repr_html_(self) -> str:
         return html_repr(self)
 
 
-def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
-             household_weight: Any = None, quotas: Any = None, lines: Any = None,
-             poor: Any = None, targeted: Any = None, unit: Unit | Sequence[Unit] | None = None,
-             benefit: Any = None, budget: float | None = None, impact_line: float = 0.0,
-             groups: Any = None) -> Evaluation:
+def evaluate(
+    true_welfare: Any,
+    predicted_welfare: Any,
+    *,
+    weight: Any = None,
+    household_weight: Any = None,
+    quotas: Any = None,
+    lines: Any = None,
+    poor: Any = None,
+    targeted: Any = None,
+    unit: Unit | Sequence[Unit] | None = None,
+    benefit: Any = None,
+    budget: float | None = None,
+    impact_line: float = 0.0,
+    groups: Any = None,
+) -> Evaluation:
     """Targeting metrics of predicted against true welfare (``docs/evaluation.md``).
 
     Every per-household argument is an array (arrays in, arrays out: no
@@ -367,8 +418,9 @@ def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
     true = as_array(true_welfare, "true_welfare")
     n = true.shape[0]
     if n == 0:
-        raise EvaluationError("true_welfare is empty; there is nothing to evaluate.",
-                              argument="true_welfare")
+        raise EvaluationError(
+            "true_welfare is empty; there is nothing to evaluate.", argument="true_welfare"
+        )
     pred = as_array(predicted_welfare, "predicted_welfare", n)
     pw = as_weight(weight, "weight", n)
     hw = as_weight(household_weight, "household_weight", n)
@@ -377,25 +429,36 @@ def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
         bmass = pw.copy()
         benefit_def = "equal per person (benefit mass = person weight)"
     else:
-        b = np.full(n, float(benefit)) if np.ndim(benefit) == 0 else as_array(benefit,
-                                                                              "benefit", n)
+        b = np.full(n, float(benefit)) if np.ndim(benefit) == 0 else as_array(benefit, "benefit", n)
         if (b < 0).any():
             raise EvaluationError("benefit must be >= 0.", argument="benefit")
         bmass = b * hw
         benefit_def = "given per household, times household_weight"
-    if budget is not None and (not isinstance(budget, (int, float, np.integer, np.floating))
-                               or isinstance(budget, bool) or not budget >= 0
-                               or not math.isfinite(budget)):
-        raise EvaluationError(f"budget must be a finite number >= 0 (poverty lines × people); "
-                              f"got {budget!r}.", argument="budget")
+    if budget is not None and (
+        not isinstance(budget, (int, float, np.integer, np.floating))
+        or isinstance(budget, bool)
+        or not budget >= 0
+        or not math.isfinite(budget)
+    ):
+        raise EvaluationError(
+            f"budget must be a finite number >= 0 (poverty lines × people); got {budget!r}.",
+            argument="budget",
+        )
     impact = as_line(impact_line, "impact_line")
     given_t = None if targeted is None else as_mask(targeted, "targeted", n)
     g = None if groups is None else np.asarray(groups)
     if g is not None and g.shape != (n,):
-        raise EvaluationError(f"groups has shape {g.shape}; it must be ({n},).",
-                              argument="groups")
-    rules = _rules(true, pred, pw, quotas=quotas, lines=lines, poor=poor, given_t=given_t,
-                   who="people" if weight is not None else "households")
+        raise EvaluationError(f"groups has shape {g.shape}; it must be ({n},).", argument="groups")
+    rules = _rules(
+        true,
+        pred,
+        pw,
+        quotas=quotas,
+        lines=lines,
+        poor=poor,
+        given_t=given_t,
+        who="people" if weight is not None else "households",
+    )
 
     y = levels(true, impact)
     rho = {u: weighted_spearman(pred, true, pw if u == "people" else hw) for u in units}
@@ -407,10 +470,14 @@ def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
         for u in units:
             w = pw if u == "people" else hw
             label = rule.label if len(units) == 1 else f"{rule.label} ({u})"
-            rec: dict[str, Any] = {"rule": rule.rule, "unit": u, "threshold": rule.threshold,
-                                   "target_threshold": rule.target_threshold,
-                                   "poor_definition": rule.poor_definition,
-                                   "targeted_definition": rule.targeted_definition}
+            rec: dict[str, Any] = {
+                "rule": rule.rule,
+                "unit": u,
+                "threshold": rule.threshold,
+                "target_threshold": rule.target_threshold,
+                "poor_definition": rule.poor_definition,
+                "targeted_definition": rule.targeted_definition,
+            }
             rec.update(measure(Confusion(P, T, w, pw, bmass, true, pred, y, tau, rho=rho[u])))
             records.append(rec)
             poor_rows.append(P)
@@ -420,26 +487,45 @@ def evaluate(true_welfare: Any, predicted_welfare: Any, *, weight: Any = None,
     conventions = {
         "welfare": "log(per-capita consumption / poverty line); y = exp(welfare - impact_line)",
         "quota_boundary": "in the poorest share H if the weight strictly poorer is < H x "
-                          "total weight (pmt's desil rule), person-weighted",
+        "total weight (pmt's desil rule), person-weighted",
         "line_rule": "poor if true welfare <= z; targeted if predicted welfare <= z",
         "units": "people = sums of person weights; households = sums of household weights",
         "benefit": benefit_def,
         "poverty": f"FGT0/FGT1/Watts over people, line at welfare {impact:g}; poor if y < 1",
-        "budget": "none" if budget is None else
-                  f"{float(budget):g} poverty lines x people, equal per targeted person",
+        "budget": "none"
+        if budget is None
+        else f"{float(budget):g} poverty lines x people, equal per targeted person",
         "spearman": "weighted (unit weights): weighted Pearson of weighted mid-ranks",
         "auc": "Pr(predicted of a poor < predicted of a non-poor), unit-weighted, ties 1/2",
     }
     table.attrs.update(conventions)
-    return Evaluation(table=table, true_welfare=true, predicted_welfare=pred, weight=pw,
-                      household_weight=hw, poor=np.array(poor_rows), targeted=np.array(targ_rows),
-                      units=units, benefit_mass=bmass, impact_line=impact, groups=g,
-                      conventions=conventions)
+    return Evaluation(
+        table=table,
+        true_welfare=true,
+        predicted_welfare=pred,
+        weight=pw,
+        household_weight=hw,
+        poor=np.array(poor_rows),
+        targeted=np.array(targ_rows),
+        units=units,
+        benefit_mass=bmass,
+        impact_line=impact,
+        groups=g,
+        conventions=conventions,
+    )
 
 
-def _rules(true: np.ndarray, pred: np.ndarray, pw: np.ndarray, *, quotas: Any, lines: Any,
-           poor: Any, given_t: np.ndarray | None, who: str
-           ) -> list[tuple[_Rule, np.ndarray, np.ndarray]]:
+def _rules(
+    true: np.ndarray,
+    pred: np.ndarray,
+    pw: np.ndarray,
+    *,
+    quotas: Any,
+    lines: Any,
+    poor: Any,
+    given_t: np.ndarray | None,
+    who: str,
+) -> list[tuple[_Rule, np.ndarray, np.ndarray]]:
     """The table's rows: each rule with its ``P`` and ``T`` (quotas, then lines, then given)."""
     n = true.shape[0]
     q = thresholds(quotas, "quotas", as_share)
@@ -447,8 +533,11 @@ def _rules(true: np.ndarray, pred: np.ndarray, pw: np.ndarray, *, quotas: Any, l
     if quotas is None and lines is None and poor is None:
         q = [(0.2, None), (0.4, None)]
     if not q and not ln and poor is None:
-        raise EvaluationError("nothing to evaluate: quotas, lines and poor are all empty. Fix: "
-                              "e.g. quotas=(0.2, 0.4) or lines=0.0.", argument="quotas")
+        raise EvaluationError(
+            "nothing to evaluate: quotas, lines and poor are all empty. Fix: "
+            "e.g. quotas=(0.2, 0.4) or lines=0.0.",
+            argument="quotas",
+        )
     t_given = "given targeted mask"
     rules: list[tuple[_Rule, np.ndarray, np.ndarray]] = []
     for h, hh in q:
@@ -456,28 +545,65 @@ def _rules(true: np.ndarray, pred: np.ndarray, pw: np.ndarray, *, quotas: Any, l
         label = f"quota {h:g}" if hh is None else f"quota {h:g} target {h_hat:g}"
         P = poorest(true, pw, h)
         T = given_t if given_t is not None else poorest(pred, pw, h_hat)
-        rules.append((_Rule("quota", h, h_hat, label,
-                            f"poorest {h:.0%} of {who} by true welfare (strictly poorer "
-                            f"weight < {h:g} x total)",
-                            t_given if given_t is not None else
-                            f"poorest {h_hat:.0%} of {who} by predicted welfare"), P, T))
+        rules.append(
+            (
+                _Rule(
+                    "quota",
+                    h,
+                    h_hat,
+                    label,
+                    f"poorest {h:.0%} of {who} by true welfare (strictly poorer "
+                    f"weight < {h:g} x total)",
+                    t_given
+                    if given_t is not None
+                    else f"poorest {h_hat:.0%} of {who} by predicted welfare",
+                ),
+                P,
+                T,
+            )
+        )
     for z, zz in ln:
         z_hat = z if zz is None else zz
         label = f"line {z:g}" if zz is None else f"line {z:g} predicted {z_hat:g}"
-        rules.append((_Rule("line", z, z_hat, label, f"true welfare <= {z:g}",
-                            t_given if given_t is not None else
-                            f"predicted welfare <= {z_hat:g}"),
-                      true <= z, given_t if given_t is not None else pred <= z_hat))
+        rules.append(
+            (
+                _Rule(
+                    "line",
+                    z,
+                    z_hat,
+                    label,
+                    f"true welfare <= {z:g}",
+                    t_given if given_t is not None else f"predicted welfare <= {z_hat:g}",
+                ),
+                true <= z,
+                given_t if given_t is not None else pred <= z_hat,
+            )
+        )
     if poor is not None:
         P = as_mask(poor, "poor", n)
         h = float((pw * P).sum() / pw.sum())
         if given_t is None and not 0.0 < h < 1.0:
-            raise EvaluationError(f"poor marks {h:.0%} of the weight as poor; targeting the "
-                                  "same share by prediction needs 0 < share < 1. Fix: pass "
-                                  "targeted= too.", argument="poor")
+            raise EvaluationError(
+                f"poor marks {h:.0%} of the weight as poor; targeting the "
+                "same share by prediction needs 0 < share < 1. Fix: pass "
+                "targeted= too.",
+                argument="poor",
+            )
         T = given_t if given_t is not None else poorest(pred, pw, h)
-        rules.append((_Rule("given", h, h, "given", "given poor mask",
-                            t_given if given_t is not None else
-                            f"poorest {h:.1%} of {who} by predicted welfare (share of P)"),
-                      P, T))
+        rules.append(
+            (
+                _Rule(
+                    "given",
+                    h,
+                    h,
+                    "given",
+                    "given poor mask",
+                    t_given
+                    if given_t is not None
+                    else f"poorest {h:.1%} of {who} by predicted welfare (share of P)",
+                ),
+                P,
+                T,
+            )
+        )
     return rules

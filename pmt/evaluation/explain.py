@@ -31,8 +31,9 @@ def _subset(households: Any, rows: Any) -> Any:
     r = np.asarray(rows)
     if r.dtype == bool:
         if r.shape != (n,):
-            raise EvaluationError(f"rows as a mask must have shape ({n},); got {r.shape}.",
-                                  argument="rows")
+            raise EvaluationError(
+                f"rows as a mask must have shape ({n},); got {r.shape}.", argument="rows"
+            )
         r = np.flatnonzero(r)
     elif r.ndim == 0:
         r = r.reshape(1)
@@ -40,20 +41,29 @@ def _subset(households: Any, rows: Any) -> Any:
         raise TypeError(f"rows must be integer positions or a boolean mask; got dtype {r.dtype}.")
     bad = r[(r < 0) | (r >= n)]
     if bad.size:
-        raise EvaluationError(f"rows holds positions outside 0..{n - 1}: {bad[:5].tolist()}. "
-                              "Fix: pass 0-based row positions (not ids or index labels).",
-                              argument="rows")
+        raise EvaluationError(
+            f"rows holds positions outside 0..{n - 1}: {bad[:5].tolist()}. "
+            "Fix: pass 0-based row positions (not ids or index labels).",
+            argument="rows",
+        )
     if isinstance(households, pd.DataFrame):
         return households.iloc[r]
     if hasattr(households, "take"):
         return households.take(r)
-    raise TypeError(f"households must be a pandas DataFrame or a pyarrow Table; got "
-                    f"{type(households).__name__}.")
+    raise TypeError(
+        f"households must be a pandas DataFrame or a pyarrow Table; got "
+        f"{type(households).__name__}."
+    )
 
 
-def explain(households: Any, weights: WeightSet | str, *, rows: Any = None,
-            id_col: str | None = "hh_id", format: Literal["wide", "long"] = "wide"
-            ) -> pd.DataFrame:
+def explain(
+    households: Any,
+    weights: WeightSet | str,
+    *,
+    rows: Any = None,
+    id_col: str | None = "hh_id",
+    format: Literal["wide", "long"] = "wide",
+) -> pd.DataFrame:
     """The contribution of each variable to each household's welfare.
 
     For the model that scored the household: the intercept; for a binary or
@@ -84,8 +94,9 @@ def explain(households: Any, weights: WeightSet | str, *, rows: Any = None,
     pandas.DataFrame indexed like the explained input rows.
     """
     if format not in ("wide", "long"):
-        raise EvaluationError(f"format must be 'wide' or 'long'; got {format!r}.",
-                              argument="format")
+        raise EvaluationError(
+            f"format must be 'wide' or 'long'; got {format!r}.", argument="format"
+        )
     ws = _weights(weights)
     enc = encode(_subset(households, rows), ws, id_col=id_col)
     names, contributions, total = score_terms(enc, ws)
@@ -106,9 +117,13 @@ def explain(households: Any, weights: WeightSet | str, *, rows: Any = None,
     meanings: list[np.ndarray] = [np.full(n, "", dtype=object)]
     for j, var in enumerate(spec.lookup_variables):
         code_vals = np.array(var.code_values)
-        labels = np.array([("yes" if c else "no") if var.kind == "binary"
-                           else (var.codes or {}).get(c, "") for c in var.code_values],
-                          dtype=object)
+        labels = np.array(
+            [
+                ("yes" if c else "no") if var.kind == "binary" else (var.codes or {}).get(c, "")
+                for c in var.code_values
+            ],
+            dtype=object,
+        )
         values.append(code_vals[enc.codes[:, j]].astype(np.float64))
         meanings.append(labels[enc.codes[:, j]])
     for j in range(len(spec.numeric_terms)):
@@ -124,14 +139,15 @@ def explain(households: Any, weights: WeightSet | str, *, rows: Any = None,
     data["term"] = pd.Categorical(np.tile(np.array(terms, dtype=object), n), categories=terms)
     data["value"] = np.column_stack(values).reshape(-1)
     data["meaning"] = np.column_stack(meanings).reshape(-1)
-    data["contribution"] = contributions.reshape(-1)   # (n, k), one household after another
+    data["contribution"] = contributions.reshape(-1)  # (n, k), one household after another
     frame = pd.DataFrame(data, index=enc.index.repeat(k))
     frame.attrs["weights"] = f"{ws.id} {ws.content_hash}"
     return frame
 
 
-def _what_if_cutoffs(ws: WeightSet, result: RankResult | None, cutoffs: Any
-                     ) -> tuple[dict[str, Any], int, str]:
+def _what_if_cutoffs(
+    ws: WeightSet, result: RankResult | None, cutoffs: Any
+) -> tuple[dict[str, Any], int, str]:
     """(cutoffs per scope, number of classes, where they come from) for :func:`what_if`.
 
     The cutoffs are checked by :func:`pmt.rank` itself (one check of a cutoff
@@ -139,9 +155,12 @@ def _what_if_cutoffs(ws: WeightSet, result: RankResult | None, cutoffs: Any
     """
     if cutoffs is not None:
         if not isinstance(cutoffs, Mapping):
-            raise EvaluationError(f"cutoffs must map 'national' (and 2-digit province codes) "
-                                  f"to arrays c_1..c_{{n-1}}, like RankResult.registry_cutoffs; "
-                                  f"got {type(cutoffs).__name__}.", argument="cutoffs")
+            raise EvaluationError(
+                f"cutoffs must map 'national' (and 2-digit province codes) "
+                f"to arrays c_1..c_{{n-1}}, like RankResult.registry_cutoffs; "
+                f"got {type(cutoffs).__name__}.",
+                argument="cutoffs",
+            )
         table = {str(k): v for k, v in cutoffs.items()}
         try:
             n = int(np.asarray(table["national"], dtype=np.float64).size) + 1
@@ -154,27 +173,40 @@ def _what_if_cutoffs(ws: WeightSet, result: RankResult | None, cutoffs: Any
                 f"result was ranked with weights {result.weights_id} ({result.weights_hash[:19]}"
                 f"…) but weights is {ws.id} ({ws.content_hash[:19]}…); its cutoffs belong to "
                 "the other weight set. Fix: pass the weight set the result was ranked with.",
-                argument="result")
+                argument="result",
+            )
         if result.cutoff_mode == "reference":
             return dict(ws.cutoffs), result.n_classes, f"reference cutoffs of {ws.id}"
         if result.cutoff_mode == "registry":
-            return dict(result.registry_cutoffs), result.n_classes, \
-                "the result's registry cutoffs"
+            return dict(result.registry_cutoffs), result.n_classes, "the result's registry cutoffs"
         raise EvaluationError(
             f"result was ranked with cutoffs={result.cutoff_mode!r} (cutoffs given by the "
             "caller), which a RankResult does not keep. Fix: pass the same mapping as "
-            "cutoffs=.", argument="result")
+            "cutoffs=.",
+            argument="result",
+        )
     if ws.cutoffs:
         return dict(ws.cutoffs), int(ws.cutoff_classes or 10), f"reference cutoffs of {ws.id}"
-    raise EvaluationError("what_if needs cutoffs to place the new welfare: pass result= "
-                          "(the RankResult of the original ranking) or cutoffs=, or use a "
-                          "weight set with reference cutoffs.", argument="result")
+    raise EvaluationError(
+        "what_if needs cutoffs to place the new welfare: pass result= "
+        "(the RankResult of the original ranking) or cutoffs=, or use a "
+        "weight set with reference cutoffs.",
+        argument="result",
+    )
 
 
-def what_if(households: Any, weights: WeightSet | str, changes: Mapping[str, Any], *,
-            result: RankResult | None = None, cutoffs: Mapping[str, Any] | None = None,
-            rows: Any = None, max_desil: int | None = None, line: float | None = None,
-            id_col: str | None = "hh_id") -> pd.DataFrame:
+def what_if(
+    households: Any,
+    weights: WeightSet | str,
+    changes: Mapping[str, Any],
+    *,
+    result: RankResult | None = None,
+    cutoffs: Mapping[str, Any] | None = None,
+    rows: Any = None,
+    max_desil: int | None = None,
+    line: float | None = None,
+    id_col: str | None = "hh_id",
+) -> pd.DataFrame:
     """Welfare and desil the households would have with changed characteristics.
 
     The households, before and after the change, are ranked by :func:`pmt.rank`
@@ -224,8 +256,10 @@ def what_if(households: Any, weights: WeightSet | str, changes: Mapping[str, Any
     """
     ws = _weights(weights)
     if not isinstance(changes, Mapping):
-        raise TypeError(f"changes must be a mapping of column -> value; got "
-                        f"{type(changes).__name__}. Fix: e.g. {{'floor_material': 9}}.")
+        raise TypeError(
+            f"changes must be a mapping of column -> value; got "
+            f"{type(changes).__name__}. Fix: e.g. {{'floor_material': 9}}."
+        )
     base = _subset(households, rows)
     if not isinstance(base, pd.DataFrame):
         base = base.to_pandas()
@@ -233,20 +267,26 @@ def what_if(households: Any, weights: WeightSet | str, changes: Mapping[str, Any
     changed = base.copy()
     for col, value in changes.items():
         if col not in base.columns:
-            raise EvaluationError(f"changes: column {col!r} is not in households (rule: a "
-                                  "change replaces an existing column). Fix: use the spec's "
-                                  f"names, e.g. {list(base.columns[:6])}.", argument="changes")
+            raise EvaluationError(
+                f"changes: column {col!r} is not in households (rule: a "
+                "change replaces an existing column). Fix: use the spec's "
+                f"names, e.g. {list(base.columns[:6])}.",
+                argument="changes",
+            )
         if id_col is not None and col == id_col:
-            raise EvaluationError(f"changes: the id column {col!r} cannot be changed.",
-                                  argument="changes")
+            raise EvaluationError(
+                f"changes: the id column {col!r} cannot be changed.", argument="changes"
+            )
         if np.ndim(value) == 0:
             changed[col] = value
         else:
             arr = np.asarray(value)
             if arr.shape != (n,):
-                raise EvaluationError(f"changes[{col!r}] has shape {arr.shape}; it must be a "
-                                      f"scalar or ({n},), one value per household.",
-                                      argument="changes")
+                raise EvaluationError(
+                    f"changes[{col!r}] has shape {arr.shape}; it must be a "
+                    f"scalar or ({n},), one value per household.",
+                    argument="changes",
+                )
             changed[col] = arr
     table, n_classes, source = _what_if_cutoffs(ws, result, cutoffs)
     if line is None and max_desil is None and result is not None:
@@ -255,17 +295,24 @@ def what_if(households: Any, weights: WeightSet | str, changes: Mapping[str, Any
     # cover is ranked against the national row (any valid row would do: provincial desil
     # never affect national desil or eligibility) and its provincial desil reported as NA.
     covered = {k for k in table if k != "national"}
-    full = {**table, **{f"{p:02d}": table["national"] for p in range(100)
-                        if f"{p:02d}" not in table}} if "national" in table else table
-    ranked = {tag: _rank(frame, ws, cutoffs=full, n=n_classes, max_desil=max_desil, line=line,
-                         id_col=id_col)
-              for tag, frame in (("before", base), ("after", changed))}
+    full = (
+        {**table, **{f"{p:02d}": table["national"] for p in range(100) if f"{p:02d}" not in table}}
+        if "national" in table
+        else table
+    )
+    ranked = {
+        tag: _rank(
+            frame, ws, cutoffs=full, n=n_classes, max_desil=max_desil, line=line, id_col=id_col
+        )
+        for tag, frame in (("before", base), ("after", changed))
+    }
     out: dict[str, Any] = {}
     if id_col is not None:
         out[id_col] = ranked["before"].ids
     for tag, res in ranked.items():
-        out[f"model_key_{tag}"] = pd.Categorical.from_codes(res.model,
-                                                            categories=list(res.model_keys))
+        out[f"model_key_{tag}"] = pd.Categorical.from_codes(
+            res.model, categories=list(res.model_keys)
+        )
     wa, wb = ranked["before"].welfare, ranked["after"].welfare
     out.update(welfare_before=wa, welfare_after=wb, welfare_change=wb - wa)
     for tag, res in ranked.items():
@@ -277,8 +324,10 @@ def what_if(households: Any, weights: WeightSet | str, changes: Mapping[str, Any
     for tag, res in ranked.items():
         out[f"eligible_{tag}"] = res.eligible
     frame = pd.DataFrame(out, index=ranked["before"].index)
-    frame.attrs.update(cutoffs=source, eligibility=ranked["after"].eligibility,
-                       changes=", ".join(sorted(map(str, changes))) or "none",
-                       weights=f"{ws.id} {ws.content_hash}")
+    frame.attrs.update(
+        cutoffs=source,
+        eligibility=ranked["after"].eligibility,
+        changes=", ".join(sorted(map(str, changes))) or "none",
+        weights=f"{ws.id} {ws.content_hash}",
+    )
     return frame
-

@@ -27,8 +27,15 @@ import numpy as np
 
 from .shares import midrank
 
-__all__ = ["COUNTS", "METRICS", "NOT_IN_SUMMARY", "Confusion", "Metric", "measure",
-           "summary_columns"]
+__all__ = [
+    "COUNTS",
+    "METRICS",
+    "NOT_IN_SUMMARY",
+    "Confusion",
+    "Metric",
+    "measure",
+    "summary_columns",
+]
 
 
 def ratio(a: float, b: float) -> float:
@@ -82,8 +89,11 @@ def fgt(y: np.ndarray, pw: np.ndarray) -> tuple[float, float, float]:
     gap = np.where(poor, 1.0 - y, 0.0)
     with np.errstate(divide="ignore"):
         watts = np.where(poor, -np.log(np.where(poor, y, 1.0)), 0.0)
-    return (ratio((pw * poor).sum(), total), ratio((pw * gap).sum(), total),
-            ratio((pw * watts).sum(), total))
+    return (
+        ratio((pw * poor).sum(), total),
+        ratio((pw * gap).sum(), total),
+        ratio((pw * watts).sum(), total),
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,6 +210,7 @@ Metric = Callable[[Confusion], float]
 
 # =========================================================================== the metrics
 
+
 def exclusion_error(c: Confusion) -> float:
     """Σw·P·(1−T) / Σw·P: the share of the poor left out."""
     return ratio(c.poor_excluded, c.poor_total)
@@ -237,8 +248,9 @@ def targeting_differential_closed_form(c: Confusion) -> float:
 
 def cgh(c: Confusion) -> float:
     """Share of benefits to the poor ÷ the poor's population share (Coady, Grosh, Hoddinott)."""
-    return ratio(ratio((c.benefit * c.poor).sum(), c.benefit_total),
-                 ratio((c.pw * c.poor).sum(), c.pw.sum()))
+    return ratio(
+        ratio((c.benefit * c.poor).sum(), c.benefit_total), ratio((c.pw * c.poor).sum(), c.pw.sum())
+    )
 
 
 def total_accuracy(c: Confusion) -> float:
@@ -309,8 +321,16 @@ METRICS: dict[str, Metric] = {
 }
 
 #: The columns before the metrics: sizes, measured shares and the weighted confusion counts.
-COUNTS = ("n_households", "population", "poor_share", "targeted_share", "poor_targeted",
-          "poor_excluded", "nonpoor_targeted", "nonpoor_excluded")
+COUNTS = (
+    "n_households",
+    "population",
+    "poor_share",
+    "targeted_share",
+    "poor_targeted",
+    "poor_excluded",
+    "nonpoor_targeted",
+    "nonpoor_excluded",
+)
 
 #: Metrics in the table that :meth:`Evaluation.summary` leaves out (checks, not headlines).
 NOT_IN_SUMMARY = frozenset({"targeting_differential_closed_form"})
@@ -319,9 +339,12 @@ NOT_IN_SUMMARY = frozenset({"targeting_differential_closed_form"})
 def measure(c: Confusion) -> dict[str, float]:
     """One table row: :data:`COUNTS`, every metric of :data:`METRICS`, the transfer per person."""
     row: dict[str, float] = {
-        "n_households": int(c.poor.shape[0]), "population": float(c.total),
-        "poor_share": c.poor_share, "targeted_share": c.targeted_share,
-        "poor_targeted": float(c.poor_targeted), "poor_excluded": float(c.poor_excluded),
+        "n_households": int(c.poor.shape[0]),
+        "population": float(c.total),
+        "poor_share": c.poor_share,
+        "targeted_share": c.targeted_share,
+        "poor_targeted": float(c.poor_targeted),
+        "poor_excluded": float(c.poor_excluded),
         "nonpoor_targeted": float(c.nonpoor_targeted),
         "nonpoor_excluded": float(c.nonpoor_excluded),
     }
@@ -333,5 +356,8 @@ def measure(c: Confusion) -> dict[str, float]:
 
 def summary_columns() -> list[str]:
     """The columns :meth:`Evaluation.summary` shows: the two shares, then the metrics."""
-    return ["poor_share", "targeted_share",
-            *(name for name in METRICS if name not in NOT_IN_SUMMARY)]
+    return [
+        "poor_share",
+        "targeted_share",
+        *(name for name in METRICS if name not in NOT_IN_SUMMARY),
+    ]

@@ -78,8 +78,9 @@ def midrank(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return (0.5 * (below + upto))[inv]
 
 
-def quantiles_by_bin(x: np.ndarray, w: np.ndarray, b: np.ndarray, bins: int,
-                     qs: Sequence[int]) -> np.ndarray:
+def quantiles_by_bin(
+    x: np.ndarray, w: np.ndarray, b: np.ndarray, bins: int, qs: Sequence[int]
+) -> np.ndarray:
     """Per bin ``b`` (0..bins-1), the smallest ``x`` whose weighted CDF reaches ``q/100``.
 
     That is the reference-cutoff rule: :func:`pmt.reference_cutoffs` with 20

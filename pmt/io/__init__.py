@@ -15,5 +15,14 @@ from .atomic import atomic_output, atomic_outputs, check_outputs
 from .files import output_kind, read_households, write_result, write_table, write_tables
 from .stream import rank_file
 
-__all__ = ["atomic_output", "atomic_outputs", "check_outputs", "output_kind", "rank_file",
-           "read_households", "write_result", "write_table", "write_tables"]
+__all__ = [
+    "atomic_output",
+    "atomic_outputs",
+    "check_outputs",
+    "output_kind",
+    "rank_file",
+    "read_households",
+    "write_result",
+    "write_table",
+    "write_tables",
+]

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import OutputPathError
 
-__all__ = ["atomic_output", "atomic_outputs", "check_outputs", "TEMP_MARK", "SLOW_WRITE_ENV"]
+__all__ = ["SLOW_WRITE_ENV", "TEMP_MARK", "atomic_output", "atomic_outputs", "check_outputs"]
 
 #: Marks pmt's temporary files: ``.NAME.pmt-tmp-XXXXXXXX`` (hidden, and no result extension).
 TEMP_MARK = ".pmt-tmp-"
@@ -150,8 +150,11 @@ Paths = Mapping[str, PathLike | None] | Iterable[PathLike | tuple[str, PathLike]
 
 def _labelled(paths: Paths) -> list[tuple[str, Path]]:
     """``[(label, path)]`` from a mapping, (label, path) pairs or plain paths; no None."""
-    items = (paths.items() if isinstance(paths, Mapping) else
-             (p if isinstance(p, tuple) else (str(p), p) for p in paths))
+    items = (
+        paths.items()
+        if isinstance(paths, Mapping)
+        else (p if isinstance(p, tuple) else (str(p), p) for p in paths)
+    )
     return [(str(label), Path(p)) for label, p in items if p is not None]
 
 
@@ -213,21 +216,30 @@ def check_outputs(*, inputs: Paths = (), outputs: Paths = (), folders: Paths = (
     ins, outs, dirs = _labelled(inputs), _labelled(outputs), _labelled(folders)
 
     def refuse(label: str, path: Path, rule: str, fix: str) -> OutputPathError:
-        return OutputPathError(f"{label} {path}: {rule}. Fix: {fix}.", argument=label,
-                               path=str(path))
+        return OutputPathError(
+            f"{label} {path}: {rule}. Fix: {fix}.", argument=label, path=str(path)
+        )
 
     targets = outs + dirs
     for i, (label, path) in enumerate(targets):
         for in_label, in_path in ins:
             if _same(path, in_path):
-                raise refuse(label, path, f"is the same file as the input {in_label} {in_path} "
-                             "(rule: an output never overwrites an input)",
-                             f"give {label} another path")
+                raise refuse(
+                    label,
+                    path,
+                    f"is the same file as the input {in_label} {in_path} "
+                    "(rule: an output never overwrites an input)",
+                    f"give {label} another path",
+                )
         for other_label, other in targets[:i]:
             if _same(path, other):
-                raise refuse(label, path, f"is the same file as {other_label} {other} (rule: "
-                             "each output is a file of its own)",
-                             f"give {label} and {other_label} different paths")
+                raise refuse(
+                    label,
+                    path,
+                    f"is the same file as {other_label} {other} (rule: "
+                    "each output is a file of its own)",
+                    f"give {label} and {other_label} different paths",
+                )
     made = {Path(os.path.realpath(p)) for _, p in dirs}
     for label, path in dirs:
         if path.exists() and not path.is_dir():
@@ -244,12 +256,17 @@ def check_outputs(*, inputs: Paths = (), outputs: Paths = (), folders: Paths = (
 
 def _check_folder(label: str, path: Path, folder: Path, refuse: Any) -> None:
     if not folder.is_dir():
-        raise refuse(label, path, f"the folder {folder} does not exist",
-                     "create the folder first, or choose another path")
+        raise refuse(
+            label,
+            path,
+            f"the folder {folder} does not exist",
+            "create the folder first, or choose another path",
+        )
     problem = _writable(folder)
     if problem is not None:
-        raise refuse(label, path, f"cannot write in the folder {folder} "
-                     f"({problem.strerror or problem})",
-                     "choose a folder you can write to, or fix its permissions")
-
-
+        raise refuse(
+            label,
+            path,
+            f"cannot write in the folder {folder} ({problem.strerror or problem})",
+            "choose a folder you can write to, or fix its permissions",
+        )

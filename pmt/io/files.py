@@ -30,13 +30,16 @@ _CSV_CHUNK = 100_000  # rows per to_csv call (one pause point each under PMT_TES
 def _kind(path: Path) -> str:
     kind = _READERS.get(path.suffix.lower())
     if kind is None:
-        raise ValueError(f"{path}: unknown file type {path.suffix!r}; pmt reads and writes "
-                         f"{sorted(_READERS)}. Fix: convert the file or rename its extension.")
+        raise ValueError(
+            f"{path}: unknown file type {path.suffix!r}; pmt reads and writes "
+            f"{sorted(_READERS)}. Fix: convert the file or rename its extension."
+        )
     return kind
 
 
-def read_households(path: str | Path, columns: list[str] | None = None, *,
-                    id_col: str | None = "hh_id") -> pd.DataFrame:
+def read_households(
+    path: str | Path, columns: list[str] | None = None, *, id_col: str | None = "hh_id"
+) -> pd.DataFrame:
     """Read a household table from CSV, Parquet or Stata ``.dta``.
 
     CSV columns are read with pandas' type inference, except the household id
@@ -57,8 +60,9 @@ def read_households(path: str | Path, columns: list[str] | None = None, *,
     return pd.read_stata(path, columns=columns, convert_categoricals=False)
 
 
-def _write_frame(frame: pd.DataFrame, path: Path, kind: str,
-                 metadata: dict[str, Any] | None) -> None:
+def _write_frame(
+    frame: pd.DataFrame, path: Path, kind: str, metadata: dict[str, Any] | None
+) -> None:
     """Write ``frame`` to ``path`` as ``kind`` (not atomic: ``path`` is a temporary file)."""
     if kind == "csv":
         with open(path, "w", encoding="utf-8", newline="") as f:
@@ -67,7 +71,7 @@ def _write_frame(frame: pd.DataFrame, path: Path, kind: str,
             for start in range(0, len(frame), _CSV_CHUNK):
                 if start:
                     _slow_write_pause()
-                frame.iloc[start:start + _CSV_CHUNK].to_csv(f, index=False, header=start == 0)
+                frame.iloc[start : start + _CSV_CHUNK].to_csv(f, index=False, header=start == 0)
         return
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -88,15 +92,19 @@ def output_kind(path: PathLike, *, argument: str = "output") -> str:
     """
     kind = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(Path(path).suffix.lower())
     if kind is None:
-        raise OutputPathError(f"{argument} {path}: unknown result file type "
-                              f"{Path(path).suffix!r} (rule: results are written as .csv or "
-                              ".parquet). Fix: end the name with .parquet or .csv.",
-                              argument=argument, path=str(path))
+        raise OutputPathError(
+            f"{argument} {path}: unknown result file type "
+            f"{Path(path).suffix!r} (rule: results are written as .csv or "
+            ".parquet). Fix: end the name with .parquet or .csv.",
+            argument=argument,
+            path=str(path),
+        )
     return kind
 
 
-def write_table(frame: pd.DataFrame, path: str | Path,
-                metadata: dict[str, Any] | None = None) -> None:
+def write_table(
+    frame: pd.DataFrame, path: str | Path, metadata: dict[str, Any] | None = None
+) -> None:
     """Write a DataFrame to CSV or Parquet (by extension), keeping ``metadata`` in Parquet.
 
     The file is written atomically (:func:`atomic_output`).
@@ -104,8 +112,7 @@ def write_table(frame: pd.DataFrame, path: str | Path,
     write_tables({path: (frame, metadata)})
 
 
-def write_tables(tables: Mapping[PathLike, tuple[pd.DataFrame, dict[str, Any] | None]]
-                 ) -> None:
+def write_tables(tables: Mapping[PathLike, tuple[pd.DataFrame, dict[str, Any] | None]]) -> None:
     """Write several tables (``{path: (frame, metadata)}``) as :func:`write_table` does.
 
     Each is written to its temporary file first; the renames onto the final

@@ -36,8 +36,6 @@ from ..encode import (
     required_columns,
 )
 from ..errors import ArgumentError
-from .atomic import _slow_write_pause, atomic_outputs
-from .files import _write_frame
 from ..rank import (
     CutoffMode,
     RankResult,
@@ -48,21 +46,32 @@ from ..rank import (
     rank_scored,
 )
 from ..weights import WeightSet
+from .atomic import _slow_write_pause, atomic_outputs
+from .files import _write_frame
 
 __all__ = ["rank_file"]
 
 Progress = Callable[[str, int, int], None]
 
 
-def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
-              chunk_size: int = 1_000_000, rejects: str | Path | None = None,
-              cutoffs: CutoffMode | Mapping[str, Any] = "registry", n: int = 10,
-              max_desil: int | None = None,
-              line: float | None = None, weight: str | None = None,
-              weighting: Literal["person", "household"] = "person",
-              on_invalid: Literal["raise", "reject"] = "raise",
-              id_col: str | None = "hh_id", region_scheme: str | None = None,
-              progress: Progress | None = None) -> RankResult:
+def rank_file(
+    path: str | Path,
+    weights: WeightSet | str,
+    out: str | Path,
+    *,
+    chunk_size: int = 1_000_000,
+    rejects: str | Path | None = None,
+    cutoffs: CutoffMode | Mapping[str, Any] = "registry",
+    n: int = 10,
+    max_desil: int | None = None,
+    line: float | None = None,
+    weight: str | None = None,
+    weighting: Literal["person", "household"] = "person",
+    on_invalid: Literal["raise", "reject"] = "raise",
+    id_col: str | None = "hh_id",
+    region_scheme: str | None = None,
+    progress: Progress | None = None,
+) -> RankResult:
     """Rank the households of a Parquet file chunk by chunk and write the result.
 
     Parameters
@@ -93,19 +102,35 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     from .atomic import check_outputs
     from .files import output_kind
 
-    options = rank_options(cutoffs=cutoffs, n=n, max_desil=max_desil, line=line, weight=weight,
-                           weighting=weighting, id_col=None)
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
-            or chunk_size < 1:
-        raise ArgumentError(f"chunk_size must be a whole number >= 1; got {chunk_size!r}",
-                            argument="chunk_size")
+    options = rank_options(
+        cutoffs=cutoffs,
+        n=n,
+        max_desil=max_desil,
+        line=line,
+        weight=weight,
+        weighting=weighting,
+        id_col=None,
+    )
+    if (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
+        raise ArgumentError(
+            f"chunk_size must be a whole number >= 1; got {chunk_size!r}", argument="chunk_size"
+        )
     if on_invalid == "reject" and rejects is None:
-        raise ArgumentError("on_invalid='reject' needs rejects=PATH, so that every rejected row "
-                            "is accounted for", argument="rejects")
+        raise ArgumentError(
+            "on_invalid='reject' needs rejects=PATH, so that every rejected row is accounted for",
+            argument="rejects",
+        )
     if output_kind(out, argument="out") != "parquet":
-        raise E.OutputPathError(f"out {out}: rank_file writes Parquet. Fix: name the output "
-                                ".parquet (or rank in memory with pmt.rank for CSV).",
-                                argument="out", path=str(out))
+        raise E.OutputPathError(
+            f"out {out}: rank_file writes Parquet. Fix: name the output "
+            ".parquet (or rank in memory with pmt.rank for CSV).",
+            argument="out",
+            path=str(out),
+        )
     if rejects is not None:
         output_kind(rejects, argument="rejects")
     check_outputs(inputs={"path": path}, outputs={"out": out, "rejects": rejects})
@@ -113,18 +138,22 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     source = pq.ParquetFile(path)
     total = source.metadata.num_rows
     if total == 0:
-        raise E.EmptyInputError(f"{path}: the file has no rows (rule: at least one household). "
-                                "Fix: check the step that wrote it.")
+        raise E.EmptyInputError(
+            f"{path}: the file has no rows (rule: at least one household). "
+            "Fix: check the step that wrote it."
+        )
     check_columns(source.schema_arrow.names, total, ws.spec.variables, weight, id_col)
     needed = required_columns(ws.spec.variables, weight, id_col)
 
     # ---- pass 1: score, keep a few bytes per household
     # filled in place (the row count is known), so there is never a second copy
-    arrays = {"welfare": np.empty(total, dtype=np.float64),
-              "model": np.empty(total, dtype=np.int32),
-              "province": np.empty(total, dtype=np.int8),
-              "pw": np.empty(total, dtype=np.float64),
-              "rows": np.empty(total, dtype=np.int64)}
+    arrays = {
+        "welfare": np.empty(total, dtype=np.float64),
+        "model": np.empty(total, dtype=np.int32),
+        "province": np.empty(total, dtype=np.int8),
+        "pw": np.empty(total, dtype=np.float64),
+        "rows": np.empty(total, dtype=np.int64),
+    }
     kept = 0
     id_parts: list[Any] = []
     reject_parts: list[pd.DataFrame] = []
@@ -133,9 +162,17 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
 
     for batch in _prefetch(source.iter_batches(batch_size=chunk_size, columns=needed)):
         table = pa.Table.from_batches([batch])
-        enc = encode(table, ws, weight=weight, weighting=weighting, on_invalid=on_invalid,
-                     id_col=id_col, region_scheme=region_scheme, row_offset=done,
-                     check_ids=False)
+        enc = encode(
+            table,
+            ws,
+            weight=weight,
+            weighting=weighting,
+            on_invalid=on_invalid,
+            id_col=id_col,
+            region_scheme=region_scheme,
+            row_offset=done,
+            check_ids=False,
+        )
         part = slice(kept, kept + enc.n)
         scored = _scored(enc, ws)
         arrays["welfare"][part] = scored.welfare
@@ -172,22 +209,48 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
                     f"column {id_col!r}: household ids must be unique (duplicate_id); "
                     f"{int(dup.sum()):,} rows share an id, e.g. "
                     f"{E.format_examples(rows_dup[:5])}. Fix: make the household ids unique, "
-                    "or pass on_invalid='reject'.", column=id_col, rows=rows_dup[:5])
-            reject_parts.append(pd.DataFrame({
-                "row": rows_dup, id_col: _take(key, np.flatnonzero(dup)), "column": id_col,
-                "rule": "duplicate_id", "value": None}))
+                    "or pass on_invalid='reject'.",
+                    column=id_col,
+                    rows=rows_dup[:5],
+                )
+            reject_parts.append(
+                pd.DataFrame(
+                    {
+                        "row": rows_dup,
+                        id_col: _take(key, np.flatnonzero(dup)),
+                        "column": id_col,
+                        "rule": "duplicate_id",
+                        "value": None,
+                    }
+                )
+            )
             keep = ~dup
             arrays = {k: v[keep] for k, v in arrays.items()}
         del key, dup  # ids are read again from the file for the output: none held while ranking
 
-    scored = Scored(welfare=arrays["welfare"], model=arrays["model"],
-                    province=arrays["province"], person_weight=arrays["pw"])
-    reject_frame = (pd.concat(reject_parts, ignore_index=True).sort_values("row",
-                                                                           kind="stable")
-                    .reset_index(drop=True) if reject_parts else
-                    empty_rejects(id_col))
-    result = rank_scored(scored, ws, options, ids=None, index=pd.Index(arrays["rows"]),
-                         rows=arrays["rows"], rejects=reject_frame, n_input=total)
+    scored = Scored(
+        welfare=arrays["welfare"],
+        model=arrays["model"],
+        province=arrays["province"],
+        person_weight=arrays["pw"],
+    )
+    reject_frame = (
+        pd.concat(reject_parts, ignore_index=True)
+        .sort_values("row", kind="stable")
+        .reset_index(drop=True)
+        if reject_parts
+        else empty_rejects(id_col)
+    )
+    result = rank_scored(
+        scored,
+        ws,
+        options,
+        ids=None,
+        index=pd.Index(arrays["rows"]),
+        rows=arrays["rows"],
+        rejects=reject_frame,
+        n_input=total,
+    )
     if progress is not None:
         progress("ranking", result.n, result.n)
 
@@ -200,8 +263,15 @@ def rank_file(path: str | Path, weights: WeightSet | str, out: str | Path, *,
     return result
 
 
-def _write(source: Any, result: RankResult, out: str | Path, id_col: str | None,
-           chunk_size: int, progress: Progress | None, total: int) -> None:
+def _write(
+    source: Any,
+    result: RankResult,
+    out: str | Path,
+    id_col: str | None,
+    chunk_size: int,
+    progress: Progress | None,
+    total: int,
+) -> None:
     """Write the result to Parquet at ``out`` (a temporary path: the caller renames it)."""
     import json
 
@@ -215,8 +285,11 @@ def _write(source: Any, result: RankResult, out: str | Path, id_col: str | None,
     pending: Future[None] | None = None
     try:
         columns = [id_col] if id_col is not None else []
-        batches = (_prefetch(source.iter_batches(batch_size=chunk_size, columns=columns))
-                   if columns else (None for _ in range(0, total, chunk_size)))
+        batches = (
+            _prefetch(source.iter_batches(batch_size=chunk_size, columns=columns))
+            if columns
+            else (None for _ in range(0, total, chunk_size))
+        )
         for batch in batches:
             size = batch.num_rows if batch is not None else min(chunk_size, total - start)
             lo, hi = np.searchsorted(rows, [start, start + size])
@@ -263,7 +336,8 @@ def _take(key: Any, positions: np.ndarray) -> np.ndarray:
 
 def _prefetch(items: Iterable[Any]) -> Iterator[Any]:
     """The items of ``items``, the next one read in a background thread while the caller
-    works on the current one (Parquet decoding releases the GIL)."""
+    works on the current one (Parquet decoding releases the GIL).
+    """
     it = iter(items)
     done = object()
     with ThreadPoolExecutor(max_workers=1) as pool:

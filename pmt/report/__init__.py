@@ -27,7 +27,16 @@ from .tables import (
 )
 
 __all__ = [
-    "comparison_report", "comparison_table", "coverage_curve", "desil_heatmap",
-    "error_by_percentile", "evaluation_report", "evaluation_table", "roc_curve", "to_markdown",
-    "transition_heatmap", "write_comparison_plots", "write_evaluation_plots",
+    "comparison_report",
+    "comparison_table",
+    "coverage_curve",
+    "desil_heatmap",
+    "error_by_percentile",
+    "evaluation_report",
+    "evaluation_table",
+    "roc_curve",
+    "to_markdown",
+    "transition_heatmap",
+    "write_comparison_plots",
+    "write_evaluation_plots",
 ]

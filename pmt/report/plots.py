@@ -32,27 +32,37 @@ if TYPE_CHECKING:
 
     from ..evaluation import Comparison, Evaluation
 
-__all__ = ["COMPARISON_PLOTS", "EVALUATION_PLOTS", "coverage_curve", "desil_heatmap",
-           "error_by_percentile", "require_matplotlib", "roc_curve", "transition_heatmap",
-           "write_comparison_plots", "write_evaluation_plots"]
+__all__ = [
+    "COMPARISON_PLOTS",
+    "EVALUATION_PLOTS",
+    "coverage_curve",
+    "desil_heatmap",
+    "error_by_percentile",
+    "require_matplotlib",
+    "roc_curve",
+    "transition_heatmap",
+    "write_comparison_plots",
+    "write_evaluation_plots",
+]
 
 #: The files :func:`write_evaluation_plots` writes into its folder.
 EVALUATION_PLOTS = ("coverage.png", "error_by_percentile.png", "roc.png", "desil_confusion.png")
 #: The files :func:`write_comparison_plots` may write (people only when person weights are known).
 COMPARISON_PLOTS = ("transitions_households.png", "transitions_people.png")
 
-_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
-           "#17becf")
+_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 _GREY = "#7f7f7f"
 
 
 def require_matplotlib() -> type[Figure]:
-    """matplotlib's ``Figure``; an ``ImportError`` that says how to install it if it is missing."""
+    """Matplotlib's ``Figure``; an ``ImportError`` that says how to install it if it is missing."""
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("pmt's plots need matplotlib, an optional extra. Fix: pip install "
-                          "'pmt[plots]' (or pip install matplotlib).") from exc
+        raise ImportError(
+            "pmt's plots need matplotlib, an optional extra. Fix: pip install "
+            "'pmt[plots]' (or pip install matplotlib)."
+        ) from exc
     return Figure
 
 
@@ -85,8 +95,9 @@ def _style(ax: Any) -> None:
         ax.spines[side].set_visible(False)
 
 
-def coverage_curve(evaluation: Evaluation, *, path: str | Path | None = None,
-                   dpi: int = 150) -> Figure:
+def coverage_curve(
+    evaluation: Evaluation, *, path: str | Path | None = None, dpi: int = 150
+) -> Figure:
     """Coverage of the poor against the share of the population targeted.
 
     One curve per row of the evaluation's table: targeting the poorest ``x``
@@ -116,13 +127,28 @@ def coverage_curve(evaluation: Evaluation, *, path: str | Path | None = None,
         ax.plot(c["share_targeted"], c["coverage"], color=color, linewidth=2, label=label)
         h = t.at[label, "poor_share"]
         ax.plot([0, h, 1], [0, 1, 1], color=color, linewidth=1, linestyle=":")
-        ax.plot(t.at[label, "targeted_share"], t.at[label, "coverage"], "o", color=color,
-                markersize=7, markeredgecolor="white")
-        ax.annotate(f"{t.at[label, 'coverage']:.0%}",
-                    (t.at[label, "targeted_share"], t.at[label, "coverage"]),
-                    textcoords="offset points", xytext=(9, -15), color=color, fontsize=9,
-                    bbox={"boxstyle": "round,pad=0.15", "facecolor": "white",
-                          "edgecolor": "none", "alpha": 0.85})
+        ax.plot(
+            t.at[label, "targeted_share"],
+            t.at[label, "coverage"],
+            "o",
+            color=color,
+            markersize=7,
+            markeredgecolor="white",
+        )
+        ax.annotate(
+            f"{t.at[label, 'coverage']:.0%}",
+            (t.at[label, "targeted_share"], t.at[label, "coverage"]),
+            textcoords="offset points",
+            xytext=(9, -15),
+            color=color,
+            fontsize=9,
+            bbox={
+                "boxstyle": "round,pad=0.15",
+                "facecolor": "white",
+                "edgecolor": "none",
+                "alpha": 0.85,
+            },
+        )
     ax.plot([], [], color=_GREY, linewidth=1, linestyle=":", label="perfect targeting")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
@@ -135,8 +161,9 @@ def coverage_curve(evaluation: Evaluation, *, path: str | Path | None = None,
     return _finish(fig, path, dpi)
 
 
-def error_by_percentile(evaluation: Evaluation, *, bins: int = 20,
-                        path: str | Path | None = None, dpi: int = 150) -> Figure:
+def error_by_percentile(
+    evaluation: Evaluation, *, bins: int = 20, path: str | Path | None = None, dpi: int = 150
+) -> Figure:
     """Targeting and prediction error by true-welfare percentile.
 
     Top: the share of people targeted in each percentile bin of true welfare,
@@ -164,11 +191,17 @@ def error_by_percentile(evaluation: Evaluation, *, bins: int = 20,
     width = 100.0 / bins
     for i, label in enumerate(t.index):
         color = _COLORS[i % len(_COLORS)]
-        top.plot(x, data[f"targeted[{label}]"], marker="o", markersize=3.5, color=color,
-                 linewidth=1.8, label=label)
+        top.plot(
+            x,
+            data[f"targeted[{label}]"],
+            marker="o",
+            markersize=3.5,
+            color=color,
+            linewidth=1.8,
+            label=label,
+        )
         if t.at[label, "rule"] in ("quota", "line"):
-            top.axvline(100 * t.at[label, "poor_share"], color=color, linestyle="--",
-                        linewidth=1)
+            top.axvline(100 * t.at[label, "poor_share"], color=color, linestyle="--", linewidth=1)
     top.set_ylim(0, 1.02)
     _percent_axis(top, "y")
     top.set_ylabel("share of people targeted")
@@ -176,10 +209,25 @@ def error_by_percentile(evaluation: Evaluation, *, bins: int = 20,
     top.legend(loc="upper right", fontsize=9, frameon=False)
     _style(top)
 
-    bottom.fill_between(x, data["error_p10"], data["error_p90"], color=_COLORS[0], alpha=0.15,
-                        linewidth=0, step=None, label="10–90 %")
-    bottom.fill_between(x, data["error_p25"], data["error_p75"], color=_COLORS[0], alpha=0.3,
-                        linewidth=0, label="25–75 %")
+    bottom.fill_between(
+        x,
+        data["error_p10"],
+        data["error_p90"],
+        color=_COLORS[0],
+        alpha=0.15,
+        linewidth=0,
+        step=None,
+        label="10–90 %",
+    )
+    bottom.fill_between(
+        x,
+        data["error_p25"],
+        data["error_p75"],
+        color=_COLORS[0],
+        alpha=0.3,
+        linewidth=0,
+        label="25–75 %",
+    )
     bottom.plot(x, data["error_p50"], color=_COLORS[0], linewidth=2, label="median")
     bottom.plot(x, data["mean_error"], color="black", linewidth=1, linestyle="--", label="mean")
     bottom.axhline(0, color=_GREY, linewidth=1)
@@ -193,8 +241,7 @@ def error_by_percentile(evaluation: Evaluation, *, bins: int = 20,
     return _finish(fig, path, dpi)
 
 
-def roc_curve(evaluation: Evaluation, *, path: str | Path | None = None,
-              dpi: int = 150) -> Figure:
+def roc_curve(evaluation: Evaluation, *, path: str | Path | None = None, dpi: int = 150) -> Figure:
     """ROC of predicted welfare as a score for being poor, one curve per row.
 
     ``x`` = share of the non-poor targeted (the Alatas et al. inclusion
@@ -213,10 +260,21 @@ def roc_curve(evaluation: Evaluation, *, path: str | Path | None = None,
     for i, label in enumerate(t.index):
         color = _COLORS[i % len(_COLORS)]
         r = roc[roc["label"] == label]
-        ax.plot(r["false_positive_rate"], r["true_positive_rate"], color=color, linewidth=2,
-                label=f"{label} (AUC {t.at[label, 'auc']:.3f})")
-        ax.plot(t.at[label, "inclusion_error_nonpoor"], t.at[label, "coverage"], "o",
-                color=color, markersize=7, markeredgecolor="white")
+        ax.plot(
+            r["false_positive_rate"],
+            r["true_positive_rate"],
+            color=color,
+            linewidth=2,
+            label=f"{label} (AUC {t.at[label, 'auc']:.3f})",
+        )
+        ax.plot(
+            t.at[label, "inclusion_error_nonpoor"],
+            t.at[label, "coverage"],
+            "o",
+            color=color,
+            markersize=7,
+            markeredgecolor="white",
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_aspect("equal")
@@ -229,10 +287,16 @@ def roc_curve(evaluation: Evaluation, *, path: str | Path | None = None,
     return _finish(fig, path, dpi)
 
 
-def desil_heatmap(matrix: pd.DataFrame, *, normalize: Literal["row", "all", "none"] = "row",
-                  title: str | None = None, xlabel: str | None = None,
-                  ylabel: str | None = None, path: str | Path | None = None,
-                  dpi: int = 150) -> Figure:
+def desil_heatmap(
+    matrix: pd.DataFrame,
+    *,
+    normalize: Literal["row", "all", "none"] = "row",
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    path: str | Path | None = None,
+    dpi: int = 150,
+) -> Figure:
     """A desil × desil table as a heat map, each cell annotated.
 
     Parameters
@@ -281,8 +345,15 @@ def desil_heatmap(matrix: pd.DataFrame, *, normalize: Literal["row", "all", "non
                 text = "<.1"
             else:
                 text = f"{100 * v:.0f}" if v >= 0.095 else f"{100 * v:.1f}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=8,
-                    color="white" if np.isfinite(v) and v > 0.55 * vmax else "#222222")
+            ax.text(
+                j,
+                i,
+                text,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if np.isfinite(v) and v > 0.55 * vmax else "#222222",
+            )
     for k in range(min(n_rows, n_cols)):
         ax.add_patch(_rect(k, k))
     ax.set_xticks(range(n_cols), [str(c) for c in matrix.columns])
@@ -315,11 +386,16 @@ def _percent_formatter() -> Any:
     return PercentFormatter(1.0, decimals=0)
 
 
-def transition_heatmap(comparison: Comparison, *, unit: Literal["households", "people"] =
-                       "households", desil: Literal["national", "provincial"] = "national",
-                       province: str | None = None,
-                       normalize: Literal["row", "all", "none"] = "row",
-                       path: str | Path | None = None, dpi: int = 150) -> Figure:
+def transition_heatmap(
+    comparison: Comparison,
+    *,
+    unit: Literal["households", "people"] = "households",
+    desil: Literal["national", "provincial"] = "national",
+    province: str | None = None,
+    normalize: Literal["row", "all", "none"] = "row",
+    path: str | Path | None = None,
+    dpi: int = 150,
+) -> Figure:
     """Desil transitions between the two rankings of a comparison, as a heat map.
 
     Rows are desil under A, columns desil under B; by default each cell is the
@@ -350,10 +426,19 @@ def transition_heatmap(comparison: Comparison, *, unit: Literal["households", "p
     a, b = comparison.labels
     total = matrix.to_numpy().sum()
     stay = np.trace(matrix.to_numpy()) / total if total else np.nan
-    title = (f"{desil.capitalize()} desil transitions, {unit} ({where})\n"
-             f"A = {a}   B = {b}\n{total:,.0f} {unit} matched; {stay:.0%} kept their desil")
-    return desil_heatmap(matrix, normalize=normalize, title=title,
-                         xlabel="desil under B", ylabel="desil under A", path=path, dpi=dpi)
+    title = (
+        f"{desil.capitalize()} desil transitions, {unit} ({where})\n"
+        f"A = {a}   B = {b}\n{total:,.0f} {unit} matched; {stay:.0%} kept their desil"
+    )
+    return desil_heatmap(
+        matrix,
+        normalize=normalize,
+        title=title,
+        xlabel="desil under B",
+        ylabel="desil under A",
+        path=path,
+        dpi=dpi,
+    )
 
 
 def write_evaluation_plots(evaluation: Evaluation, folder: str | Path) -> list[Path]:
@@ -374,8 +459,11 @@ def write_evaluation_plots(evaluation: Evaluation, folder: str | Path) -> list[P
     coverage_curve(evaluation, path=coverage)
     error_by_percentile(evaluation, path=error)
     roc_curve(evaluation, path=roc)
-    desil_heatmap(evaluation.desil_confusion(unit="people"), path=confusion,
-                  title="Predicted against true desil (people)")
+    desil_heatmap(
+        evaluation.desil_confusion(unit="people"),
+        path=confusion,
+        title="Predicted against true desil (people)",
+    )
     return [coverage, error, roc, confusion]
 
 
@@ -393,7 +481,8 @@ def write_comparison_plots(comparison: Comparison, folder: str | Path) -> list[P
     folder = Path(folder)
     folder.mkdir(exist_ok=True)
     units: tuple[Literal["households", "people"], ...] = (
-        ("households", "people") if comparison.has_people else ("households",))
+        ("households", "people") if comparison.has_people else ("households",)
+    )
     written = []
     for unit in units:
         path = folder / f"transitions_{unit}.png"

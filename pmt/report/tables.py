@@ -25,8 +25,13 @@ if TYPE_CHECKING:
     from ..evaluation import Comparison, Evaluation
     from ..evaluation._checks import Unit
 
-__all__ = ["comparison_report", "comparison_table", "evaluation_report", "evaluation_table",
-           "to_markdown"]
+__all__ = [
+    "comparison_report",
+    "comparison_table",
+    "evaluation_report",
+    "evaluation_table",
+    "to_markdown",
+]
 
 _DESIL: tuple[Literal["national", "provincial"], ...] = ("national", "provincial")
 
@@ -50,8 +55,7 @@ def to_markdown(frame: pd.DataFrame, *, digits: int = 4) -> str:
         The table, one line per row, ending in a newline.
     """
     idx = frame.index
-    plain = isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and \
-        idx.name is None
+    plain = isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and idx.name is None
     f = frame if plain else frame.reset_index()
     if not plain and frame.columns.name is not None and not isinstance(idx, pd.MultiIndex):
         f = f.rename(columns={f.columns[0]: f"{f.columns[0]} \\ {frame.columns.name}"})
@@ -67,9 +71,12 @@ def to_markdown(frame: pd.DataFrame, *, digits: int = 4) -> str:
         return str(v).replace("|", "\\|")
 
     header = [str(c) for c in f.columns]
-    lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---:" if pd.api.types.is_numeric_dtype(f[c]) else ":---"
-                            for c in f.columns) + "|"]
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|"
+        + "|".join("---:" if pd.api.types.is_numeric_dtype(f[c]) else ":---" for c in f.columns)
+        + "|",
+    ]
     for row in f.itertuples(index=False):
         lines.append("| " + " | ".join(cell(v) for v in row) + " |")
     return "\n".join(lines) + "\n"
@@ -93,14 +100,18 @@ def evaluation_report(evaluation: Evaluation, *, source: str, by: str | None = N
         Conventions, the metrics, by group, by true desil, and the desil confusion.
     """
     ev = evaluation
-    parts = [f"# Targeting evaluation of {source}\n",
-             "Conventions:\n\n" + "".join(f"- **{k}**: {v}\n" for k, v in ev.conventions.items()),
-             "## Metrics\n\n" + to_markdown(ev.table)]
+    parts = [
+        f"# Targeting evaluation of {source}\n",
+        "Conventions:\n\n" + "".join(f"- **{k}**: {v}\n" for k, v in ev.conventions.items()),
+        "## Metrics\n\n" + to_markdown(ev.table),
+    ]
     if by is not None:
         parts.append(f"## By {by}\n\n" + to_markdown(ev.by_group(name=by)))
     parts.append("## By true desil\n\n" + to_markdown(ev.by_desil()))
-    parts.append("## Desil confusion (people; rows true, columns predicted)\n\n"
-                 + to_markdown(ev.desil_confusion(unit="people")))
+    parts.append(
+        "## Desil confusion (people; rows true, columns predicted)\n\n"
+        + to_markdown(ev.desil_confusion(unit="people"))
+    )
     return "\n".join(parts)
 
 
@@ -134,20 +145,22 @@ def comparison_report(comparison: Comparison, *, movers: int = 20) -> str:
     """
     cmp = comparison
     a, b = cmp.labels
-    parts = [f"# Comparison\n\n- A: {a}\n- B: {b}\n",
-             "## Summary\n\n" + to_markdown(cmp.summary())]
+    parts = [f"# Comparison\n\n- A: {a}\n- B: {b}\n", "## Summary\n\n" + to_markdown(cmp.summary())]
     units: tuple[Unit, ...] = ("households", "people") if cmp.has_people else ("households",)
     for u in units:
-        parts.append(f"## National desil transitions ({u}; rows A, columns B)\n\n"
-                     + to_markdown(cmp.transitions(unit=u)))
-    parts.append("## Eligibility by province\n\n"
-                 + to_markdown(cmp.eligibility(by_province=True)))
+        parts.append(
+            f"## National desil transitions ({u}; rows A, columns B)\n\n"
+            + to_markdown(cmp.transitions(unit=u))
+        )
+    parts.append("## Eligibility by province\n\n" + to_markdown(cmp.eligibility(by_province=True)))
     for u in units:
-        parts.append(f"## Provincial desil transitions by province ({u})\n\n"
-                     + to_markdown(cmp.transitions(unit=u, desil="provincial",
-                                                   by_province=True)))
-    parts.append(f"## The {movers} households that moved most\n\n"
-                 + to_markdown(cmp.movers(movers)))
+        parts.append(
+            f"## Provincial desil transitions by province ({u})\n\n"
+            + to_markdown(cmp.transitions(unit=u, desil="provincial", by_province=True))
+        )
+    parts.append(
+        f"## The {movers} households that moved most\n\n" + to_markdown(cmp.movers(movers))
+    )
     return "\n".join(parts)
 
 

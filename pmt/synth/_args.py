@@ -22,8 +22,9 @@ def _check_int(name: str, value: object, minimum: int) -> int:
         If ``value < minimum``.
     """
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise _ArgumentTypeError(f"{name} must be an int >= {minimum}; got {value!r} "
-                                 f"({type(value).__name__})")
+        raise _ArgumentTypeError(
+            f"{name} must be an int >= {minimum}; got {value!r} ({type(value).__name__})"
+        )
     if value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
     return int(value)

@@ -66,8 +66,11 @@ def _plan(spec: VariableSpec) -> tuple[_Column, ...]:
     out = []
     for var in spec.variables:
         ref = reference.get(var.name)
-        builtin = ref is not None and ref.kind == var.kind and (
-            var.kind != "categorical" or set(var.code_values) == set(ref.code_values))
+        builtin = (
+            ref is not None
+            and ref.kind == var.kind
+            and (var.kind != "categorical" or set(var.code_values) == set(ref.code_values))
+        )
         dtype: np.dtype
         if var.kind == "binary":
             dtype = np.dtype(np.int8)
@@ -84,8 +87,9 @@ def _plan(spec: VariableSpec) -> tuple[_Column, ...]:
     return tuple(out)
 
 
-def _latent(rng: np.random.Generator, zs: np.ndarray, rho: float,
-            shift: np.ndarray | float = 0.0) -> np.ndarray:
+def _latent(
+    rng: np.random.Generator, zs: np.ndarray, rho: float, shift: np.ndarray | float = 0.0
+) -> np.ndarray:
     """``rho * zs + sqrt(1 - rho**2) * eps + shift``; high = rich."""
     lat = rng.standard_normal(zs.size, dtype=np.float32)
     lat *= np.float32(math.sqrt(1.0 - rho * rho))
@@ -94,8 +98,13 @@ def _latent(rng: np.random.Generator, zs: np.ndarray, rho: float,
     return lat
 
 
-def _ordinal(rng: np.random.Generator, zs: np.ndarray, flag: np.ndarray, cut: _Cut,
-             shift: np.ndarray | float = 0.0) -> np.ndarray:
+def _ordinal(
+    rng: np.random.Generator,
+    zs: np.ndarray,
+    flag: np.ndarray,
+    cut: _Cut,
+    shift: np.ndarray | float = 0.0,
+) -> np.ndarray:
     """Codes of an ordinal probit; thresholds from row ``flag`` of ``cut.thr``."""
     lat = _latent(rng, zs, cut.rho, shift)
     # one search over both rows: row 1 is moved far above row 0 (|lat| stays far below
@@ -108,8 +117,15 @@ def _ordinal(rng: np.random.Generator, zs: np.ndarray, flag: np.ndarray, cut: _C
     return cut.codes[idx]
 
 
-def _binary(rng: np.random.Generator, zs: np.ndarray, urban: np.ndarray, p_urban: float,
-            p_rural: float, rho: float, shift: np.ndarray | float = 0.0) -> np.ndarray:
+def _binary(
+    rng: np.random.Generator,
+    zs: np.ndarray,
+    urban: np.ndarray,
+    p_urban: float,
+    p_rural: float,
+    rho: float,
+    shift: np.ndarray | float = 0.0,
+) -> np.ndarray:
     """0/1 draws (bool) with ``P(1)`` by the urban flag; 1 is the richer value."""
     lat = _latent(rng, zs, rho, shift)
     cut_u = _NORMAL.inv_cdf(1.0 - p_urban)
@@ -117,8 +133,14 @@ def _binary(rng: np.random.Generator, zs: np.ndarray, urban: np.ndarray, p_urban
     return lat > np.where(urban, cut_u, cut_r)
 
 
-def _reference(rng: np.random.Generator, zs: np.ndarray, urban: np.ndarray,
-               district: np.ndarray, geo: _Geography, max_size: int) -> dict[str, np.ndarray]:
+def _reference(
+    rng: np.random.Generator,
+    zs: np.ndarray,
+    urban: np.ndarray,
+    district: np.ndarray,
+    geo: _Geography,
+    max_size: int,
+) -> dict[str, np.ndarray]:
     """Every variable of the default catalogue, plus ``hh_size`` (unclipped dtypes)."""
     m = zs.size
     sh = {var: s[district] for var, s in geo.shift.items()}
@@ -135,8 +157,9 @@ def _reference(rng: np.random.Generator, zs: np.ndarray, urban: np.ndarray,
     age = rng.normal(46.0, 12.5, m)
     one = size == 1
     old_single = rng.random(m) < 0.5
-    age = np.where(one & old_single, rng.normal(66.0, 9.0, m),
-                   np.where(one, rng.normal(30.0, 8.0, m), age))
+    age = np.where(
+        one & old_single, rng.normal(66.0, 9.0, m), np.where(one, rng.normal(30.0, 8.0, m), age)
+    )
     age = np.clip(np.rint(age), 16, 98).astype(np.int64)
     c["head_age"] = age
     p_female = np.where(one, 0.45, 0.12) + np.where(age >= 65, 0.15, 0.0)
@@ -170,8 +193,9 @@ def _reference(rng: np.random.Generator, zs: np.ndarray, urban: np.ndarray,
     p_dis = np.minimum(0.015 * np.exp(-0.25 * zs), 0.2)
     c["n_disabled"] = rng.binomial(not_old, p_dis) + rng.binomial(n_elderly, 0.12)
     c["n_chronic_ill"] = rng.binomial(not_old, 0.04) + rng.binomial(n_elderly, 0.35)
-    school_age = (rng.binomial(n_children, 0.55)
-                  + rng.binomial(np.maximum(size - n_children - n_elderly - 2, 0), 0.35))
+    school_age = rng.binomial(n_children, 0.55) + rng.binomial(
+        np.maximum(size - n_children - n_elderly - 2, 0), 0.35
+    )
     p_drop = np.minimum(0.08 * np.exp(-0.6 * zs), 0.6)
     c["n_school_dropout"] = rng.binomial(school_age, p_drop)
 
@@ -181,13 +205,20 @@ def _reference(rng: np.random.Generator, zs: np.ndarray, urban: np.ndarray,
     title = _ordinal(rng, zs, urban, _CUTS["land_title"])
     no_land = np.where(rng.random(m) < 0.9, 5, 6)
     c["land_title"] = np.where(tenure == 1, title, no_land)
-    log_area = (math.log(55.0) + 0.38 * zs + 0.35 * np.log(size / 3.8)
-                - 0.05 * urban + rng.normal(0.0, 0.35, m))
+    log_area = (
+        math.log(55.0)
+        + 0.38 * zs
+        + 0.35 * np.log(size / 3.8)
+        - 0.05 * urban
+        + rng.normal(0.0, 0.35, m)
+    )
     c["floor_area"] = np.clip(np.rint(np.exp(log_area)), 6.0, None)
-    c["floor_material"] = _ordinal(rng, zs, urban, _CUTS["floor_material"],
-                                   sh.get("floor_material", 0.0))
-    c["wall_material"] = _ordinal(rng, zs, urban, _CUTS["wall_material"],
-                                  sh.get("wall_material", 0.0))
+    c["floor_material"] = _ordinal(
+        rng, zs, urban, _CUTS["floor_material"], sh.get("floor_material", 0.0)
+    )
+    c["wall_material"] = _ordinal(
+        rng, zs, urban, _CUTS["wall_material"], sh.get("wall_material", 0.0)
+    )
     c["roof_material"] = _ordinal(rng, zs, urban, _CUTS["roof_material"])
 
     # --- utilities -----------------------------------------------------------------
@@ -224,8 +255,9 @@ def _reference(rng: np.random.Generator, zs: np.ndarray, urban: np.ndarray,
     return c
 
 
-def _generic(rng: np.random.Generator, var: Variable, zs: np.ndarray,
-             size: np.ndarray) -> np.ndarray:
+def _generic(
+    rng: np.random.Generator, var: Variable, zs: np.ndarray, size: np.ndarray
+) -> np.ndarray:
     """A plausible draw for a variable the built-in catalogue does not know.
 
     categorical: ordinal probit with equal base probabilities, the lowest code
@@ -237,8 +269,9 @@ def _generic(rng: np.random.Generator, var: Variable, zs: np.ndarray,
     if var.kind == "categorical":
         codes = var.code_values
         k = len(codes)
-        cut = _Cut(np.asarray(codes[::-1], dtype=np.int64),
-                   np.vstack([_thresholds([1.0] * k)] * 2), 0.4)
+        cut = _Cut(
+            np.asarray(codes[::-1], dtype=np.int64), np.vstack([_thresholds([1.0] * k)] * 2), 0.4
+        )
         return _ordinal(rng, zs, np.zeros(zs.size, dtype=bool), cut)
     if var.kind == "binary":
         return _binary(rng, zs, np.zeros(zs.size, dtype=bool), 0.3, 0.3, 0.4)
@@ -258,10 +291,16 @@ def _generic(rng: np.random.Generator, var: Variable, zs: np.ndarray,
     return lat
 
 
-def _draw_households(rng: np.random.Generator, n: int, *, geo: _Geography,
-                     plan: Sequence[_Column], max_size: int = _MAX_HH_SIZE,
-                     district: np.ndarray | None = None, urban: np.ndarray | None = None,
-                     ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def _draw_households(
+    rng: np.random.Generator,
+    n: int,
+    *,
+    geo: _Geography,
+    plan: Sequence[_Column],
+    max_size: int = _MAX_HH_SIZE,
+    district: np.ndarray | None = None,
+    urban: np.ndarray | None = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Draw ``n`` households: the canonical columns and the spec's variables.
 
     Parameters
@@ -310,12 +349,14 @@ def _draw_households(rng: np.random.Generator, n: int, *, geo: _Geography,
         var = col.var
         values = ref[var.name] if col.builtin else _generic(rng, var, zs32, size)
         if var.kind in ("count", "continuous"):
-            values = np.clip(values, var.min, var.max) if (
-                var.min is not None or var.max is not None) else values
+            values = (
+                np.clip(values, var.min, var.max)
+                if (var.min is not None or var.max is not None)
+                else values
+            )
             if var.max_hh_size:
                 values = np.minimum(values, size)
             if var.kind == "count":
                 values = np.rint(values)
         cols[var.name] = values.astype(col.dtype)
     return cols, zs
-

@@ -24,9 +24,15 @@ __all__ = ["registry"]
 _BLOCK = 1 << 16  # rows per random stream: block b uses default_rng([seed, b])
 
 
-def registry(n: int, *, seed: int = 0, spec: VariableSpec | None = None,
-             chunk_size: int = 1_000_000, scheme: str = "BPS",
-             progress: Callable[[int, int], None] | None = None) -> pd.DataFrame:
+def registry(
+    n: int,
+    *,
+    seed: int = 0,
+    spec: VariableSpec | None = None,
+    chunk_size: int = 1_000_000,
+    scheme: str = "BPS",
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
     """A synthetic household registry of ``n`` households.
 
     Households are SYNTHETIC, with realistic joint structure: a latent welfare
@@ -109,5 +115,3 @@ def registry(n: int, *, seed: int = 0, spec: VariableSpec | None = None,
         if progress is not None and ((b + 1) % blocks_per_chunk == 0 or b == n_blocks - 1):
             progress(hi, n)
     return pd.DataFrame(out, copy=False)
-
-

@@ -36,11 +36,19 @@ __all__ = ["survey"]
 _POPULATION_HOUSEHOLDS = 70_000_000
 
 
-def survey(n: int, *, seed: int = 0, spec: VariableSpec | None = None,
-           scheme: Literal["BPS", "Kemendagri"] = "BPS",
-           households_per_psu: int = 10, provinces: Sequence[int] | None = None,
-           heterogeneity: float = 1.0, noise_sd: float = 0.40, psu_sd: float = 0.15,
-           return_truth: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, object]:
+def survey(
+    n: int,
+    *,
+    seed: int = 0,
+    spec: VariableSpec | None = None,
+    scheme: Literal["BPS", "Kemendagri"] = "BPS",
+    households_per_psu: int = 10,
+    provinces: Sequence[int] | None = None,
+    heterogeneity: float = 1.0,
+    noise_sd: float = 0.40,
+    psu_sd: float = 0.15,
+    return_truth: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, object]:
     """A synthetic SUSENAS-like household survey whose consumption model is known.
 
     The households are drawn by the registry generator (same variables, same
@@ -115,20 +123,27 @@ def survey(n: int, *, seed: int = 0, spec: VariableSpec | None = None,
         raise ValueError("heterogeneity, noise_sd and psu_sd must be >= 0")
     frame = _district_frame(scheme)
     geo = _geography(scheme)
-    district, urban, psu_id, total_psu = _design(frame, n, scheme=scheme,
-                                                 households_per_psu=households_per_psu,
-                                                 provinces=provinces)
+    district, urban, psu_id, total_psu = _design(
+        frame, n, scheme=scheme, households_per_psu=households_per_psu, provinces=provinces
+    )
 
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0x5355,)))
     plan = _plan(spec)
     max_size = min(_MAX_HH_SIZE, spec.max_household_size)
-    cols, _ = _draw_households(rng, n, geo=geo, plan=plan, max_size=max_size,
-                               district=district, urban=urban)
+    cols, _ = _draw_households(
+        rng, n, geo=geo, plan=plan, max_size=max_size, district=district, urban=urban
+    )
 
     # survey weights: stratum population / stratum sample, varied by PSU
-    stratum_pop = (_POPULATION_HOUSEHOLDS * frame["household_share"].to_numpy()[district]
-                   * np.where(urban, frame["urban_share"].to_numpy()[district],
-                              1 - frame["urban_share"].to_numpy()[district]))
+    stratum_pop = (
+        _POPULATION_HOUSEHOLDS
+        * frame["household_share"].to_numpy()[district]
+        * np.where(
+            urban,
+            frame["urban_share"].to_numpy()[district],
+            1 - frame["urban_share"].to_numpy()[district],
+        )
+    )
     psu_factor = rng.lognormal(0.0, 0.3, total_psu)[psu_id - 1]
     stratum = geo.code[district].astype(np.int64) * 10 + urban
     factor_sum = pd.Series(psu_factor).groupby(stratum).transform("sum").to_numpy()
@@ -141,8 +156,9 @@ def survey(n: int, *, seed: int = 0, spec: VariableSpec | None = None,
     # the truth, and consumption from it through the scorer
     center = 0.0
     keys, coef = _true_models(spec, frame, heterogeneity, center)
-    manifest = _truth_manifest(spec, scheme, heterogeneity=heterogeneity, noise_sd=noise_sd,
-                               psu_sd=psu_sd)
+    manifest = _truth_manifest(
+        spec, scheme, heterogeneity=heterogeneity, noise_sd=noise_sd, psu_sd=psu_sd
+    )
     raw = WeightSet(manifest, keys, coef)
     xb = score(table, raw).to_numpy()
     # centre the national level on the target mean (weighted by people), once per spec
@@ -160,9 +176,14 @@ def survey(n: int, *, seed: int = 0, spec: VariableSpec | None = None,
     return (table, truth) if return_truth else table
 
 
-def _design(frame: pd.DataFrame, n: int, *, scheme: str, households_per_psu: int,
-            provinces: Sequence[int] | None,
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def _design(
+    frame: pd.DataFrame,
+    n: int,
+    *,
+    scheme: str,
+    households_per_psu: int,
+    provinces: Sequence[int] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The sample design: each household's district, urban flag and PSU.
 
     Every sampled district gets PSUs in proportion to the square root of its
@@ -213,9 +234,11 @@ def _design(frame: pd.DataFrame, n: int, *, scheme: str, households_per_psu: int
     ushare = frame["urban_share"].to_numpy()[pos]
     n_psu = max(round(n / households_per_psu), 2 * pos.size)
     if n < n_psu:
-        raise ValueError(f"n={n} is too small: the design has {n_psu} PSUs (2 per district at "
-                         f"least) and each needs a household. Fix: a larger n, or fewer "
-                         "provinces.")
+        raise ValueError(
+            f"n={n} is too small: the design has {n_psu} PSUs (2 per district at "
+            f"least) and each needs a household. Fix: a larger n, or fewer "
+            "provinces."
+        )
     root = np.sqrt(share)
     quota = n_psu * root / root.sum()
     k = np.maximum(np.floor(quota).astype(np.int64), 2)
@@ -226,10 +249,10 @@ def _design(frame: pd.DataFrame, n: int, *, scheme: str, households_per_psu: int
     k_urban = np.maximum(k_urban, np.where(ushare >= 0.05, 1, 0))
     k_urban = np.minimum(k_urban, k - np.where(ushare <= 0.95, 1, 0))
     # PSUs: (district position, urban) in stratum order
-    psu_district = np.repeat(np.repeat(pos, 2), np.ravel(np.column_stack([k - k_urban,
-                                                                          k_urban])))
-    psu_urban = np.repeat(np.tile([0, 1], pos.size), np.ravel(np.column_stack([k - k_urban,
-                                                                               k_urban])))
+    psu_district = np.repeat(np.repeat(pos, 2), np.ravel(np.column_stack([k - k_urban, k_urban])))
+    psu_urban = np.repeat(
+        np.tile([0, 1], pos.size), np.ravel(np.column_stack([k - k_urban, k_urban]))
+    )
     total_psu = psu_district.size
     sizes = np.full(total_psu, n // total_psu)
     sizes[: n % total_psu] += 1

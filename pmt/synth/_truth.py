@@ -36,18 +36,25 @@ _TRUE_CATEGORICAL: dict[str, tuple[float, ...]] = {
     "floor_material": (0.0, -0.05, -0.03, -0.08, -0.10, -0.15, -0.22, -0.20, -0.28),
     "wall_material": (0.0, -0.06, -0.08, -0.14, -0.12, -0.16, -0.15),
     "lighting": (0.0, -0.06, -0.10, -0.18),
-    "cooking_fuel": (0.06, 0.10, 0.12, 0.0, 0.10, -0.04, -0.06, -0.08, -0.10, -0.16, -0.10,
-                     0.04),
+    "cooking_fuel": (0.06, 0.10, 0.12, 0.0, 0.10, -0.04, -0.06, -0.08, -0.10, -0.16, -0.10, 0.04),
     "toilet_ownership": (0.0, -0.05, -0.07, -0.09, -0.10, -0.15),
     "head_education": (0.0, 0.06, 0.12, 0.22, 0.32, 0.45, 0.58),
     "head_sector": (0.0, -0.08, 0.05, 0.03, 0.0, 0.06, 0.05, 0.04, 0.12, 0.05),
 }
 _TRUE_BINARY: dict[str, float] = {
-    "has_refrigerator": 0.12, "has_ac": 0.25, "has_computer": 0.15, "has_motorcycle": 0.10,
-    "has_car": 0.35, "has_smartphone": 0.08, "has_bank_account": 0.10, "has_flat_tv": 0.08,
+    "has_refrigerator": 0.12,
+    "has_ac": 0.25,
+    "has_computer": 0.15,
+    "has_motorcycle": 0.10,
+    "has_car": 0.35,
+    "has_smartphone": 0.08,
+    "has_bank_account": 0.10,
+    "has_flat_tv": 0.08,
 }
 _TRUE_NUMERIC: dict[str, float] = {
-    "log_hh_size": -0.35, "log_floor_area_pc": 0.15, "share_dependents": -0.20,
+    "log_hh_size": -0.35,
+    "log_floor_area_pc": 0.15,
+    "share_dependents": -0.20,
     "share_working": 0.15,
 }
 #: Every national effect above is multiplied by this (sets the spread of welfare: R² of the
@@ -61,8 +68,20 @@ _TRUE_SLOPE_SD = {"province": 0.15, "province_urban": 0.08, "district_urban": 0.
 
 #: Illustrative poverty-line shifts (log points, richer > 0) of the demo weight set.
 _LINE_RICHER = {31: 0.12, 51: 0.06, 64: 0.08, 21: 0.07, 36: 0.03, 14: 0.04, 65: 0.03}
-_LINE_POORER = {53: -0.07, 81: -0.05, 82: -0.03, 76: -0.03, 75: -0.03, 52: -0.03,
-                91: -0.07, 92: -0.07, 94: -0.10, 95: -0.10, 96: -0.12, 97: -0.13}
+_LINE_POORER = {
+    53: -0.07,
+    81: -0.05,
+    82: -0.03,
+    76: -0.03,
+    75: -0.03,
+    52: -0.03,
+    91: -0.07,
+    92: -0.07,
+    94: -0.10,
+    95: -0.10,
+    96: -0.12,
+    97: -0.13,
+}
 
 
 def _illustrative_lines(scheme: str) -> dict[str, float]:
@@ -81,8 +100,11 @@ def _true_national(spec: VariableSpec) -> np.ndarray:
     """The national true coefficients over ``spec.terms`` (intercept left at 0)."""
     row = dict.fromkeys(spec.terms, 0.0)
     for var in spec.lookup_variables:
-        effects = (_TRUE_CATEGORICAL.get(var.name) if var.kind == "categorical"
-                   else (0.0, _TRUE_BINARY.get(var.name, 0.0)))
+        effects = (
+            _TRUE_CATEGORICAL.get(var.name)
+            if var.kind == "categorical"
+            else (0.0, _TRUE_BINARY.get(var.name, 0.0))
+        )
         if effects is not None and len(effects) == len(var.code_values):
             for code, e in zip(var.code_values, effects, strict=True):
                 row[f"{var.name}={code}"] = e
@@ -91,8 +113,9 @@ def _true_national(spec: VariableSpec) -> np.ndarray:
     return _TRUE_SCALE * np.array([row[t] for t in spec.terms])
 
 
-def _true_models(spec: VariableSpec, geo_frame: pd.DataFrame, heterogeneity: float,
-                 center: float) -> tuple[tuple[str, ...], np.ndarray]:
+def _true_models(
+    spec: VariableSpec, geo_frame: pd.DataFrame, heterogeneity: float, center: float
+) -> tuple[tuple[str, ...], np.ndarray]:
     """True coefficients of every district x urban cell, and of the nation."""
     rng = np.random.default_rng(_TRUTH_SEED)
     base = _true_national(spec)
@@ -100,19 +123,22 @@ def _true_models(spec: VariableSpec, geo_frame: pd.DataFrame, heterogeneity: flo
     nz[0] = False
     t = base.size
     h = heterogeneity
-    prov_dev = {int(p): rng.normal(0, _TRUE_SLOPE_SD["province"], t)
-                for p in geo_frame["province_code"].unique()}
-    pu_dev = {(p, u): rng.normal(0, _TRUE_SLOPE_SD["province_urban"], t)
-              for p in prov_dev for u in (0, 1)}
+    prov_dev = {
+        int(p): rng.normal(0, _TRUE_SLOPE_SD["province"], t)
+        for p in geo_frame["province_code"].unique()
+    }
+    pu_dev = {
+        (p, u): rng.normal(0, _TRUE_SLOPE_SD["province_urban"], t) for p in prov_dev for u in (0, 1)
+    }
     keys = ["national"]
     rows = [np.r_[center, base[1:]]]
     for d in geo_frame.itertuples():
         p = int(d.province_code)
-        level = center + h * (_TRUE_DISTRICT_LEVEL * d.welfare_effect
-                              + rng.normal(0, _TRUE_LEVEL_SD))
+        level = center + h * (
+            _TRUE_DISTRICT_LEVEL * d.welfare_effect + rng.normal(0, _TRUE_LEVEL_SD)
+        )
         for u in (0, 1):
-            dev = prov_dev[p] + pu_dev[(p, u)] + rng.normal(0, _TRUE_SLOPE_SD["district_urban"],
-                                                            t)
+            dev = prov_dev[p] + pu_dev[(p, u)] + rng.normal(0, _TRUE_SLOPE_SD["district_urban"], t)
             row = base * np.where(nz, 1.0 + h * dev, 1.0)
             row[0] = level + h * _TRUE_URBAN_LEVEL * u
             keys.append(f"{int(d.district_code):04d}-{'urban' if u else 'rural'}")
@@ -120,35 +146,62 @@ def _true_models(spec: VariableSpec, geo_frame: pd.DataFrame, heterogeneity: flo
     return tuple(keys), np.array(rows)
 
 
-def _truth_manifest(spec: VariableSpec, scheme: Literal["BPS", "Kemendagri"], *,
-                    heterogeneity: float, noise_sd: float, psu_sd: float) -> Manifest:
+def _truth_manifest(
+    spec: VariableSpec,
+    scheme: Literal["BPS", "Kemendagri"],
+    *,
+    heterogeneity: float,
+    noise_sd: float,
+    psu_sd: float,
+) -> Manifest:
     """The manifest of the true models of one :func:`pmt.synth.survey` call (SYNTHETIC)."""
     return Manifest(
-        name="survey-truth", version="1", created=_TRUTH_CREATED,
-        description=("SYNTHETIC true consumption models of pmt.synth.survey (one per "
-                     "district x urban cell); illustrative poverty lines. Not real data."),
-        synthetic=True, region_scheme=scheme,
-        region_vintage="synthetic district numbering (pmt.synth.districts)", spec=spec,
-        provenance={"generator": "pmt.synth.survey", "truth_seed": _TRUTH_SEED,
-                    "heterogeneity": heterogeneity, "noise_sd": noise_sd, "psu_sd": psu_sd})
+        name="survey-truth",
+        version="1",
+        created=_TRUTH_CREATED,
+        description=(
+            "SYNTHETIC true consumption models of pmt.synth.survey (one per "
+            "district x urban cell); illustrative poverty lines. Not real data."
+        ),
+        synthetic=True,
+        region_scheme=scheme,
+        region_vintage="synthetic district numbering (pmt.synth.districts)",
+        spec=spec,
+        provenance={
+            "generator": "pmt.synth.survey",
+            "truth_seed": _TRUTH_SEED,
+            "heterogeneity": heterogeneity,
+            "noise_sd": noise_sd,
+            "psu_sd": psu_sd,
+        },
+    )
 
 
-def _national_mean(spec: VariableSpec, scheme: Literal["BPS", "Kemendagri"],
-                   heterogeneity: float) -> float:
+def _national_mean(
+    spec: VariableSpec, scheme: Literal["BPS", "Kemendagri"], heterogeneity: float
+) -> float:
     """Person-weighted mean of the true x'beta (level 0) over a fixed registry sample."""
     return _national_mean_cached(spec.model_dump_json(), scheme, float(heterogeneity))
 
 
 @lru_cache(maxsize=8)
-def _national_mean_cached(spec_json: str, scheme: Literal["BPS", "Kemendagri"],
-                          heterogeneity: float) -> float:
+def _national_mean_cached(
+    spec_json: str, scheme: Literal["BPS", "Kemendagri"], heterogeneity: float
+) -> float:
     """:func:`_national_mean` keyed by the spec's JSON (hashable, for the cache)."""
     spec = VariableSpec.model_validate_json(spec_json)
     frame = _district_frame(scheme)
     keys, coef = _true_models(spec, frame, heterogeneity, 0.0)
-    manifest = Manifest(name="truth-level", version="1", created=_TRUTH_CREATED,
-                        description="internal", synthetic=True, region_scheme=scheme,
-                        region_vintage="synthetic", spec=spec)
+    manifest = Manifest(
+        name="truth-level",
+        version="1",
+        created=_TRUTH_CREATED,
+        description="internal",
+        synthetic=True,
+        region_scheme=scheme,
+        region_vintage="synthetic",
+        spec=spec,
+    )
     sample = registry(50_000, seed=_TRUTH_SEED % 1000, spec=spec, scheme=scheme)
     xb = score(sample, WeightSet(manifest, keys, coef)).to_numpy()
     w = sample["hh_size"].to_numpy(dtype=np.float64)

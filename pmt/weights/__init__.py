@@ -26,5 +26,15 @@ from __future__ import annotations
 from .model import FORMAT, Manifest, WeightFiles, WeightSet, manifest_json_schema
 from .store import available_weights, compute_hash, file_hash, load_weights, save_weights
 
-__all__ = ["FORMAT", "Manifest", "WeightFiles", "WeightSet", "available_weights",
-           "compute_hash", "file_hash", "load_weights", "manifest_json_schema", "save_weights"]
+__all__ = [
+    "FORMAT",
+    "Manifest",
+    "WeightFiles",
+    "WeightSet",
+    "available_weights",
+    "compute_hash",
+    "file_hash",
+    "load_weights",
+    "manifest_json_schema",
+    "save_weights",
+]

@@ -28,17 +28,25 @@ from ..errors import WeightSetError
 from ..regions import LEVELS, key_level, province_table, scheme
 from ..spec import VariableSpec
 
-__all__ = ["FORMAT", "Manifest", "WeightFiles", "WeightSet", "file_name_problem",
-           "manifest_json_schema"]
+__all__ = [
+    "FORMAT",
+    "Manifest",
+    "WeightFiles",
+    "WeightSet",
+    "file_name_problem",
+    "manifest_json_schema",
+]
 
 FORMAT: Literal["pmt-weights/1"] = "pmt-weights/1"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _HASH = r"^sha256:[0-9a-f]{64}$"
 _MANIFEST = "manifest.json"
 _DATA_FILES = ("coefficients", "poverty_lines", "cutoffs")
-_RESAVE = ("if the change is intended, re-save the set: "
-           "pmt.save_weights(pmt.load_weights(path, verify_hash=False), path); "
-           "otherwise restore the files from version control")
+_RESAVE = (
+    "if the change is intended, re-save the set: "
+    "pmt.save_weights(pmt.load_weights(path, verify_hash=False), path); "
+    "otherwise restore the files from version control"
+)
 
 
 def file_name_problem(name: str) -> str | None:
@@ -81,16 +89,19 @@ class WeightFiles(BaseModel):
         if name is not None:
             why = file_name_problem(name)
             if why is not None:
-                raise ValueError(f"file name {name!r} {why}; a weight set reads files in its "
-                                 "own folder only: use a plain name such as 'coefficients.csv'")
+                raise ValueError(
+                    f"file name {name!r} {why}; a weight set reads files in its "
+                    "own folder only: use a plain name such as 'coefficients.csv'"
+                )
         return name
 
     @model_validator(mode="after")
     def _distinct(self) -> WeightFiles:
         names = [n.casefold() for n in self.names().values()]
         if len(set(names)) != len(names):
-            raise ValueError(f"two tables name the same file: {self.names()}; each table needs "
-                             "its own file")
+            raise ValueError(
+                f"two tables name the same file: {self.names()}; each table needs its own file"
+            )
         return self
 
     def names(self) -> dict[str, str]:
@@ -118,8 +129,9 @@ class Manifest(BaseModel):
     #: UnknownRegionError (or rejects).
     coverage: Literal["national", "partial"] = "national"
     #: The most specific model level; the fallback chain goes down from it.
-    model_level: Literal["district_urban", "district", "province_urban", "province",
-                         "national"] = "district_urban"
+    model_level: Literal["district_urban", "district", "province_urban", "province", "national"] = (
+        "district_urban"
+    )
     spec: VariableSpec
     files: WeightFiles = WeightFiles()
     #: Number of classes the reference cutoffs were computed for.
@@ -135,8 +147,9 @@ class Manifest(BaseModel):
 
     @field_validator("file_hashes")
     @classmethod
-    def _one_hash_per_file(cls, hashes: dict[str, str] | None,
-                           info: ValidationInfo) -> dict[str, str] | None:
+    def _one_hash_per_file(
+        cls, hashes: dict[str, str] | None, info: ValidationInfo
+    ) -> dict[str, str] | None:
         if hashes is None:
             return None
         bad = sorted(k for k, v in hashes.items() if not re.fullmatch(_HASH, v))
@@ -146,8 +159,9 @@ class Manifest(BaseModel):
         if isinstance(files, WeightFiles):
             named = set(files.names().values())
             if set(hashes) != named:
-                raise ValueError(f"must have one entry per data file {sorted(named)}; it has "
-                                 f"{sorted(hashes)}")
+                raise ValueError(
+                    f"must have one entry per data file {sorted(named)}; it has {sorted(hashes)}"
+                )
         return hashes
 
 
@@ -243,9 +257,12 @@ class WeightSet:
     def __repr__(self) -> str:
         m = self.manifest
         flag = "synthetic" if m.synthetic else "non-synthetic"
-        return (f"<WeightSet {self.id} ({flag}): {len(self.model_keys)} models, "
-                f"{len(m.spec.terms)} terms, {m.region_scheme} {m.region_vintage}, "
-                f"cutoffs={'n=' + str(self.cutoff_classes) if self.cutoffs else 'none'}>")
+        return (
+            f"<WeightSet {self.id} ({flag}): {len(self.model_keys)} models, "
+            f"{len(m.spec.terms)} terms, {m.region_scheme} {m.region_vintage}, "
+            f"cutoffs={'n=' + str(self.cutoff_classes) if self.cutoffs else 'none'}>"
+        )
+
 
 def _check_arrays(ws: WeightSet) -> list[str]:
     """Consistency of a weight set's arrays (every set, loaded or built in memory)."""
@@ -254,16 +271,20 @@ def _check_arrays(ws: WeightSet) -> list[str]:
     problems: list[str] = []
     shape = (len(ws.model_keys), len(m.spec.terms))
     if ws.coefficients.shape != shape:
-        return [f"{files.coefficients}: coefficients have shape {ws.coefficients.shape}; "
-                f"{len(ws.model_keys)} models x {len(m.spec.terms)} terms of the spec expected"]
+        return [
+            f"{files.coefficients}: coefficients have shape {ws.coefficients.shape}; "
+            f"{len(ws.model_keys)} models x {len(m.spec.terms)} terms of the spec expected"
+        ]
     if len(set(ws.model_keys)) != len(ws.model_keys):
         problems.append(f"{files.coefficients}: model keys must be unique")
     for key in ws.model_keys:
         _check_key(m, key, files.coefficients, problems)
     bad = np.argwhere(~np.isfinite(ws.coefficients))
     for i, j in bad[:5]:
-        problems.append(f"{files.coefficients}: model {ws.model_keys[i]!r}, term "
-                        f"{m.spec.terms[j]!r}: coefficient is not a finite number")
+        problems.append(
+            f"{files.coefficients}: model {ws.model_keys[i]!r}, term "
+            f"{m.spec.terms[j]!r}: coefficient is not a finite number"
+        )
     if not ws.model_keys:
         problems.append(f"{files.coefficients}: no models")
     if m.coverage == "national":
@@ -276,34 +297,45 @@ def _check_arrays(ws: WeightSet) -> list[str]:
         for key, line in ws.poverty_lines.items():
             _check_key(m, key, str(files.poverty_lines), problems)
             if not (math.isfinite(line) and line > 0):
-                problems.append(f"{files.poverty_lines}: poverty line of {key!r} must be a "
-                                "positive finite number")
+                problems.append(
+                    f"{files.poverty_lines}: poverty line of {key!r} must be a "
+                    "positive finite number"
+                )
         _check_coverage(m, tuple(ws.poverty_lines), "poverty_lines", problems, modelled)
     if ws.cutoffs:
         sizes = {len(c) for c in ws.cutoffs.values()}
         if len(sizes) != 1:
             problems.append(f"{files.cutoffs}: every scope needs the same number of cutoffs")
         elif m.cutoff_classes is not None and m.cutoff_classes != sizes.pop() + 1:
-            problems.append(f"{files.cutoffs}: cutoffs do not match the manifest's "
-                            f"cutoff_classes = {m.cutoff_classes}")
+            problems.append(
+                f"{files.cutoffs}: cutoffs do not match the manifest's "
+                f"cutoff_classes = {m.cutoff_classes}"
+            )
         if "national" not in ws.cutoffs:
             problems.append(f"{files.cutoffs}: no 'national' row")
         for scope, c in ws.cutoffs.items():
             if not np.isfinite(c).all() or (np.diff(c) < 0).any():
-                problems.append(f"{files.cutoffs}: scope {scope!r}: cutoffs must be finite and "
-                                "must not decrease")
+                problems.append(
+                    f"{files.cutoffs}: scope {scope!r}: cutoffs must be finite and "
+                    "must not decrease"
+                )
     return problems
 
 
-def _collected(folder: Path | str, problems: list[str], *,
-               fix: str = "correct the files named (line numbers are 1-based) or rebuild "
-                          "the set") -> WeightSetError:
+def _collected(
+    folder: Path | str,
+    problems: list[str],
+    *,
+    fix: str = "correct the files named (line numbers are 1-based) or rebuild the set",
+) -> WeightSetError:
     shown = "\n  ".join(problems[:20])
     more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
     return WeightSetError(
         f"weight set {str(folder)!r} is invalid ({len(problems)} problem"
         f"{'s' if len(problems) != 1 else ''}):\n  {shown}{more}\nFix: {fix}.",
-        problems)
+        problems,
+    )
+
 
 def _check_key(manifest: Manifest, key: str, where: str, problems: list[str]) -> bool:
     try:
@@ -314,21 +346,32 @@ def _check_key(manifest: Manifest, key: str, where: str, problems: list[str]) ->
     if key != "national":
         prov = int(key[:2])
         if prov not in province_table(manifest.region_scheme):
-            problems.append(f"{where}: region key {key!r}: province {prov:02d} is not a "
-                            f"province of the {manifest.region_scheme} scheme")
+            problems.append(
+                f"{where}: region key {key!r}: province {prov:02d} is not a "
+                f"province of the {manifest.region_scheme} scheme"
+            )
             return False
         code = key.partition("-")[0]
         if len(code) == 4 and int(code) not in scheme(manifest.region_scheme).districts:
-            problems.append(f"{where}: region key {key!r}: {code} is not a kabupaten/kota of "
-                            f"the {manifest.region_scheme} scheme (see docs/regions.md)")
+            problems.append(
+                f"{where}: region key {key!r}: {code} is not a kabupaten/kota of "
+                f"the {manifest.region_scheme} scheme (see docs/regions.md)"
+            )
             return False
     return True
 
-def _check_coverage(manifest: Manifest, keys: tuple[str, ...], what: str,
-                    problems: list[str], provinces: set[int] | None = None) -> None:
+
+def _check_coverage(
+    manifest: Manifest,
+    keys: tuple[str, ...],
+    what: str,
+    problems: list[str],
+    provinces: set[int] | None = None,
+) -> None:
     """Every province in ``provinces`` (default: the scheme's) must be reachable by the
     fallback chain for any household of it: a province row, both province x urban/rural
-    rows, or a national row."""
+    rows, or a national row.
+    """
     have = set(keys)
     if "national" in have:
         return
@@ -338,9 +381,12 @@ def _check_coverage(manifest: Manifest, keys: tuple[str, ...], what: str,
         p = f"{code:02d}"
         if p in have or {f"{p}-urban", f"{p}-rural"} <= have:
             continue
-        problems.append(f"{getattr(manifest.files, what)}: no {what.replace('_', ' ')} row "
-                        f"covers province {p} ({prov.name}) and there is no 'national' row; "
-                        f"add a '{p}' or 'national' row")
+        problems.append(
+            f"{getattr(manifest.files, what)}: no {what.replace('_', ' ')} row "
+            f"covers province {p} ({prov.name}) and there is no 'national' row; "
+            f"add a '{p}' or 'national' row"
+        )
+
 
 def manifest_json_schema() -> dict[str, Any]:
     """The JSON schema of ``manifest.json`` (for editors and reviewers)."""

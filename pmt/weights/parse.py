@@ -28,21 +28,28 @@ class _JsonProblem(ValueError):
         super().__init__(message)
         self.token = token
 
+
 __all__ = []
 
 
 def _json_int(token: str) -> int:
     if len(token.lstrip("-")) > 19 or not -(2**63) <= int(token) < 2**63:
-        raise _JsonProblem(f"integer {token[:20]}{'…' if len(token) > 20 else ''} is too "
-                           "large (a weight set's numbers fit in 64 bits)", token)
+        raise _JsonProblem(
+            f"integer {token[:20]}{'…' if len(token) > 20 else ''} is too "
+            "large (a weight set's numbers fit in 64 bits)",
+            token,
+        )
     return int(token)
 
 
 def _json_float(token: str) -> float:
     x = float(token)
     if not math.isfinite(x):
-        raise _JsonProblem(f"number {token[:20]}{'…' if len(token) > 20 else ''} is too large "
-                           "(not a finite 64-bit float)", token)
+        raise _JsonProblem(
+            f"number {token[:20]}{'…' if len(token) > 20 else ''} is too large "
+            "(not a finite 64-bit float)",
+            token,
+        )
     return x
 
 
@@ -54,8 +61,10 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _JsonProblem(f"key {key!r} appears twice in one object (JSON readers keep "
-                               "only one of them)", json.dumps(key))
+            raise _JsonProblem(
+                f"key {key!r} appears twice in one object (JSON readers keep only one of them)",
+                json.dumps(key),
+            )
         out[key] = value
     return out
 
@@ -78,24 +87,40 @@ def _read_manifest(folder: Path) -> tuple[Manifest, str]:
     if text is None:
         raise _collected(folder, problems)
     try:
-        raw = json.loads(text, object_pairs_hook=_json_object, parse_int=_json_int,
-                         parse_float=_json_float, parse_constant=_json_constant)
+        raw = json.loads(
+            text,
+            object_pairs_hook=_json_object,
+            parse_int=_json_int,
+            parse_float=_json_float,
+            parse_constant=_json_constant,
+        )
     except json.JSONDecodeError as exc:
-        raise _collected(folder, [f"{_MANIFEST}:{exc.lineno}: not valid JSON: {exc.msg} "
-                                  f"(line {exc.lineno}, column {exc.colno})"]) from None
+        raise _collected(
+            folder,
+            [
+                f"{_MANIFEST}:{exc.lineno}: not valid JSON: {exc.msg} "
+                f"(line {exc.lineno}, column {exc.colno})"
+            ],
+        ) from None
     except _JsonProblem as exc:
         raise _collected(folder, [f"{_MANIFEST}:{_token_line(text, exc)}: {exc}"]) from None
     except RecursionError:
         raise _collected(folder, [f"{_MANIFEST}:1: nested too deeply to read"]) from None
     if not isinstance(raw, dict):
-        raise _collected(folder, [f"{_MANIFEST}:1: must be a JSON object ({{...}}), not a "
-                                  f"{type(raw).__name__}"])
+        raise _collected(
+            folder, [f"{_MANIFEST}:1: must be a JSON object ({{...}}), not a {type(raw).__name__}"]
+        )
     try:
         manifest = Manifest.model_validate(raw)
     except ValidationError as exc:
-        raise _collected(folder, [
-            f"{_MANIFEST}:{_line_of(text, e['loc'])}: {'.'.join(map(str, e['loc']))}: "
-            f"{e['msg']}" for e in exc.errors()]) from None
+        raise _collected(
+            folder,
+            [
+                f"{_MANIFEST}:{_line_of(text, e['loc'])}: {'.'.join(map(str, e['loc']))}: "
+                f"{e['msg']}"
+                for e in exc.errors()
+            ],
+        ) from None
     return manifest, text
 
 
@@ -116,8 +141,10 @@ def _read_text(folder: Path, fname: str, problems: list[str]) -> str | None:
         problems.append(f"{fname}: cannot read ({getattr(exc, 'strerror', None) or exc})")
         return None
     if not real.is_relative_to(home):
-        problems.append(f"{fname}: is a link to {real}, outside the weight set folder; a "
-                        "weight set reads files in its own folder only (copy the file in)")
+        problems.append(
+            f"{fname}: is a link to {real}, outside the weight set folder; a "
+            "weight set reads files in its own folder only (copy the file in)"
+        )
         return None
     if not real.is_file():
         problems.append(f"{fname}: is not a regular file")
@@ -128,17 +155,20 @@ def _read_text(folder: Path, fname: str, problems: list[str]) -> str | None:
         problems.append(f"{fname}: cannot read ({exc.strerror or exc})")
         return None
     if data.startswith(b"\xef\xbb\xbf"):
-        problems.append(f"{fname}:1: starts with a byte-order mark (BOM); save it as UTF-8 "
-                        "without BOM")
+        problems.append(
+            f"{fname}:1: starts with a byte-order mark (BOM); save it as UTF-8 without BOM"
+        )
         return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = _normalise(data[:exc.start].decode("utf-8"))
+        before = _normalise(data[: exc.start].decode("utf-8"))
         line = before.count("\n") + 1
         column = len(before) - (before.rfind("\n") + 1) + 1
-        problems.append(f"{fname}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at "
-                        f"character {column}); save the file as UTF-8")
+        problems.append(
+            f"{fname}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x} at "
+            f"character {column}); save the file as UTF-8"
+        )
         return None
     text = _normalise(text)
     if "\0" in text:
@@ -149,6 +179,7 @@ def _read_text(folder: Path, fname: str, problems: list[str]) -> str | None:
         problems.append(f"{fname}:1: the file is empty")
         return None
     return text
+
 
 def _line_of(text: str, loc: tuple[Any, ...]) -> int:
     """1-based line of the innermost JSON key of a pydantic error location (else 1)."""
@@ -193,8 +224,10 @@ def _float(cell: str) -> float | None:
     x = float(cell)
     return x if math.isfinite(x) else None
 
-def _parse_coefficients(manifest: Manifest, text: str,
-                        problems: list[str]) -> tuple[tuple[str, ...], np.ndarray]:
+
+def _parse_coefficients(
+    manifest: Manifest, text: str, problems: list[str]
+) -> tuple[tuple[str, ...], np.ndarray]:
     fname = manifest.files.coefficients
     records = _rows(fname, text, problems)
     terms = manifest.spec.terms
@@ -213,14 +246,20 @@ def _parse_coefficients(manifest: Manifest, text: str,
     for t in header:
         if t not in terms:
             var = t.split("=")[0]
-            why = ("code not allowed by the spec" if "=" in t and var in
-                   {v.name for v in manifest.spec.lookup_variables} else "unknown variable")
-            problems.append(f"{fname}:1: column {t!r}: {why} (the spec "
-                            f"{manifest.spec.name} {manifest.spec.version} has no such term)")
+            why = (
+                "code not allowed by the spec"
+                if "=" in t and var in {v.name for v in manifest.spec.lookup_variables}
+                else "unknown variable"
+            )
+            problems.append(
+                f"{fname}:1: column {t!r}: {why} (the spec "
+                f"{manifest.spec.name} {manifest.spec.version} has no such term)"
+            )
     missing = [t for t in terms if t not in col_of]
     if missing:
-        problems.append(f"{fname}:1: missing columns for {len(missing)} terms of the spec, "
-                        f"e.g. {missing[:5]}")
+        problems.append(
+            f"{fname}:1: missing columns for {len(missing)} terms of the spec, e.g. {missing[:5]}"
+        )
     order = [col_of.get(t, -1) for t in terms]
     keys: list[str] = []
     coef = np.zeros((max(len(rows) - 1, 0), len(terms)))
@@ -240,8 +279,10 @@ def _parse_coefficients(manifest: Manifest, text: str,
                 continue
             x = _float(row[j + 1])
             if x is None:
-                problems.append(f"{where}: model {key!r}, term {terms[t_i]!r}: coefficient "
-                                f"{row[j + 1]!r} is missing or not a finite number")
+                problems.append(
+                    f"{where}: model {key!r}, term {terms[t_i]!r}: coefficient "
+                    f"{row[j + 1]!r} is missing or not a finite number"
+                )
             else:
                 coef[i, t_i] = x
     if not keys:
@@ -270,8 +311,9 @@ def _parse_poverty_lines(manifest: Manifest, text: str, problems: list[str]) -> 
         _check_key(manifest, key, where, problems)
         x = _float(val)
         if x is None or x <= 0:
-            problems.append(f"{where}: poverty line {val!r} for {key!r} must be a positive "
-                            "finite number")
+            problems.append(
+                f"{where}: poverty line {val!r} for {key!r} must be a positive finite number"
+            )
             continue
         out[key] = x
     return out
@@ -291,8 +333,10 @@ def _parse_cutoffs(manifest: Manifest, text: str, problems: list[str]) -> dict[s
     if rows[0] != expected:
         problems.append(f"{fname}:1: the header must be {','.join(expected)}")
     if manifest.cutoff_classes is not None and manifest.cutoff_classes != n:
-        problems.append(f"{fname}:1: {n - 1} cutoffs make {n} classes but the manifest's "
-                        f"cutoff_classes is {manifest.cutoff_classes}")
+        problems.append(
+            f"{fname}:1: {n - 1} cutoffs make {n} classes but the manifest's "
+            f"cutoff_classes is {manifest.cutoff_classes}"
+        )
     out: dict[str, np.ndarray] = {}
     provinces = province_table(manifest.region_scheme)
     for line, row in records[1:]:
@@ -301,10 +345,11 @@ def _parse_cutoffs(manifest: Manifest, text: str, problems: list[str]) -> dict[s
             problems.append(f"{where}: expected {n} cells, got {len(row)}")
             continue
         scope = row[0]
-        if scope != "national" and not (re.fullmatch(r"\d{2}", scope)
-                                        and int(scope) in provinces):
-            problems.append(f"{where}: scope {scope!r} must be 'national' or a 2-digit "
-                            f"province code of the {manifest.region_scheme} scheme")
+        if scope != "national" and not (re.fullmatch(r"\d{2}", scope) and int(scope) in provinces):
+            problems.append(
+                f"{where}: scope {scope!r} must be 'national' or a 2-digit "
+                f"province code of the {manifest.region_scheme} scheme"
+            )
             continue
         vals = [_float(c) for c in row[1:]]
         if any(v is None for v in vals):
@@ -314,8 +359,10 @@ def _parse_cutoffs(manifest: Manifest, text: str, problems: list[str]) -> dict[s
         bad = np.flatnonzero(np.diff(arr) < 0)
         if bad.size:
             k = int(bad[0]) + 1
-            problems.append(f"{where}: scope {scope!r}: cutoffs must not decrease, but c{k + 1}"
-                            f" = {arr[k]!r} < c{k} = {arr[k - 1]!r}")
+            problems.append(
+                f"{where}: scope {scope!r}: cutoffs must not decrease, but c{k + 1}"
+                f" = {arr[k]!r} < c{k} = {arr[k - 1]!r}"
+            )
             continue
         if scope in out:
             problems.append(f"{where}: scope {scope!r} appears twice")

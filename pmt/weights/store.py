@@ -36,14 +36,18 @@ from .parse import (
 
 # --------------------------------------------------------------------------- loading
 
+
 def _weights_roots() -> list[Path]:
     roots = []
     try:
         roots.append(Path(str(resources.files("pmt") / "_weights")))
     except (ModuleNotFoundError, TypeError):  # pragma: no cover - only in odd installs
         pass
-    roots.append(Path(__file__).resolve().parents[2] / "weights")  # a checkout: pmt/weights/store.py
+    roots.append(
+        Path(__file__).resolve().parents[2] / "weights"
+    )  # a checkout: pmt/weights/store.py
     return [r for r in roots if r.is_dir()]
+
 
 __all__ = ["available_weights", "compute_hash", "file_hash", "load_weights", "save_weights"]
 
@@ -52,8 +56,7 @@ def available_weights() -> list[str]:
     """Names of the weight sets shipped with pmt (loadable by name)."""
     names: set[str] = set()
     for root in _weights_roots():
-        names |= {p.parent.name for p in root.glob("*/manifest.json")
-                  if _NAME.match(p.parent.name)}
+        names |= {p.parent.name for p in root.glob("*/manifest.json") if _NAME.match(p.parent.name)}
     return sorted(names)
 
 
@@ -71,7 +74,8 @@ def _resolve(name_or_path: str | Path) -> Path:
     raise WeightSetError(
         f"weights: no weight set folder or shipped name {name!r}; shipped names are "
         f"{available_weights()}. Fix: pass a folder that holds a manifest.json, or one of "
-        "those names.")
+        "those names."
+    )
 
 
 def load_weights(name_or_path: str | Path, *, verify_hash: bool = True) -> WeightSet:
@@ -100,9 +104,11 @@ def load_weights(name_or_path: str | Path, *, verify_hash: bool = True) -> Weigh
         If ``verify_hash`` is not a bool.
     """
     if not isinstance(verify_hash, bool):
-        raise TypeError(f"load_weights: verify_hash must be True or False, got "
-                        f"{type(verify_hash).__name__}. Fix: pass verify_hash=False only to "
-                        "inspect or re-save an edited set.")
+        raise TypeError(
+            f"load_weights: verify_hash must be True or False, got "
+            f"{type(verify_hash).__name__}. Fix: pass verify_hash=False only to "
+            "inspect or re-save an edited set."
+        )
     folder = _resolve(name_or_path)
     manifest, manifest_text = _read_manifest(folder)
     problems: list[str] = []
@@ -115,8 +121,11 @@ def load_weights(name_or_path: str | Path, *, verify_hash: bool = True) -> Weigh
         raise _collected(folder, problems)
 
     keys, coef = _parse_coefficients(manifest, texts["coefficients"], problems)
-    lines = (_parse_poverty_lines(manifest, texts["poverty_lines"], problems)
-             if "poverty_lines" in texts else {})
+    lines = (
+        _parse_poverty_lines(manifest, texts["poverty_lines"], problems)
+        if "poverty_lines" in texts
+        else {}
+    )
     cutoffs = _parse_cutoffs(manifest, texts["cutoffs"], problems) if "cutoffs" in texts else {}
     if problems:
         raise _collected(folder, problems)
@@ -131,40 +140,58 @@ def load_weights(name_or_path: str | Path, *, verify_hash: bool = True) -> Weigh
     return ws
 
 
-def _hash_problems(manifest: Manifest, manifest_text: str, files: Mapping[str, str],
-                   actual: str) -> list[str]:
+def _hash_problems(
+    manifest: Manifest, manifest_text: str, files: Mapping[str, str], actual: str
+) -> list[str]:
     """What does not match the recorded hashes, naming the changed file where it can."""
     where = f"{_MANIFEST}:{_line_of(manifest_text, ('content_hash',))}"
     recorded = manifest.content_hash
     if recorded is None:
-        return [f"{where}: no content_hash, so nothing shows that the files are the ones "
-                f"that were saved (the files hash to {actual})"]
+        return [
+            f"{where}: no content_hash, so nothing shows that the files are the ones "
+            f"that were saved (the files hash to {actual})"
+        ]
     per_file = manifest.file_hashes or {}
-    changed = [name for name, text in sorted(files.items())
-               if name in per_file and per_file[name] != file_hash(text)]
-    problems = [f"{name}: changed since the set was saved: {_MANIFEST} records "
-                f"{per_file[name]} for it (file_hashes), the file hashes to "
-                f"{file_hash(files[name])}" for name in changed]
+    changed = [
+        name
+        for name, text in sorted(files.items())
+        if name in per_file and per_file[name] != file_hash(text)
+    ]
+    problems = [
+        f"{name}: changed since the set was saved: {_MANIFEST} records "
+        f"{per_file[name]} for it (file_hashes), the file hashes to "
+        f"{file_hash(files[name])}"
+        for name in changed
+    ]
     if recorded == actual:
         # the data files are the saved ones, so the file_hashes entries themselves were edited
-        return [f"{_MANIFEST}:{_line_of(manifest_text, ('file_hashes', name))}: the "
-                f"file_hashes entry of {name} was edited: it does not match the file, but "
-                "content_hash does" for name in changed]
+        return [
+            f"{_MANIFEST}:{_line_of(manifest_text, ('file_hashes', name))}: the "
+            f"file_hashes entry of {name} was edited: it does not match the file, but "
+            "content_hash does"
+            for name in changed
+        ]
     if manifest.file_hashes is None:
         names = ", ".join([_MANIFEST, *sorted(files)])
-        problems.append(f"{where}: content_hash is {recorded} but the set hashes to {actual}: "
-                        f"one of {names} was edited without re-saving (this manifest records "
-                        "no per-file hashes, so the file cannot be named; compare with version "
-                        "control)")
+        problems.append(
+            f"{where}: content_hash is {recorded} but the set hashes to {actual}: "
+            f"one of {names} was edited without re-saving (this manifest records "
+            "no per-file hashes, so the file cannot be named; compare with version "
+            "control)"
+        )
     elif not changed:
-        problems.append(f"{_MANIFEST}: changed since the set was saved: content_hash is "
-                        f"{recorded} but the set hashes to {actual}, and every data file "
-                        "matches its file_hashes entry, so a field of the manifest was edited")
+        problems.append(
+            f"{_MANIFEST}: changed since the set was saved: content_hash is "
+            f"{recorded} but the set hashes to {actual}, and every data file "
+            "matches its file_hashes entry, so a field of the manifest was edited"
+        )
     else:
         problems.append(f"{where}: content_hash is {recorded} but the set hashes to {actual}")
     return problems
 
+
 # --------------------------------------------------------------------------- saving, hashing
+
 
 def _fmt(x: float) -> str:
     return repr(float(x))
@@ -264,15 +291,21 @@ def save_weights(ws: WeightSet, folder: str | Path) -> WeightSet:
     if not isinstance(ws, WeightSet):
         raise TypeError(f"save_weights: ws must be a pmt.WeightSet, got {type(ws).__name__}")
     m, files = _saved_form(ws)
-    m = m.model_copy(update={"file_hashes": {n: file_hash(t) for n, t in sorted(files.items())},
-                             "content_hash": compute_hash(m, files)})
+    m = m.model_copy(
+        update={
+            "file_hashes": {n: file_hash(t) for n, t in sorted(files.items())},
+            "content_hash": compute_hash(m, files),
+        }
+    )
     manifest_text = m.model_dump_json(indent=2) + "\n"
     try:  # the manifest as it will be read back (catches a model built without validation)
         Manifest.model_validate_json(manifest_text)
     except ValidationError as exc:
-        raise WeightSetError(f"save_weights: the manifest is invalid: {exc}. Fix: build it "
-                             "with pmt.Manifest(...); nothing was written.",
-                             [str(exc)]) from None
+        raise WeightSetError(
+            f"save_weights: the manifest is invalid: {exc}. Fix: build it "
+            "with pmt.Manifest(...); nothing was written.",
+            [str(exc)],
+        ) from None
 
     target = Path(folder).resolve()
     old_names = _existing_set_names(target)
@@ -305,12 +338,17 @@ def _saved_form(ws: WeightSet) -> tuple[Manifest, dict[str, str]]:
         names = WeightFiles(
             coefficients=m.files.coefficients,
             poverty_lines=(m.files.poverty_lines or default.poverty_lines)
-            if ws.poverty_lines else None,
-            cutoffs=(m.files.cutoffs or default.cutoffs) if ws.cutoffs else None)
+            if ws.poverty_lines
+            else None,
+            cutoffs=(m.files.cutoffs or default.cutoffs) if ws.cutoffs else None,
+        )
     except (ValidationError, AttributeError) as exc:
-        raise WeightSetError(f"save_weights: the manifest's file names are invalid: {exc}. "
-                             "Fix: use plain names such as 'coefficients.csv'; nothing was "
-                             "written.", [str(exc)]) from None
+        raise WeightSetError(
+            f"save_weights: the manifest's file names are invalid: {exc}. "
+            "Fix: use plain names such as 'coefficients.csv'; nothing was "
+            "written.",
+            [str(exc)],
+        ) from None
     m = m.model_copy(update={"files": names, "cutoff_classes": ws.cutoff_classes})
     return m, _render_files(ws)
 
@@ -320,14 +358,17 @@ def _existing_set_names(target: Path) -> set[str] | None:
     if not target.exists():
         return None
     if not target.is_dir():
-        raise NotADirectoryError(f"save_weights: {str(target)!r} is a file, not a folder. Fix: "
-                                 "pass a folder path for the weight set.")
+        raise NotADirectoryError(
+            f"save_weights: {str(target)!r} is a file, not a folder. Fix: "
+            "pass a folder path for the weight set."
+        )
     if not (target / _MANIFEST).is_file():
         if any(target.iterdir()):
             raise FileExistsError(
                 f"save_weights: folder {str(target)!r} is not empty and holds no "
                 f"{_MANIFEST}, so it is not a weight set; saving replaces the whole folder. "
-                "Fix: pass a new or empty folder, or the folder of a weight set to replace.")
+                "Fix: pass a new or empty folder, or the folder of a weight set to replace."
+            )
         return set()
     names = set(WeightFiles().names().values())
     try:
@@ -346,8 +387,9 @@ def _new_sibling(target: Path, kind: str) -> Path:
         except FileExistsError:
             continue
         return path
-    raise FileExistsError(f"save_weights: cannot create a temporary folder in "
-                          f"{str(target.parent)!r}")
+    raise FileExistsError(
+        f"save_weights: cannot create a temporary folder in {str(target.parent)!r}"
+    )
 
 
 def _write_durably(path: Path, text: str) -> None:
@@ -414,8 +456,13 @@ def _exchange(a: Path, b: Path) -> bool:
         renameat2 = libc.renameat2
     except (OSError, AttributeError):
         return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
-                          ctypes.c_uint]
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
     renameat2.restype = ctypes.c_int
     at_fdcwd, rename_exchange = -100, 2
     if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:

@@ -123,9 +123,18 @@ class Estimator:
         """The rows (of ``rows``) the models learn from; default all of them."""
         return rows
 
-    def fit(self, design: np.ndarray, y: np.ndarray, weights: np.ndarray, *,
-            clusters: np.ndarray, names: Sequence[str], options: Options,
-            with_se: bool = False, keep_result: bool = False) -> Fitted:
+    def fit(
+        self,
+        design: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        *,
+        clusters: np.ndarray,
+        names: Sequence[str],
+        options: Options,
+        with_se: bool = False,
+        keep_result: bool = False,
+    ) -> Fitted:
         """Fit one unpooled model.
 
         Parameters
@@ -153,14 +162,22 @@ class Estimator:
         """
         raise NotImplementedError(f"estimator {self.name!r} does not implement fit()")
 
-    def pooling_context(self, design: np.ndarray, y: np.ndarray, weights: np.ndarray,
-                        beta: np.ndarray, options: Options) -> Any:
+    def pooling_context(
+        self,
+        design: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        beta: np.ndarray,
+        options: Options,
+    ) -> Any:
         """Anything :meth:`fit_pooled` needs from the national model (``beta``), computed
-        once per tree; default None."""
+        once per tree; default None.
+        """
         return None
 
-    def fit_pooled(self, node: PooledNode, *, options: Options, context: Any,
-                   with_se: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def fit_pooled(
+        self, node: PooledNode, *, options: Options, context: Any, with_se: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Fit a node's model pulled toward its parent's: ``(coefficients (p,), SEs or None)``.
 
         The default is least squares: the slopes minimise ``sum w (y - a - X b)^2
@@ -170,8 +187,7 @@ class Estimator:
         """
         X, y, w, s = node.design, node.y, node.weights, node.slopes
         beta = np.zeros(X.shape[1])
-        path, _, ybar = ridge_path(X[:, s], y, w, node.parent[s], np.sqrt(node.scale),
-                                   (node.lam,))
+        path, _, ybar = ridge_path(X[:, s], y, w, node.parent[s], np.sqrt(node.scale), (node.lam,))
         beta[s] = path[0]
         n = X.shape[0]
         shrink = n / (n + node.lam0) if math.isfinite(node.lam0) else 0.0
@@ -180,6 +196,7 @@ class Estimator:
         se = None
         if with_se and math.isfinite(node.lam):
             se = np.full(X.shape[1], np.nan)
-            se[s] = ridge_se(X[:, s] - node.xbar, y - X @ beta, w, node.clusters,
-                             node.lam * node.scale)
+            se[s] = ridge_se(
+                X[:, s] - node.xbar, y - X @ beta, w, node.clusters, node.lam * node.scale
+            )
         return beta, se

@@ -30,8 +30,10 @@ class PovertyWLS(WLS):
     name = "poverty_wls"
 
     def describe(self, options: Options) -> str:
-        return (f"poverty-weighted least squares: the poorest {options.truncate:.0%} of people "
-                "by observed welfare")
+        return (
+            f"poverty-weighted least squares: the poorest {options.truncate:.0%} of people "
+            "by observed welfare"
+        )
 
     def learning_rows(self, data: SurveyData, rows: np.ndarray, options: Options) -> np.ndarray:
         """The poorest ``truncate`` share of people by observed welfare (the desil rule)."""

@@ -36,41 +36,75 @@ class Quantile(Estimator):
         if options.solver == "highs" and options.pooling == "shrink":
             raise ArgumentError(
                 f"solver={options.solver!r}: the HiGHS linear program takes no pooling "
-                "penalty; use solver='ipm' with pooling='shrink'", argument="solver")
+                "penalty; use solver='ipm' with pooling='shrink'",
+                argument="solver",
+            )
 
     def describe(self, options: Options) -> str:
         return f"weighted quantile regression, tau={options.tau:g} ({options.solver})"
 
-    def fit(self, design: np.ndarray, y: np.ndarray, weights: np.ndarray, *,
-            clusters: np.ndarray, names: Sequence[str], options: Options,
-            with_se: bool = False, keep_result: bool = False) -> Fitted:
+    def fit(
+        self,
+        design: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        *,
+        clusters: np.ndarray,
+        names: Sequence[str],
+        options: Options,
+        with_se: bool = False,
+        keep_result: bool = False,
+    ) -> Fitted:
         fit = fit_quantile(design, y, weights, tau=options.tau, solver=options.solver)
         if with_se:
             cov = cluster_cov(design, y, weights, fit.params, options.tau, clusters)
             fit = dataclasses.replace(fit, cov=cov, bse=np.sqrt(np.clip(np.diag(cov), 0, None)))
         return Fitted(fit.params, fit.bse, fit)
 
-    def pooling_context(self, design: np.ndarray, y: np.ndarray, weights: np.ndarray,
-                        beta: np.ndarray, options: Options) -> Any:
+    def pooling_context(
+        self,
+        design: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        beta: np.ndarray,
+        options: Options,
+    ) -> Any:
         """The density of the national model's residuals at zero."""
         return density_at_zero(y - design @ beta, weights, options.tau)
 
-    def fit_pooled(self, node: PooledNode, *, options: Options, context: Any,
-                   with_se: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def fit_pooled(
+        self, node: PooledNode, *, options: Options, context: Any, with_se: bool
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         """Penalised quantile regression toward the parent; no standard errors."""
         s, fhat = node.slopes, context
         beta = np.zeros(node.design.shape[1])
         slopes, level_at_mean = _penalised(
-            node.design[:, s] - node.xbar, node.y, node.weights, node.parent[s],
-            node.parent_level, node.scale, node.lam * fhat, node.lam0 * fhat, options.tau)
+            node.design[:, s] - node.xbar,
+            node.y,
+            node.weights,
+            node.parent[s],
+            node.parent_level,
+            node.scale,
+            node.lam * fhat,
+            node.lam0 * fhat,
+            options.tau,
+        )
         beta[s] = slopes
         beta[0] = level_at_mean - node.xbar @ slopes
         return beta, None
 
 
-def _penalised(Xc: np.ndarray, y: np.ndarray, w: np.ndarray, b: np.ndarray, m_parent: float,
-               scale: np.ndarray, kappa: float, kappa0: float, tau: float
-               ) -> tuple[np.ndarray, float]:
+def _penalised(
+    Xc: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    m_parent: float,
+    scale: np.ndarray,
+    kappa: float,
+    kappa0: float,
+    tau: float,
+) -> tuple[np.ndarray, float]:
     """Penalised quantile regression of a node on centred columns: (slopes, level at mean)."""
     n = y.size
     if math.isinf(kappa):  # parent's slopes; only the level is fitted

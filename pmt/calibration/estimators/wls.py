@@ -30,17 +30,27 @@ class WLS(Estimator):
     def describe(self, options: Options) -> str:
         return "weighted least squares (person weights, PSU-clustered SEs)"
 
-    def fit(self, design: np.ndarray, y: np.ndarray, weights: np.ndarray, *,
-            clusters: np.ndarray, names: Sequence[str], options: Options,
-            with_se: bool = False, keep_result: bool = False) -> Fitted:
+    def fit(
+        self,
+        design: np.ndarray,
+        y: np.ndarray,
+        weights: np.ndarray,
+        *,
+        clusters: np.ndarray,
+        names: Sequence[str],
+        options: Options,
+        with_se: bool = False,
+        keep_result: bool = False,
+    ) -> Fitted:
         if keep_result or with_se:
             result = _statsmodels_wls(design, y, weights, clusters, names)
             return Fitted(np.asarray(result.params), _bse(result), result)
         return Fitted(_lstsq(design, y, weights))
 
 
-def _statsmodels_wls(X: np.ndarray, y: np.ndarray, w: np.ndarray, psu: np.ndarray,
-                     names: Sequence[str]) -> Any:
+def _statsmodels_wls(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, psu: np.ndarray, names: Sequence[str]
+) -> Any:
     import pandas as pd
     import statsmodels.api as sm
 
