@@ -163,8 +163,9 @@ def _comparison_sort(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
 
 @jit()
 def _sort_segment(key, idx, sw, sg, a0, b0):  # type: ignore[no-untyped-def]
-    """Sort ``key[a0:b0]`` ascending, moving ``idx``, ``sw`` and ``sg`` along (MSD
-    bucketing, then insertion).
+    """Sort ``key[a0:b0]`` ascending, moving ``idx``, ``sw`` and ``sg`` along.
+
+    MSD bucketing, then insertion sort for small segments.
     """
     if b0 - a0 <= _SMALL:
         _insertion(key, idx, sw, sg, a0, b0)
@@ -236,9 +237,10 @@ def _sort_segment(key, idx, sw, sg, a0, b0):  # type: ignore[no-untyped-def]
 
 @jit(parallel=True)
 def sort_welfare(welfare, weight, group, n_buckets, key, idx, sw, sg):  # type: ignore[no-untyped-def]
-    """Sort households by welfare, in place into ``key`` (ascending), ``idx`` (the
-    permutation), ``sw`` and ``sg`` (their weights and groups).
+    """Sort households by welfare, in place.
 
+    The sorted welfare goes into ``key`` (ascending), the permutation into
+    ``idx``, and the households' weights and groups into ``sw`` and ``sg``.
     ``key[t] = welfare[idx[t]]`` is non-decreasing; the order of equal values is
     unspecified. ``idx`` must hold indices up to ``n`` (int32 below 2**31).
     """
@@ -302,8 +304,9 @@ def sort_welfare(welfare, weight, group, n_buckets, key, idx, sw, sg):  # type: 
 
 
 def n_buckets(n: int) -> int:
-    """First-level bucket count for :func:`sort_welfare`: about 16,384 households each
-    (a bucket then fits in a core's cache while it is sorted).
+    """First-level bucket count for :func:`sort_welfare`: about 16,384 households each.
+
+    A bucket of that size fits in a core's cache while it is sorted.
     """
     return int(min(1 << 15, max(1, n // 16384)))
 
@@ -458,8 +461,10 @@ RECORD = np.dtype(
 
 @jit(parallel=True)
 def scatter_records(idx, rank_nat, below_nat, rank_grp, below_grp, rec):  # type: ignore[no-untyped-def]
-    """``rec[idx[t]] = (below_nat[t], below_grp[t], rank_nat[t], rank_grp[t])``: one
-    24-byte write per household puts the sorted-order results back in input order.
+    """Put the sorted-order results back in input order, in ``rec``.
+
+    ``rec[idx[t]] = (below_nat[t], below_grp[t], rank_nat[t], rank_grp[t])``:
+    one 24-byte write per household.
     """
     for t in prange(idx.shape[0]):
         r = rec[idx[t]]
@@ -549,8 +554,10 @@ def finish_scopes(
 
 @jit(parallel=True)
 def clean_codes(values, lut, lo, out):  # type: ignore[no-untyped-def]
-    """``out[i] = lut[values[i] - lo]`` (dense code index); returns the number of values
-    that are not an allowed code (NaN, not whole, outside the table, or ``lut == 255``).
+    """``out[i] = lut[values[i] - lo]`` (dense code index); returns the count of bad values.
+
+    A value is bad when it is not an allowed code: NaN, not whole, outside the
+    table, or ``lut == 255``.
     """
     size = lut.shape[0]
     bad = 0
@@ -571,9 +578,10 @@ def clean_codes(values, lut, lo, out):  # type: ignore[no-untyped-def]
 
 @jit(parallel=True)
 def clean_numbers(values, lo, hi, whole, cap, out):  # type: ignore[no-untyped-def]
-    """``out[i] = float(values[i])``; returns the number of values that are NaN or
-    infinite, outside ``[lo, hi]``, not whole (if ``whole``), or above ``cap[i]``
-    (if ``cap`` has one entry per value).
+    """``out[i] = float(values[i])``; returns the count of bad values.
+
+    A value is bad when it is NaN or infinite, outside ``[lo, hi]``, not whole
+    (if ``whole``), or above ``cap[i]`` (if ``cap`` has one entry per value).
     """
     n = values.shape[0]
     use_cap = cap.shape[0] == n

@@ -264,7 +264,7 @@ def _numeric_series(
         vals = s.to_numpy(dtype="float64", na_value=np.nan)
         return vals, (missing if missing.any() else None), None
     # text / object: numbers in text are parsed; anything else is text
-    if dt == object:
+    if isinstance(dt, np.dtype) and dt.kind == "O":
         inferred = pd.api.types.infer_dtype(s, skipna=True)
         if inferred not in (
             "string",
@@ -359,8 +359,9 @@ class _Problems:
 
 
 def empty_rejects(id_col: str | None) -> pd.DataFrame:
-    """A rejects table with no rows: the same columns and dtypes as a non-empty one
-    (``row``, the id column, ``column``, ``rule``, ``value``).
+    """A rejects table with no rows: the same columns and dtypes as a non-empty one.
+
+    Columns: ``row``, the id column, ``column``, ``rule``, ``value``.
     """
     frame = pd.DataFrame({"row": pd.Series([], dtype="int64")})
     if id_col is not None:
@@ -795,8 +796,9 @@ def _numeric_column(
 
 
 def id_column(table: _Table, id_col: str) -> tuple[Any, Any, np.ndarray]:
-    """The id column as given (to pass through), its key for the duplicate check, and a
-    mask of missing or blank ids.
+    """The id column as given, its duplicate-check key, and a mask of missing or blank ids.
+
+    The column as given is passed through to the results.
 
     Whole-number ids stay integers (the key is an int64/uint64 numpy array); text ids stay
     text (the key is an Arrow string array: no Python object per id for Arrow input).
@@ -837,8 +839,10 @@ def id_column(table: _Table, id_col: str) -> tuple[Any, Any, np.ndarray]:
 
 
 def id_key(values: Any) -> Any:
-    """The duplicate-check key of passed-through ids (:attr:`Encoded.ids`): numpy integers
-    as they are, anything else as an Arrow array (text, or integers of an Arrow column).
+    """The duplicate-check key of passed-through ids (:attr:`Encoded.ids`).
+
+    Numpy integers as they are, anything else as an Arrow array (text, or
+    integers of an Arrow column).
     """
     if isinstance(values, np.ndarray):
         return values
@@ -928,7 +932,7 @@ def _resolve_cells(
     cell_model = np.full(cell_keys.size, -1, dtype=np.int32)
     cell_shift = np.zeros(cell_keys.size, dtype=np.float64)
     no_line = np.zeros(cell_keys.size, dtype=bool)
-    for c, (d, u) in enumerate(zip(cell_district.tolist(), cell_urban.tolist())):
+    for c, (d, u) in enumerate(zip(cell_district.tolist(), cell_urban.tolist(), strict=True)):
         chain = fallback_chain(d, u)
         cell_model[c] = next((models[k] for k in chain if k in models), -1)
         if lines:

@@ -227,7 +227,7 @@ def format_examples(
     if values is None:
         shown = ", ".join(str(int(r)) for r in rows)
     else:
-        shown = ", ".join(f"{int(r)} ({_short(v)})" for r, v in zip(rows, values))
+        shown = ", ".join(f"{int(r)} ({_short(v)})" for r, v in zip(rows, values, strict=False))
     return ("row " if len(rows) == 1 else "rows ") + shown
 
 

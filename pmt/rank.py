@@ -274,8 +274,9 @@ def _rank_scopes(
 
 
 def _check_totals(total: float) -> None:
-    """Every scope's weight sums to something exact and finite (the national total bounds
-    every province's).
+    """Every scope's weight sums to something exact and finite.
+
+    The national total bounds every province's, so it alone is checked.
     """
     if not total <= MAX_TOTAL_WEIGHT:  # also NaN / inf from an overflowing sum
         raise ArgumentError(
@@ -825,8 +826,10 @@ def rank_scored(
 
 
 def _check_registry_size(size: int, counts: np.ndarray, n: int) -> None:
-    """Registry cutoffs need a population: refuse fewer households than classes, warn when
-    a scope has fewer than :data:`MIN_REGISTRY_PER_CLASS` per class.
+    """Registry cutoffs need a population: refuse fewer households than classes.
+
+    Warn when a scope has fewer than :data:`MIN_REGISTRY_PER_CLASS` households
+    per class.
     """
     if size < n:
         raise PopulationTooSmallError(
@@ -856,8 +859,10 @@ def _check_registry_size(size: int, counts: np.ndarray, n: int) -> None:
 def _cutoff_table(
     table: Mapping[str, np.ndarray], provinces: np.ndarray, n: int, ws: WeightSet | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(provincial (G, n-1), national (1, n-1)) cutoffs for the provinces present, from the
-    weight set's reference cutoffs (``ws``) or the caller's (``ws`` None).
+    """(provincial (G, n-1), national (1, n-1)) cutoffs for the provinces present.
+
+    From the weight set's reference cutoffs (``ws``) or the caller's (``ws``
+    None).
     """
     missing = [f"{p:02d}" for p in provinces.tolist() if f"{p:02d}" not in table]
     if missing:

@@ -40,6 +40,8 @@ __all__ = [
 
 
 class Province(NamedTuple):
+    """One province of a scheme: its 2-digit code, its name, its regency and city counts."""
+
     code: int
     name: str
     #: Number of kabupaten (regencies) and kota (cities) since 2022.

@@ -184,7 +184,7 @@ class VariableSpec(_Frozen):
     @property
     def terms(self) -> tuple[str, ...]:
         """All coefficient names of one model: ``intercept``, lookup, numeric."""
-        return ("intercept",) + self.lookup_terms + self.numeric_terms
+        return ("intercept", *self.lookup_terms, *self.numeric_terms)
 
     def variable(self, name: str) -> Variable:
         """The variable called ``name`` (KeyError if none)."""

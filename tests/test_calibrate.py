@@ -198,8 +198,10 @@ def test_stepwise_finds_the_true_variables():
 
 
 def test_recovers_the_true_coefficients():
-    """One national truth (heterogeneity 0): every estimate within 4.5 cluster-robust SEs of
-    the truth, about 5 % beyond 1.96 SE (at most 12 %), median absolute error under 0.02.
+    """One national truth (heterogeneity 0): the estimates recover it.
+
+    Every estimate within 4.5 cluster-robust SEs of the truth, about 5 % beyond
+    1.96 SE (at most 12 %), median absolute error under 0.02.
     """
     s, truth = pmt.synth.survey(16_000, seed=3, heterogeneity=0.0, return_truth=True)
     cal = _quiet(
@@ -381,8 +383,9 @@ def test_poverty_weighted_least_squares_fits_the_poorest_share(small):
 
 
 def test_pooling_beats_per_district_ols_out_of_sample():
-    """Small districts (about 100 households per district x urban, 131 coefficients): the
-    partially pooled models predict held-out PSUs far better than per-district OLS.
+    """Partially pooled models predict held-out PSUs far better than per-district OLS.
+
+    Small districts: about 100 households per district x urban, 131 coefficients.
     """
     s, truth = pmt.synth.survey(8_000, seed=8, provinces=(51, 52, 53), return_truth=True)
     cv = C.cross_validate(

@@ -308,8 +308,9 @@ def test_a_command_loads_only_its_own_module(tmp_path: Path) -> None:
 def test_a_type_error_is_bad_input_only_when_pmt_raised_it(
     where: str | None, code: int, tmp_path: Path
 ) -> None:
-    """A TypeError raised by pmt's code is the caller's bad argument (exit 2); one raised
-    elsewhere (a library pmt calls) is a bug in pmt (exit 1).
+    """A TypeError raised by pmt's code is the caller's bad argument (exit 2).
+
+    One raised elsewhere (a library pmt calls) is a bug in pmt (exit 1).
     """
     from pmt.cli._errors import classify
 

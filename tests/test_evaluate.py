@@ -1,5 +1,7 @@
-"""Targeting evaluation: the metrics of docs/evaluation.md, breakdowns, comparisons,
-explanations, plots, CLI, the metric table and the old module paths.
+"""Targeting evaluation: metrics, breakdowns, comparisons, explanations, plots and CLI.
+
+The metrics are those of docs/evaluation.md; also the metric table and the
+old module paths.
 
 The proof is threefold: the identities of docs/evaluation.md; small examples whose
 arithmetic is written out in the comments; and agreement, on random data

@@ -384,8 +384,10 @@ def test_reference_without_cutoffs(df, tiny_ws):
 
 
 def test_reference_and_registry_differ_on_a_partial_registry(tiny_ws_ref, reference_sample):
-    """A registry of only the poorest 40 %: reference desil stay <= 4 (or near), registry
-    desil spread over 1..10 again -- the reason reference mode exists.
+    """A registry of only the poorest 40 %: reference and registry desil differ.
+
+    Reference desil stay <= 4 (or near), registry desil spread over 1..10
+    again -- the reason reference mode exists.
     """
     full = pmt.rank(reference_sample, tiny_ws_ref)
     poor = reference_sample[full.desil_national <= 4]

@@ -428,7 +428,7 @@ def test_unknown_district_of_a_known_province_is_not_scored_by_a_fallback():
 
 
 def test_declared_scheme_must_match_the_weight_set():
-    with pytest.raises(E.RegionSchemeError, match="Kemendagri.*BPS"):
+    with pytest.raises(E.RegionSchemeError, match=r"Kemendagri.*BPS"):
         pmt.rank(BASE, TINY, region_scheme="Kemendagri")
     with pytest.raises(ValueError, match="region scheme must be one of"):
         pmt.rank(BASE, TINY, region_scheme="Dukcapil")

@@ -26,8 +26,9 @@ def groups(codes: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def rank_keep(X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Columns (of a design without intercept) kept by a rank-revealing pivoted QR, given
-    the intercept.
+    """Columns of a design without intercept kept by a rank-revealing pivoted QR.
+
+    The intercept is taken as given: a column in its span is not kept.
     """
     from scipy.linalg import qr
 

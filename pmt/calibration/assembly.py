@@ -27,8 +27,10 @@ __all__ = ["assemble", "coefficient_table", "dropped_table", "models_table"]
 def assemble(
     data: SurveyData, fit: Fit, opts: Options, manifest: Manifest, with_cutoffs: bool = True
 ) -> WeightSet:
-    """The fit's models as a weight set under ``manifest``; with reference cutoffs (national
-    and per province, ``opts.n_classes`` classes) computed on the survey population.
+    """The fit's models as a weight set under ``manifest``.
+
+    With reference cutoffs (national and per province, ``opts.n_classes``
+    classes) computed on the survey population.
     """
     keys, coef = coefficients(data, fit.models)
     # the manifest as save_weights writes it, so that the hash in memory is the hash on disk

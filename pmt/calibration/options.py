@@ -130,9 +130,10 @@ def json_num(x: float) -> float | str:
 
 
 def options_from(kw: Mapping[str, Any]) -> Options:
-    """:class:`Options` from keyword arguments (``keep`` any iterable, ``lambdas`` a mapping
-    ``level -> lambda`` or ``level -> (lambda, lambda_intercept)``, ``estimator_options`` a
-    mapping); unknown names are a TypeError.
+    """:class:`Options` from keyword arguments; unknown names are a TypeError.
+
+    ``keep`` may be any iterable, ``lambdas`` a mapping ``level -> lambda`` or
+    ``level -> (lambda, lambda_intercept)``, ``estimator_options`` a mapping.
     """
     kw = dict(kw)
     if "keep" in kw:

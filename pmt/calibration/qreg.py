@@ -379,9 +379,11 @@ def _residual_bandwidth(u: np.ndarray, w: np.ndarray, tau: float) -> float:
 
 
 def _quartiles(x: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """Weighted first and third quartiles: the smallest ``x`` whose weighted CDF reaches
-    1/4 and 3/4 — pmt's reference-cutoff rule (:func:`pmt.reference_cutoffs`, 4 classes),
-    not a second implementation of it.
+    """Weighted first and third quartiles.
+
+    The smallest ``x`` whose weighted CDF reaches 1/4 and 3/4 — pmt's
+    reference-cutoff rule (:func:`pmt.reference_cutoffs`, 4 classes), not a
+    second implementation of it.
     """
     from ..rank import reference_cutoffs
 

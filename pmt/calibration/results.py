@@ -84,20 +84,24 @@ class Calibration:
         return self.models["level"].value_counts().reindex(("national", *LEVEL_ORDER), fill_value=0)
 
     def summary(self) -> pd.DataFrame:
-        """One row per model (a copy of :attr:`models`): level, fit, parent, sample,
-        in-sample R² and RMSE, pooling strengths. :meth:`report` gives the text account.
+        """One row per model (a copy of :attr:`models`).
+
+        Columns: level, fit, parent, sample, in-sample R² and RMSE, pooling
+        strengths. :meth:`report` gives the text account.
         """
         return self.models.copy()
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per model and design column (a copy of :attr:`coefficients`):
-        ``model_key``, ``term``, ``coef``, ``se``, ``active``.
+        """One row per model and design column (a copy of :attr:`coefficients`).
+
+        Columns: ``model_key``, ``term``, ``coef``, ``se``, ``active``.
         """
         return self.coefficients.copy()
 
     def report(self) -> str:
-        """A readable account of the calibration (written to ``calibration.txt`` by
-        :meth:`save`).
+        """A readable account of the calibration.
+
+        :meth:`save` writes it to ``calibration.txt``.
         """
         o, s, ws = self.options, self.survey, self.weights
         est = self.method or o.estimator
@@ -224,8 +228,10 @@ class CrossValidation:
         return self.table.copy()
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per household, survey order (a copy of :attr:`predictions`): ``fold``,
-        ``true_welfare``, ``person_weight`` and ``pred_<label>`` per estimator.
+        """One row per household, survey order (a copy of :attr:`predictions`).
+
+        Columns: ``fold``, ``true_welfare``, ``person_weight`` and
+        ``pred_<label>`` per estimator.
         """
         return self.predictions.copy()
 

@@ -54,9 +54,10 @@ def log_consumption(enc: Encoded, ws: WeightSet) -> np.ndarray:
 
 
 def by_level(data: SurveyData, ws: WeightSet, level: str) -> np.ndarray:
-    """Predicted log consumption of each household by the model of its node at ``level``
-    (NaN where that node has none): the encoder's arrays with every cell pointed at the
-    node's model, scored by :func:`pmt.rank.score_encoded`.
+    """Predicted log consumption of each household by the model of its node at ``level``.
+
+    NaN where that node has none. The encoder's arrays with every cell pointed
+    at the node's model, scored by :func:`pmt.rank.score_encoded`.
     """
     enc = data.enc
     index = ws.model_index()
@@ -73,8 +74,9 @@ def by_level(data: SurveyData, ws: WeightSet, level: str) -> np.ndarray:
 
 
 def r2(y: np.ndarray, yhat: np.ndarray, w: np.ndarray) -> float:
-    """Weighted R² of ``yhat`` for ``y``, from exactly rounded sums (:func:`math.fsum`): the
-    value depends on the numbers only, not on their order or memory layout.
+    """Weighted R² of ``yhat`` for ``y``, from exactly rounded sums (:func:`math.fsum`).
+
+    The value depends on the numbers only, not on their order or memory layout.
     """
     total = math.fsum(w.tolist())
     mean = math.fsum((w * y).tolist()) / total

@@ -113,8 +113,10 @@ def screen(data: SurveyData, rows: np.ndarray, opts: Options) -> Screen:
 
 
 def sequential_rank(C: np.ndarray, tol: float = 1e-9) -> tuple[list[int], list[int]]:
-    """Columns of a correlation matrix in order: kept, or redundant (in the span of the
-    kept columns before them), by an incremental Cholesky factorisation.
+    """Columns of a correlation matrix in order, kept or redundant.
+
+    A column is redundant when it is in the span of the kept columns before
+    it, found by an incremental Cholesky factorisation.
     """
     p = C.shape[0]
     L = np.zeros((p, p))

@@ -143,7 +143,9 @@ def _column(frame: Any, col: str, option: str) -> Any:
 def _check_paths(
     args: argparse.Namespace, inputs: dict[str, Any], plot_names: tuple[str, ...]
 ) -> None:
-    """Before any work: ``--out`` is .csv or .md, matplotlib is there for ``--plots``, and no
+    """Check the arguments before any work.
+
+    ``--out`` is .csv or .md, matplotlib is there for ``--plots``, and no
     output is an input or unwritable (:func:`pmt.cli.check_paths`).
     """
     from ..errors import OutputPathError

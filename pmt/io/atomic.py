@@ -75,7 +75,7 @@ def _fsync(path: Path, *, folder: bool = False) -> None:
 
 @contextlib.contextmanager
 def atomic_output(path: PathLike) -> Iterator[Path]:
-    """Write a file atomically: yield a temporary path, rename it onto ``path`` at the end.
+    r"""Write a file atomically: yield a temporary path, rename it onto ``path`` at the end.
 
     The temporary file, ``.NAME.pmt-tmp-XXXXXXXX``, is created empty in the
     folder ``path`` resolves to (a symbolic link at ``path`` is followed, so
@@ -102,7 +102,7 @@ def atomic_output(path: PathLike) -> Iterator[Path]:
     >>> import tempfile, pathlib
     >>> folder = pathlib.Path(tempfile.mkdtemp())
     >>> with atomic_output(folder / "report.md") as tmp:
-    ...     _ = tmp.write_text("# done\\n")
+    ...     _ = tmp.write_text("# done\n")
     >>> sorted(p.name for p in folder.iterdir())
     ['report.md']
     """

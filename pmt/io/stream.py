@@ -335,8 +335,10 @@ def _take(key: Any, positions: np.ndarray) -> np.ndarray:
 
 
 def _prefetch(items: Iterable[Any]) -> Iterator[Any]:
-    """The items of ``items``, the next one read in a background thread while the caller
-    works on the current one (Parquet decoding releases the GIL).
+    """The items of ``items``, each next one read ahead in a background thread.
+
+    The caller works on the current item meanwhile (Parquet decoding releases
+    the GIL).
     """
     it = iter(items)
     done = object()

@@ -1,5 +1,8 @@
-"""The weight-set model: the manifest (:class:`Manifest`, :class:`WeightFiles`), the loaded
-set (:class:`WeightSet`) and the consistency rules every set obeys, loaded or built in memory.
+"""The weight-set model: the manifest, the loaded set and the consistency rules.
+
+The manifest is :class:`Manifest` and :class:`WeightFiles`, the loaded set
+:class:`WeightSet`; every set obeys the consistency rules, loaded or built in
+memory.
 """
 
 from __future__ import annotations
@@ -368,9 +371,10 @@ def _check_coverage(
     problems: list[str],
     provinces: set[int] | None = None,
 ) -> None:
-    """Every province in ``provinces`` (default: the scheme's) must be reachable by the
-    fallback chain for any household of it: a province row, both province x urban/rural
-    rows, or a national row.
+    """Every province in ``provinces`` (default: the scheme's) must have a model.
+
+    It must be reachable by the fallback chain for any household of it: a
+    province row, both province x urban/rural rows, or a national row.
     """
     have = set(keys)
     if "national" in have:

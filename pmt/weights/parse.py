@@ -1,5 +1,6 @@
-"""Reading a weight set's files: the manifest's JSON and the CSV tables, every problem
-reported as ``file:line: message``.
+"""Reading a weight set's files: the manifest's JSON and the CSV tables.
+
+Every problem is reported as ``file:line: message``.
 """
 
 from __future__ import annotations
@@ -125,7 +126,7 @@ def _read_manifest(folder: Path) -> tuple[Manifest, str]:
 
 
 def _read_text(folder: Path, fname: str, problems: list[str]) -> str | None:
-    """The text of ``folder/fname`` with ``\\n`` line endings, or None (a problem recorded).
+    r"""The text of ``folder/fname`` with ``\n`` line endings, or None (a problem recorded).
 
     The file must be a regular file inside ``folder`` once symbolic links are
     resolved, UTF-8 without a byte-order mark, and hold no NUL byte.

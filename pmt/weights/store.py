@@ -1,5 +1,6 @@
-"""Loading and saving weight sets: finding them by name or folder, hashing, and the atomic
-save (a complete new folder swapped into place).
+"""Loading and saving weight sets: finding them by name or folder, hashing, saving.
+
+The save is atomic: a complete new folder is swapped into place.
 """
 
 from __future__ import annotations
@@ -225,11 +226,11 @@ def _render_files(ws: WeightSet) -> dict[str, str]:
 
 
 def compute_hash(manifest: Manifest, files: Mapping[str, str]) -> str:
-    """``sha256:<hex>`` over the manifest (without its hashes) and the data files.
+    r"""``sha256:<hex>`` over the manifest (without its hashes) and the data files.
 
     The manifest is serialised as canonical JSON (sorted keys) without
     ``content_hash`` and ``file_hashes``; each file contributes its name and its
-    text with ``\\n`` line endings, in name order.
+    text with ``\n`` line endings, in name order.
     """
     h = hashlib.sha256()
     body = manifest.model_dump(mode="json", exclude={"content_hash", "file_hashes"})
@@ -240,7 +241,7 @@ def compute_hash(manifest: Manifest, files: Mapping[str, str]) -> str:
 
 
 def file_hash(text: str) -> str:
-    """``sha256:<hex>`` of one data file's text with ``\\n`` line endings (``file_hashes``)."""
+    r"""``sha256:<hex>`` of one data file's text with ``\n`` line endings (``file_hashes``)."""
     return "sha256:" + hashlib.sha256(_normalise(text).encode()).hexdigest()
 
 

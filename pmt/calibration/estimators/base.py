@@ -170,8 +170,9 @@ class Estimator:
         beta: np.ndarray,
         options: Options,
     ) -> Any:
-        """Anything :meth:`fit_pooled` needs from the national model (``beta``), computed
-        once per tree; default None.
+        """Anything :meth:`fit_pooled` needs from the national model (``beta``).
+
+        Computed once per tree; the default is None.
         """
         return None
 

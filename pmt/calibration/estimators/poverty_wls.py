@@ -1,9 +1,9 @@
-"""``estimator="poverty_wls"``: poverty-weighted least squares (Brown, Ravallion & van de Walle
-2018).
+"""``estimator="poverty_wls"``: poverty-weighted least squares.
 
-Weighted least squares (:class:`~pmt.calibration.estimators.wls.WLS`) on the
-households whose observed welfare ``log(consumption / poverty line)`` is in
-the poorest ``truncate`` share of people, chosen by pmt's desil rule
+After Brown, Ravallion & van de Walle (2018): weighted least squares
+(:class:`~pmt.calibration.estimators.wls.WLS`) on the households whose
+observed welfare ``log(consumption / poverty line)`` is in the poorest
+``truncate`` share of people, chosen by pmt's desil rule
 (:func:`pmt.assign_desil`: ties never split), as the quotas of :func:`pmt.evaluate`.
 Its predictions are biased for the better-off by construction: only the
 ranking at the bottom matters.
@@ -30,6 +30,7 @@ class PovertyWLS(WLS):
     name = "poverty_wls"
 
     def describe(self, options: Options) -> str:
+        """One line for the calibration report: the share of people learnt from."""
         return (
             f"poverty-weighted least squares: the poorest {options.truncate:.0%} of people "
             "by observed welfare"

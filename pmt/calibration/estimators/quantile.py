@@ -33,6 +33,7 @@ class Quantile(Estimator):
     name = "quantile"
 
     def check(self, options: Options) -> None:
+        """Refuse ``solver="highs"`` with ``pooling="shrink"`` (``ArgumentError``)."""
         if options.solver == "highs" and options.pooling == "shrink":
             raise ArgumentError(
                 f"solver={options.solver!r}: the HiGHS linear program takes no pooling "
@@ -41,6 +42,7 @@ class Quantile(Estimator):
             )
 
     def describe(self, options: Options) -> str:
+        """One line for the calibration report: ``tau`` and the solver."""
         return f"weighted quantile regression, tau={options.tau:g} ({options.solver})"
 
     def fit(
@@ -55,6 +57,7 @@ class Quantile(Estimator):
         with_se: bool = False,
         keep_result: bool = False,
     ) -> Fitted:
+        """Fit at ``options.tau``; SEs by the cluster-robust sandwich when wanted."""
         fit = fit_quantile(design, y, weights, tau=options.tau, solver=options.solver)
         if with_se:
             cov = cluster_cov(design, y, weights, fit.params, options.tau, clusters)

@@ -28,6 +28,7 @@ class WLS(Estimator):
     name = "wls"
 
     def describe(self, options: Options) -> str:
+        """One line for the calibration report: the estimator and its SEs."""
         return "weighted least squares (person weights, PSU-clustered SEs)"
 
     def fit(
@@ -42,6 +43,7 @@ class WLS(Estimator):
         with_se: bool = False,
         keep_result: bool = False,
     ) -> Fitted:
+        """Fit by statsmodels when SEs or the result are wanted, by ``lstsq`` otherwise."""
         if keep_result or with_se:
             result = _statsmodels_wls(design, y, weights, clusters, names)
             return Fitted(np.asarray(result.params), _bse(result), result)
