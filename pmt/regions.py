@@ -35,6 +35,7 @@ __all__ = [
     "fallback_chain",
     "key_level",
     "province_table",
+    "register_scheme",
     "scheme",
 ]
 
@@ -127,10 +128,14 @@ class RegionScheme:
     name: str
     vintage: str
     provinces: dict[int, Province] = field(hash=False, compare=False)
+    #: The official district list, if given; else the numbering convention above.
+    district_list: frozenset[int] | None = field(default=None, hash=False, compare=False)
 
     @cached_property
     def districts(self) -> frozenset[int]:
         """The 4-digit kabupaten/kota codes of the scheme."""
+        if self.district_list is not None:
+            return frozenset(self.district_list)
         return frozenset(
             code * 100 + k
             for code, p in self.provinces.items()
@@ -161,17 +166,43 @@ def _build(name: str) -> RegionScheme:
     return RegionScheme(name, "2022", {p.code: p for p in sorted(rows)})
 
 
-#: The one registry of region schemes, by name.
+#: The one registry of region schemes, by name (:func:`register_scheme` adds one).
 _REGISTRY = {name: _build(name) for name in _PAPUA_CODES}
+#: The built-in schemes.
 SCHEMES = tuple(_REGISTRY)
 
 
 def scheme(name: str = "BPS") -> RegionScheme:
-    """The region scheme called ``name`` (``"BPS"`` or ``"Kemendagri"``)."""
+    """The region scheme called ``name`` (``"BPS"``, ``"Kemendagri"`` or a registered one)."""
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
-        raise ValueError(f"region scheme must be one of {SCHEMES}; got {name!r}") from None
+        raise ValueError(
+            f"region scheme must be one of {tuple(_REGISTRY)}; got {name!r}. Fix: use one of "
+            "those, or register yours first with pmt.regions.register_scheme."
+        ) from None
+
+
+def register_scheme(new: RegionScheme) -> None:
+    """Add a region scheme to the registry, e.g. an official vintage with its district list.
+
+    A weight set whose manifest names the scheme (``region_scheme``) then loads,
+    and its households' districts are checked against ``new.districts``.
+
+    Raises
+    ------
+    ValueError
+        If the name is taken, or a district code is not 4 digits of one of its provinces.
+    """
+    if new.name in _REGISTRY:
+        raise ValueError(f"region scheme {new.name!r} is already registered; choose a new name")
+    bad = sorted(d for d in new.districts if not (1000 <= d <= 9999 and d // 100 in new.provinces))
+    if bad or any(d % 100 == 0 for d in new.districts):
+        raise ValueError(
+            f"region scheme {new.name!r}: district codes must be 4 digits PPDD with PP one of "
+            f"its provinces and DD not 00; got {bad[:5] or 'a code ending in 00'}"
+        )
+    _REGISTRY[new.name] = new
 
 
 def province_table(scheme_name: str = "BPS") -> dict[int, Province]:

@@ -8,7 +8,7 @@ through :func:`pmt.io.atomic.atomic_outputs`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,59 +20,50 @@ from .atomic import PathLike, _slow_write_pause, atomic_outputs
 if TYPE_CHECKING:
     from ..results import RankResult
 
-__all__ = ["output_kind", "read_households", "write_result", "write_table", "write_tables"]
-
-_READERS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".dta": "stata"}
+__all__ = [
+    "OUTPUT_KINDS",
+    "READERS",
+    "WRITERS",
+    "output_kind",
+    "read_households",
+    "write_result",
+    "write_table",
+    "write_tables",
+]
 
 _CSV_CHUNK = 100_000  # rows per to_csv call (one pause point each under PMT_TEST_SLOW_WRITE)
 
-
-def _kind(path: Path) -> str:
-    kind = _READERS.get(path.suffix.lower())
-    if kind is None:
-        raise ValueError(
-            f"{path}: unknown file type {path.suffix!r}; pmt reads and writes "
-            f"{sorted(_READERS)}. Fix: convert the file or rename its extension."
-        )
-    return kind
+#: A reader: (path, columns or None, id column or None) -> DataFrame.
+Reader = Callable[[Path, "list[str] | None", "str | None"], pd.DataFrame]
+#: A writer: (frame, path, provenance metadata or None) -> None; the path is a temporary file.
+Writer = Callable[[pd.DataFrame, Path, "dict[str, Any] | None"], None]
 
 
-def read_households(
-    path: str | Path, columns: list[str] | None = None, *, id_col: str | None = "hh_id"
-) -> pd.DataFrame:
-    """Read a household table from CSV, Parquet or Stata ``.dta``.
+def _read_csv(path: Path, columns: list[str] | None, id_col: str | None) -> pd.DataFrame:
+    # the id column as text: 000123 stays 000123, 16-digit numbers stay exact
+    dtype = {id_col: str} if id_col is not None else None
+    return pd.read_csv(path, usecols=columns, low_memory=False, dtype=dtype)
 
-    CSV columns are read with pandas' type inference, except the household id
-    column ``id_col``, which is read as text: ``000123`` stays ``000123`` and
-    16-digit numbers stay exact (an empty cell is a missing id). Text in a
-    numeric column stays text, so that validation can name the offending rows.
-    Parquet and Stata columns keep the types the file stores.
-    """
-    path = Path(path)
-    kind = _kind(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    if kind == "csv":
-        dtype = {id_col: str} if id_col is not None else None
-        return pd.read_csv(path, usecols=columns, low_memory=False, dtype=dtype)
-    if kind == "parquet":
-        return pd.read_parquet(path, columns=columns)
+
+def _read_parquet(path: Path, columns: list[str] | None, id_col: str | None) -> pd.DataFrame:
+    return pd.read_parquet(path, columns=columns)
+
+
+def _read_stata(path: Path, columns: list[str] | None, id_col: str | None) -> pd.DataFrame:
     return pd.read_stata(path, columns=columns, convert_categoricals=False)
 
 
-def _write_frame(
-    frame: pd.DataFrame, path: Path, kind: str, metadata: dict[str, Any] | None
-) -> None:
-    """Write ``frame`` to ``path`` as ``kind`` (not atomic: ``path`` is a temporary file)."""
-    if kind == "csv":
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            if len(frame) == 0:
-                frame.to_csv(f, index=False)
-            for start in range(0, len(frame), _CSV_CHUNK):
-                if start:
-                    _slow_write_pause()
-                frame.iloc[start : start + _CSV_CHUNK].to_csv(f, index=False, header=start == 0)
-        return
+def _write_csv(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | None) -> None:
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        if len(frame) == 0:
+            frame.to_csv(f, index=False)
+        for start in range(0, len(frame), _CSV_CHUNK):
+            if start:
+                _slow_write_pause()
+            frame.iloc[start : start + _CSV_CHUNK].to_csv(f, index=False, header=start == 0)
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -84,13 +75,57 @@ def _write_frame(
     pq.write_table(table, path)
 
 
+#: Household-table readers by file extension: an input format is one function and one
+#: line here (docs/contributing.md, "Adding an input format").
+READERS: dict[str, Reader] = {
+    ".csv": _read_csv,
+    ".parquet": _read_parquet,
+    ".pq": _read_parquet,
+    ".dta": _read_stata,
+}
+
+#: Result writers by kind, and the kind of each result extension.
+WRITERS: dict[str, Writer] = {"csv": _write_csv, "parquet": _write_parquet}
+OUTPUT_KINDS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+def read_households(
+    path: str | Path, columns: list[str] | None = None, *, id_col: str | None = "hh_id"
+) -> pd.DataFrame:
+    """Read a household table, by its extension (:data:`READERS`: CSV, Parquet, Stata ``.dta``).
+
+    CSV columns are read with pandas' type inference, except the household id
+    column ``id_col``, which is read as text: ``000123`` stays ``000123`` and
+    16-digit numbers stay exact (an empty cell is a missing id). Text in a
+    numeric column stays text, so that validation can name the offending rows.
+    Parquet and Stata columns keep the types the file stores.
+    """
+    path = Path(path)
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise ValueError(
+            f"{path}: unknown file type {path.suffix!r}; pmt reads "
+            f"{sorted(READERS)}. Fix: convert the file or rename its extension."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    return reader(path, columns, id_col)
+
+
+def _write_frame(
+    frame: pd.DataFrame, path: Path, kind: str, metadata: dict[str, Any] | None
+) -> None:
+    """Write ``frame`` to ``path`` as ``kind`` (not atomic: ``path`` is a temporary file)."""
+    WRITERS[kind](frame, path, metadata)
+
+
 def output_kind(path: PathLike, *, argument: str = "output") -> str:
     """``"csv"`` or ``"parquet"``, from the extension of a result path.
 
     Raises :class:`~pmt.errors.OutputPathError` (naming ``argument``) for any
     other extension.
     """
-    kind = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(Path(path).suffix.lower())
+    kind = OUTPUT_KINDS.get(Path(path).suffix.lower())
     if kind is None:
         raise OutputPathError(
             f"{argument} {path}: unknown result file type "

@@ -124,7 +124,8 @@ class Manifest(BaseModel):
     description: str
     #: True for synthetic or example weights (every set shipped with pmt).
     synthetic: bool
-    region_scheme: Literal["BPS", "Kemendagri"] = "BPS"
+    #: "BPS", "Kemendagri" or a scheme added with pmt.regions.register_scheme.
+    region_scheme: str = "BPS"
     region_vintage: str
     target: str = "log per-capita household consumption (Rp per person per month)"
     #: "national": every province of the scheme must have a model (else the set is
@@ -147,6 +148,12 @@ class Manifest(BaseModel):
     #: ``sha256:…`` over the manifest (without ``content_hash`` and ``file_hashes``)
     #: and every data file (see :func:`compute_hash`).
     content_hash: str | None = Field(default=None, pattern=_HASH)
+
+    @field_validator("region_scheme")
+    @classmethod
+    def _known_scheme(cls, name: str) -> str:
+        scheme(name)  # raises ValueError naming the registered schemes
+        return name
 
     @field_validator("file_hashes")
     @classmethod
