@@ -93,6 +93,7 @@ def make_households(
         if v.is_lookup:
             cols[v.name] = rng.choice(np.array(v.code_values, dtype=np.int64), n)
         elif v.kind == "continuous":
+            assert v.min is not None  # every numeric variable of the spec has bounds
             cols[v.name] = rng.uniform(v.min, 300.0, n)
         elif v.max_hh_size:
             cols[v.name] = rng.integers(0, size + 1)
@@ -113,6 +114,7 @@ def make_households(
         if v.is_lookup:
             col[big], col[small] = v.code_values[-1], v.code_values[0]
         elif v.max_hh_size:
+            assert v.max is not None
             col[big], col[small] = min(v.max, SPEC.max_household_size), 0
         else:
             col[big], col[small] = v.max, v.min

@@ -618,6 +618,7 @@ def _write(path: Path, rows: list[list[str]]) -> None:
 def copy_of(tmp_path):
     def copy(ws: pmt.WeightSet) -> Path:
         dest = tmp_path / ws.name
+        assert ws.path is not None  # a set loaded from disk
         shutil.copytree(ws.path, dest)
         return dest
 

@@ -6,6 +6,7 @@ one test start their subprocesses together, to keep the file fast.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import importlib
 import os
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -471,7 +473,8 @@ def test_unexpected_errors_are_one_line_too(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def broken(*args: object, **kwargs: object) -> int:
-        return {}["national"]  # type: ignore[no-any-return]
+        empty: dict[str, int] = {}
+        return empty["national"]
 
     monkeypatch.setattr(importlib.import_module(cli.COMMANDS["synth"]), "run", broken)
     monkeypatch.delenv("PMT_DEBUG", raising=False)
@@ -487,8 +490,9 @@ def test_unexpected_errors_are_one_line_too(
 def test_messages_name_the_options_not_the_keywords() -> None:
     parser = cli._parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
-    rank = cli.option_flags(sub.choices["rank"])
-    calibrate = cli.option_flags(sub.choices["calibrate"])
+    choices = cast("dict[str, argparse.ArgumentParser]", sub.choices)
+    rank = cli.option_flags(choices["rank"])
+    calibrate = cli.option_flags(choices["calibrate"])
     cases = [
         (
             rank,

@@ -20,6 +20,7 @@ import importlib
 import math
 import warnings
 from fractions import Fraction
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,12 @@ def _changes(hh: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray
     }
 
 
-def _rule(rng: np.random.Generator, n_classes: int) -> dict[str, float | int]:
+class _Rule(TypedDict, total=False):
+    max_desil: int
+    line: float
+
+
+def _rule(rng: np.random.Generator, n_classes: int) -> _Rule:
     if rng.random() < 0.5:
         return {"max_desil": int(rng.integers(1, n_classes + 1))}
     return {"line": float(np.round(rng.normal(0.0, 0.5), 2))}

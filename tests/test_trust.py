@@ -218,7 +218,7 @@ def test_ids_never_echoed_in_errors():
     among=st.data(),
 )
 @settings(max_examples=60, deadline=None)
-def test_duplicated_ids_matches_a_counting_reference(ids, among):
+def test_duplicated_ids_matches_a_counting_reference(ids: list[str], among: st.DataObject) -> None:
     mask = np.array(among.draw(st.lists(st.booleans(), min_size=len(ids), max_size=len(ids))))
     counts: dict[str, int] = {}
     for i, x in enumerate(ids):

@@ -269,6 +269,7 @@ def test_line_endings_do_not_change_the_hashes(folder: Path) -> None:
 def test_the_shipped_demo_set_verifies() -> None:
     demo = pmt.load_weights("demo", verify_hash=True)
     folder = demo.path
+    assert folder is not None  # loaded from disk
     # results and docs stamp this hash: adding file_hashes must not have changed it
     assert demo.content_hash.startswith("sha256:8bc1a8bbc312")
     assert demo.content_hash == demo.manifest.content_hash == reference_hash(folder)
@@ -560,16 +561,18 @@ def test_the_atomic_exchange_swaps_two_folders(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- 4. malformed bytes
 
 
-def _replace_line(path: Path, line: int, new: bytes) -> None:
+def _replace_line(path: Path, line: int, new: bytes) -> int:
+    """Replace line ``line`` of ``path``; the bytes written (``Path.write_bytes``)."""
     lines = path.read_bytes().split(b"\n")
     lines[line - 1] = new
-    path.write_bytes(b"\n".join(lines))
+    return path.write_bytes(b"\n".join(lines))
 
 
-def _insert_in_line(path: Path, line: int, data: bytes, at: int = 3) -> None:
+def _insert_in_line(path: Path, line: int, data: bytes, at: int = 3) -> int:
+    """Insert ``data`` into line ``line`` of ``path``; the bytes written (``Path.write_bytes``)."""
     lines = path.read_bytes().split(b"\n")
     lines[line - 1] = lines[line - 1][:at] + data + lines[line - 1][at:]
-    path.write_bytes(b"\n".join(lines))
+    return path.write_bytes(b"\n".join(lines))
 
 
 def _manifest_value(folder: Path, key: str, value: bytes) -> int:
