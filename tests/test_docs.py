@@ -176,8 +176,9 @@ def shell_commands(block: Block) -> list[tuple[int, str, str | None]]:
             if raw.startswith("$ "):
                 raw = raw[2:]
             else:  # output of the previous command
-                if out and out[-1][2] is not None:
-                    n, cmd, shown = out[-1]
+                shown = out[-1][2] if out else None
+                if shown is not None:
+                    n, cmd, _ = out[-1]
                     out[-1] = (n, cmd, shown + raw + "\n")
                 elif raw.strip():
                     raise AssertionError(f"{block.doc}:{line_no}: output before any command")
@@ -204,7 +205,8 @@ def run_python(block: Block, ns: dict[str, Any]) -> str:
         with contextlib.redirect_stdout(buf):
             exec(code, ns)
     except Exception as exc:  # reported below, from the example's own frames
-        error = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__.tb_next))
+        frames = exc.__traceback__.tb_next if exc.__traceback__ is not None else None
+        error = "".join(traceback.format_exception(type(exc), exc, frames))
     if error is not None:
         pytest.fail(f"{block.where}: the example raised\n{error}", pytrace=False)
     return buf.getvalue()
@@ -466,9 +468,12 @@ PMT_NAME = re.compile(r"`(pmt(?:\.[A-Za-z_]\w*)+)")
 
 
 def resolve(name: str) -> object:
-    """The object a dotted name in the docs means: attributes from ``pmt`` on, and where an
-    attribute is missing, the module of that name (``pmt.rank.rank_options`` is in the module
-    ``pmt.rank``, although ``pmt.rank`` is the function). Raises if neither exists."""
+    """The object a dotted name in the docs means (raises if there is none).
+
+    Attributes from ``pmt`` on, and where an attribute is missing, the module of that
+    name (``pmt.rank.rank_options`` is in the module ``pmt.rank``, although ``pmt.rank``
+    is the function).
+    """
     parts = name.split(".")
     obj: object = importlib.import_module(parts[0])
     for i, part in enumerate(parts[1:], 1):
@@ -485,7 +490,7 @@ def resolve(name: str) -> object:
 def paragraphs(text: str) -> list[tuple[int, str]]:
     """(first line number, text) of each blank-line separated paragraph."""
     out: list[tuple[int, str]] = []
-    start, lines = 1, []
+    start, lines = 1, list[str]()
     for k, line in enumerate([*text.splitlines(), ""], 1):
         if line.strip():
             if not lines:
@@ -498,8 +503,10 @@ def paragraphs(text: str) -> list[tuple[int, str]]:
 
 
 def test_every_cited_python_name_exists() -> None:
-    """A name must resolve without a DeprecationWarning, unless its paragraph says it is
-    deprecated (a note on the old module paths)."""
+    """A cited name resolves without a DeprecationWarning.
+
+    Unless its paragraph says it is deprecated (a note on the old module paths).
+    """
     missing = []
     for doc in DOCS:
         for k, para in paragraphs((ROOT / doc).read_text(encoding="utf-8")):
@@ -536,7 +543,7 @@ def test_the_citation_patterns_catch_what_they_should() -> None:
         "pmt.rank.rank_options",
         "pmt.rank",
     ]
-    assert resolve("pmt.rank.rank_options").__name__ == "rank_options"
+    assert getattr(resolve("pmt.rank.rank_options"), "__name__", None) == "rank_options"
     assert paragraphs("a\nb\n\n\nc\n") == [(1, "a\nb"), (5, "c")]
     with pytest.raises((ImportError, AttributeError)):
         resolve("pmt.rank.no_such_name")
