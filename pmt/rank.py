@@ -32,6 +32,9 @@ from .errors import (
 from .results import DesilResult, RankResult
 from .weights import WeightSet, load_weights
 
+if TYPE_CHECKING:  # the operations package builds on this module
+    from .operations.snapshot import Snapshot
+
 __all__ = [
     "DesilResult",
     "RankOptions",
@@ -461,7 +464,7 @@ def rank(
     households: Any,
     weights: WeightSet | str,
     *,
-    cutoffs: CutoffMode | Mapping[str, Any] = "registry",
+    cutoffs: CutoffMode | Mapping[str, Any] | Snapshot = "registry",
     n: int = 10,
     max_desil: int | None = None,
     line: float | None = None,
@@ -470,6 +473,8 @@ def rank(
     on_invalid: Literal["raise", "reject"] = "raise",
     id_col: str | None = "hh_id",
     region_scheme: str | None = None,
+    allow_other_weights: bool = False,
+    uncertainty: bool = False,
 ) -> RankResult:
     """Score households and assign national and provincial desil.
 
@@ -480,7 +485,7 @@ def rank(
         set's variables, matched by name.
     weights : WeightSet or str
         A loaded weight set, a shipped name (``"demo"``) or a folder.
-    cutoffs : {"registry", "reference"} or mapping
+    cutoffs : {"registry", "reference"}, mapping or Snapshot
         ``registry``: desil are population deciles of the input itself (a
         full-population registry; refused for fewer households than classes,
         and a :class:`~pmt.errors.SmallPopulationWarning` below 100 households
@@ -489,7 +494,10 @@ def rank(
         time). A mapping ``{"national": c, "PP": c, ...}`` of ``n - 1`` cutoffs
         per scope (such as ``RankResult.registry_cutoffs`` of an earlier
         ranking) gives the cutoffs explicitly; the result records
-        ``cutoff_mode="given"``. Rank and share below are always within the input.
+        ``cutoff_mode="given"``. A :class:`pmt.operations.Snapshot` (an
+        adopted ranking) gives its cutoffs and, unless ``max_desil`` or
+        ``line`` is given, its eligibility rule; it is refused for another
+        weight set or ``n``. Rank and share below are always within the input.
     n : int, default 10
         Number of classes.
     max_desil : int, optional
@@ -508,13 +516,30 @@ def rank(
     region_scheme : {"BPS", "Kemendagri"}, optional
         The scheme of the input's district codes; refused unless it is the weight
         set's (default: assume the weight set's).
+    allow_other_weights : bool, default False
+        With ``cutoffs=`` a :class:`pmt.operations.Snapshot`: place households
+        even though ``weights`` is not the weight set the snapshot was adopted
+        with (refused otherwise).
+    uncertainty : bool, default False
+        Add each household's probability of being eligible and of each desil
+        under its model's residual variance (``p_eligible``, ``p_desil``; see
+        :func:`pmt.operations.uncertainty.desil_probabilities`). Needs a weight
+        set that records residual variances.
 
     Returns
     -------
     RankResult
     """
+    given: Any = cutoffs
+    adopted = getattr(cutoffs, "rank_arguments", None)  # a pmt.operations.Snapshot
+    if adopted is not None:
+        ws = _weights(weights)
+        given, max_desil, line = adopted(
+            ws, n=n, max_desil=max_desil, line=line, allow_other_weights=allow_other_weights
+        )
+        weights = ws
     options = rank_options(
-        cutoffs=cutoffs,
+        cutoffs=given,
         n=n,
         max_desil=max_desil,
         line=line,
@@ -532,7 +557,12 @@ def rank(
         id_col=id_col,
         region_scheme=region_scheme,
     )
-    return rank_encoded(enc, ws, options)
+    result = rank_encoded(enc, ws, options)
+    if uncertainty:
+        from .operations.uncertainty import with_uncertainty
+
+        result = with_uncertainty(result, ws, options)
+    return result
 
 
 def rank_options(
@@ -748,25 +778,8 @@ def rank_scored(
     lut = np.zeros(100, dtype=np.uint8)
     lut[provinces] = np.arange(provinces.size, dtype=np.uint8)
     group = lut[scored.province]
-    prov_cut = nat_cut = None
-    if options.cutoffs == "reference":
-        if not ws.cutoffs:
-            raise WeightSetError(
-                f"cutoffs='reference' but weight set {ws.id} has no reference cutoffs. Fix: use "
-                "cutoffs='registry', or a weight set with a cutoffs.csv."
-            )
-        if ws.cutoff_classes != n:
-            raise ArgumentError(
-                f"n={n} but the reference cutoffs of {ws.id} are for "
-                f"n={ws.cutoff_classes} classes. Fix: pass "
-                f"n={ws.cutoff_classes} or use cutoffs='registry'.",
-                argument="n",
-            )
-        prov_cut, nat_cut = _cutoff_table(ws.cutoffs, provinces, n, ws)
-    elif options.cutoffs == "given":
-        assert options.table is not None  # rank_options guarantees it
-        prov_cut, nat_cut = _cutoff_table(options.table, provinces, n, None)
-    elif welfare.size:
+    prov_cut, nat_cut = mode_cutoffs(options, ws, provinces)
+    if options.cutoffs == "registry" and welfare.size:
         _check_registry_size(welfare.size, counts, n)
     r = _rank_scopes(
         welfare,
@@ -823,6 +836,36 @@ def rank_scored(
         max_desil=options.max_desil,
         line=options.line,
     )
+
+
+def mode_cutoffs(
+    options: RankOptions, ws: WeightSet, provinces: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(provincial (G, n-1), national (1, n-1)) cutoffs of the reference or given mode.
+
+    For the provinces ``provinces`` (2-digit codes, ascending); ``(None, None)``
+    in registry mode. The one check of a mode's cutoff table: the in-memory path
+    and the Dask path (:mod:`pmt.dask`) both call it.
+    """
+    n = options.n
+    if options.cutoffs == "reference":
+        if not ws.cutoffs:
+            raise WeightSetError(
+                f"cutoffs='reference' but weight set {ws.id} has no reference cutoffs. Fix: use "
+                "cutoffs='registry', or a weight set with a cutoffs.csv."
+            )
+        if ws.cutoff_classes != n:
+            raise ArgumentError(
+                f"n={n} but the reference cutoffs of {ws.id} are for "
+                f"n={ws.cutoff_classes} classes. Fix: pass "
+                f"n={ws.cutoff_classes} or use cutoffs='registry'.",
+                argument="n",
+            )
+        return _cutoff_table(ws.cutoffs, provinces, n, ws)
+    if options.cutoffs == "given":
+        assert options.table is not None  # rank_options guarantees it
+        return _cutoff_table(options.table, provinces, n, None)
+    return None, None
 
 
 def _check_registry_size(size: int, counts: np.ndarray, n: int) -> None:
