@@ -17,10 +17,12 @@ __all__ = [
     "CalibrationWarning",
     "CollinearityError",
     "ColumnTypeError",
+    "ConsumptionUnitWarning",
     "DuplicateColumnError",
     "DuplicateIdError",
     "EmptyInputError",
     "EvaluationError",
+    "FoldError",
     "HouseholdSizeError",
     "InputError",
     "InvalidCodeError",
@@ -213,6 +215,30 @@ class SmallSampleError(CalibrationError):
 
 class CalibrationWarning(UserWarning):
     """Something the caller should know about a calibration that still succeeded."""
+
+
+class ConsumptionUnitWarning(CalibrationWarning):
+    """Survey consumption implausible for rupiah per person per month (a unit mistake?)."""
+
+
+class FoldError(CalibrationError):
+    """An estimator failed on one fold of a cross-validation (``errors="raise"``).
+
+    Attributes
+    ----------
+    estimator : str
+        The label of the estimator that failed.
+    fold : object
+        The fold's label.
+    error : BaseException
+        The original error (also the ``__cause__``).
+    """
+
+    def __init__(self, message: str, *, estimator: str, fold: object, error: BaseException) -> None:
+        super().__init__(message)
+        self.estimator = estimator
+        self.fold = fold
+        self.error = error
 
 
 def format_examples(

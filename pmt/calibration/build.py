@@ -38,7 +38,7 @@ def calibrate(
     *,
     poverty_lines: Any = None,
     consumption: str = "consumption",
-    weight: str = "weight",
+    weight: str | None = "weight",
     psu: str = "psu",
     strata: str | None = "strata",
     id_col: str | None = "hh_id",
@@ -86,9 +86,13 @@ def calibrate(
         ``poverty_line`` and ``region_key``, or ``province_code`` /
         ``district_code`` (optionally with ``urban``). Welfare is then
         ``log(consumption / line)``; without lines the raw prediction.
-    consumption, weight, psu, strata, id_col : str
-        Survey column names: per-capita consumption (> 0), survey weight
-        (> 0), primary sampling unit, stratum (None: district x urban), id.
+    consumption, weight, psu, strata, id_col : str or None
+        Survey column names: per-capita consumption (Rp per person per month,
+        > 0), survey weight (> 0; None: an unweighted survey, every household
+        weighs its ``hh_size`` people), primary sampling unit, stratum (None: a
+        survey without strata, district x urban is used), id (None: no ids).
+        A missing column is a :class:`~pmt.errors.MissingColumnError` naming
+        the argument that fixes it.
     region_scheme : {"BPS", "Kemendagri"}
         The scheme of the survey's district codes.
     estimator : str, default "wls"
@@ -169,6 +173,10 @@ def calibrate(
     pmt.errors.CalibrationWarning
         Codes never observed in the survey (their coefficient is 0, the
         reference's).
+    pmt.errors.ConsumptionUnitWarning
+        The median consumption is outside
+        :data:`pmt.calibration.data.CONSUMPTION_RANGE` (50,000 to 50,000,000
+        Rp per person per month): a unit mistake, such as thousand rupiah.
     """
     opts = options_from(
         {
@@ -227,6 +235,7 @@ def calibrate(
         "people": float(data.pw.sum()),
         "columns": data.names,
         "data_hash": data.data_hash,
+        "data_fingerprint": data.fingerprint,
     }
     models = models_table(data, fit, rows)
     prov: dict[str, Any] = {
@@ -256,7 +265,8 @@ def calibrate(
             "fixed_effects": fit.selection.attrs["fixed_effects"],
         },
         "left_out_terms": [[t, r] for t, r in zip(dropped["term"], dropped["reason"], strict=True)],
-        "reference_cutoffs": f"survey population, person-weighted (hh_size x {weight}), "
+        "reference_cutoffs": f"survey population, person-weighted (hh_size x "
+        f"{weight or 'no survey weight'}), "
         f"n={opts.n_classes}, national and per province",
         "models": {
             "columns": [
@@ -319,6 +329,12 @@ def calibrate(
         options=opts,
         survey=info,
         method=ESTIMATORS[opts.estimator].describe(opts),
+        provenance={
+            "seed": opts.seed,
+            "pmt_version": __version__,
+            "data_fingerprint": data.fingerprint,
+            "data_hash": data.data_hash,
+        },
     )
 
 

@@ -9,6 +9,7 @@ scored with it through pmt's one scorer; the targeting metrics come from
 from __future__ import annotations
 
 import datetime as _dt
+import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
@@ -16,7 +17,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import CalibrationWarning
+from .. import errors as E
+from .._version import __version__
+from ..errors import ArgumentError, CalibrationWarning, FoldError
 from ..rank import score_encoded
 from ..spec import VariableSpec
 from ..weights import Manifest, WeightSet
@@ -27,7 +30,7 @@ from .options import options_from
 from .results import CrossValidation
 from .scoring import encode_for, log_consumption, r2, rmse
 
-__all__ = ["QUOTA_METRICS", "cross_validate"]
+__all__ = ["QUOTA_METRICS", "cross_validate", "fold_assignment"]
 
 #: Columns of the comparison table per quota -> metric of :func:`pmt.evaluation.evaluate`.
 QUOTA_METRICS = {
@@ -45,12 +48,13 @@ def cross_validate(
     spec: VariableSpec | None = None,
     *,
     estimators: Mapping[str, Mapping[str, Any]] | None = None,
-    folds: int = 5,
+    folds: int | str | Sequence[Any] | np.ndarray | pd.Series = 5,
+    errors: Literal["raise", "skip"] = "raise",
     quotas: Iterable[float] = (0.2, 0.4),
     seed: int = 0,
     poverty_lines: Any = None,
     consumption: str = "consumption",
-    weight: str = "weight",
+    weight: str | None = "weight",
     psu: str = "psu",
     strata: str | None = "strata",
     id_col: str | None = "hh_id",
@@ -91,8 +95,18 @@ def cross_validate(
         Label -> calibration options (e.g. ``{"WLS": {}, "QR 0.3": {"estimator":
         "quantile", "tau": 0.3}}``), each on top of the options below. Default:
         one estimator, labelled ``"estimator"``, with the options below.
-    folds : int, default 5
-        Number of PSU folds.
+    folds : int, str or array-like, default 5
+        The folds: a number of folds (PSUs dealt whole into that many folds,
+        at random within each stratum, by ``seed``); the name of a survey
+        column holding each household's fold; or an array of fold labels, one
+        per survey row in survey order (an external study's folds). At least
+        2 folds, none empty (:func:`fold_assignment`).
+    errors : {"raise", "skip"}, default "raise"
+        What a failing fit does: ``"raise"`` a :class:`~pmt.errors.FoldError`
+        naming the estimator and the fold (the original error is its cause);
+        ``"skip"`` carry on — the failure is recorded in
+        :attr:`~pmt.calibration.CrossValidation.failures` and the estimator's
+        metrics are NaN (``failed_folds`` counts them).
     quotas : iterable of float, default (0.2, 0.4)
         Targeting quotas ``H`` (poorest shares of people).
     seed : int, default 0
@@ -109,6 +123,12 @@ def cross_validate(
     """
     from ..evaluation import evaluate
 
+    if errors not in ("raise", "skip"):
+        raise ArgumentError(
+            f"errors={errors!r}: must be 'raise' or 'skip'. Fix: pass errors='skip' to carry "
+            "on past a failing estimator.",
+            argument="errors",
+        )
     quotas = tuple(float(q) for q in quotas)
     common = {
         "seed": seed,
@@ -143,12 +163,15 @@ def cross_validate(
     specs = {"estimator": {}} if estimators is None else dict(estimators)
     opts_of = {label: options_from({**common, **dict(kw)}) for label, kw in specs.items()}
     rows = np.arange(data.n)
-    fold = psu_folds(data, rows, folds, seed)
+    fold, fold_labels = fold_assignment(folds, data, seed)
+    n_folds = len(fold_labels)
     true = data.welfare
     pred = {label: np.full(data.n, np.nan) for label in specs}
     logc = {label: np.full(data.n, np.nan) for label in specs}  # predicted log consumption
     in_r2: dict[str, list[float]] = {label: [] for label in specs}
-    fold_ws: dict[str, list[WeightSet]] = {label: [] for label in specs}
+    fold_ws: dict[str, list[WeightSet | None]] = {label: [] for label in specs}
+    seconds = {label: np.full((n_folds, 2), np.nan) for label in specs}  # fit, score
+    failed: list[dict[str, Any]] = []
     manifest = Manifest(
         name="cv-fold",
         version="0",
@@ -162,53 +185,99 @@ def cross_validate(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)
         for label, opts in opts_of.items():
-            for k in range(folds):
+            for k in range(n_folds):
                 train, test = rows[fold != k], rows[fold == k]
-                fit = fit_survey(data, train, opts, keep_results=False, with_se=False)
-                ws = assemble(data, fit, opts, manifest, with_cutoffs=False)
-                enc = encode_for(data, ws)
-                pred[label][test] = score_encoded(enc, ws)[test]  # what pmt.score gives
-                hat = log_consumption(enc, ws)
+                try:
+                    start = time.perf_counter()
+                    fit = fit_survey(data, train, opts, keep_results=False, with_se=False)
+                    ws = assemble(data, fit, opts, manifest, with_cutoffs=False)
+                    fitted = time.perf_counter()
+                    enc = encode_for(data, ws)
+                    score = score_encoded(enc, ws)  # what pmt.score gives
+                    hat = log_consumption(enc, ws)
+                    scored = time.perf_counter()
+                except Exception as exc:
+                    if errors == "raise":
+                        raise FoldError(
+                            f"cross_validate: estimator {label!r} failed on fold "
+                            f"{fold_labels[k]!r} (fitted on the other folds): "
+                            f"{type(exc).__name__}: {exc} Fix: correct that estimator's "
+                            "options or the data the error names, or pass errors='skip' to "
+                            "compare the other estimators and record this failure.",
+                            estimator=label,
+                            fold=fold_labels[k],
+                            error=exc,
+                        ) from exc
+                    failed.append(
+                        {
+                            "estimator": label,
+                            "fold": fold_labels[k],
+                            "error": type(exc).__name__,
+                            "message": str(exc),
+                        }
+                    )
+                    in_r2[label].append(np.nan)
+                    fold_ws[label].append(None)
+                    continue
+                pred[label][test] = score[test]
                 logc[label][test] = hat[test]
                 in_r2[label].append(r2(data.y[train], hat[train], data.pw[train]))
                 fold_ws[label].append(ws)
+                seconds[label][k] = (fitted - start, scored - fitted)
     recs, fold_recs = [], []
     evaluations = {}
+    failures = pd.DataFrame(failed, columns=["estimator", "fold", "error", "message"])
     for label in specs:
         p = pred[label]
-        ev = evaluate(true, p, weight=data.pw, quotas=quotas)
-        evaluations[label] = ev
-        rec = _metrics(data, logc[label], ev, quotas)
-        for k in range(folds):
+        n_failed = int(np.isnan(np.asarray(in_r2[label])).sum())
+        if n_failed:
+            rec = dict.fromkeys(_metric_names(quotas), np.nan)
+        else:
+            ev = evaluate(true, p, weight=data.pw, quotas=quotas)
+            evaluations[label] = ev
+            rec = _metrics(data, logc[label], ev, quotas)
+        for k in range(n_folds):
+            if fold_ws[label][k] is None:
+                continue
             sel = fold == k
             evk = evaluate(true[sel], p[sel], weight=data.pw[sel], quotas=quotas)
             fold_recs.append(
                 {
                     "estimator": label,
-                    "fold": k,
+                    "fold": fold_labels[k],
                     **_metrics(data, logc[label], evk, quotas, sel),
                     "in_sample_r2": in_r2[label][k],
+                    "fit_seconds": seconds[label][k, 0],
+                    "score_seconds": seconds[label][k, 1],
                 }
             )
-        rec["in_sample_r2"] = float(np.mean(in_r2[label]))
+        rec["in_sample_r2"] = float(np.mean(in_r2[label])) if not n_failed else np.nan
+        rec["failed_folds"] = n_failed
+        rec["fit_seconds"] = float(np.nansum(seconds[label][:, 0]))
+        rec["score_seconds"] = float(np.nansum(seconds[label][:, 1]))
         recs.append({"estimator": label, **rec})
-    folds_frame = pd.DataFrame(fold_recs)
+    fold_columns = [
+        "estimator",
+        "fold",
+        *_metric_names(quotas),
+        "in_sample_r2",
+        "fit_seconds",
+        "score_seconds",
+    ]
+    folds_frame = pd.DataFrame(fold_recs, columns=fold_columns)
     table = pd.DataFrame(recs).set_index("estimator")
     for q in quotas:
-        table[f"ee_fold_sd_{q:g}"] = (
-            folds_frame.groupby("estimator", sort=False)[f"exclusion_error_{q:g}"]
-            .std()
-            .reindex(table.index)
-        )
+        sd = folds_frame.groupby("estimator", sort=False)[f"exclusion_error_{q:g}"].std()
+        table[f"ee_fold_sd_{q:g}"] = sd.reindex(table.index).where(table["failed_folds"] == 0)
     order = (
         ["r2", "rmse", "spearman"]
         + [f"{m}_{q:g}" for q in quotas for m in (*QUOTA_METRICS, "ee_fold_sd")]
-        + ["in_sample_r2"]
+        + ["in_sample_r2", "fit_seconds", "score_seconds", "failed_folds"]
     )
     table = table[order]
     predictions = pd.DataFrame(
         {
-            "fold": fold,
+            "fold": pd.Series(fold_labels).to_numpy()[fold],
             "true_welfare": true,
             "person_weight": data.pw,
             **{f"pred_{label}": pred[label] for label in specs},
@@ -216,10 +285,20 @@ def cross_validate(
         index=data.enc.index,
     )
     settings = {
-        "folds": folds,
+        "folds": n_folds,
+        "fold_labels": list(fold_labels),
+        "fold_source": folds if isinstance(folds, str) else _fold_source(folds),
+        "errors": errors,
         "quotas": quotas,
         "seed": seed,
         "options": {label: o.record() for label, o in opts_of.items()},
+    }
+    provenance = {
+        "seed": seed,
+        "pmt_version": __version__,
+        "data_fingerprint": data.fingerprint,
+        "data_hash": data.data_hash,
+        "columns": dict(data.names),
     }
     return CrossValidation(
         table,
@@ -228,7 +307,125 @@ def cross_validate(
         evaluations,
         settings,
         {label: tuple(v) for label, v in fold_ws.items()},
+        failures=failures,
+        provenance=provenance,
     )
+
+
+def _fold_source(folds: Any) -> str:
+    """How the folds were given, for the settings."""
+    if isinstance(folds, (int, np.integer)):
+        return f"{int(folds)} PSU folds dealt by the seed"
+    return "an assignment array"
+
+
+def fold_assignment(folds: Any, data: SurveyData, seed: int) -> tuple[np.ndarray, tuple[Any, ...]]:
+    """Each household's fold position ``0..K-1`` and the folds' labels.
+
+    ``folds`` is a number of folds (whole PSUs dealt at random within each
+    stratum by :func:`~pmt.calibration.data.psu_folds`; labels ``0..K-1``), the
+    name of a survey column, or an array of labels, one per survey row. Rules:
+    one label per household, none missing, at least 2 folds, none empty
+    (a categorical's unused category is an empty fold).
+
+    Raises
+    ------
+    TypeError
+        ``folds`` is neither a whole number, a column name nor a 1-d array.
+    pmt.errors.ArgumentError, pmt.errors.MissingColumnError, pmt.errors.MissingValueError
+        The folds break a rule (the message names it and the fix).
+    """
+    n = data.n
+    if isinstance(folds, (bool, np.bool_)) or isinstance(folds, (float, np.floating)):
+        raise TypeError(
+            f"folds={folds!r}: a number of folds must be a whole number (int); or pass a "
+            "column name or an array of fold labels"
+        )
+    if isinstance(folds, (int, np.integer)):
+        k = int(folds)
+        if k < 2:
+            raise ArgumentError(
+                f"folds={k}: cross-validation needs at least 2 folds. Fix: pass folds=5 "
+                "(the default) or another whole number >= 2.",
+                argument="folds",
+            )
+        fold = psu_folds(data, np.arange(n), k, seed)
+        sizes = np.bincount(fold, minlength=k)
+        empty = np.flatnonzero(sizes == 0).tolist()
+        if empty:
+            raise ArgumentError(
+                f"folds={k}: dealing the PSUs stratum by stratum left folds {empty} empty "
+                f"(the survey has {np.unique(data.psu).size} PSUs). Fix: use fewer folds.",
+                argument="folds",
+            )
+        return fold, tuple(range(k))
+    if isinstance(folds, str):
+        if folds not in data.frame.columns:
+            raise E.MissingColumnError(
+                f"folds={folds!r}: the survey has no such column (rule: a string names the "
+                "column holding each household's fold). Fix: pass folds= an existing column, "
+                "an array of fold labels (one per row) or a number of folds.",
+                column=folds,
+            )
+        values = data.frame[folds]
+        what = f"column {folds!r}"
+    else:
+        if isinstance(folds, pd.Series):
+            values = folds.reset_index(drop=True)
+        else:
+            try:
+                arr = np.asarray(folds)
+            except Exception as exc:  # pragma: no cover - numpy accepts nearly anything
+                raise TypeError(f"folds: cannot read {type(folds).__name__} as an array") from exc
+            if arr.ndim != 1:
+                raise TypeError(
+                    f"folds: an assignment must be a 1-d array of fold labels, one per "
+                    f"household; got a {arr.ndim}-d {type(folds).__name__}"
+                )
+            values = pd.Series(arr)
+        what = "folds"
+        if len(values) != n:
+            raise ArgumentError(
+                f"folds: {len(values):,} fold labels for {n:,} households (rule: one label "
+                "per survey row, in survey order). Fix: pass an array as long as the survey, "
+                "or the name of a survey column.",
+                argument="folds",
+            )
+    missing = values.isna().to_numpy()
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise E.MissingValueError(
+            f"{what}: every household needs a fold (rule: no missing label); {rows.size:,} "
+            f"of {n:,} rows have none, e.g. {E.format_examples(rows[:5].tolist())}. Fix: "
+            "assign those households to a fold.",
+            column=what,
+            rows=rows[:5].tolist(),
+        )
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        counts = values.value_counts(sort=False)
+        empty = [c for c, m in counts.items() if m == 0]
+        if empty:
+            raise ArgumentError(
+                f"{what}: folds {empty[:10]} have no households (rule: every fold non-empty; "
+                "unused categories count as folds). Fix: drop them with "
+                ".cat.remove_unused_categories().",
+                argument="folds",
+            )
+        values = values.astype(object)
+    codes, labels = pd.factorize(values, sort=True)
+    if labels.size < 2:
+        raise ArgumentError(
+            f"{what}: {labels.size} fold (rule: at least 2 folds; cross-validation fits on "
+            "the others). Fix: assign the households to two folds or more.",
+            argument="folds",
+        )
+    out = tuple(x.item() if hasattr(x, "item") else x for x in labels.tolist())
+    return codes.astype(np.int64), out
+
+
+def _metric_names(quotas: Sequence[float]) -> list[str]:
+    """The metric columns of :func:`_metrics`, in its order."""
+    return ["r2", "rmse", "spearman"] + [f"{m}_{q:g}" for q in quotas for m in QUOTA_METRICS]
 
 
 def _metrics(

@@ -28,9 +28,24 @@ from ..spec import VariableSpec, default_spec
 from ..weights import Manifest, WeightSet
 from .tree import level_codes
 
-__all__ = ["Scheme", "SurveyData", "design", "draft", "prepare", "psu_folds", "read_poverty_lines"]
+__all__ = [
+    "CONSUMPTION_RANGE",
+    "Scheme",
+    "SurveyData",
+    "design",
+    "draft",
+    "fingerprint",
+    "prepare",
+    "psu_folds",
+    "read_poverty_lines",
+]
 
 Scheme = Literal["BPS", "Kemendagri"]
+
+#: Plausible median of per-capita consumption, Rp per person per month: a survey
+#: whose median lies outside gets a :class:`~pmt.errors.ConsumptionUnitWarning`
+#: (thousand rupiah, household totals or yearly sums are the usual mistakes).
+CONSUMPTION_RANGE = (50_000.0, 50_000_000.0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +69,7 @@ class SurveyData:
     spec: VariableSpec
     scheme: Scheme
     names: dict[str, str]  # survey column names used
+    fingerprint: str = ""  # hash of the survey columns used (:func:`fingerprint`)
 
     @property
     def n(self) -> int:
@@ -159,6 +175,82 @@ def read_poverty_lines(lines: Any, scheme: str) -> dict[str, float]:
     return out
 
 
+def fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
+    """``sha256:…`` of the survey columns used: their names, values and row order.
+
+    Each column is hashed by :func:`pandas.util.hash_pandas_object` (values and
+    dtype, not the index), so the same table read again gives the same
+    fingerprint, and any changed value, renamed column or reordered row another.
+    """
+    h = hashlib.sha256(f"rows={len(frame)}".encode())
+    for name in dict.fromkeys(columns):
+        h.update(b"\0" + str(name).encode() + b"\0")
+        h.update(pd.util.hash_pandas_object(frame[name], index=False).to_numpy().tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def _check_columns(
+    frame: pd.DataFrame,
+    spec: VariableSpec,
+    names: Mapping[str, str | None],
+) -> list[str]:
+    """The survey columns used, in order; a missing one is an error naming its argument."""
+    from ..encode import required_columns
+
+    why = {
+        "consumption": "per-capita consumption, Rp per person per month; pass "
+        "consumption='<your column>'",
+        "weight": "the survey weight; pass weight=None for a survey without weights (each "
+        "household then counts as its hh_size people), or weight='<your column>'",
+        "psu": "the primary sampling unit (census block, village); pass psu='<your column>' "
+        "(a survey without clusters: psu= the id column, each household its own PSU)",
+        "strata": "the sampling stratum; pass strata=None for a survey without strata "
+        "(district x urban is used), or strata='<your column>'",
+        "id_col": "the household id; pass id_col=None for a survey without ids, or "
+        "id_col='<your column>'",
+    }
+    problems = [
+        f"no column {col!r} ({why[arg]})"
+        for arg, col in names.items()
+        if col is not None and col not in frame.columns
+    ]
+    household = required_columns(spec.variables, None, None)
+    absent = [c for c in household if c not in frame.columns]
+    if absent:
+        problems.append(
+            f"no columns {absent[:10]}{' ...' if len(absent) > 10 else ''} (the household "
+            "columns district_code, urban, hh_size and the spec's variables, by name; rename "
+            "the survey's columns, e.g. survey.rename(columns={'<yours>': '<spec name>'}), or "
+            "pass spec= a VariableSpec that names the survey's own variables)"
+        )
+    if problems:
+        first = next((c for c in names.values() if c is not None and c not in frame.columns), None)
+        raise E.MissingColumnError(
+            "survey: " + "; ".join(problems) + ". Fix: as said for each column.",
+            column=first if first is not None else absent[0],
+        )
+    used = [c for c in names.values() if c is not None]
+    return [*used, *household]
+
+
+def _check_unit(values: np.ndarray, name: str) -> None:
+    """Warn when the median consumption is implausible for Rp per person per month."""
+    import warnings
+
+    median = float(np.median(values))
+    low, high = CONSUMPTION_RANGE
+    if not low <= median <= high:
+        warnings.warn(
+            f"column {name!r}: the median per-capita consumption is {median:,.6g}, outside "
+            f"{low:,.0f} to {high:,.0f}, the plausible range for rupiah per person per month "
+            "(the unit pmt expects). Thousand rupiah, household totals or yearly sums? Fix: "
+            "convert the column to Rp per person per month (e.g. x 1000 for thousand rupiah) "
+            "before calibrating; poverty lines must be in the same unit.",
+            E.ConsumptionUnitWarning,
+            stacklevel=4,
+        )
+
+
 def _require_frame(survey: Any) -> pd.DataFrame:
     if not isinstance(survey, pd.DataFrame):
         raise TypeError(
@@ -231,7 +323,7 @@ def prepare(
     *,
     poverty_lines: Any,
     consumption: str,
-    weight: str,
+    weight: str | None,
     psu: str,
     strata: str | None,
     id_col: str | None,
@@ -242,15 +334,17 @@ def prepare(
     spec = default_spec() if spec is None else spec
     if not isinstance(spec, VariableSpec):
         raise TypeError(f"spec must be a pmt.VariableSpec or None; got {type(spec).__name__}")
-    own = [c for c in (consumption, psu, strata) if c is not None]
-    missing = [c for c in own if c not in frame.columns]
-    if missing:
-        raise E.MissingColumnError(
-            f"missing survey columns {missing} (rule: a survey needs per-capita consumption, "
-            "a PSU and optionally strata, beside the household columns). Fix: rename the "
-            "columns or pass consumption=, psu=, strata= with their names.",
-            column=missing[0],
-        )
+    used = _check_columns(
+        frame,
+        spec,
+        {
+            "consumption": consumption,
+            "weight": weight,
+            "psu": psu,
+            "strata": strata,
+            "id_col": id_col,
+        },
+    )
     lines = read_poverty_lines(poverty_lines, scheme)
     try:
         zero = draft(spec, lines, scheme)
@@ -261,7 +355,9 @@ def prepare(
             f"Details: {exc.problems[:3]}"
         ) from exc
     enc = encode(frame, zero, weight=weight, weighting="person", id_col=id_col)
-    y = np.log(_survey_column(frame, consumption, "per-capita consumption"))
+    consumption_values = _survey_column(frame, consumption, "per-capita consumption")
+    _check_unit(consumption_values, consumption)
+    y = np.log(consumption_values)
     psu_codes = _codes(frame, psu, "PSU (primary sampling unit)")
     district = enc.cell_district[enc.cell].astype(np.int64)
     urban = enc.cell_urban[enc.cell].astype(np.int64)
@@ -286,11 +382,12 @@ def prepare(
         scheme=scheme,
         names={
             "consumption": consumption,
-            "weight": weight,
+            "weight": weight or "(none: unweighted)",
             "psu": psu,
             "strata": strata or "(district x urban)",
             "id": id_col or "(none)",
         },
+        fingerprint=fingerprint(frame, used),
     )
 
 

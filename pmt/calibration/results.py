@@ -60,6 +60,11 @@ class Calibration:
         Households, PSUs, strata, column names and a hash of the data.
     method : str
         The estimator in words (its ``describe``), as :meth:`report` shows it.
+    provenance : dict
+        What makes the result reproducible: ``seed``, ``pmt_version``,
+        ``data_fingerprint`` (a hash of the survey columns used, as read:
+        :func:`pmt.calibration.data.fingerprint`) and ``data_hash`` (of the
+        arrays fitted on); also in the weight set's provenance.
     """
 
     weights: WeightSet
@@ -73,6 +78,7 @@ class Calibration:
     options: Options
     survey: dict[str, Any]
     method: str = ""
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def national(self) -> Any:
@@ -191,14 +197,19 @@ class CrossValidation:
         who are not poor), ``inclusion_error_nonpoor_H`` (share of the
         non-poor targeted, Alatas et al. 2012), ``targeting_differential_H``,
         ``cgh_H``, ``auc_H`` and ``ee_fold_sd_H`` (spread of the exclusion error
-        across folds); and ``in_sample_r2`` (mean over the training parts).
+        across folds); ``in_sample_r2`` (mean over the training parts);
+        ``fit_seconds`` and ``score_seconds`` (wall-clock time of fitting and of
+        scoring, summed over the folds); ``failed_folds`` (folds where the
+        estimator failed under ``errors="skip"``: its metrics are then NaN).
         Under a quota the targeted share equals the poor share, so
         ``inclusion_error_H`` equals ``exclusion_error_H`` (see ``docs/evaluation.md``).
         Metrics are person-weighted (``hh_size x survey weight``); the poor
         are the poorest ``H`` of people by observed welfare, the targeted the
         poorest ``H`` by predicted welfare (:func:`pmt.evaluate`'s quota rule).
     folds : pandas.DataFrame
-        The same metrics per estimator and fold, with each fold's ``in_sample_r2``.
+        The same metrics per estimator and fold (``fold``: the fold's label), with
+        each fold's ``in_sample_r2``, ``fit_seconds`` and ``score_seconds``; a
+        failed fold has no row.
     predictions : pandas.DataFrame
         One row per household (survey order): ``fold``, ``true_welfare``,
         ``person_weight`` and one predicted-welfare column per estimator
@@ -208,12 +219,21 @@ class CrossValidation:
         The full targeting evaluation of each estimator's pooled out-of-fold
         predictions.
     settings : dict
-        ``folds``, ``quotas``, ``seed`` and each estimator's options (as recorded
-        in a weight set's provenance).
+        ``folds`` (their number), ``fold_labels``, ``fold_source``, ``errors``,
+        ``quotas``, ``seed`` and each estimator's options (as recorded in a
+        weight set's provenance).
     fold_weights : dict of str to tuple of WeightSet
         Per estimator, the weight set fitted on each fold's training part
-        (without reference cutoffs): ``pmt.score(survey, fold_weights[label][k])``
+        (without reference cutoffs), in the order of ``settings["fold_labels"]``
+        (None for a failed fold): ``pmt.score(survey, fold_weights[label][k])``
         reproduces the predictions of fold ``k``.
+    failures : pandas.DataFrame
+        One row per failed fit under ``errors="skip"``: ``estimator``, ``fold``,
+        ``error`` (the exception's type) and ``message``; empty if none failed.
+    provenance : dict
+        ``seed``, ``pmt_version``, ``data_fingerprint`` (hash of the survey
+        columns used), ``data_hash`` (of the arrays fitted on) and the survey
+        ``columns`` used.
     """
 
     table: pd.DataFrame
@@ -221,7 +241,11 @@ class CrossValidation:
     predictions: pd.DataFrame
     evaluations: dict[str, Any]
     settings: dict[str, Any]
-    fold_weights: dict[str, tuple[WeightSet, ...]] = field(default_factory=dict)
+    fold_weights: dict[str, tuple[WeightSet | None, ...]] = field(default_factory=dict)
+    failures: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["estimator", "fold", "error", "message"])
+    )
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """The comparison table, one row per estimator (a copy of :attr:`table`)."""

@@ -1,0 +1,271 @@
+"""Reproducible calibration studies: folds, failures, timings, provenance, survey checks.
+
+Small synthetic surveys (:func:`pmt.synth.survey`) with fixed pooling strengths
+keep every test quick; the computations compared against are written out here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pmt
+import pmt.calibration as C
+from pmt import errors as E
+from pmt.calibration.cv import fold_assignment
+from pmt.calibration.data import CONSUMPTION_RANGE, prepare
+
+#: Fixed pooling strengths: these tests are not about choosing them.
+FIXED = {lvl: (3000.0, 100.0) for lvl in C.LEVEL_ORDER}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """2,000 households in two provinces, with the truth's poverty lines."""
+    return pmt.synth.survey(2_000, seed=2, provinces=(33, 51), return_truth=True)
+
+
+def _kw(truth, **kw):
+    return {
+        "poverty_lines": truth.poverty_lines,
+        "on_collinear": "drop",
+        "lambdas": FIXED,
+        **kw,
+    }
+
+
+def _quiet(fn, *args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", C.CalibrationWarning)
+        return fn(*args, **kw)
+
+
+def _prepared(s, truth):
+    return _quiet(
+        prepare,
+        s,
+        None,
+        poverty_lines=truth.poverty_lines,
+        consumption="consumption",
+        weight="weight",
+        psu="psu",
+        strata="strata",
+        id_col="hh_id",
+        scheme="BPS",
+    )
+
+
+# --------------------------------------------------------------------------- folds
+
+
+def test_folds_as_count_column_or_array_give_the_same_study(tiny):
+    s, truth = tiny
+    by_count = _quiet(C.cross_validate, s, folds=3, seed=5, **_kw(truth))
+    assignment = by_count.predictions["fold"].to_numpy()
+    # the same folds given as an array (relabelled) and as a column
+    labels = np.array(["a", "b", "c"])[assignment]
+    by_array = _quiet(C.cross_validate, s, folds=labels, seed=5, **_kw(truth))
+    with_col = s.assign(my_fold=labels)
+    by_column = _quiet(C.cross_validate, with_col, folds="my_fold", seed=5, **_kw(truth))
+    pred = by_count.predictions["pred_estimator"].to_numpy()
+    for other in (by_array, by_column):
+        np.testing.assert_array_equal(other.predictions["pred_estimator"].to_numpy(), pred)
+        assert other.settings["fold_labels"] == ["a", "b", "c"]
+        assert list(other.folds["fold"]) == ["a", "b", "c"]
+        cols = [c for c in by_count.table.columns if not c.endswith("_seconds")]
+        pd.testing.assert_frame_equal(other.table[cols], by_count.table[cols])
+    # a held-out fold's predictions come from a set fitted without any of its households
+    ws = by_array.fold_weights["estimator"][1]
+    sel = labels == "b"
+    np.testing.assert_allclose(pmt.score(s, ws).to_numpy()[sel], pred[sel])
+
+
+def test_fold_assignment_rules(tiny):
+    s, truth = tiny
+    data = _prepared(s, truth)
+    n = data.n
+    two = np.arange(n) % 2
+    fold, labels = fold_assignment(two, data, 0)
+    assert labels == (0, 1) and (fold == two).all()
+    fold, labels = fold_assignment(pd.Series(np.where(two, "x", "y")), data, 0)
+    assert labels == ("x", "y") and (fold == 1 - two).all()
+    with pytest.raises(TypeError, match=r"folds=2\.0.*whole number"):
+        fold_assignment(2.0, data, 0)
+    with pytest.raises(TypeError, match="1-d"):
+        fold_assignment(np.zeros((n, 2)), data, 0)
+    with pytest.raises(E.ArgumentError, match="at least 2 folds") as info:
+        fold_assignment(1, data, 0)
+    assert info.value.argument == "folds"
+    with pytest.raises(E.ArgumentError, match=r"1,999 fold labels for 2,000 households"):
+        fold_assignment(two[1:], data, 0)
+    with pytest.raises(E.ArgumentError, match=r"1 fold \(rule: at least 2 folds"):
+        fold_assignment(np.zeros(n), data, 0)
+    withnan = two.astype(float)
+    withnan[[3, 7]] = np.nan
+    with pytest.raises(E.MissingValueError, match=r"2 of 2,000 rows have none, e.g. rows 3, 7"):
+        fold_assignment(withnan, data, 0)
+    cat = pd.Categorical(two, categories=[0, 1, 2])
+    with pytest.raises(E.ArgumentError, match=r"folds \[2\] have no households"):
+        fold_assignment(pd.Series(cat), data, 0)
+    with pytest.raises(E.MissingColumnError, match="folds='nope': the survey has no such column"):
+        fold_assignment("nope", data, 0)
+    with pytest.raises(E.SmallSampleError, match="at least 10000 PSUs"):
+        fold_assignment(10_000, data, 0)
+
+
+# --------------------------------------------------------------------------- failures
+
+
+class _Boom(C.Estimator):
+    """Least squares that fails on any training part holding fold 'b' of the survey."""
+
+    name = "boom"
+
+    def fit(
+        self, design, y, weights, *, clusters, names, options, with_se=False, keep_result=False
+    ):
+        if design.shape[0] < self.limit:
+            raise np.linalg.LinAlgError("singular matrix (on purpose)")
+        sw = np.sqrt(weights)
+        return C.Fitted(np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)[0])
+
+
+def test_a_failing_estimator_raises_naming_it_or_is_skipped_and_recorded(tiny, monkeypatch):
+    s, truth = tiny
+    labels = np.where(np.asarray(s["psu"]) % 3 == 0, "big", "small")  # 'big' training = 2/3
+    boom = _Boom()
+    n_small_train = int((labels == "big").sum())  # training part of fold 'small'
+    boom.limit = n_small_train + 1  # fails only when trained on fold 'big' alone
+    monkeypatch.setitem(C.ESTIMATORS, "boom", boom)
+    ests = {
+        "WLS": {},
+        "broken": {"estimator": "boom", "pooling": "fallback", "min_households": 10**9},
+    }
+    with pytest.raises(E.FoldError, match=r"estimator 'broken' failed on fold 'small'") as info:
+        _quiet(C.cross_validate, s, estimators=ests, folds=labels, **_kw(truth))
+    err = info.value
+    assert err.estimator == "broken" and err.fold == "small"
+    assert isinstance(err.__cause__, np.linalg.LinAlgError) and err.error is err.__cause__
+    assert "LinAlgError: singular matrix (on purpose)" in str(err) and "errors='skip'" in str(err)
+    assert isinstance(err, ValueError)
+
+    cv = _quiet(C.cross_validate, s, estimators=ests, folds=labels, errors="skip", **_kw(truth))
+    assert cv.failures.to_dict("records") == [
+        {
+            "estimator": "broken",
+            "fold": "small",
+            "error": "LinAlgError",
+            "message": "singular matrix (on purpose)",
+        }
+    ]
+    assert cv.table.loc["broken", "failed_folds"] == 1 and cv.table.loc["WLS", "failed_folds"] == 0
+    assert cv.table.loc["broken", ["r2", "exclusion_error_0.2"]].isna().all()
+    assert cv.table.loc["WLS", ["r2", "exclusion_error_0.2"]].notna().all()
+    assert cv.fold_weights["broken"][labels_index(cv, "small")] is None
+    assert list(cv.folds.loc[cv.folds["estimator"] == "broken", "fold"]) == ["big"]
+    assert "broken" not in cv.evaluations
+    # the working estimator is unaffected by its neighbour's failure
+    alone = _quiet(C.cross_validate, s, estimators={"WLS": {}}, folds=labels, **_kw(truth))
+    np.testing.assert_array_equal(alone.predictions["pred_WLS"], cv.predictions["pred_WLS"])
+    with pytest.raises(E.ArgumentError, match="errors='ignore'"):
+        C.cross_validate(s, folds=labels, errors="ignore", **_kw(truth))
+
+
+def labels_index(cv, label):
+    return cv.settings["fold_labels"].index(label)
+
+
+def test_timings_seed_version_and_fingerprint(tiny):
+    s, truth = tiny
+    cv = _quiet(C.cross_validate, s, folds=2, seed=3, **_kw(truth))
+    t = cv.table
+    assert (t["fit_seconds"] > 0).all() and (t["score_seconds"] > 0).all()
+    per_fold = cv.folds.groupby("estimator")[["fit_seconds", "score_seconds"]].sum()
+    np.testing.assert_allclose(per_fold.loc["estimator"], t.loc["estimator", per_fold.columns])
+    cal = _quiet(C.calibrate, s, seed=3, **_kw(truth))
+    for res in (cv, cal):
+        assert res.provenance["seed"] == 3
+        assert res.provenance["pmt_version"] == pmt.__version__
+    # the fingerprint: a hash of the columns used, independent of the rest of the table
+    fp = cv.provenance["data_fingerprint"]
+    assert fp == cal.provenance["data_fingerprint"] == cal.survey["data_fingerprint"]
+    assert cal.weights.manifest.provenance["survey"]["data_fingerprint"] == fp
+    extra = s.assign(unused=1.0)[[*list(s.columns)[::-1], "unused"]]
+    assert _quiet(C.calibrate, extra, seed=3, **_kw(truth)).provenance["data_fingerprint"] == fp
+    changed = s.copy()
+    changed.loc[5, "consumption"] *= 1.01
+    assert _quiet(C.calibrate, changed, seed=3, **_kw(truth)).provenance["data_fingerprint"] != fp
+    # written out: sha256 over the row count, then each used column's name and pandas hash
+    used = ["consumption", "weight", "psu", "strata", "hh_id", "district_code", "urban", "hh_size"]
+    used += [v.name for v in pmt.default_spec().variables]
+    h = hashlib.sha256(f"rows={len(s)}".encode())
+    for c in used:
+        h.update(b"\0" + c.encode() + b"\0")
+        h.update(pd.util.hash_pandas_object(s[c], index=False).to_numpy().tobytes())
+    assert fp == "sha256:" + h.hexdigest()
+
+
+# --------------------------------------------------------------------------- survey checks
+
+
+def test_unweighted_survey_without_strata(tiny):
+    s, truth = tiny
+    plain = s.drop(columns=["weight", "strata"])
+    cal = _quiet(C.calibrate, plain, weight=None, strata=None, **_kw(truth))
+    # unweighted: the same fit as weights all equal to 1
+    ones = _quiet(C.calibrate, s.assign(weight=1.0), strata=None, **_kw(truth))
+    np.testing.assert_allclose(cal.weights.coefficients, ones.weights.coefficients, atol=1e-10)
+    assert cal.survey["columns"]["weight"] == "(none: unweighted)"
+    assert cal.survey["strata"] == len(np.unique(s["district_code"] * 2 + s["urban"]))
+    assert "no survey weight" in cal.weights.manifest.provenance["reference_cutoffs"]
+    cv = _quiet(C.cross_validate, plain, weight=None, strata=None, folds=2, **_kw(truth))
+    assert cv.provenance["columns"]["strata"] == "(district x urban)"
+
+
+@pytest.mark.parametrize(
+    ("drop", "arg", "fix"),
+    [
+        ("strata", "strata", "pass strata=None for a survey without strata"),
+        ("weight", "weight", "pass weight=None for a survey without weights"),
+        ("psu", "psu", "pass psu='<your column>'"),
+        ("consumption", "consumption", "pass consumption='<your column>'"),
+        ("hh_id", "id_col", "pass id_col=None for a survey without ids"),
+        ("has_ac", "spec", "pass spec= a VariableSpec that names the survey's own variables"),
+    ],
+)
+def test_a_missing_column_names_the_argument_that_fixes_it(tiny, drop, arg, fix):
+    s, truth = tiny
+    with pytest.raises(E.MissingColumnError) as info:
+        C.calibrate(s.drop(columns=[drop]), **_kw(truth))
+    msg = str(info.value)
+    assert f"no column{'s' if arg == 'spec' else ''} " in msg and fix in msg, msg
+    assert info.value.column == drop
+    assert "Fix:" in msg
+
+
+def test_consumption_in_the_wrong_unit_warns(tiny):
+    s, truth = tiny
+    low, high = CONSUMPTION_RANGE
+    assert (low, high) == (50_000.0, 50_000_000.0)
+    thousands = s.assign(consumption=s["consumption"] / 1000)  # thousand rupiah
+    with pytest.warns(E.ConsumptionUnitWarning, match=r"rupiah per person per month") as rec:
+        _quiet_except_unit(thousands, truth)
+    median = float(np.median(thousands["consumption"]))
+    assert f"{median:,.6g}" in str(rec[0].message) and "'consumption'" in str(rec[0].message)
+    with pytest.warns(E.ConsumptionUnitWarning):
+        _quiet_except_unit(s.assign(consumption=s["consumption"] * 12 * 100), truth)
+    # a plausible survey does not warn (median about 1.2 M Rp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", E.ConsumptionUnitWarning)
+        _quiet_except_unit(s, truth)
+    assert issubclass(E.ConsumptionUnitWarning, C.CalibrationWarning)
+
+
+def _quiet_except_unit(s, truth):
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "codes are never observed", C.CalibrationWarning)
+        return C.calibrate(s, **_kw(truth, pooling="fallback"))
