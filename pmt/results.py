@@ -55,6 +55,33 @@ class DesilResult(NamedTuple):
         return html_repr(self)
 
 
+def summary_table(tally: tuple[np.ndarray, ...], n_classes: int) -> pd.DataFrame:
+    """:meth:`RankResult.summary` from a :func:`pmt._kernels.desil_tally` (or a sum of them).
+
+    The one layout of the summary, for the in-memory result and for results
+    tallied partition by partition (:mod:`pmt.dask`).
+    """
+    n = n_classes
+    nat_hh, nat_people, prv_hh, prv_people = tally[:4]
+    any_rows = bool(nat_hh.sum())
+    labels: list[str] = ["national"] if any_rows else []
+    hh, people = ([nat_hh], [nat_people]) if any_rows else ([], [])
+    for p in np.flatnonzero(prv_hh.sum(axis=1)).tolist():
+        labels.append(f"{p:02d}")
+        hh.append(prv_hh[p])
+        people.append(prv_people[p])
+    index = pd.MultiIndex.from_product([labels, range(1, n + 1)], names=["scope", "desil"])
+    out = pd.DataFrame(
+        {
+            "households": np.concatenate(hh).astype(np.int64) if hh else np.zeros(0, np.int64),
+            "people": np.concatenate(people) if people else np.zeros(0),
+        },
+        index=index,
+    )
+    out["share_people"] = out["people"] / out.groupby(level="scope")["people"].transform("sum")
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class RankResult:
     """Welfare, desil, rank and share below of a ranked registry.
@@ -180,24 +207,7 @@ class RankResult:
         ``"national"`` or a 2-digit province code — with ``households``,
         ``people`` (sum of person weights) and ``share_people`` within the scope.
         """
-        n = self.n_classes
-        nat_hh, nat_people, prv_hh, prv_people, _ = self._tally
-        labels: list[str] = ["national"] if self.n else []
-        hh, people = ([nat_hh], [nat_people]) if self.n else ([], [])
-        for p in np.flatnonzero(prv_hh.sum(axis=1)).tolist():
-            labels.append(f"{p:02d}")
-            hh.append(prv_hh[p])
-            people.append(prv_people[p])
-        index = pd.MultiIndex.from_product([labels, range(1, n + 1)], names=["scope", "desil"])
-        out = pd.DataFrame(
-            {
-                "households": np.concatenate(hh).astype(np.int64) if hh else np.zeros(0, np.int64),
-                "people": np.concatenate(people) if people else np.zeros(0),
-            },
-            index=index,
-        )
-        out["share_people"] = out["people"] / out.groupby(level="scope")["people"].transform("sum")
-        return out
+        return summary_table(self._tally, self.n_classes)
 
     def __repr__(self) -> str:
         return (
