@@ -1,0 +1,243 @@
+"""Updates between adoptions and transitions.
+
+Pinned: update + re-adoption equals ranking the changed registry from
+scratch; unchanged households keep their adopted desil; transitions'
+contributions come from the one scorer and sum to the welfare change; bad
+change files get typed errors or rejects.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SPEC, make_households, tiny_weight_set
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pmt
+from pmt.errors import DuplicateIdError, HouseholdSizeError, MissingColumnError
+from pmt.operations import (
+    ChangeFileError,
+    Snapshot,
+    SnapshotMismatchError,
+    UnknownIdError,
+    adopt,
+)
+from pmt.operations.transitions import transitions
+from pmt.operations.update import apply_changes, update
+from pmt.weights import WeightSet
+
+
+@pytest.fixture(scope="module")
+def registry() -> pd.DataFrame:
+    return make_households(1200, 7, tie_frac=0.1)
+
+
+@pytest.fixture(scope="module")
+def adopted(tiny_ws: WeightSet, registry: pd.DataFrame) -> pmt.RankResult:
+    return pmt.rank(registry, tiny_ws)
+
+
+@pytest.fixture(scope="module")
+def snapshot(adopted: pmt.RankResult) -> Snapshot:
+    return adopt(adopted, label="2026-S1", date="2026-01-31")
+
+
+def change_file(
+    registry: pd.DataFrame, n_remove: int, n_change: int, n_add: int, seed: int
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ids = rng.permutation(registry["hh_id"].to_numpy())
+    removed, changed = ids[:n_remove], ids[n_remove : n_remove + n_change]
+    fresh = make_households(max(n_change, 1), seed + 1, tie_frac=0.0)[:n_change].copy()
+    fresh["hh_id"] = changed
+    new = make_households(max(n_add, 1), seed + 2, id_start=10**6)[:n_add]
+    gone = registry.set_index("hh_id").loc[removed].reset_index()
+    parts = [
+        gone.assign(action="remove"),
+        fresh.assign(action="change"),
+        new.assign(action="add"),
+    ]
+    return pd.concat(parts, ignore_index=True).sample(frac=1.0, random_state=seed)
+
+
+def expected_registry(registry: pd.DataFrame, changes: pd.DataFrame) -> pd.DataFrame:
+    """The changed registry, built by plain dictionary logic (not by the code under test)."""
+    rows = {int(r["hh_id"]): r for _, r in registry.iterrows()}
+    for _, r in changes.iterrows():
+        if r["action"] == "remove":
+            del rows[int(r["hh_id"])]
+        else:
+            rows[int(r["hh_id"])] = r.drop("action")
+    out = pd.DataFrame(list(rows.values()))[registry.columns]
+    return out.astype(registry.dtypes.to_dict()).reset_index(drop=True)
+
+
+def by_id(res: pmt.RankResult) -> pd.DataFrame:
+    f = res.to_frame()
+    return f.assign(hh_id=f["hh_id"].astype(np.int64)).set_index("hh_id").sort_index()
+
+
+@settings(max_examples=5, deadline=None)
+@given(
+    n_remove=st.integers(0, 30),
+    n_change=st.integers(0, 30),
+    n_add=st.integers(0, 30),
+    seed=st.integers(0, 2**16),
+)
+def test_update_then_readopt_equals_ranking_from_scratch(
+    tiny_ws: WeightSet,
+    registry: pd.DataFrame,
+    adopted: pmt.RankResult,
+    snapshot: Snapshot,
+    n_remove: int,
+    n_change: int,
+    n_add: int,
+    seed: int,
+) -> None:
+    changes = change_file(registry, n_remove, n_change, n_add, seed)
+    upd = update(registry, changes, tiny_ws, snapshot)
+    assert (upd.added, upd.changed, upd.removed) == (n_add, n_change, n_remove)
+    assert len(upd.registry) == len(registry) - n_remove + n_add
+    # re-adoption (a full re-rank of the updated registry) == ranking the changed registry
+    readopted = by_id(pmt.rank(upd.registry, tiny_ws))
+    scratch = by_id(pmt.rank(expected_registry(registry, changes), tiny_ws))
+    pd.testing.assert_frame_equal(readopted, scratch, check_categorical=False)
+    # between adoptions: every desil is the adopted cutoffs' ...
+    assert upd.result is not None
+    got = by_id(upd.result)
+    nat = pmt.assign_desil(got["welfare"], cutoffs=snapshot.cutoffs["national"]).desil
+    assert np.array_equal(got["desil_national"].to_numpy(), nat)
+    # ... so a household that did not change keeps the desil it was adopted with
+    before = by_id(adopted)
+    touched = set(changes["hh_id"].tolist())
+    same = [i for i in before.index if i not in touched]
+    assert (got.loc[same, "desil_national"] == before.loc[same, "desil_national"]).all()
+    assert (got.loc[same, "desil_provincial"] == before.loc[same, "desil_provincial"]).all()
+
+
+def test_transitions_contributions_sum_to_the_welfare_change(
+    tiny_ws: WeightSet, registry: pd.DataFrame, adopted: pmt.RankResult, snapshot: Snapshot
+) -> None:
+    changes = change_file(registry, 10, 60, 10, seed=3)
+    upd = update(registry, changes, tiny_ws, snapshot)
+    assert upd.result is not None
+    tr = transitions(
+        adopted,
+        upd.result,
+        weights=tiny_ws,
+        before_households=registry,
+        after_households=upd.registry,
+    )
+    t = tr.table
+    assert set(t.index[t["status"] == "added"]) == {
+        str(i) for i in changes.loc[changes["action"] == "add", "hh_id"]
+    }
+    assert set(t.index[t["status"] == "removed"]) == {
+        str(i) for i in changes.loc[changes["action"] == "remove", "hh_id"]
+    }
+    moved = t[t["status"] == "moved"]
+    assert len(moved) > 0
+    assert (
+        (moved["desil_before"] != moved["desil_after"])
+        | (moved["desil_provincial_before"] != moved["desil_provincial_after"])
+        | (moved["eligible_before"] != moved["eligible_after"])
+    ).all()
+    sums = tr.contributions.groupby("id")["contribution"].sum()
+    np.testing.assert_allclose(
+        sums.reindex(moved.index).to_numpy(), moved["welfare_change"].to_numpy(), rtol=0, atol=1e-12
+    )
+    # the matrix counts every household of either ranking, cell by cell
+    b = {
+        str(i): int(d) for i, d in zip(np.asarray(adopted.ids), adopted.desil_national, strict=True)
+    }
+    a = {
+        str(i): int(d)
+        for i, d in zip(np.asarray(upd.result.ids), upd.result.desil_national, strict=True)
+    }
+    cells: dict[tuple[str, str], int] = {}
+    for i in set(a) | set(b):
+        key = (str(b[i]) if i in b else "new", str(a[i]) if i in a else "removed")
+        cells[key] = cells.get(key, 0) + 1
+    for (r, c), count in cells.items():
+        assert tr.matrix.loc[r, c] == count
+    assert tr.matrix.to_numpy().sum() == len(set(a) | set(b))
+
+
+def test_one_changed_variable_contributes_its_coefficient_difference(
+    tiny_ws: WeightSet, registry: pd.DataFrame, adopted: pmt.RankResult, snapshot: Snapshot
+) -> None:
+    """Only the changed variable's term moves, by the difference of its two coefficients."""
+    var = next(v for v in SPEC.lookup_variables if v.name == "floor_material")
+    row = registry.iloc[[5]].copy()
+    old = int(row["floor_material"].iloc[0])
+    new_code = next(c for c in var.code_values if c != old)
+    row["floor_material"] = new_code
+    changes = row.assign(action="change")
+    upd = update(registry, changes, tiny_ws, snapshot)
+    assert upd.result is not None
+    after = upd.registry
+    tr = transitions(
+        pmt.rank(registry, tiny_ws, cutoffs=snapshot),
+        pmt.rank(after, tiny_ws, cutoffs=snapshot),
+        weights=tiny_ws,
+        before_households=registry,
+        after_households=after,
+    )
+    hid = str(row["hh_id"].iloc[0])
+    c = tr.contributions[tr.contributions["id"] == hid]
+    if hid in tr.table.index:  # the household moved: its one contribution is the coefficient gap
+        assert c["term"].tolist() == ["floor_material"]
+        model = adopted.model[5]
+        terms = list(tiny_ws.spec.terms)
+        gap = (
+            tiny_ws.coefficients[model, terms.index(f"floor_material={new_code}")]
+            - tiny_ws.coefficients[model, terms.index(f"floor_material={old}")]
+        )
+        assert c["contribution"].iloc[0] == pytest.approx(gap, abs=1e-12)
+    # welfare change from the two rankings equals the coefficient gap in any case
+    w0 = adopted.welfare[5]
+    w1 = by_id(upd.result).loc[int(hid), "welfare"]
+    terms = list(tiny_ws.spec.terms)
+    model = adopted.model[5]
+    gap = (
+        tiny_ws.coefficients[model, terms.index(f"floor_material={new_code}")]
+        - tiny_ws.coefficients[model, terms.index(f"floor_material={old}")]
+    )
+    assert w1 - w0 == pytest.approx(gap, abs=1e-12)
+
+
+def test_bad_change_files(tiny_ws: WeightSet, registry: pd.DataFrame, snapshot: Snapshot) -> None:
+    good = change_file(registry, 2, 2, 2, seed=5).reset_index(drop=True)
+    cases: list[tuple[Any, type[Exception], str]] = []
+    unknown = good.copy()
+    unknown.loc[unknown["action"] == "change", "hh_id"] = [10**7, 10**7 + 1]
+    cases.append((unknown, UnknownIdError, "must be in the registry"))
+    dup = good.copy()
+    dup.loc[1, "hh_id"] = dup.loc[0, "hh_id"]
+    cases.append((dup, DuplicateIdError, "once in a change file"))
+    exists = good.copy()
+    exists.loc[exists["action"] == "add", "hh_id"] = registry["hh_id"].iloc[:2].to_numpy()
+    cases.append((exists, DuplicateIdError, "must not be in the registry"))
+    act = good.copy()
+    act.loc[0, "action"] = "update"
+    cases.append((act, ChangeFileError, "action must be one of"))
+    size = good.copy()
+    size.loc[size["action"] == "add", "hh_size"] = 0
+    cases.append((size, HouseholdSizeError, "hh_size"))
+    for changes, error, text in cases:
+        with pytest.raises(error, match=text) as err:
+            apply_changes(registry, changes, tiny_ws)
+        for hid in changes["hh_id"]:  # never echo an id
+            assert f" {hid} " not in str(err.value) and f"'{hid}'" not in str(err.value)
+        out = apply_changes(registry, changes, tiny_ws, on_invalid="reject")
+        assert len(out.rejects) == 2 if error is not ChangeFileError else len(out.rejects) == 1
+        assert out.added + out.changed + out.removed + len(out.rejects) == len(changes)
+        assert out.rejects["row"].between(0, len(changes) - 1).all()
+    with pytest.raises(MissingColumnError, match="'action'"):
+        apply_changes(registry, good.drop(columns="action"), tiny_ws)
+    with pytest.raises(SnapshotMismatchError, match="allow_other_weights"):
+        update(registry, good, tiny_weight_set(seed=5, name="other"), snapshot)
