@@ -21,8 +21,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import _kernels as K
 from . import errors as E
+from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
 from .regions import RegionScheme, fallback_chain, scheme
 from .spec import CANONICAL_COLUMNS, Variable
 from .weights import WeightSet

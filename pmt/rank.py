@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import _kernels as K
+from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
 from .encode import Encoded, encode
 from .errors import (
     ArgumentError,

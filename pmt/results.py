@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from . import _kernels as K
+from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
 from .regions import LEVELS, key_level
 
 __all__ = ["DesilResult", "RankResult", "html_repr"]

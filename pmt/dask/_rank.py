@@ -48,8 +48,8 @@ import numpy as np
 import pandas as pd
 from dask import delayed
 
-from .. import _kernels as K
 from .. import errors as E
+from .._threads import kernels as K  # parallel kernels guarded for concurrent calls
 from ..encode import check_columns, duplicated_ids, empty_rejects, encode, id_key
 from ..rank import (
     CutoffMode,

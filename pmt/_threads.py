@@ -1,0 +1,108 @@
+"""Parallel kernels under concurrent calls: one guard, whatever numba threading layer runs them.
+
+numba runs ``parallel=True`` kernels on one of three threading layers, picked
+when the process first runs one (``tbb``, then ``omp``, then ``workqueue``,
+unless ``NUMBA_THREADING_LAYER`` says otherwise):
+
+- ``tbb`` is thread-safe and fork-safe;
+- ``omp`` is thread-safe; GNU OpenMP (Linux) is not fork-safe;
+- ``workqueue`` is fork-safe but not thread-safe: two Python threads inside
+  parallel regions at once abort the process ("Concurrent access has been
+  detected").
+
+pmt reaches its kernels only through :data:`kernels`, which runs each
+parallel kernel under one process-wide lock when the layer is ``workqueue``
+(or not known yet: numba names the layer only once a parallel region has run)
+and without a lock otherwise. Concurrent calls of ``pmt.rank``, ``pmt.score``
+and ``pmt.evaluate`` are therefore safe on every layer; on ``workqueue`` their
+kernels take turns while the rest of each call (validation, pandas) runs
+concurrently.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from . import _kernels
+
+__all__ = ["guarded", "kernels", "needs_lock", "threading_layer"]
+
+_LOCK = threading.Lock()
+_LAYER: list[str] = []  # the layer, once numba has loaded one
+
+
+def _new_lock_in_child() -> None:
+    # a fork while another thread held the lock would leave the child's copy held forever
+    global _LOCK
+    _LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
+def threading_layer() -> str | None:
+    """The numba threading layer of this process, or None before its first parallel region."""
+    if not _LAYER:
+        import numba
+
+        try:
+            _LAYER.append(str(numba.threading_layer()))
+        except ValueError:  # "Threading layer is not initialized."
+            return None
+    return _LAYER[0]
+
+
+def needs_lock() -> bool:
+    """Whether parallel kernels must take turns: the layer is ``workqueue``, or not known yet."""
+    return threading_layer() in (None, "workqueue")
+
+
+def guarded(kernel: Callable[..., Any]) -> Callable[..., Any]:
+    """``kernel`` (a numba ``parallel=True`` dispatcher) behind the process-wide lock when needed.
+
+    The lock is taken only while :func:`needs_lock` holds, so on ``tbb`` and
+    ``omp`` concurrent calls run concurrently.
+    """
+
+    @functools.wraps(kernel)
+    def call(*args: Any) -> Any:
+        if needs_lock():
+            with _LOCK:
+                return kernel(*args)
+        return kernel(*args)
+
+    call.__wrapped__ = kernel  # type: ignore[attr-defined]
+    return call
+
+
+def _is_parallel(value: Any) -> bool:
+    options = getattr(value, "targetoptions", None)
+    return isinstance(options, dict) and bool(options.get("parallel"))
+
+
+class _Kernels:
+    """:mod:`pmt._kernels` with each parallel kernel wrapped by :func:`guarded`.
+
+    Other names (serial kernels, constants such as ``RECORD``) pass through
+    unchanged. The module's own globals are untouched, so kernels that call
+    each other inside numba still see the dispatchers.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(_kernels, name)
+        if _is_parallel(value):
+            value = guarded(value)
+        setattr(self, name, value)  # looked up once
+        return value
+
+    def __dir__(self) -> list[str]:
+        return dir(_kernels)
+
+
+#: What pmt's modules call kernels through: ``from ._threads import kernels as K``.
+kernels: Any = _Kernels()

@@ -1,0 +1,250 @@
+"""Concurrent calls and forks: identical results and no crash on every numba threading layer.
+
+numba's ``workqueue`` layer aborts the process when two threads enter parallel
+regions at once; pmt guards its parallel kernels (``pmt._threads``). Each
+layer runs in a fresh process (numba picks the layer once per process).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import pmt
+import pmt._kernels
+from pmt import _threads
+
+ROOT = Path(__file__).resolve().parents[1]
+N_THREADS = 4
+
+# One script, run in a fresh process per threading layer. It ranks, scores and
+# evaluates on one thread, then on N_THREADS threads at once (several times each,
+# started together), and prints a digest of every result, whether the concurrent
+# ones equalled the single-threaded ones, and what a forked child could do: before
+# the parent has run a parallel kernel, and after.
+SCRIPT = r"""
+import hashlib, json, os, sys, threading, warnings
+import numpy as np
+import numba
+import pmt
+
+warnings.simplefilter("ignore", pmt.errors.SmallPopulationWarning)
+ws = pmt.load_weights("demo")
+hh = pmt.synth.registry(600, seed=12)
+
+def fork_child_ranks():
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = pmt.rank(hh, ws, cutoffs="reference").n == len(hh)
+        finally:
+            os._exit(0 if ok else 3)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+cold_fork = fork_child_ranks() if hasattr(os, "fork") else None
+
+def digest(*arrays):
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+def calls():
+    reg = pmt.rank(hh, ws)
+    ref = pmt.rank(hh, ws, cutoffs="reference")
+    welfare = pmt.score(hh, ws).to_numpy()
+    ev = pmt.evaluate(welfare, reg.welfare * 0.9, weight=reg.person_weight)
+    return {
+        "registry": digest(reg.welfare, reg.desil_national, reg.desil_provincial,
+                           reg.rank_national, reg.share_below_provincial),
+        "reference": digest(ref.desil_national, ref.desil_provincial),
+        "score": digest(welfare),
+        "evaluate": digest(ev.table.select_dtypes("number").to_numpy(dtype=float)),
+        "summary": digest(reg.summary().to_numpy()),
+    }
+
+single = calls()
+results, errors = [], []
+start = threading.Barrier(int(sys.argv[1]))
+def worker():
+    try:
+        start.wait()
+        for _ in range(2):
+            results.append(calls())
+    except BaseException as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=worker) for _ in range(int(sys.argv[1]))]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps({
+    "layer": numba.threading_layer(),
+    "single": single,
+    "identical": len(results) == 2 * len(threads) and all(r == single for r in results),
+    "errors": errors,
+    "cold_fork": cold_fork,
+    "warm_fork": fork_child_ranks() if hasattr(os, "fork") else None,
+}))
+"""
+
+
+def _run_layer(layer: str) -> dict[str, Any]:
+    env = {**os.environ, "NUMBA_THREADING_LAYER": layer, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(N_THREADS)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert proc.returncode == 0, f"layer {layer}: exit {proc.returncode}\n{proc.stderr[-3000:]}"
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+@pytest.fixture(scope="module")
+def layers() -> dict[str, dict[str, Any]]:
+    """The script's report under the default layer and under workqueue."""
+    return {layer: _run_layer(layer) for layer in ("default", "workqueue")}
+
+
+def test_workqueue_concurrent_calls_identical_and_no_crash(layers: dict[str, Any]) -> None:
+    out = layers["workqueue"]
+    assert out["layer"] == "workqueue"
+    assert out["errors"] == []
+    assert out["identical"]
+
+
+def test_default_layer_concurrent_calls_identical(layers: dict[str, Any]) -> None:
+    out = layers["default"]
+    assert out["errors"] == []
+    assert out["identical"]
+
+
+def test_results_do_not_depend_on_the_layer(layers: dict[str, Any]) -> None:
+    assert layers["default"]["single"] == layers["workqueue"]["single"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_fork_safety_as_documented(layers: dict[str, Any]) -> None:
+    """What docs/service.md says of forks, checked.
+
+    A child forked before any ranking ranks on every layer; one forked after a
+    ranking ranks on workqueue and tbb, and GNU OpenMP terminates it.
+    """
+    for layer, out in layers.items():
+        assert out["cold_fork"] == 0, layer
+    assert layers["workqueue"]["warm_fork"] == 0
+    default = layers["default"]
+    if default["layer"] == "omp" and sys.platform.startswith("linux"):
+        assert default["warm_fork"] != 0  # GNU OpenMP: "fork() called from a process ..."
+    elif default["layer"] in ("tbb", "workqueue"):
+        assert default["warm_fork"] == 0
+
+
+# --------------------------------------------------------------------------- in this process
+
+
+def test_threads_in_process_identical_to_one_thread() -> None:
+    ws = pmt.load_weights("demo")
+    hh = pmt.synth.registry(800, seed=5)
+    one = pmt.rank(hh, ws)
+    one_ref = pmt.rank(hh, ws, cutoffs="reference")
+    welfare = pmt.score(hh, ws)
+    start = threading.Barrier(N_THREADS)
+
+    def call(_: int) -> tuple[Any, ...]:
+        start.wait()
+        r = pmt.rank(hh, ws)
+        f = pmt.rank(hh, ws, cutoffs="reference")
+        return r.to_frame(), f.to_frame(), pmt.score(hh, ws), r.summary()
+
+    with ThreadPoolExecutor(N_THREADS) as pool:
+        outs = list(pool.map(call, range(N_THREADS)))
+    for frame, ref_frame, w, summary in outs:
+        pd.testing.assert_frame_equal(frame, one.to_frame())
+        pd.testing.assert_frame_equal(ref_frame, one_ref.to_frame())
+        pd.testing.assert_series_equal(w, welfare)
+        pd.testing.assert_frame_equal(summary, one.summary())
+
+
+def test_every_parallel_kernel_is_guarded_and_others_pass_through() -> None:
+    parallel = [
+        name
+        for name in dir(pmt._kernels)
+        if isinstance(getattr(getattr(pmt._kernels, name), "targetoptions", None), dict)
+        and getattr(pmt._kernels, name).targetoptions.get("parallel")
+    ]
+    assert {"score", "sort_welfare", "finish_scopes", "desil_tally"} <= set(parallel)
+    for name in parallel:
+        wrapper = getattr(_threads.kernels, name)
+        assert wrapper is not getattr(pmt._kernels, name)
+        assert wrapper.__wrapped__ is getattr(pmt._kernels, name)
+    assert _threads.kernels.n_buckets is pmt._kernels.n_buckets  # serial: unchanged
+    assert _threads.kernels.RECORD is pmt._kernels.RECORD
+
+
+def test_modules_reach_kernels_only_through_the_guard() -> None:
+    """A module importing ``pmt._kernels`` directly would bypass the lock."""
+    direct = re.compile(
+        r"^\s*(from\s+\.+\s+import\s+_kernels\b|from\s+[.\w]*_kernels\s+import|"
+        r"import\s+pmt\._kernels)",
+        re.M,
+    )
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "pmt").rglob("*.py")
+        if path.name != "_threads.py"
+        and "_kernels" not in path.relative_to(ROOT / "pmt").parts[0]
+        and direct.search(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], (
+        f"{offenders} import pmt._kernels directly; use `from ._threads import kernels as K` "
+        "(parallel kernels guarded for concurrent calls)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("layer", "locks"), [(None, True), ("workqueue", True), ("omp", False), ("tbb", False)]
+)
+def test_lock_only_where_the_layer_needs_it(
+    monkeypatch: pytest.MonkeyPatch, layer: str | None, locks: bool
+) -> None:
+    monkeypatch.setattr(_threads, "threading_layer", lambda: layer)
+    assert _threads.needs_lock() is locks
+
+
+@pytest.mark.parametrize("locks", [True, False])
+def test_guard_serialises_exactly_when_needed(monkeypatch: pytest.MonkeyPatch, locks: bool) -> None:
+    """With the lock, at most one call is inside at a time; without, calls overlap."""
+    monkeypatch.setattr(_threads, "needs_lock", lambda: locks)
+    inside, most = [0], [0]
+    count = threading.Lock()
+
+    def kernel(x: int) -> int:
+        with count:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        with count:
+            inside[0] -= 1
+        return x * 2
+
+    call = _threads.guarded(kernel)
+    with ThreadPoolExecutor(N_THREADS) as pool:
+        assert list(pool.map(call, range(8))) == [x * 2 for x in range(8)]
+    assert (most[0] == 1) is locks
