@@ -269,3 +269,144 @@ def _quiet_except_unit(s, truth):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "codes are never observed", C.CalibrationWarning)
         return C.calibrate(s, **_kw(truth, pooling="fallback"))
+
+
+# --------------------------------------------------------------------------- coverage
+
+
+def _lines_for(truth, provinces):
+    return {k: v for k, v in truth.poverty_lines.items() if k[:2] in provinces}
+
+
+@pytest.fixture(scope="module")
+def partial(tiny):
+    """A set calibrated on the two-province survey, with lines for those provinces only."""
+    s, truth = tiny
+    return _quiet(C.calibrate, s, **_kw(truth, poverty_lines=_lines_for(truth, ("33", "51"))))
+
+
+def test_coverage_is_inferred_and_recorded(partial):
+    m = partial.weights.manifest
+    assert (m.coverage, m.covers, m.coverage_fallback) == ("partial", ("33", "51"), None)
+    assert m.provenance["coverage"] == {
+        "regions": ["33", "51"],
+        "how": "inferred from the survey",
+        "fallback": None,
+    }
+    # every province of the scheme in the survey: a national set
+    from pmt.calibration.coverage import resolve_coverage
+    from pmt.regions import province_table
+
+    every = np.array([p * 100 + 1 for p in province_table("BPS")])
+    assert resolve_coverage(None, every, "BPS") is None
+    assert resolve_coverage(None, every[:3], "BPS") == ("11", "12", "13")
+    assert resolve_coverage("national", every[:3], "BPS") is None
+    assert resolve_coverage([13, "1101", 1201], every[:3], "BPS") == ("1101", "1201", "13")
+
+
+def test_declared_coverage_is_checked(tiny):
+    s, truth = tiny
+    kw = _kw(truth)
+    with pytest.raises(
+        E.CalibrationError, match=r"coverage=\['33'\]: (\d|,)+ survey households"
+    ) as info:
+        C.calibrate(s, coverage=["33"], **kw)
+    districts = sorted(s.loc[s["district_code"] // 100 == 51, "district_code"].unique())
+    counts = s["district_code"].value_counts()
+    for d in districts:  # every district outside the coverage, with its households
+        assert f"{d:04d} ({counts[d]})" in str(info.value)
+    with pytest.raises(E.ArgumentError, match="99 is not a province of the BPS scheme"):
+        C.calibrate(s, coverage=["33", "99"], **kw)
+    with pytest.raises(E.ArgumentError, match="neither a province code"):
+        C.calibrate(s, coverage=["333"], **kw)
+    with pytest.raises(E.ArgumentError, match="coverage='all'"):
+        C.calibrate(s, coverage="all", **kw)
+    with pytest.raises(TypeError, match="coverage must be None"):
+        C.calibrate(s, coverage=33, **kw)
+    with pytest.raises(E.ArgumentError, match="coverage_fallback='33'"):
+        C.calibrate(s, coverage_fallback="33", **kw)
+    cal = _quiet(C.calibrate, s, coverage=[33, 51, 3171], **kw)  # may cover more than the survey
+    assert cal.weights.manifest.covers == ("3171", "33", "51")
+    assert cal.weights.manifest.provenance["coverage"]["how"] == "declared"
+
+
+def test_poverty_lines_are_needed_for_covered_regions_only_and_all_missing_are_listed(tiny):
+    s, truth = tiny
+    with pytest.raises(
+        E.CalibrationError,
+        match=r"1 missing:\n  - no poverty lines row covers province 51 \(Bali\)",
+    ):
+        C.calibrate(s, **_kw(truth, poverty_lines=_lines_for(truth, ("33",))))
+    from pmt.regions import province_table
+
+    with pytest.raises(E.CalibrationError) as info:
+        C.calibrate(s, coverage="national", **_kw(truth, poverty_lines=_lines_for(truth, ("33",))))
+    msg = str(info.value)
+    missing = [p for p in province_table("BPS") if p != 33]
+    assert f"{len(missing)} missing" in msg
+    for p in missing:
+        assert f"province {p:02d} (" in msg
+    assert "province 33 (" not in msg
+
+
+def test_households_outside_a_partial_set_are_refused_or_scored_by_its_fallback(tiny, partial):
+    s, truth = tiny
+    reg = pmt.synth.registry(1_500, seed=1)
+    outside = ~np.isin(reg["district_code"].to_numpy() // 100, [33, 51])
+    assert outside.any() and (~outside).any()
+    with pytest.raises(E.UnknownRegionError, match=r"outside the set's coverage \['33', '51'\]"):
+        pmt.score(reg, partial.weights)
+    res = pmt.rank(reg, partial.weights, on_invalid="reject", cutoffs="reference")
+    assert sorted(res.rejects["row"]) == np.flatnonzero(outside).tolist()
+    assert set(res.rejects["rule"]) == {"unknown_region"}
+
+    lines = {**_lines_for(truth, ("33", "51")), "national": 600_000.0}
+    fb = _quiet(C.calibrate, s, coverage_fallback="national", **_kw(truth, poverty_lines=lines))
+    ws = fb.weights
+    assert ws.manifest.coverage_fallback == "national"
+    got = pmt.score(reg, ws).to_numpy()
+    # reference 1: the national model alone, as a one-model national set
+    nat = ws.model_index()["national"]
+    only = pmt.WeightSet(
+        ws.manifest.model_copy(
+            update={"coverage": "national", "covers": None, "coverage_fallback": None}
+        ),
+        ("national",),
+        ws.coefficients[[nat]],
+        dict(ws.poverty_lines),
+    )
+    np.testing.assert_allclose(got[outside], pmt.score(reg, only).to_numpy()[outside])
+    # reference 2: inside the coverage, the ordinary fallback chain of every model
+    chain = pmt.WeightSet(
+        ws.manifest.model_copy(update={"covers": None, "coverage_fallback": None}),
+        ws.model_keys,
+        ws.coefficients,
+        dict(ws.poverty_lines),
+    )
+    np.testing.assert_allclose(got[~outside], pmt.score(reg, chain).to_numpy()[~outside])
+
+
+def test_coverage_fields_keep_old_hashes_and_enter_new_ones(partial, tmp_path):
+    from pmt.weights.store import _saved_form, compute_hash
+
+    demo = pmt.load_weights("demo")  # verified against its stored hash on load
+    assert "covers" not in demo.manifest.model_dump_json()
+    assert "coverage_fallback" not in demo.manifest.model_dump(mode="json")
+    assert compute_hash(*_saved_form(demo)) == demo.manifest.content_hash
+    saved = partial.save(tmp_path / "p")
+    assert saved.manifest.covers == ("33", "51")
+    assert saved.content_hash == partial.weights.content_hash
+    other = partial.weights.manifest.model_copy(update={"covers": ("33",)})
+    assert compute_hash(other, _saved_form(partial.weights)[1]) != saved.content_hash
+    m = partial.weights.manifest
+    with pytest.raises(ValueError, match="covers is for coverage 'partial' sets only"):
+        pmt.Manifest.model_validate({**m.model_dump(), "coverage": "national"})
+    with pytest.raises(ValueError, match="distinct province"):
+        pmt.Manifest.model_validate({**m.model_dump(), "covers": ["3", "33"]})
+    with pytest.raises(ValueError, match="coverage_fallback needs covers"):
+        pmt.Manifest.model_validate(
+            {**m.model_dump(), "covers": None, "coverage_fallback": "national"}
+        )
+    bad = m.model_copy(update={"coverage_fallback": "3171"})
+    with pytest.raises(E.WeightSetError, match="coverage_fallback '3171' is not a model"):
+        pmt.WeightSet(bad, partial.weights.model_keys, partial.weights.coefficients)

@@ -18,18 +18,23 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._log import get_logger, timed
+from .._progress import ProgressCallback, check_progress, report
 from .._version import __version__
 from ..errors import CalibrationWarning
 from ..spec import VariableSpec
 from ..weights import Manifest
 from .assembly import assemble, coefficient_table, dropped_table, models_table
+from .coverage import coverage_fields
 from .data import Scheme, prepare
 from .estimators import ESTIMATORS
+from .fit import STEPS
 from .fit import fit as fit_survey
 from .options import json_num, options_from
 from .results import Calibration
 
 __all__ = ["calibrate"]
+_log = get_logger(__name__)
 
 
 def calibrate(
@@ -43,6 +48,8 @@ def calibrate(
     strata: str | None = "strata",
     id_col: str | None = "hh_id",
     region_scheme: Scheme = "BPS",
+    coverage: Any = None,
+    coverage_fallback: str | None = None,
     estimator: str = "wls",
     tau: float = 0.5,
     truncate: float = 0.5,
@@ -69,6 +76,7 @@ def calibrate(
     survey_name: str | None = None,
     survey_period: str | None = None,
     provenance: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Calibration:
     """Calibrate a weight set on a household survey.
 
@@ -95,6 +103,19 @@ def calibrate(
         the argument that fixes it.
     region_scheme : {"BPS", "Kemendagri"}
         The scheme of the survey's district codes.
+    coverage : None, "national" or list of region codes, default None
+        The regions the set is for. None infers them: the provinces the survey
+        has households in — all of them gives a national set, fewer a
+        ``coverage: "partial"`` set listing them in the manifest's ``covers``.
+        ``"national"``: a national set whatever the survey holds (its models
+        then score every province). A list of province (``"31"``) and district
+        (``"3171"``) codes: exactly those (every survey household must lie in
+        one). Poverty lines are required for the covered regions only.
+    coverage_fallback : {None, "national"}, default None
+        What scores a registry household outside a partial coverage: None, no
+        model (an ``UnknownRegionError``, or a reject with
+        ``on_invalid="reject"``); ``"national"``, the national model (its
+        region still needs a poverty line when the set has lines).
     estimator : str, default "wls"
         A name of :data:`pmt.calibration.ESTIMATORS`: ``"wls"`` (weighted least
         squares, PSU-clustered SEs), ``"quantile"`` (weighted quantile
@@ -148,6 +169,11 @@ def calibrate(
         Recorded in the provenance (e.g. ``"SUSENAS"``, ``"2024-03"``).
     provenance : mapping, optional
         Extra provenance entries (e.g. the script that ran the calibration).
+    progress : callable, optional
+        Called as ``progress(done, total, "fitting")`` after each step of the
+        calibration (the survey prepared, screening, selection, pooling
+        strengths, the models, the weight set: ``total`` is 6); see
+        :mod:`pmt._progress`.
 
     Returns
     -------
@@ -166,7 +192,8 @@ def calibrate(
         Too few households for the national model, or a district too small
         for any model under ``pooling="none"``.
     pmt.errors.CalibrationError
-        Poverty lines that do not cover every region, and similar.
+        Poverty lines missing for covered regions (every one is listed),
+        survey households outside a declared ``coverage``, and similar.
 
     Warns
     -----
@@ -178,6 +205,8 @@ def calibrate(
         :data:`pmt.calibration.data.CONSUMPTION_RANGE` (50,000 to 50,000,000
         Rp per person per month): a unit mistake, such as thousand rupiah.
     """
+    progress = check_progress(progress)
+    report(progress, 0, STEPS, "fitting")
     opts = options_from(
         {
             "estimator": estimator,
@@ -209,9 +238,13 @@ def calibrate(
         strata=strata,
         id_col=id_col,
         scheme=region_scheme,
+        coverage=coverage,
     )
+    fields = coverage_fields(data.covers, coverage_fallback)
+    report(progress, 1, STEPS, "fitting")
     rows = np.arange(data.n)
-    fit = fit_survey(data, rows, opts)
+    with timed(_log, f"fitting ({opts.estimator}, pooling {opts.pooling}) on {data.n} households"):
+        fit = fit_survey(data, rows, opts, progress=progress)
     if fit.screen.unobserved:
         warnings.warn(
             f"{len(fit.screen.unobserved)} codes are never observed in the survey (in the "
@@ -243,6 +276,11 @@ def calibrate(
         "survey": {k: v for k, v in info.items()},
         "estimator": opts.record(),
         "target": "log per-capita consumption; fits weighted by hh_size x survey weight",
+        "coverage": {
+            "regions": "national" if data.covers is None else list(data.covers),
+            "how": "inferred from the survey" if coverage is None else "declared",
+            "fallback": coverage_fallback,
+        },
         "poverty_lines": "given per region"
         if data.lines
         else "none (welfare is the raw prediction)",
@@ -313,9 +351,11 @@ def calibrate(
         region_vintage=region_vintage,
         model_level="district_urban",
         spec=data.spec,
+        **fields,
         provenance=_jsonable(prov),
     )
     ws = assemble(data, fit, opts, manifest)
+    report(progress, STEPS, STEPS, "fitting")
     results = {k: m.result for k, m in fit.models.items() if m.result is not None}
     return Calibration(
         weights=ws,

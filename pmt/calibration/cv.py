@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 
 from .. import errors as E
+from .._progress import ProgressCallback, check_progress, report
 from .._version import __version__
 from ..errors import ArgumentError, CalibrationWarning, FoldError
 from ..rank import score_encoded
 from ..spec import VariableSpec
 from ..weights import Manifest, WeightSet
 from .assembly import assemble
+from .coverage import coverage_fields
 from .data import Scheme, SurveyData, prepare, psu_folds
 from .fit import fit as fit_survey
 from .options import options_from
@@ -59,6 +61,7 @@ def cross_validate(
     strata: str | None = "strata",
     id_col: str | None = "hh_id",
     region_scheme: Scheme = "BPS",
+    coverage: Any = None,
     estimator: str = "wls",
     tau: float = 0.5,
     truncate: float = 0.5,
@@ -75,6 +78,7 @@ def cross_validate(
     pooling_folds: int = 5,
     on_collinear: Literal["raise", "drop"] = "raise",
     n_classes: int = 10,
+    progress: ProgressCallback | None = None,
 ) -> CrossValidation:
     """K-fold cross-validation by PSU of one or several estimators, in one table.
 
@@ -89,7 +93,7 @@ def cross_validate(
 
     Parameters
     ----------
-    survey, spec, poverty_lines, consumption, weight, psu, strata, id_col, region_scheme
+    survey, spec, poverty_lines, consumption, weight, psu, strata, id_col, region_scheme, coverage
         As for :func:`calibrate`.
     estimators : mapping of str to mapping, optional
         Label -> calibration options (e.g. ``{"WLS": {}, "QR 0.3": {"estimator":
@@ -116,11 +120,15 @@ def cross_validate(
         As for :func:`calibrate`; the default of every estimator compared.
     pooling, min_households, min_psus, lambdas, pooling_folds, on_collinear, n_classes
         As for :func:`calibrate`; the default of every estimator compared.
+    progress : callable, optional
+        Called as ``progress(done, total, "fitting")`` before each fit and when
+        the last ends, ``total`` being estimators x folds; see :mod:`pmt._progress`.
 
     Returns
     -------
     CrossValidation
     """
+    progress = check_progress(progress)
     from ..evaluation import evaluate
 
     if errors not in ("raise", "skip"):
@@ -159,6 +167,7 @@ def cross_validate(
         strata=strata,
         id_col=id_col,
         scheme=region_scheme,
+        coverage=coverage,
     )
     specs = {"estimator": {}} if estimators is None else dict(estimators)
     opts_of = {label: options_from({**common, **dict(kw)}) for label, kw in specs.items()}
@@ -173,6 +182,7 @@ def cross_validate(
     seconds = {label: np.full((n_folds, 2), np.nan) for label in specs}  # fit, score
     failed: list[dict[str, Any]] = []
     manifest = Manifest(
+        **coverage_fields(data.covers, None),
         name="cv-fold",
         version="0",
         created=_dt.date(2000, 1, 1),
@@ -184,8 +194,9 @@ def cross_validate(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)
-        for label, opts in opts_of.items():
+        for j, (label, opts) in enumerate(opts_of.items()):
             for k in range(n_folds):
+                report(progress, j * n_folds + k, len(opts_of) * n_folds, "fitting")
                 train, test = rows[fold != k], rows[fold == k]
                 try:
                     start = time.perf_counter()
@@ -224,6 +235,7 @@ def cross_validate(
                 in_r2[label].append(r2(data.y[train], hat[train], data.pw[train]))
                 fold_ws[label].append(ws)
                 seconds[label][k] = (fitted - start, scored - fitted)
+    report(progress, len(opts_of) * n_folds, len(opts_of) * n_folds, "fitting")
     recs, fold_recs = [], []
     evaluations = {}
     failures = pd.DataFrame(failed, columns=["estimator", "fold", "error", "message"])
@@ -299,6 +311,7 @@ def cross_validate(
         "data_fingerprint": data.fingerprint,
         "data_hash": data.data_hash,
         "columns": dict(data.names),
+        "covers": None if data.covers is None else list(data.covers),
     }
     return CrossValidation(
         table,

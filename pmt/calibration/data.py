@@ -26,6 +26,7 @@ from ..encode import Encoded, encode
 from ..errors import CalibrationError, SmallSampleError
 from ..spec import VariableSpec, default_spec
 from ..weights import Manifest, WeightSet
+from .coverage import coverage_fields, resolve_coverage
 from .tree import level_codes
 
 __all__ = [
@@ -70,6 +71,7 @@ class SurveyData:
     scheme: Scheme
     names: dict[str, str]  # survey column names used
     fingerprint: str = ""  # hash of the survey columns used (:func:`fingerprint`)
+    covers: tuple[str, ...] | None = None  # regions covered (None: national)
 
     @property
     def n(self) -> int:
@@ -99,9 +101,19 @@ class SurveyData:
         return "sha256:" + h.hexdigest()
 
 
-def draft(spec: VariableSpec, lines: Mapping[str, float], scheme: Scheme) -> WeightSet:
-    """A zero-coefficient weight set: it lets the encoder validate and encode a survey."""
+def draft(
+    spec: VariableSpec,
+    lines: Mapping[str, float],
+    scheme: Scheme,
+    covers: tuple[str, ...] | None = None,
+) -> WeightSet:
+    """A zero-coefficient weight set: it lets the encoder validate and encode a survey.
+
+    ``covers``: the regions covered (None: national); poverty lines are
+    required for those only.
+    """
     manifest = Manifest(
+        **coverage_fields(covers, None),
         name="calibration-draft",
         version="0",
         created=_dt.date(2000, 1, 1),
@@ -328,6 +340,7 @@ def prepare(
     strata: str | None,
     id_col: str | None,
     scheme: Scheme,
+    coverage: Any = None,
 ) -> SurveyData:
     """Check and encode a survey (the arguments of :func:`pmt.calibration.calibrate`)."""
     frame = _require_frame(survey)
@@ -346,13 +359,18 @@ def prepare(
         },
     )
     lines = read_poverty_lines(poverty_lines, scheme)
+    # encoded once without lines: the survey's checks, and the regions it covers
+    first = encode(frame, draft(spec, {}, scheme), weight=weight, weighting="person", id_col=id_col)
+    covers = resolve_coverage(coverage, first.cell_district[first.cell].astype(np.int64), scheme)
     try:
-        zero = draft(spec, lines, scheme)
+        zero = draft(spec, lines, scheme, covers)
     except E.WeightSetError as exc:
+        where = "every province" if covers is None else f"every covered region {list(covers)}"
         raise CalibrationError(
-            "poverty_lines do not cover every household's region: every province needs a "
-            "line (per province, province x urban/rural, district, or a 'national' line). "
-            f"Details: {exc.problems[:3]}"
+            f"poverty_lines do not cover {where}: each needs a line (per province, province "
+            f"x urban/rural, or a 'national' line); {len(exc.problems)} missing:\n  - "
+            + "\n  - ".join(p.split(": ", 1)[-1] for p in exc.problems)
+            + "\nFix: add the lines named (or a 'national' line)."
         ) from exc
     enc = encode(frame, zero, weight=weight, weighting="person", id_col=id_col)
     consumption_values = _survey_column(frame, consumption, "per-capita consumption")
@@ -388,6 +406,7 @@ def prepare(
             "id": id_col or "(none)",
         },
         fingerprint=fingerprint(frame, used),
+        covers=covers,
     )
 
 

@@ -39,7 +39,10 @@ def scoring_set(data: SurveyData, models: Mapping[str, Model]) -> WeightSet:
     """The fitted models as a weight set, for scoring the survey (no cutoffs)."""
     keys, coef = coefficients(data, models)
     return WeightSet(
-        draft(data.spec, data.lines, data.scheme).manifest, keys, coef, dict(data.lines)
+        draft(data.spec, data.lines, data.scheme, data.covers).manifest,
+        keys,
+        coef,
+        dict(data.lines),
     )
 
 

@@ -22,13 +22,15 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
 from ..errors import WeightSetError
-from ..regions import LEVELS, key_level, province_table, scheme
+from ..regions import LEVELS, fallback_chain, key_level, province_table, scheme
 from ..spec import VariableSpec
 
 __all__ = [
@@ -132,6 +134,17 @@ class Manifest(BaseModel):
     #: corrupt); "partial": a set for some regions only — households elsewhere are an
     #: UnknownRegionError (or rejects).
     coverage: Literal["national", "partial"] = "national"
+    #: With ``coverage: "partial"``: the regions the models were estimated for,
+    #: province ("31") or district ("3171") codes. A household elsewhere is an
+    #: UnknownRegionError (or a reject) unless ``coverage_fallback`` names the model
+    #: that scores it. Absent from manifests without it (their hash is unchanged).
+    covers: tuple[str, ...] | None = None
+    #: The model key (e.g. "national") scoring households outside ``covers``.
+    coverage_fallback: str | None = None
+    #: Residual variance of each model on the survey it was calibrated on (log
+    #: consumption; a thin model's is the pooled one), keyed by model key: what
+    #: ``rank(..., uncertainty=True)`` uses. Absent from manifests without it.
+    residual_variance: dict[str, float] | None = None
     #: The most specific model level; the fallback chain goes down from it.
     model_level: Literal["district_urban", "district", "province_urban", "province", "national"] = (
         "district_urban"
@@ -148,6 +161,35 @@ class Manifest(BaseModel):
     #: ``sha256:…`` over the manifest (without ``content_hash`` and ``file_hashes``)
     #: and every data file (see :func:`compute_hash`).
     content_hash: str | None = Field(default=None, pattern=_HASH)
+
+    @field_validator("covers")
+    @classmethod
+    def _region_codes(cls, covers: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if covers is None:
+            return None
+        bad = [c for c in covers if not re.fullmatch(r"\d{2}|\d{4}", c)]
+        if bad or not covers or len(set(covers)) != len(covers):
+            raise ValueError(
+                f"covers must list distinct province ('31') or district ('3171') codes; "
+                f"got {list(covers)[:10]}"
+            )
+        return covers
+
+    @model_validator(mode="after")
+    def _partial_needs_covers(self) -> Manifest:
+        if self.covers is not None and self.coverage != "partial":
+            raise ValueError("covers is for coverage 'partial' sets only")
+        if self.coverage_fallback is not None and self.covers is None:
+            raise ValueError("coverage_fallback needs covers (the regions it falls back from)")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_coverage(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        for name in ("covers", "coverage_fallback", "residual_variance"):
+            if out.get(name) is None:
+                out.pop(name, None)
+        return out
 
     @field_validator("region_scheme")
     @classmethod
@@ -257,6 +299,18 @@ class WeightSet:
         """Model key -> row of :attr:`coefficients`."""
         return {k: i for i, k in enumerate(self.model_keys)}
 
+    def model_chain(self, district: int, urban: int) -> tuple[str, ...]:
+        """Model keys to try for a district x urban cell, most specific first.
+
+        The fallback chain (:func:`pmt.regions.fallback_chain`); for a cell outside
+        a partial set's ``covers``, only its ``coverage_fallback`` (or none).
+        """
+        covers = self.manifest.covers
+        if covers is None or f"{district:04d}" in covers or f"{district // 100:02d}" in covers:
+            return fallback_chain(district, urban)
+        fallback = self.manifest.coverage_fallback
+        return () if fallback is None else (fallback,)
+
     def levels(self) -> dict[str, int]:
         """Number of models at each level of the fallback chain."""
         out = dict.fromkeys(LEVELS, 0)
@@ -303,6 +357,29 @@ def _check_arrays(ws: WeightSet) -> list[str]:
     else:
         modelled = {int(k[:2]) for k in ws.model_keys if k != "national"}
         modelled = None if "national" in ws.model_keys else modelled
+        if m.covers is not None:  # the regions estimated for: each needs a model and a line
+            for code in m.covers:
+                _check_key(m, code, "manifest.json: covers", problems)
+            modelled = {int(c[:2]) for c in m.covers}
+            _check_coverage(m, ws.model_keys, "coefficients", problems, modelled)
+        if m.coverage_fallback is not None and m.coverage_fallback not in ws.model_keys:
+            problems.append(
+                f"manifest.json: coverage_fallback {m.coverage_fallback!r} is not a model of "
+                f"{files.coefficients}"
+            )
+    variances = m.residual_variance
+    if variances is not None:
+        if set(variances) != set(ws.model_keys):
+            problems.append(
+                "manifest.json: residual_variance must have one entry per model of "
+                f"{files.coefficients} and no other"
+            )
+        bad_var = sorted(k for k, v in variances.items() if not (math.isfinite(v) and v > 0))
+        if bad_var:
+            problems.append(
+                f"manifest.json: residual_variance of {bad_var[:5]} must be a positive finite "
+                "number"
+            )
     if ws.poverty_lines:
         for key, line in ws.poverty_lines.items():
             _check_key(m, key, str(files.poverty_lines), problems)
