@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from .. import errors as E
-from .._progress import ProgressCallback, check_progress, report
 from .._version import __version__
 from ..errors import ArgumentError, CalibrationWarning, FoldError
 from ..rank import score_encoded
@@ -78,7 +77,6 @@ def cross_validate(
     pooling_folds: int = 5,
     on_collinear: Literal["raise", "drop"] = "raise",
     n_classes: int = 10,
-    progress: ProgressCallback | None = None,
 ) -> CrossValidation:
     """K-fold cross-validation by PSU of one or several estimators, in one table.
 
@@ -120,15 +118,11 @@ def cross_validate(
         As for :func:`calibrate`; the default of every estimator compared.
     pooling, min_households, min_psus, lambdas, pooling_folds, on_collinear, n_classes
         As for :func:`calibrate`; the default of every estimator compared.
-    progress : callable, optional
-        Called as ``progress(done, total, "fitting")`` before each fit and when
-        the last ends, ``total`` being estimators x folds; see :mod:`pmt._progress`.
 
     Returns
     -------
     CrossValidation
     """
-    progress = check_progress(progress)
     from ..evaluation import evaluate
 
     if errors not in ("raise", "skip"):
@@ -194,9 +188,8 @@ def cross_validate(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)
-        for j, (label, opts) in enumerate(opts_of.items()):
+        for label, opts in opts_of.items():
             for k in range(n_folds):
-                report(progress, j * n_folds + k, len(opts_of) * n_folds, "fitting")
                 train, test = rows[fold != k], rows[fold == k]
                 try:
                     start = time.perf_counter()
@@ -235,7 +228,6 @@ def cross_validate(
                 in_r2[label].append(r2(data.y[train], hat[train], data.pw[train]))
                 fold_ws[label].append(ws)
                 seconds[label][k] = (fitted - start, scored - fitted)
-    report(progress, len(opts_of) * n_folds, len(opts_of) * n_folds, "fitting")
     recs, fold_recs = [], []
     evaluations = {}
     failures = pd.DataFrame(failed, columns=["estimator", "fold", "error", "message"])
