@@ -121,6 +121,11 @@ class RankResult:
     #: ``welfare <= line`` when ``line`` is set (then ``max_desil`` is None).
     max_desil: int | None = 4
     line: float | None = None
+    #: With ``rank(..., uncertainty=True)``: each household's probability of being
+    #: eligible (n,), and of each desil (n, n_classes), under its model's residual
+    #: variance (:mod:`pmt.operations.uncertainty`); None otherwise.
+    p_eligible: np.ndarray | None = None
+    p_desil: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -156,7 +161,9 @@ class RankResult:
         ``province_code``, ``desil_national``, ``desil_provincial``,
         ``rank_national``, ``rank_provincial``, ``share_below_national``,
         ``share_below_provincial``, ``eligible``, ``person_weight`` (the weight
-        each household carries in the desil shares). ``attrs`` holds :attr:`provenance`.
+        each household carries in the desil shares); with ``uncertainty=True``
+        also ``p_eligible`` and ``p_desil_1`` … ``p_desil_n``. ``attrs`` holds
+        :attr:`provenance`.
         """
         frame = self.slice_frame(slice(None))
         if self.id_col is not None:
@@ -185,6 +192,10 @@ class RankResult:
             "eligible": self.eligible[part],
             "person_weight": self.person_weight[part],
         }
+        if self.p_eligible is not None and self.p_desil is not None:
+            cols["p_eligible"] = self.p_eligible[part]
+            for d in range(self.p_desil.shape[1]):
+                cols[f"p_desil_{d + 1}"] = self.p_desil[part, d]
         return pd.DataFrame(cols)
 
     @cached_property

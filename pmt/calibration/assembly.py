@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..operations.uncertainty import residual_variances
 from ..rank import reference_cutoffs, score_encoded
 from ..weights import Manifest, WeightFiles, WeightSet
 from ._arrays import groups
@@ -42,9 +43,16 @@ def assemble(
         update={"files": files, "cutoff_classes": opts.n_classes if with_cutoffs else None}
     )
     ws = WeightSet(manifest, keys, coef, dict(data.lines))
+    enc = encode_for(data, ws)
+    welfare = score_encoded(enc, ws)  # what pmt.score gives
+    # each model's residual variance on the households it scores (pooled where thin)
+    variances, _ = residual_variances(
+        data.welfare - welfare, data.pw, enc.cell_model[enc.cell], ws.model_keys
+    )
+    manifest = manifest.model_copy(update={"residual_variance": variances})
+    ws = WeightSet(manifest, keys, coef, dict(data.lines))
     if not with_cutoffs:
         return ws
-    welfare = score_encoded(encode_for(data, ws), ws)  # what pmt.score gives
     province = data.district // 100
     cut = {"national": reference_cutoffs(welfare, data.pw, n=opts.n_classes)[None]}
     for p, c in sorted(

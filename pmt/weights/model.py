@@ -141,6 +141,10 @@ class Manifest(BaseModel):
     covers: tuple[str, ...] | None = None
     #: The model key (e.g. "national") scoring households outside ``covers``.
     coverage_fallback: str | None = None
+    #: Residual variance of each model on the survey it was calibrated on (log
+    #: consumption; a thin model's is the pooled one), keyed by model key: what
+    #: ``rank(..., uncertainty=True)`` uses. Absent from manifests without it.
+    residual_variance: dict[str, float] | None = None
     #: The most specific model level; the fallback chain goes down from it.
     model_level: Literal["district_urban", "district", "province_urban", "province", "national"] = (
         "district_urban"
@@ -182,7 +186,7 @@ class Manifest(BaseModel):
     @model_serializer(mode="wrap")
     def _omit_absent_coverage(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         out: dict[str, Any] = handler(self)
-        for name in ("covers", "coverage_fallback"):
+        for name in ("covers", "coverage_fallback", "residual_variance"):
             if out.get(name) is None:
                 out.pop(name, None)
         return out
@@ -362,6 +366,19 @@ def _check_arrays(ws: WeightSet) -> list[str]:
             problems.append(
                 f"manifest.json: coverage_fallback {m.coverage_fallback!r} is not a model of "
                 f"{files.coefficients}"
+            )
+    variances = m.residual_variance
+    if variances is not None:
+        if set(variances) != set(ws.model_keys):
+            problems.append(
+                "manifest.json: residual_variance must have one entry per model of "
+                f"{files.coefficients} and no other"
+            )
+        bad_var = sorted(k for k, v in variances.items() if not (math.isfinite(v) and v > 0))
+        if bad_var:
+            problems.append(
+                f"manifest.json: residual_variance of {bad_var[:5]} must be a positive finite "
+                "number"
             )
     if ws.poverty_lines:
         for key, line in ws.poverty_lines.items():
