@@ -26,6 +26,18 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "calibration": (".calibration", None),
     "evaluation": (".evaluation", None),
     "report": (".report", None),
+    "operations": (".operations", None),
+    **{
+        name: (".operations", name)
+        for name in (
+            "Snapshot",
+            "adopt",
+            "allocate",
+            "load_snapshot",
+            "transitions",
+            "verification_list",
+        )
+    },
     **{
         name: (".calibration", name)
         for name in ("Calibration", "CrossValidation", "calibrate", "cross_validate")
@@ -73,11 +85,14 @@ __all__ = [
     "EvaluationError",
     "Manifest",
     "RankResult",
+    "Snapshot",
     "Variable",
     "VariableSpec",
     "WeightSet",
     "WeightSetError",
     "__version__",
+    "adopt",
+    "allocate",
     "assign_desil",
     "available_weights",
     "calibrate",
@@ -89,11 +104,15 @@ __all__ = [
     "evaluate",
     "explain",
     "io",
+    "load_snapshot",
     "load_weights",
+    "operations",
     "rank",
     "reference_cutoffs",
     "save_weights",
     "score",
     "synth",
+    "transitions",
+    "verification_list",
     "what_if",
 ]

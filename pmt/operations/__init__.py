@@ -13,17 +13,33 @@ desil rule); nothing in this package scores or cuts on its own.
 
 from __future__ import annotations
 
+from .allocate import Allocation, allocate, largest_remainder
 from .errors import ChangeFileError, SnapshotError, SnapshotMismatchError, UnknownIdError
 from .snapshot import SNAPSHOT_FORMAT, Snapshot, SnapshotManifest, adopt, load_snapshot
+from .transitions import Transitions, transitions
+from .uncertainty import CalibrationCheck, calibration_check, verification_list
+from .update import ACTIONS, Update, apply_changes, update
 
 __all__ = [
+    "ACTIONS",
     "SNAPSHOT_FORMAT",
+    "Allocation",
+    "CalibrationCheck",
     "ChangeFileError",
     "Snapshot",
     "SnapshotError",
     "SnapshotManifest",
     "SnapshotMismatchError",
+    "Transitions",
     "UnknownIdError",
+    "Update",
     "adopt",
+    "allocate",
+    "apply_changes",
+    "calibration_check",
+    "largest_remainder",
     "load_snapshot",
+    "transitions",
+    "update",
+    "verification_list",
 ]
