@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from . import errors as E
+from ._frames import ACCEPTED, household_table
 from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
 from .regions import RegionScheme, fallback_chain, scheme
 from .spec import CANONICAL_COLUMNS, Variable
@@ -159,7 +160,7 @@ class _Table:
             self.index = pd.RangeIndex(self.n)
         else:
             raise TypeError(
-                "households must be a pandas DataFrame or a pyarrow Table; got "
+                f"households must be {ACCEPTED}; got "
                 f"{type(data).__name__}. Fix: build a DataFrame (pd.DataFrame(...)) "
                 "or read the file with pmt.io.read_households."
             )
@@ -423,7 +424,11 @@ def encode(
     if weighting not in ("person", "household"):
         raise ValueError(f"weighting must be 'person' or 'household'; got {weighting!r}")
     scheme = _region_scheme(weights, region_scheme)
-    table = _Table(households)
+    table = _Table(
+        household_table(
+            households, columns=required_columns(weights.spec.variables, weight, id_col)
+        )
+    )
     spec = weights.spec
     check_columns(table.names, table.n, spec.variables, weight, id_col)
     n = table.n

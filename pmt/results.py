@@ -236,3 +236,21 @@ class RankResult:
         from .io import write_result
 
         write_result(self, path)
+
+    def to_arrow(self) -> Any:
+        """:meth:`to_frame`'s columns as a pyarrow Table (no index), provenance in its metadata.
+
+        The schema metadata holds :attr:`provenance` as JSON under the key ``pmt``.
+        """
+        from ._frames import result_arrow
+
+        return result_arrow(self)
+
+    def to_polars(self) -> Any:
+        """:meth:`to_frame`'s columns as a polars DataFrame; needs the ``polars`` extra.
+
+        Install it with ``pip install "pmt[polars]"``; without it, ImportError says so.
+        """
+        from ._frames import result_polars
+
+        return result_polars(self)

@@ -1,0 +1,183 @@
+"""Tables in and out: the household-table types pmt accepts, and results as Arrow or polars.
+
+In: a pandas DataFrame (numpy, nullable or Arrow dtypes) and a pyarrow Table
+are read as they are (:mod:`pmt.encode` reads both column by column). A
+pyarrow RecordBatch or RecordBatchReader, a polars DataFrame or LazyFrame, and
+any object exporting the Arrow C stream interface (``__arrow_c_stream__``)
+become a pyarrow Table first, without a pandas round trip: polars hands its
+columns over to Arrow without copying them, and a LazyFrame is collected with
+only the columns pmt reads.
+
+Out: :func:`result_arrow` and :func:`result_polars` give a
+:class:`~pmt.RankResult` as the columns of ``RankResult.to_frame()``, built
+from the result's arrays, with the provenance in the schema metadata (key
+``pmt``, JSON; the key Parquet results carry).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .results import RankResult
+
+__all__ = ["ACCEPTED", "household_table", "result_arrow", "result_polars"]
+
+#: What ``households`` may be, as error messages name it.
+ACCEPTED = (
+    "a pandas DataFrame, a pyarrow Table, RecordBatch or RecordBatchReader, a polars "
+    "DataFrame or LazyFrame, or another object exporting the Arrow C stream interface"
+)
+
+#: Schema-metadata key of the provenance (as in Parquet results).
+METADATA_KEY = b"pmt"
+
+POLARS_HINT = 'pip install "pmt[polars]"'
+
+
+def household_table(data: Any, *, columns: Sequence[str] | None = None) -> Any:
+    """``data`` as a pandas DataFrame or a pyarrow Table, the two types encoding reads.
+
+    Parameters
+    ----------
+    data : DataFrame, Table, RecordBatch, RecordBatchReader, polars DataFrame or LazyFrame
+        The household table (see :data:`ACCEPTED`). A RecordBatchReader is
+        read to its end.
+    columns : sequence of str, optional
+        The columns pmt reads. A polars LazyFrame is collected with only those
+        of them it has (a missing one is then named by the column check).
+
+    Raises
+    ------
+    TypeError
+        For any other type, naming the accepted ones.
+    """
+    if isinstance(data, pd.DataFrame):
+        return data
+    module = type(data).__module__.partition(".")[0]
+    if module == "pyarrow":
+        import pyarrow as pa
+
+        if isinstance(data, pa.Table):
+            return _plain_strings(data)
+        if isinstance(data, pa.RecordBatch):
+            return _plain_strings(pa.Table.from_batches([data]))
+        if isinstance(data, pa.RecordBatchReader):
+            return _plain_strings(data.read_all())
+    polars = sys.modules.get("polars")
+    if polars is not None and isinstance(data, polars.LazyFrame):
+        if columns is not None:
+            present = set(data.collect_schema().names())
+            data = data.select([c for c in dict.fromkeys(columns) if c in present])
+        data = data.collect()
+    if polars is not None and isinstance(data, polars.DataFrame):
+        return _plain_strings(data.to_arrow())
+    if hasattr(data, "__arrow_c_stream__") and not isinstance(data, type):
+        import pyarrow as pa
+
+        try:
+            return _plain_strings(pa.table(data))
+        except (TypeError, ValueError, pa.ArrowException):
+            pass  # a stream of something other than a table: refused below
+    raise TypeError(
+        f"households must be {ACCEPTED}; got {type(data).__module__}.{type(data).__name__}. "
+        "Fix: pass one of those (e.g. pd.DataFrame(...)), or read the file with "
+        "pmt.io.read_households."
+    )
+
+
+def _plain_strings(table: pa.Table) -> pa.Table:
+    """``table`` with string_view columns (newer polars and Arrow) cast to large_string.
+
+    Encoding reads string and large_string; the cast copies only those columns.
+    """
+    import pyarrow as pa
+
+    is_view = getattr(pa.types, "is_string_view", None)
+    if is_view is None:
+        return table
+    for i, field in enumerate(table.schema):
+        t = field.type
+        if is_view(t):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.large_string()))
+        elif pa.types.is_dictionary(t) and is_view(t.value_type):
+            target = pa.dictionary(t.index_type, pa.large_string(), t.ordered)
+            table = table.set_column(i, field.name, table.column(i).cast(target))
+    return table
+
+
+def result_arrow(result: RankResult) -> pa.Table:
+    """:meth:`RankResult.to_frame`'s columns as a pyarrow Table (no index), provenance attached.
+
+    Built from the result's arrays: numeric columns are shared with the
+    result, not copied; ``model_key`` and ``model_level`` are dictionary
+    columns; ids are passed through (Arrow text ids stay Arrow).
+    """
+    import pyarrow as pa
+
+    from .regions import LEVELS, key_level
+
+    columns: dict[str, Any] = {}
+    if result.id_col is not None:
+        columns[result.id_col] = _id_array(result.ids)
+    level_of = np.array([LEVELS.index(key_level(k)) for k in result.model_keys], dtype=np.int8)
+    model = np.asarray(result.model, dtype=np.int32)
+    columns.update(
+        {
+            "welfare": result.welfare,
+            "model_key": pa.DictionaryArray.from_arrays(
+                pa.array(model), pa.array(list(result.model_keys), type=pa.string())
+            ),
+            "model_level": pa.DictionaryArray.from_arrays(
+                pa.array(level_of[model]), pa.array(list(LEVELS), type=pa.string())
+            ),
+            "province_code": result.province,
+            "desil_national": result.desil_national,
+            "desil_provincial": result.desil_provincial,
+            "rank_national": result.rank_national,
+            "rank_provincial": result.rank_provincial,
+            "share_below_national": result.share_below_national,
+            "share_below_provincial": result.share_below_provincial,
+            "eligible": result.eligible,
+            "person_weight": result.person_weight,
+        }
+    )
+    table = pa.table(columns)
+    meta = {METADATA_KEY: json.dumps(result.provenance, sort_keys=True, default=str).encode()}
+    return table.replace_schema_metadata(meta)
+
+
+def _id_array(ids: Any) -> Any:
+    """Passed-through ids as Arrow: Arrow-backed ids are handed over, not copied."""
+    import pyarrow as pa
+
+    if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+        return ids
+    return pa.array(ids, from_pandas=True)
+
+
+def result_polars(result: RankResult) -> Any:
+    """:func:`result_arrow` as a polars DataFrame (polars takes the Arrow columns as they are).
+
+    Raises
+    ------
+    ImportError
+        Without polars, naming the extra that installs it.
+    """
+    try:
+        import polars as pl
+    except ImportError:
+        raise ImportError(
+            "RankResult.to_polars() needs polars, an optional dependency of pmt. "
+            f"Fix: {POLARS_HINT} (or pip install polars); to_arrow() and to_frame() "
+            "need nothing more."
+        ) from None
+    return pl.from_arrow(result_arrow(result))

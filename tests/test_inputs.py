@@ -1,0 +1,218 @@
+"""Native inputs and outputs: every accepted table type ranks as the numpy-backed DataFrame does.
+
+The reference is a pandas DataFrame with numpy dtypes; every other form of the
+same table (nullable and Arrow dtypes, pyarrow Table / RecordBatch /
+RecordBatchReader, polars DataFrame / LazyFrame, an Arrow C stream) must give
+the same welfare, desil, rank, share, eligibility, ids and rejects.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import pmt
+from pmt import errors as E
+
+pl = pytest.importorskip("polars")
+
+ARRAYS = (
+    "welfare",
+    "desil_national",
+    "desil_provincial",
+    "rank_national",
+    "rank_provincial",
+    "share_below_national",
+    "share_below_provincial",
+    "eligible",
+    "person_weight",
+    "model",
+    "province",
+)
+
+
+@pytest.fixture(scope="module")
+def ws() -> pmt.WeightSet:
+    return pmt.load_weights("demo")
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    """400 synthetic households with text ids (leading zeros) and a few broken rows."""
+    hh = pmt.synth.registry(400, seed=21)
+    hh["hh_id"] = [f"{i:06d}" for i in range(len(hh))]
+    hh.loc[[3, 50], "urban"] = 2  # out of range
+    hh["floor_area"] = hh["floor_area"].astype("float64")
+    hh.loc[[7, 120], "floor_area"] = np.nan  # missing
+    return hh
+
+
+class _Stream:
+    """An object that only exports the Arrow C stream interface."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self.table.__arrow_c_stream__(requested_schema)
+
+
+def _arrow(df: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def _with_views(table: pa.Table, names: list[str]) -> pa.Table:
+    """``table`` with the columns ``names`` as Arrow string_view (text numbers for variables)."""
+    for name in names:
+        i = table.column_names.index(name)
+        text = [None if v is None else str(v) for v in table.column(i).to_pylist()]
+        table = table.set_column(i, name, pa.array(text, type=pa.string_view()))
+    return table
+
+
+FORMS: dict[str, Callable[[pd.DataFrame], Any]] = {
+    "pandas nullable": lambda df: df.convert_dtypes(),
+    "pandas arrow": lambda df: df.convert_dtypes(dtype_backend="pyarrow"),
+    "pyarrow Table": _arrow,
+    "pyarrow chunked Table": lambda df: pa.concat_tables([_arrow(df[:150]), _arrow(df[150:])]),
+    "pyarrow RecordBatch": lambda df: _arrow(df).combine_chunks().to_batches()[0],
+    "pyarrow RecordBatchReader": lambda df: pa.RecordBatchReader.from_batches(
+        _arrow(df).schema, _arrow(df).to_batches(max_chunksize=128)
+    ),
+    "polars DataFrame": lambda df: pl.from_pandas(df),
+    "polars LazyFrame": lambda df: pl.from_pandas(df).lazy().with_columns(extra=pl.lit(1)),
+    "polars categorical and text": lambda df: pl.from_pandas(df).with_columns(
+        pl.col("tenure").cast(pl.String).cast(pl.Categorical),
+        pl.col("land_title").cast(pl.String),
+    ),
+    "arrow C stream": lambda df: _Stream(_arrow(df)),
+    "arrow string_view": lambda df: _with_views(_arrow(df), ["hh_id", "land_title"]),
+}
+
+
+def _same(result: pmt.RankResult, ref: pmt.RankResult) -> None:
+    for name in ARRAYS:
+        np.testing.assert_array_equal(getattr(result, name), getattr(ref, name), err_msg=name)
+    got_ids = [str(i) for i in np.asarray(result.ids, dtype=object)]
+    assert got_ids == [str(i) for i in np.asarray(ref.ids, dtype=object)]
+    np.testing.assert_array_equal(result.rows, ref.rows)
+    cols = ["row", "hh_id", "column", "rule"]
+    pd.testing.assert_frame_equal(
+        result.rejects[cols].astype(str), ref.rejects[cols].astype(str), check_dtype=False
+    )
+    assert result.provenance == ref.provenance
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_every_form_ranks_as_numpy_pandas(
+    form: str, frame: pd.DataFrame, ws: pmt.WeightSet
+) -> None:
+    ref = pmt.rank(frame, ws, on_invalid="reject")
+    assert ref.n_rejected == 4 and ref.n == len(frame) - 4  # the test data do break rules
+    _same(pmt.rank(FORMS[form](frame), ws, on_invalid="reject"), ref)
+
+
+@pytest.mark.parametrize("form", ["polars DataFrame", "polars LazyFrame", "pyarrow Table"])
+def test_score_of_other_forms(form: str, frame: pd.DataFrame, ws: pmt.WeightSet) -> None:
+    good = frame.drop(index=[3, 50, 7, 120]).reset_index(drop=True)
+    welfare = pmt.score(FORMS[form](good), ws)
+    pd.testing.assert_series_equal(welfare, pmt.score(good, ws))
+
+
+@pytest.mark.parametrize("form", ["polars DataFrame", "pyarrow RecordBatchReader"])
+def test_raise_mode_names_the_same_rows(form: str, frame: pd.DataFrame, ws: pmt.WeightSet) -> None:
+    with pytest.raises(E.InputError) as want:
+        pmt.rank(frame, ws)
+    with pytest.raises(type(want.value)) as got:
+        pmt.rank(FORMS[form](frame), ws)
+    assert got.value.column == want.value.column == "urban"
+    assert [int(r) for r in np.asarray(got.value.rows)] == [3, 50]
+    assert [int(r) for r in np.asarray(want.value.rows)] == [3, 50]
+
+
+def test_lazyframe_missing_column_is_named(frame: pd.DataFrame, ws: pmt.WeightSet) -> None:
+    lazy = pl.from_pandas(frame.drop(columns=["hh_size"])).lazy()
+    with pytest.raises(E.MissingColumnError) as err:
+        pmt.rank(lazy, ws)
+    assert err.value.column == "hh_size"
+
+
+@pytest.mark.parametrize("bad", [[1, 2, 3], {"hh_id": [1]}, np.zeros((3, 4)), "households.csv"])
+def test_other_types_name_the_accepted_ones(bad: Any, ws: pmt.WeightSet) -> None:
+    with pytest.raises(TypeError) as err:
+        pmt.rank(bad, ws)
+    text = str(err.value)
+    for name in ("pandas DataFrame", "pyarrow Table", "RecordBatchReader", "polars DataFrame"):
+        assert name in text
+    assert type(bad).__name__ in text
+    assert "Fix:" in text
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@pytest.fixture(scope="module")
+def ranked(frame: pd.DataFrame, ws: pmt.WeightSet) -> pmt.RankResult:
+    return pmt.rank(frame, ws, on_invalid="reject")
+
+
+def test_to_arrow_holds_to_frame(ranked: pmt.RankResult) -> None:
+    table = ranked.to_arrow()
+    want = ranked.to_frame()
+    assert table.column_names == list(want.columns)
+    assert table.num_rows == len(want) == ranked.n
+    got = table.to_pandas()
+    for name in want.columns:
+        assert got[name].astype(str).tolist() == want[name].astype(str).tolist(), name
+    assert json.loads(table.schema.metadata[b"pmt"]) == json.loads(
+        json.dumps(ranked.provenance, default=str)
+    )
+    assert table.schema.field("desil_national").type == pa.int8()
+    assert table.schema.field("rank_national").type == pa.int32()
+    assert table.schema.field("eligible").type == pa.bool_()
+    assert pa.types.is_dictionary(table.schema.field("model_key").type)
+
+
+def test_to_arrow_shares_numbers_and_keeps_arrow_ids(
+    frame: pd.DataFrame, ws: pmt.WeightSet
+) -> None:
+    res = pmt.rank(_arrow(frame), ws, on_invalid="reject")
+    table = res.to_arrow()
+    id_type = table.schema.field("hh_id").type
+    assert pa.types.is_string(id_type) or pa.types.is_large_string(id_type)
+    assert table.column("hh_id").to_pylist() == [f"{i:06d}" for i in res.rows]
+    welfare = table.column("welfare").chunk(0).to_numpy()
+    assert np.shares_memory(welfare, res.welfare)
+
+
+def test_to_polars_holds_to_frame(ranked: pmt.RankResult) -> None:
+    got = ranked.to_polars()
+    want = ranked.to_frame()
+    assert isinstance(got, pl.DataFrame)
+    assert got.columns == list(want.columns)
+    for name in want.columns:
+        assert [str(v) for v in got[name].to_list()] == want[name].astype(str).tolist(), name
+    assert got["desil_national"].dtype == pl.Int8
+
+
+def test_to_polars_without_polars_names_the_extra(
+    ranked: pmt.RankResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "polars", None)  # import polars -> ImportError
+    with pytest.raises(ImportError, match=r'pip install "pmt\[polars\]"'):
+        ranked.to_polars()
+
+
+def test_pmt_io_is_reachable_after_import_pmt() -> None:
+    code = "import pmt; print(pmt.io.rank_file.__name__, pmt.io.read_households.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["rank_file", "read_households"]
+    assert "io" in pmt.__all__ and "io" in dir(pmt)
