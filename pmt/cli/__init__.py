@@ -109,6 +109,12 @@ COMMANDS: dict[str, str] = {
     "evaluate": "pmt.cli.evaluate",
     "compare": "pmt.cli.evaluate",
     "calibrate": "pmt.cli.calibrate",
+    "adopt": "pmt.cli.adopt",
+    "snapshot": "pmt.cli.snapshot",
+    "update": "pmt.cli.update",
+    "transitions": "pmt.cli.transitions",
+    "allocate": "pmt.cli.allocate",
+    "verify-list": "pmt.cli.verify_list",
 }
 
 

@@ -1,0 +1,81 @@
+"""``pmt verify-list``: the households whose eligibility is least certain, for field checks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ._common import EXIT_OK, Progress, check_paths
+from ._ops import add_json, add_snapshot, emit_json, snapshot_and_weights, weight_files
+
+
+def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
+    """Add ``pmt verify-list`` to the main parser's subparsers."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help="households whose eligibility is least certain, for field verification",
+        description="Rank INPUT against the adopted snapshot with each household's "
+        "probability of being eligible (under its model's residual variance; the weight set "
+        "must record them, as pmt calibrate does) and write the least certain first. See "
+        "docs/operations.md.",
+    )
+    p.add_argument("input", metavar="INPUT", help="household file (the registry)")
+    add_snapshot(p)
+    p.add_argument("--limit", type=int, metavar="N", help="at most N households")
+    p.add_argument(
+        "--min-uncertainty",
+        type=float,
+        default=0.0,
+        metavar="U",
+        help="only households at least this uncertain, 0 to 1 (default %(default)s)",
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="the list (.csv or .parquet)")
+    p.add_argument("--id-col", default="hh_id", metavar="COLUMN", help="id column (default hh_id)")
+    add_json(p)
+    return p
+
+
+def run(args: argparse.Namespace, progress: Progress) -> int:
+    """Run ``pmt verify-list``; the exit status."""
+    import pmt
+    from pmt.io import output_kind, read_households, write_table
+
+    output_kind(args.out, argument="--out")
+    check_paths(
+        inputs={
+            "INPUT": args.input,
+            **{f"--snapshot {p.name}": p for p in weight_files(args.snapshot)},
+        },
+        outputs={"--out": args.out},
+        weights=args.weights,
+    )
+    snap, ws = snapshot_and_weights(args, progress)
+    with progress.step(f"reading {args.input}"):
+        hh = read_households(args.input, id_col=args.id_col)
+    with progress.step(f"ranking {len(hh):,} households against {snap.label!r} with uncertainty"):
+        result = pmt.rank(
+            hh,
+            ws,
+            cutoffs=snap,
+            id_col=args.id_col,
+            allow_other_weights=args.allow_other_weights,
+            uncertainty=True,
+        )
+    listed = pmt.verification_list(result, limit=args.limit, min_uncertainty=args.min_uncertainty)
+    meta = {**result.provenance, "snapshot": snap.label}
+    with progress.step(f"writing {args.out}"):
+        write_table(listed, args.out, meta)
+    summary = {
+        "households": result.n,
+        "listed": len(listed),
+        "mean_uncertainty": float(listed["uncertainty"].mean()) if len(listed) else None,
+    }
+    if args.json:
+        emit_json("verify-list", summary, provenance=meta, outputs={"--out": args.out})
+    else:
+        sys.stdout.write(
+            f"{len(listed):,} of {result.n:,} households listed, least certain first -> "
+            f"{args.out}\n"
+        )
+    return EXIT_OK
