@@ -410,3 +410,174 @@ def test_coverage_fields_keep_old_hashes_and_enter_new_ones(partial, tmp_path):
     bad = m.model_copy(update={"coverage_fallback": "3171"})
     with pytest.raises(E.WeightSetError, match="coverage_fallback '3171' is not a model"):
         pmt.WeightSet(bad, partial.weights.model_keys, partial.weights.coefficients)
+
+
+# --------------------------------------------------------------------------- penalised estimators
+
+
+def _small_problem(seed=0, n=300):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack(
+        [rng.normal(size=(n, 4)) * [1.0, 2.0, 3.0, 0.5], rng.integers(0, 2, (n, 3))]
+    ).astype(float)
+    y = X @ np.r_[0.5, 0, -0.2, 0, 0.3, 0, 0.1] + rng.normal(size=n)
+    w = rng.uniform(0.5, 2.0, n)
+    return X, y, w / w.mean(), rng.integers(0, 30, n)
+
+
+@pytest.mark.parametrize("l1", [1.0, 0.5])
+def test_penalised_fit_is_statsmodels_fit_regularized_on_standardised_columns(l1):
+    from statsmodels.api import WLS
+
+    from pmt.calibration.penalised import elastic_net_path, moments
+
+    X, y, w, _ = _small_problem()
+    alpha = 0.04
+    got = elastic_net_path(moments(X, y, w), np.array([alpha]), l1)[0]
+    mean = w @ X / w.sum()
+    sd = np.sqrt(w @ (X - mean) ** 2 / w.sum())
+    Z = np.column_stack([np.ones(len(y)), (X - mean) / sd])
+    ref = WLS(y, Z, weights=w).fit_regularized(
+        alpha=np.r_[0.0, np.full(X.shape[1], alpha)], L1_wt=l1, cnvrg_tol=1e-12, maxiter=5000
+    )
+    np.testing.assert_allclose(got[1:], ref.params[1:] / sd, atol=1e-8)
+    assert np.isclose(got[0], ref.params[0] - (mean / sd) @ ref.params[1:])
+    assert (got[1:] == 0).any() if l1 == 1.0 else True  # the lasso zeroes some slopes here
+
+
+def test_penalty_chosen_by_psu_folds_equals_a_direct_computation():
+    from pmt.calibration.penalised import (
+        _psu_folds,
+        alpha_grid,
+        cv_alpha,
+        elastic_net_path,
+        moments,
+    )
+
+    X, y, w, psu = _small_problem(1)
+    alpha, cv = cv_alpha(X, y, w, psu, l1_ratio=1.0, folds=4, seed=9)
+    fold = _psu_folds(psu, 4, 9)
+    for g in np.unique(psu):  # whole PSUs
+        assert np.unique(fold[psu == g]).size == 1
+    alphas = alpha_grid(moments(X, y, w), 1.0)
+    assert np.allclose(cv["alphas"], alphas) and cv["folds"] == 4
+    # every training part fitted on its own rows, scored on the held-out rows
+    sse = np.zeros(alphas.size)
+    for f in range(4):
+        tr, te = fold != f, fold == f
+        path = elastic_net_path(moments(X[tr], y[tr], w[tr]), alphas, 1.0)
+        resid = y[te][:, None] - path[:, :1].T - X[te] @ path[:, 1:].T
+        sse += w[te] @ resid**2
+    np.testing.assert_allclose(cv["cv_mse"], sse / w.sum(), rtol=1e-8)
+    assert alpha == alphas[int(np.argmin(sse))]
+    # the top of the grid zeroes every slope; the intercept is then the weighted mean
+    top = elastic_net_path(moments(X, y, w), alphas[:1], 1.0)[0]
+    assert (top[1:] == 0).all() and np.isclose(top[0], w @ y / w.sum())
+
+
+def test_lasso_without_penalty_is_least_squares_and_options_are_checked(tiny):
+    s, truth = tiny
+    national = {"pooling": "fallback", "min_households": 10**9}
+    wls = _quiet(C.calibrate, s, **_kw(truth, **national))
+    for name in ("lasso", "elastic_net"):
+        assert C.ESTIMATORS[name].name == name
+        zero = _quiet(
+            C.calibrate,
+            s,
+            estimator=name,
+            estimator_options={"alpha": 0.0},
+            **_kw(truth, **national),
+        )
+        np.testing.assert_allclose(zero.weights.coefficients, wls.weights.coefficients, atol=1e-6)
+    cal = _quiet(C.calibrate, s, estimator="lasso", **_kw(truth, **national))
+    fit = cal.national
+    assert fit.cv is not None and fit.alpha == max(
+        a
+        for a, m in zip(fit.cv["alphas"], fit.cv["cv_mse"], strict=True)
+        if m == min(fit.cv["cv_mse"])
+    )
+    assert 0 < fit.nonzero < np.count_nonzero(wls.weights.coefficients[0][1:])
+    assert "lasso" in cal.report() and "CV over PSUs" in cal.report()
+    bad = [
+        ("lasso", {"alpha": -1.0}, "alpha=-1.0: the penalty must be a finite number >= 0"),
+        ("lasso", {"penalty_folds": 1}, "penalty_folds=1"),
+        (
+            "elastic_net",
+            {"l1_ratio": 0.0},
+            r"l1_ratio=0.0: the L1 share of the penalty must lie in \(0, 1\]",
+        ),
+    ]
+    for est, opt, msg in bad:
+        with pytest.raises(E.ArgumentError, match=msg):
+            C.calibrate(s, estimator=est, estimator_options=opt, **_kw(truth))
+
+
+# --------------------------------------------------------------------------- the comparison table
+
+
+def test_compare_ranks_by_the_named_metric_with_its_spread():
+    from pmt.calibration.compare import compare
+
+    folds = pd.DataFrame(
+        {
+            "estimator": ["A"] * 3 + ["B"] * 3 + ["C"] * 3,
+            "fold": [0, 1, 2] * 3,
+            "exclusion_error_0.3": [0.40, 0.42, 0.44, 0.39, 0.40, 0.44, 0.50, 0.50, 0.50],
+            "auc_0.3": [0.8, 0.8, 0.8, 0.7, 0.7, 0.7, 0.9, 0.9, 0.9],
+            "rmse": [1.0] * 9,
+        }
+    )
+    table = pd.DataFrame(
+        {
+            "exclusion_error_0.3": [0.41, 0.40, 0.5],
+            "auc_0.3": [0.8, 0.7, 0.9],
+            "rmse": [1.0, 1.0, 1.0],
+            "fit_seconds": [1.0, 2.0, 3.0],
+            "failed_folds": [0, 0, 0],
+        },
+        index=pd.Index(["A", "B", "C"], name="estimator"),
+    )
+    ee = compare(table, folds, (0.3,), "exclusion_error")
+    assert list(ee.index) == ["B", "A", "C"] and list(ee["rank"]) == [1, 2, 3]
+    b = [0.39, 0.40, 0.44]
+    assert np.isclose(ee.loc["B", "fold_mean"], np.mean(b))
+    assert np.isclose(ee.loc["B", "fold_sd"], np.std(b, ddof=1))
+    assert (ee.loc["B", "fold_min"], ee.loc["B", "fold_max"]) == (0.39, 0.44)
+    diff = np.array([0.40, 0.42, 0.44]) - b
+    assert np.isclose(ee.loc["A", "diff_best_mean"], diff.mean())
+    assert np.isclose(ee.loc["A", "diff_best_sd"], diff.std(ddof=1))
+    assert ee.loc["B", "diff_best_mean"] == 0 and ee.loc["A", "value"] == 0.41
+    assert list(compare(table, folds, (0.3,), "auc", 0.3).index) == ["C", "A", "B"]  # higher
+    failed = table.assign(failed_folds=[0, 1, 0])
+    out = compare(failed, folds, (0.3,), "exclusion_error")
+    assert list(out.index) == ["A", "C", "B"] and out["rank"].isna().tolist() == [
+        False,
+        False,
+        True,
+    ]
+    with pytest.raises(
+        E.ArgumentError, match=r"quota=0.2: the cross-validation measured quotas \[0.3\]"
+    ):
+        compare(table, folds, (0.3,), "exclusion_error", 0.2)
+    with pytest.raises(E.ArgumentError, match="metric='accuracy': not a metric"):
+        compare(table, folds, (0.3,), "accuracy")
+    with pytest.raises(E.ArgumentError, match="needs a quota"):
+        compare(table, folds, (0.2, 0.3), "exclusion_error")
+    with pytest.raises(E.ArgumentError, match="does not depend on a quota"):
+        compare(table, folds, (0.3,), "rmse", 0.3)
+
+
+def test_penalised_estimators_in_a_cross_validation_and_its_comparison(tiny):
+    s, truth = tiny
+    ests = {"WLS": {}, "lasso": {"estimator": "lasso"}, "elastic net": {"estimator": "elastic_net"}}
+    cv = _quiet(C.cross_validate, s, estimators=ests, folds=3, quotas=(0.3,), **_kw(truth))
+    total = cv.evaluations["lasso"].table.loc["quota 0.3", "total_accuracy"]
+    assert np.isclose(cv.table.loc["lasso", "total_error_0.3"], 1 - total)
+    for metric in ("exclusion_error", "total_error"):
+        table = cv.compare(metric)
+        col = f"{metric}_0.3"
+        assert table.attrs["column"] == col
+        assert list(table.index) == list(
+            cv.folds.groupby("estimator")[col].mean().sort_values(kind="stable").index
+        )
+        np.testing.assert_allclose(table["value"], cv.table.loc[table.index, col])

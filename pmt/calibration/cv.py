@@ -33,13 +33,20 @@ from .scoring import encode_for, log_consumption, r2, rmse
 
 __all__ = ["QUOTA_METRICS", "cross_validate", "fold_assignment"]
 
-#: Columns of the comparison table per quota -> metric of :func:`pmt.evaluation.evaluate`.
+#: Whether a larger value of a comparison-table metric is better (the others: smaller).
+HIGHER_IS_BETTER = frozenset(
+    {"r2", "spearman", "targeting_differential", "cgh", "auc", "in_sample_r2"}
+)
+
+#: Columns of the comparison table per quota -> metric of :func:`pmt.evaluation.evaluate`
+#: (``total_error`` is one minus ``total_accuracy``: the share of people misclassified).
 QUOTA_METRICS = {
     "exclusion_error": "exclusion_error",
     "inclusion_error": "inclusion_error_beneficiaries",
     "inclusion_error_nonpoor": "inclusion_error_nonpoor",
     "targeting_differential": "targeting_differential",
     "cgh": "cgh",
+    "total_error": "total_accuracy",
     "auc": "auc",
 }
 
@@ -448,5 +455,6 @@ def _metrics(
     for q in quotas:
         row = t.loc[f"quota {q:g}"]
         for name, metric in QUOTA_METRICS.items():
-            rec[f"{name}_{q:g}"] = float(row[metric])
+            value = float(row[metric])
+            rec[f"{name}_{q:g}"] = 1.0 - value if name == "total_error" else value
     return rec

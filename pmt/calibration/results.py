@@ -272,6 +272,21 @@ class CrossValidation:
 
     def headline(self) -> list[str]:
         """The columns worth reading first: fit, ranking, and errors at each quota."""
+    def compare(
+        self, metric: str = "exclusion_error", *, quota: float | None = None
+    ) -> pd.DataFrame:
+        """The estimators ranked by ``metric`` (at ``quota``), with its spread over the folds.
+
+        One row per estimator, best first: ``rank``, ``value`` (pooled out of
+        fold), ``fold_mean``, ``fold_sd``, ``fold_min``, ``fold_max``, the
+        paired difference to the best fold by fold (``diff_best_mean``,
+        ``diff_best_sd``), ``folds`` and ``fit_seconds``; see
+        :func:`pmt.calibration.compare.compare` for the metrics.
+        """
+        from .compare import compare
+
+        return compare(self.table, self.folds, self.settings["quotas"], metric, quota)
+
         cols = ["r2", "spearman"]
         for q in self.settings["quotas"]:
             cols += [f"exclusion_error_{q:g}", f"inclusion_error_nonpoor_{q:g}", f"cgh_{q:g}"]
