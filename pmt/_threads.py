@@ -1,8 +1,12 @@
 """Parallel kernels under concurrent calls: one guard, whatever numba threading layer runs them.
 
-numba runs ``parallel=True`` kernels on one of three threading layers, picked
-when the process first runs one (``tbb``, then ``omp``, then ``workqueue``,
-unless ``NUMBA_THREADING_LAYER`` says otherwise):
+pmt's own kernels do not run on numba's threading layer (they release the
+GIL and :mod:`pmt._kernels` spreads a call's work over a pool of Python
+threads), so concurrent calls and forks are safe on every layer. This module
+keeps that true for any kernel compiled with numba's ``parallel=True``, which
+would run on the layer numba picks when the process first runs one (``tbb``,
+then ``omp``, then ``workqueue``, unless ``NUMBA_THREADING_LAYER`` says
+otherwise):
 
 - ``tbb`` is thread-safe and fork-safe;
 - ``omp`` is thread-safe; GNU OpenMP (Linux) is not fork-safe;
@@ -10,13 +14,11 @@ unless ``NUMBA_THREADING_LAYER`` says otherwise):
   parallel regions at once abort the process ("Concurrent access has been
   detected").
 
-pmt reaches its kernels only through :data:`kernels`, which runs each
-parallel kernel under one process-wide lock when the layer is ``workqueue``
-(or not known yet: numba names the layer only once a parallel region has run)
-and without a lock otherwise. Concurrent calls of ``pmt.rank``, ``pmt.score``
-and ``pmt.evaluate`` are therefore safe on every layer; on ``workqueue`` their
-kernels take turns while the rest of each call (validation, pandas) runs
-concurrently.
+pmt's modules reach the kernels only through :data:`kernels`, which runs each
+``parallel=True`` kernel under one process-wide lock when the layer is
+``workqueue`` (or not known yet: numba names the layer only once it has
+started) and without a lock otherwise; every other kernel passes through
+untouched.
 """
 
 from __future__ import annotations
@@ -81,8 +83,12 @@ def guarded(kernel: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _is_parallel(value: Any) -> bool:
-    options = getattr(value, "targetoptions", None)
-    return isinstance(options, dict) and bool(options.get("parallel"))
+    """Whether ``value`` is a numba ``parallel=True`` dispatcher, or a kernel wrapping one."""
+    for obj in (value, getattr(value, "dispatcher", None)):
+        options = getattr(obj, "targetoptions", None)
+        if isinstance(options, dict) and options.get("parallel"):
+            return True
+    return False
 
 
 class _Kernels:

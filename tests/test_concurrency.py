@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numba
 import pandas as pd
 import pytest
 
@@ -54,6 +55,8 @@ def fork_child_ranks():
     return os.waitstatus_to_exitcode(status)
 
 cold_fork = fork_child_ranks() if hasattr(os, "fork") else None
+# start numba's threading layer (as `pmt --threads N` does), so the report names it
+numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
 def digest(*arrays):
     h = hashlib.sha256()
@@ -122,6 +125,11 @@ def layers() -> dict[str, dict[str, Any]]:
     return {layer: _run_layer(layer) for layer in ("default", "workqueue")}
 
 
+def _parallel_kernels() -> list[str]:
+    """The kernels of pmt that run on numba's threading layer (``parallel=True``), if any."""
+    return [n for n in dir(pmt._kernels) if _threads._is_parallel(getattr(pmt._kernels, n))]
+
+
 def test_workqueue_concurrent_calls_identical_and_no_crash(layers: dict[str, Any]) -> None:
     out = layers["workqueue"]
     assert out["layer"] == "workqueue"
@@ -150,7 +158,9 @@ def test_fork_safety_as_documented(layers: dict[str, Any]) -> None:
         assert out["cold_fork"] == 0, layer
     assert layers["workqueue"]["warm_fork"] == 0
     default = layers["default"]
-    if default["layer"] == "omp" and sys.platform.startswith("linux"):
+    if not _parallel_kernels():  # no parallel region ever runs: safe whatever the layer
+        assert default["warm_fork"] == 0
+    elif default["layer"] == "omp" and sys.platform.startswith("linux"):
         assert default["warm_fork"] != 0  # GNU OpenMP: "fork() called from a process ..."
     elif default["layer"] in ("tbb", "workqueue"):
         assert default["warm_fork"] == 0
@@ -182,20 +192,27 @@ def test_threads_in_process_identical_to_one_thread() -> None:
         pd.testing.assert_frame_equal(summary, one.summary())
 
 
-def test_every_parallel_kernel_is_guarded_and_others_pass_through() -> None:
-    parallel = [
-        name
-        for name in dir(pmt._kernels)
-        if isinstance(getattr(getattr(pmt._kernels, name), "targetoptions", None), dict)
-        and getattr(pmt._kernels, name).targetoptions.get("parallel")
-    ]
-    assert {"score", "sort_welfare", "finish_scopes", "desil_tally"} <= set(parallel)
-    for name in parallel:
-        wrapper = getattr(_threads.kernels, name)
-        assert wrapper is not getattr(pmt._kernels, name)
-        assert wrapper.__wrapped__ is getattr(pmt._kernels, name)
-    assert _threads.kernels.n_buckets is pmt._kernels.n_buckets  # serial: unchanged
-    assert _threads.kernels.RECORD is pmt._kernels.RECORD
+def test_every_parallel_kernel_is_guarded_and_others_pass_through(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def total(x: Any) -> Any:
+        return x.sum()
+
+    # a parallel=True kernel, as one added to pmt._kernels would be (never called here)
+    monkeypatch.setattr(pmt._kernels, "_test_parallel", numba.njit(parallel=True)(total), False)
+    monkeypatch.setattr(pmt._kernels, "_test_serial", numba.njit(total), False)
+    kernels = _threads._Kernels()
+    assert {"_test_parallel", *_parallel_kernels()} == {
+        n for n in dir(pmt._kernels) if _threads._is_parallel(getattr(pmt._kernels, n))
+    }
+    for name in dir(pmt._kernels):
+        if name.startswith("__"):
+            continue
+        value, seen = getattr(pmt._kernels, name), getattr(kernels, name)
+        if _threads._is_parallel(value):
+            assert seen is not value and seen.__wrapped__ is value, name
+        else:
+            assert seen is value, name  # serial kernels and constants: untouched
 
 
 def test_modules_reach_kernels_only_through_the_guard() -> None:
