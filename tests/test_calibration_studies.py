@@ -581,3 +581,47 @@ def test_penalised_estimators_in_a_cross_validation_and_its_comparison(tiny):
             cv.folds.groupby("estimator")[col].mean().sort_values(kind="stable").index
         )
         np.testing.assert_allclose(table["value"], cv.table.loc[table.index, col])
+
+
+# --------------------------------------------------------------------------- the synthetic survey
+
+
+def test_survey_nonlinear_effects_and_a_region_without_urban_split():
+    from pmt.synth._truth import nonlinear_effect
+
+    kw = {"seed": 2, "provinces": (33, 51), "return_truth": True}
+    plain, t0 = pmt.synth.survey(1_500, **kw)
+    both, t1 = pmt.synth.survey(1_500, nonlinear=1.5, no_urban_split=(51,), **kw)
+    bali = (both["district_code"] // 100 == 51).to_numpy()
+    # the same households, weights and PSUs; strata by district in the unsplit province
+    same = [c for c in plain.columns if c not in ("consumption", "strata")]
+    pd.testing.assert_frame_equal(both[same], plain[same])
+    np.testing.assert_array_equal(
+        both["strata"][bali], both["district_code"][bali].astype(int) * 10
+    )
+    np.testing.assert_array_equal(both["strata"][~bali], plain["strata"][~bali])
+    # the non-linear term, written out: an inverted U in age, a kink in floor area per person
+    age = both["head_age"].to_numpy(float)
+    lpc = np.log(both["floor_area"].to_numpy(float) / both["hh_size"].to_numpy(float))
+    g = 1.5 * (-0.0004 * (age - 50) ** 2 + 0.10 * np.clip(lpc - np.log(10), 0, None))
+    np.testing.assert_allclose(nonlinear_effect(both, 1.5), g)
+    gap = np.log(both["consumption"].to_numpy()) - np.log(plain["consumption"].to_numpy())
+    np.testing.assert_allclose(gap[~bali], g[~bali], atol=1e-6)  # consumption is rounded to cents
+    # one model for urban and rural in the unsplit province; every other model unchanged
+    i0, i1 = t0.model_index(), t1.model_index()
+    for key in t0.model_keys:
+        code = key.split("-")[0]
+        if key.endswith("-urban") and code.startswith("51"):
+            np.testing.assert_array_equal(
+                t1.coefficients[i1[key]], t1.coefficients[i1[f"{code}-rural"]]
+            )
+            assert not np.array_equal(t0.coefficients[i0[key]], t1.coefficients[i1[key]])
+        else:
+            np.testing.assert_array_equal(t0.coefficients[i0[key]], t1.coefficients[i1[key]])
+    prov = t1.manifest.provenance
+    assert prov["nonlinear"] == 1.5 and prov["no_urban_split"] == [51]
+    assert "nonlinear" not in t0.manifest.provenance
+    with pytest.raises(ValueError, match=r"no_urban_split: \[99\] are not provinces"):
+        pmt.synth.survey(500, no_urban_split=(99,))
+    with pytest.raises(ValueError, match="nonlinear=nan"):
+        pmt.synth.survey(500, nonlinear=float("nan"))

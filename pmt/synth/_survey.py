@@ -28,6 +28,7 @@ from ._truth import (
     _national_mean,
     _true_models,
     _truth_manifest,
+    nonlinear_effect,
 )
 
 __all__ = ["survey"]
@@ -47,6 +48,8 @@ def survey(
     heterogeneity: float = 1.0,
     noise_sd: float = 0.40,
     psu_sd: float = 0.15,
+    nonlinear: float = 0.0,
+    no_urban_split: Sequence[int] = (),
     return_truth: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, object]:
     """A synthetic SUSENAS-like household survey whose consumption model is known.
@@ -77,6 +80,36 @@ def survey(
     ``heterogeneity=0`` gives one national model everywhere). Variables outside
     the true model have no effect in any region.
 
+    The true models, exactly: for a household ``i`` of district ``d``, urban
+    flag ``u``, PSU ``g``,
+
+    ``log c_i = a_du + sum_t beta_du,t x_i,t + s g(age_i, area_i) + u_g + e_i``
+
+    - ``x_i,t`` are the spec's terms as the encoder computes them (code
+      indicators, counts, ``log_hh_size``, ``log_floor_area_pc``,
+      ``share_dependents``, ``share_working``);
+    - national slopes ``beta_t = 0.6 b_t`` with ``b_t`` the effects of
+      ``_TRUE_CATEGORICAL``, ``_TRUE_BINARY`` and ``_TRUE_NUMERIC`` in
+      :mod:`pmt.synth._truth` (e.g. ``has_car`` 0.35, ``log_hh_size`` -0.35), 0
+      for every other term; the cell's ``beta_du,t = beta_t (1 + h (D_p,t +
+      D_pu,t + D_du,t))``, ``D`` normal with sd 0.15, 0.08, 0.12, ``h =
+      heterogeneity``, drawn once from a fixed seed;
+    - the level ``a_du = L + h (0.25 z_d + N(0, 0.04) + 0.08 u)``, ``z_d`` the
+      district's welfare effect, ``L`` centring the national mean of log
+      consumption on 14.0;
+    - in a province of ``no_urban_split``, ``a_d1 = a_d0`` and ``beta_d1 =
+      beta_d0``: urban and rural households share one model;
+    - ``g = -0.0004 (age - 50)^2 + 0.10 max(log(floor_area / hh_size) - log 10,
+      0)``, the non-linear effects (an inverted U in the head's age, a kink in
+      floor area per person at 10 m²), times ``s = nonlinear`` (default 0: none);
+    - ``u_g ~ N(0, psu_sd)``, ``e_i ~ N(0, noise_sd)``.
+
+    The truth returned (``return_truth=True``) holds ``a`` and ``beta`` as a
+    weight set; ``pmt.score(survey, truth)`` is ``log c`` without ``s g``,
+    ``u_g`` and ``e_i`` (minus the log poverty line), i.e. the true expected
+    welfare when ``nonlinear=0``; ``pmt.synth._truth.nonlinear_effect(survey,
+    s)`` is the ``s g`` term.
+
     Parameters
     ----------
     n : int
@@ -89,11 +122,19 @@ def survey(
     scheme : {"BPS", "Kemendagri"}
     households_per_psu : int
     provinces : sequence of int, optional
-        Survey only these provinces (a regional survey); default all 38.
+        Survey only these provinces (a regional survey, for a set of partial
+        coverage); default all 38.
     heterogeneity : float
         Scale of the regional deviations of the true models (0 = none).
     noise_sd, psu_sd : float
         Standard deviations of the household and PSU terms of log consumption.
+    nonlinear : float, default 0
+        Strength ``s`` of the non-linear effects of the head's age and floor
+        area per person (see above); 1 gives their full size.
+    no_urban_split : sequence of int, default ()
+        Provinces without an urban split: one true model for a district's
+        urban and rural households, and strata by district
+        (``district_code * 10``).
     return_truth : bool
         Also return the true models as a :class:`~pmt.WeightSet` (one model
         per district x urban cell and a ``national`` model with the national
@@ -106,7 +147,8 @@ def survey(
         The registry columns (``hh_id``, ``district_code``, ``urban``,
         ``hh_size``, the spec's variables) plus ``consumption`` (Rp per person
         per month, float64), ``weight`` (float64), ``psu`` (int32) and
-        ``strata`` (int32, ``district_code * 10 + urban``). ``attrs`` marks the
+        ``strata`` (int32, ``district_code * 10 + urban``; ``district_code * 10``
+        in a province of ``no_urban_split``). ``attrs`` marks the
         frame ``synthetic`` (read by :func:`pmt.calibrate`).
 
     Examples
@@ -121,6 +163,15 @@ def survey(
     spec = _check_spec(spec)
     if not (heterogeneity >= 0 and noise_sd >= 0 and psu_sd >= 0):
         raise ValueError("heterogeneity, noise_sd and psu_sd must be >= 0")
+    if not (isinstance(nonlinear, (int, float)) and np.isfinite(nonlinear)):
+        raise ValueError(f"nonlinear={nonlinear!r}: must be a finite number (0: none)")
+    unsplit = frozenset(int(p) for p in no_urban_split)
+    unknown = sorted(unsplit - set(province_table(scheme)))
+    if unknown:
+        raise ValueError(
+            f"no_urban_split: {unknown} are not provinces of the {scheme} scheme; pass "
+            "province codes such as 33"
+        )
     frame = _district_frame(scheme)
     geo = _geography(scheme)
     district, urban, psu_id, total_psu = _design(
@@ -145,8 +196,10 @@ def survey(
         )
     )
     psu_factor = rng.lognormal(0.0, 0.3, total_psu)[psu_id - 1]
-    stratum = geo.code[district].astype(np.int64) * 10 + urban
-    factor_sum = pd.Series(psu_factor).groupby(stratum).transform("sum").to_numpy()
+    code = geo.code[district].astype(np.int64)
+    cell = code * 10 + urban  # the design's strata; reported by district where unsplit
+    stratum = np.where(np.isin(code // 100, list(unsplit)), code * 10, cell)
+    factor_sum = pd.Series(psu_factor).groupby(cell).transform("sum").to_numpy()
     weight = stratum_pop * psu_factor / factor_sum
 
     out: dict[str, np.ndarray] = {"hh_id": np.arange(1, n + 1, dtype=np.int64)}
@@ -155,9 +208,15 @@ def survey(
 
     # the truth, and consumption from it through the scorer
     center = 0.0
-    keys, coef = _true_models(spec, frame, heterogeneity, center)
+    keys, coef = _true_models(spec, frame, heterogeneity, center, unsplit)
     manifest = _truth_manifest(
-        spec, scheme, heterogeneity=heterogeneity, noise_sd=noise_sd, psu_sd=psu_sd
+        spec,
+        scheme,
+        heterogeneity=heterogeneity,
+        noise_sd=noise_sd,
+        psu_sd=psu_sd,
+        nonlinear=float(nonlinear),
+        unsplit=unsplit,
     )
     raw = WeightSet(manifest, keys, coef)
     xb = score(table, raw).to_numpy()
@@ -168,6 +227,7 @@ def survey(
     xb = xb + level
     truth = WeightSet(manifest, keys, coef, _illustrative_lines(scheme))
     log_c = xb + rng.normal(0.0, psu_sd, total_psu)[psu_id - 1] + rng.normal(0.0, noise_sd, n)
+    log_c = log_c + nonlinear_effect(table, float(nonlinear))
     table["consumption"] = np.round(np.exp(log_c), 2)
     table["weight"] = weight
     table["psu"] = psu_id.astype(np.int32)

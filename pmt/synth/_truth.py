@@ -66,6 +66,35 @@ _TRUE_DISTRICT_LEVEL = 0.25  # times the district's welfare effect (in SD of z)
 _TRUE_LEVEL_SD = 0.04
 _TRUE_SLOPE_SD = {"province": 0.15, "province_urban": 0.08, "district_urban": 0.12}
 
+#: Non-linear effects of continuous variables (``survey(nonlinear=s)`` adds ``s`` times
+#: these to log consumption): an inverted U in the head's age peaking at 50, and a kink
+#: in floor area per person at 10 m² (log 10 ~ 2.303) above which each log point adds 0.10.
+_NONLINEAR_AGE_PEAK = 50.0
+_NONLINEAR_AGE_CURVE = -0.0004
+_NONLINEAR_AREA_KNOT = float(np.log(10.0))
+_NONLINEAR_AREA_SLOPE = 0.10
+
+
+def nonlinear_effect(frame: pd.DataFrame, strength: float) -> np.ndarray:
+    """The non-linear part of the true log consumption of :func:`pmt.synth.survey`.
+
+    ``strength * (-0.0004 (head_age - 50)^2 + 0.10 max(log(floor_area / hh_size) -
+    log 10, 0))``; 0 when ``strength`` is 0. It is not in the truth's weight set
+    (a linear model of the spec's terms cannot hold it), which is why a model
+    with the right terms (a square of age, a spline in floor area) can beat
+    the linear truth.
+    """
+    if strength == 0:
+        return np.zeros(len(frame))
+    age = frame["head_age"].to_numpy(dtype=np.float64)
+    area_pc = np.log(
+        frame["floor_area"].to_numpy(dtype=np.float64) / frame["hh_size"].to_numpy(np.float64)
+    )
+    curve = _NONLINEAR_AGE_CURVE * (age - _NONLINEAR_AGE_PEAK) ** 2
+    kink = _NONLINEAR_AREA_SLOPE * np.maximum(area_pc - _NONLINEAR_AREA_KNOT, 0.0)
+    return strength * (curve + kink)
+
+
 #: Illustrative poverty-line shifts (log points, richer > 0) of the demo weight set.
 _LINE_RICHER = {31: 0.12, 51: 0.06, 64: 0.08, 21: 0.07, 36: 0.03, 14: 0.04, 65: 0.03}
 _LINE_POORER = {
@@ -114,9 +143,18 @@ def _true_national(spec: VariableSpec) -> np.ndarray:
 
 
 def _true_models(
-    spec: VariableSpec, geo_frame: pd.DataFrame, heterogeneity: float, center: float
+    spec: VariableSpec,
+    geo_frame: pd.DataFrame,
+    heterogeneity: float,
+    center: float,
+    unsplit: frozenset[int] = frozenset(),
 ) -> tuple[tuple[str, ...], np.ndarray]:
-    """True coefficients of every district x urban cell, and of the nation."""
+    """True coefficients of every district x urban cell, and of the nation.
+
+    In the provinces of ``unsplit`` a district's urban cell has the rural
+    cell's model (no urban split); the random draws are the same either way,
+    so every other cell's model is unchanged.
+    """
     rng = np.random.default_rng(_TRUTH_SEED)
     base = _true_national(spec)
     nz = base != 0
@@ -141,6 +179,8 @@ def _true_models(
             dev = prov_dev[p] + pu_dev[(p, u)] + rng.normal(0, _TRUE_SLOPE_SD["district_urban"], t)
             row = base * np.where(nz, 1.0 + h * dev, 1.0)
             row[0] = level + h * _TRUE_URBAN_LEVEL * u
+            if u and p in unsplit:
+                row = rows[-1].copy()  # the rural cell's model
             keys.append(f"{int(d.district_code):04d}-{'urban' if u else 'rural'}")
             rows.append(row)
     return tuple(keys), np.array(rows)
@@ -153,6 +193,8 @@ def _truth_manifest(
     heterogeneity: float,
     noise_sd: float,
     psu_sd: float,
+    nonlinear: float = 0.0,
+    unsplit: frozenset[int] = frozenset(),
 ) -> Manifest:
     """The manifest of the true models of one :func:`pmt.synth.survey` call (SYNTHETIC)."""
     return Manifest(
@@ -173,6 +215,17 @@ def _truth_manifest(
             "heterogeneity": heterogeneity,
             "noise_sd": noise_sd,
             "psu_sd": psu_sd,
+            **(
+                {
+                    "nonlinear": nonlinear,
+                    "nonlinear_effect": "not in these models: nonlinear x (-0.0004 (head_age "
+                    "- 50)^2 + 0.10 max(log(floor_area / hh_size) - log 10, 0)) is added to "
+                    "log consumption",
+                }
+                if nonlinear
+                else {}
+            ),
+            **({"no_urban_split": [int(p) for p in sorted(unsplit)]} if unsplit else {}),
         },
     )
 
