@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
+from ._log import get_logger, log_rejects, timed
+from ._progress import ProgressCallback, check_progress, report
 from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
 from .encode import Encoded, encode
 from .errors import (
@@ -51,6 +53,7 @@ __all__ = [
 ]
 
 CutoffMode = Literal["registry", "reference"]
+_log = get_logger(__name__)
 
 
 def _weights(weights: WeightSet | str) -> WeightSet:
@@ -159,6 +162,7 @@ def score(
     *,
     id_col: str | None = "hh_id",
     region_scheme: str | None = None,
+    progress: ProgressCallback | None = None,
 ) -> pd.Series:
     """Welfare of each household (no ranking).
 
@@ -167,13 +171,20 @@ def score(
     the raw prediction. Invalid input raises (use :func:`rank` with
     ``on_invalid="reject"`` to set bad rows aside).
 
+    ``progress``, if given, is called as ``progress(done, total, stage)`` when
+    each stage ends (``"validating"``, then ``"scoring"``; :mod:`pmt._progress`).
+
     Returns
     -------
     pandas.Series of float64, named ``welfare``, with the input's index.
     """
+    progress = check_progress(progress)
     ws = _weights(weights)
     enc = encode(households, ws, id_col=id_col, region_scheme=region_scheme)
-    return pd.Series(score_encoded(enc, ws), index=enc.index, name="welfare")
+    report(progress, enc.n_input, enc.n_input, "validating")
+    welfare = pd.Series(score_encoded(enc, ws), index=enc.index, name="welfare")
+    report(progress, enc.n, enc.n, "scoring")
+    return welfare
 
 
 class _Scopes(NamedTuple):
@@ -475,6 +486,7 @@ def rank(
     region_scheme: str | None = None,
     allow_other_weights: bool = False,
     uncertainty: bool = False,
+    progress: ProgressCallback | None = None,
 ) -> RankResult:
     """Score households and assign national and provincial desil.
 
@@ -525,11 +537,15 @@ def rank(
         under its model's residual variance (``p_eligible``, ``p_desil``; see
         :func:`pmt.operations.uncertainty.desil_probabilities`). Needs a weight
         set that records residual variances.
+    progress : callable, optional
+        Called as ``progress(done, total, stage)`` when each stage ends
+        (``"validating"``, then ``"ranking"``); see :mod:`pmt._progress`.
 
     Returns
     -------
     RankResult
     """
+    progress = check_progress(progress)
     given: Any = cutoffs
     adopted = getattr(cutoffs, "rank_arguments", None)  # a pmt.operations.Snapshot
     if adopted is not None:
@@ -548,16 +564,21 @@ def rank(
         id_col=id_col,
     )
     ws = _weights(weights)
-    enc = encode(
-        households,
-        ws,
-        weight=weight,
-        weighting=weighting,
-        on_invalid=on_invalid,
-        id_col=id_col,
-        region_scheme=region_scheme,
-    )
-    result = rank_encoded(enc, ws, options)
+    with timed(_log, "validating and encoding"):
+        enc = encode(
+            households,
+            ws,
+            weight=weight,
+            weighting=weighting,
+            on_invalid=on_invalid,
+            id_col=id_col,
+            region_scheme=region_scheme,
+        )
+    report(progress, enc.n_input, enc.n_input, "validating")
+    with timed(_log, f"scoring and ranking {enc.n} households"):
+        result = rank_encoded(enc, ws, options)
+    report(progress, result.n, result.n, "ranking")
+    log_rejects(_log, result.rejects, result.n_input)
     if uncertainty:
         from .operations.uncertainty import with_uncertainty
 

@@ -213,8 +213,8 @@ def test_a_raising_progress_callback_leaves_no_output(work: Path, tmp_path: Path
     class Stop(Exception):
         pass
 
-    def stop_at(phase: str, rows: int) -> Callable[[str, int, int], None]:
-        def progress(p: str, done: int, total: int) -> None:
+    def stop_at(phase: str, rows: int) -> Callable[[int, int, str], None]:
+        def progress(done: int, total: int, p: str) -> None:
             if p == phase and done >= rows:
                 raise Stop(p)
 

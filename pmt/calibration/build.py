@@ -18,6 +18,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .._log import get_logger, timed
+from .._progress import ProgressCallback, check_progress, report
 from .._version import __version__
 from ..errors import CalibrationWarning
 from ..spec import VariableSpec
@@ -26,11 +28,13 @@ from .assembly import assemble, coefficient_table, dropped_table, models_table
 from .coverage import coverage_fields
 from .data import Scheme, prepare
 from .estimators import ESTIMATORS
+from .fit import STEPS
 from .fit import fit as fit_survey
 from .options import json_num, options_from
 from .results import Calibration
 
 __all__ = ["calibrate"]
+_log = get_logger(__name__)
 
 
 def calibrate(
@@ -72,6 +76,7 @@ def calibrate(
     survey_name: str | None = None,
     survey_period: str | None = None,
     provenance: Mapping[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Calibration:
     """Calibrate a weight set on a household survey.
 
@@ -164,6 +169,11 @@ def calibrate(
         Recorded in the provenance (e.g. ``"SUSENAS"``, ``"2024-03"``).
     provenance : mapping, optional
         Extra provenance entries (e.g. the script that ran the calibration).
+    progress : callable, optional
+        Called as ``progress(done, total, "fitting")`` after each step of the
+        calibration (the survey prepared, screening, selection, pooling
+        strengths, the models, the weight set: ``total`` is 6); see
+        :mod:`pmt._progress`.
 
     Returns
     -------
@@ -195,6 +205,8 @@ def calibrate(
         :data:`pmt.calibration.data.CONSUMPTION_RANGE` (50,000 to 50,000,000
         Rp per person per month): a unit mistake, such as thousand rupiah.
     """
+    progress = check_progress(progress)
+    report(progress, 0, STEPS, "fitting")
     opts = options_from(
         {
             "estimator": estimator,
@@ -229,8 +241,10 @@ def calibrate(
         coverage=coverage,
     )
     fields = coverage_fields(data.covers, coverage_fallback)
+    report(progress, 1, STEPS, "fitting")
     rows = np.arange(data.n)
-    fit = fit_survey(data, rows, opts)
+    with timed(_log, f"fitting ({opts.estimator}, pooling {opts.pooling}) on {data.n} households"):
+        fit = fit_survey(data, rows, opts, progress=progress)
     if fit.screen.unobserved:
         warnings.warn(
             f"{len(fit.screen.unobserved)} codes are never observed in the survey (in the "
@@ -341,6 +355,7 @@ def calibrate(
         provenance=_jsonable(prov),
     )
     ws = assemble(data, fit, opts, manifest)
+    report(progress, STEPS, STEPS, "fitting")
     results = {k: m.result for k, m in fit.models.items() if m.result is not None}
     return Calibration(
         weights=ws,

@@ -18,8 +18,10 @@ import numpy as np
 import pandas as pd
 
 from .. import errors as E
+from .._progress import ProgressCallback, check_progress, report
 from .._version import __version__
 from ..errors import ArgumentError, CalibrationWarning, FoldError
+from ..operations.uncertainty import model_sigma
 from ..rank import score_encoded
 from ..spec import VariableSpec
 from ..weights import Manifest, WeightSet
@@ -44,9 +46,9 @@ QUOTA_METRICS = {
     "exclusion_error": "exclusion_error",
     "inclusion_error": "inclusion_error_beneficiaries",
     "inclusion_error_nonpoor": "inclusion_error_nonpoor",
+    "total_error": "total_accuracy",
     "targeting_differential": "targeting_differential",
     "cgh": "cgh",
-    "total_error": "total_accuracy",
     "auc": "auc",
 }
 
@@ -84,6 +86,7 @@ def cross_validate(
     pooling_folds: int = 5,
     on_collinear: Literal["raise", "drop"] = "raise",
     n_classes: int = 10,
+    progress: ProgressCallback | None = None,
 ) -> CrossValidation:
     """K-fold cross-validation by PSU of one or several estimators, in one table.
 
@@ -125,11 +128,15 @@ def cross_validate(
         As for :func:`calibrate`; the default of every estimator compared.
     pooling, min_households, min_psus, lambdas, pooling_folds, on_collinear, n_classes
         As for :func:`calibrate`; the default of every estimator compared.
+    progress : callable, optional
+        Called as ``progress(done, total, "fitting")`` before each fit and when
+        the last ends, ``total`` being estimators x folds; see :mod:`pmt._progress`.
 
     Returns
     -------
     CrossValidation
     """
+    progress = check_progress(progress)
     from ..evaluation import evaluate
 
     if errors not in ("raise", "skip"):
@@ -178,6 +185,7 @@ def cross_validate(
     true = data.welfare
     pred = {label: np.full(data.n, np.nan) for label in specs}
     logc = {label: np.full(data.n, np.nan) for label in specs}  # predicted log consumption
+    sigma = {label: np.full(data.n, np.nan) for label in specs}  # residual sd of the model used
     in_r2: dict[str, list[float]] = {label: [] for label in specs}
     fold_ws: dict[str, list[WeightSet | None]] = {label: [] for label in specs}
     seconds = {label: np.full((n_folds, 2), np.nan) for label in specs}  # fit, score
@@ -195,8 +203,9 @@ def cross_validate(
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CalibrationWarning)
-        for label, opts in opts_of.items():
+        for j, (label, opts) in enumerate(opts_of.items()):
             for k in range(n_folds):
+                report(progress, j * n_folds + k, len(opts_of) * n_folds, "fitting")
                 train, test = rows[fold != k], rows[fold == k]
                 try:
                     start = time.perf_counter()
@@ -206,6 +215,7 @@ def cross_validate(
                     enc = encode_for(data, ws)
                     score = score_encoded(enc, ws)  # what pmt.score gives
                     hat = log_consumption(enc, ws)
+                    sd = model_sigma(ws)[enc.cell_model[enc.cell]]
                     scored = time.perf_counter()
                 except Exception as exc:
                     if errors == "raise":
@@ -232,9 +242,11 @@ def cross_validate(
                     continue
                 pred[label][test] = score[test]
                 logc[label][test] = hat[test]
+                sigma[label][test] = sd[test]
                 in_r2[label].append(r2(data.y[train], hat[train], data.pw[train]))
                 fold_ws[label].append(ws)
                 seconds[label][k] = (fitted - start, scored - fitted)
+    report(progress, len(opts_of) * n_folds, len(opts_of) * n_folds, "fitting")
     recs, fold_recs = [], []
     evaluations = {}
     failures = pd.DataFrame(failed, columns=["estimator", "fold", "error", "message"])
@@ -292,6 +304,7 @@ def cross_validate(
             "true_welfare": true,
             "person_weight": data.pw,
             **{f"pred_{label}": pred[label] for label in specs},
+            **{f"sigma_{label}": sigma[label] for label in specs},
         },
         index=data.enc.index,
     )

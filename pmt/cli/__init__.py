@@ -50,7 +50,8 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 
 from ._common import (
@@ -130,7 +131,16 @@ def _top_parser() -> argparse.ArgumentParser:
         description="Proxy Means Test scoring, ranking and desil "
         "(DTKS / DTSEN style). See docs/cli.md.",
     )
+    p.add_argument("--version", action="version", version=_version(), help="print pmt's version")
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
+    p.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="show pmt's log on stderr: what was loaded, rows rejected by rule (-v); "
+        "the time of each step too (-vv)",
+    )
     p.add_argument(
         "--threads",
         type=int,
@@ -139,6 +149,34 @@ def _top_parser() -> argparse.ArgumentParser:
         help="numba threads (default: all cores); results do not depend on it",
     )
     return p
+
+
+def _version() -> str:
+    """``pmt 0.2.0``: what ``pmt --version`` prints."""
+    from .._version import __version__
+
+    return f"pmt {__version__}"
+
+
+@contextmanager
+def _log_to_stderr(verbosity: int) -> Iterator[None]:
+    """Show the ``pmt`` loggers on stderr while the command runs: INFO (``-v``), DEBUG (``-vv``)."""
+    if not verbosity:
+        yield
+        return
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("pmt: %(levelname)s: %(name)s: %(message)s"))
+    logger = logging.getLogger("pmt")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _command_in(argv: Sequence[str], top: argparse.ArgumentParser) -> str | None:
@@ -154,6 +192,8 @@ def _command_in(argv: Sequence[str], top: argparse.ArgumentParser) -> str | None
         token = argv[i]
         if token in ("-h", "--help"):
             return None
+        if token == "--version":
+            return ""  # no command's parser is needed
         if token in flags or (token.split("=", 1)[0] in valued and "=" in token):
             i += 1
         elif token in valued:
@@ -164,10 +204,13 @@ def _command_in(argv: Sequence[str], top: argparse.ArgumentParser) -> str | None
 
 
 def _parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The ``pmt`` parser: with every command, or only with ``command`` (to import less)."""
+    """The ``pmt`` parser: with every command, or only with ``command`` (to import less).
+
+    ``command=""``: with no command (``pmt --version``).
+    """
     p = _top_parser()
     sub = p.add_subparsers(dest="command", required=True)
-    for name in COMMANDS if command is None else (command,):
+    for name in COMMANDS if command is None else (command,) if command else ():
         _command(name).add_parser(sub, name)
     return p
 
@@ -196,12 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stderr.write(f"pmt: error: {exc}\n")
             return EXIT_USAGE
         flags = option_flags(_leaf(parser, args))
+        args.argv = list(argv)  # recorded by --json
         progress = Progress(quiet=args.quiet)
         if args.threads is not None:
             import numba
 
             numba.set_num_threads(args.threads)
-        code = int(_command(args.command).run(args, progress))
+        with _log_to_stderr(args.verbose):
+            code = int(_command(args.command).run(args, progress))
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except Terminated as exc:

@@ -41,7 +41,14 @@ EXIT_CODES = {
 
 
 class Progress:
-    """Step-by-step progress on stderr: what runs, then how long it took.
+    """Progress on stderr: each step and its time, and a live count on a terminal.
+
+    Every step writes what runs and, when it ends, how long it took (unless
+    ``quiet``). On a terminal the step's line is also redrawn as the work
+    reports progress (:data:`pmt._progress.ProgressCallback`): units done of
+    the total, the rate, and the time left. When ``stream`` is not a terminal
+    (a log file, a pipe) the live count is off. The time of every step is kept
+    in :attr:`timings` (also when quiet), for ``--json``.
 
     Parameters
     ----------
@@ -49,12 +56,22 @@ class Progress:
         Where to write (default ``sys.stderr``).
     quiet : bool, default False
         Write nothing (``pmt --quiet``).
+    live : bool, optional
+        Redraw the live count; default: when ``stream`` is a terminal and not ``quiet``.
     """
 
-    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+    #: Seconds between two redraws of the live count.
+    REDRAW = 0.1
+
+    def __init__(
+        self, stream: TextIO | None = None, quiet: bool = False, live: bool | None = None
+    ) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.live = (self.tty and not quiet) if live is None else live
+        self.timings: dict[str, float] = {}
+        self.started = time.perf_counter()
 
     def write(self, text: str, end: str = "\n") -> None:
         """Write one message (unless quiet)."""
@@ -63,48 +80,73 @@ class Progress:
             self.stream.flush()
 
     @contextmanager
-    def step(self, label: str) -> Iterator[Callable[..., None]]:
-        """Time a step; the yielded ``update(done, total, phase="")`` shows progress.
+    def step(
+        self, label: str, *, key: str | None = None, unit: str = "households"
+    ) -> Iterator[Callable[..., None]]:
+        """Time a step; yields a progress callback ``update(done, total, stage="")``.
 
-        On a terminal the line is redrawn (percent, households per second, phase);
-        elsewhere a line is written at most every 10 seconds.
+        ``key`` names the step in :attr:`timings` (default: ``label``); ``unit``
+        is what ``done`` counts. The callback follows pmt's progress protocol, so
+        it can be passed as ``progress=`` to :func:`pmt.rank` and the like.
         """
         start = time.perf_counter()
-        last = [start]
-        previous = [start]  # time of the last update, where a new phase begins
-        phase_start: dict[str, float] = {}
-        self.write(f"{label} ...", end="" if self.tty else "\n")
+        drawn, previous, width = 0.0, start, 0  # last redraw, last update, line length
+        stage_start: dict[str, float] = {}
+        live = self.live
+        self.write(f"{label} ...", end="" if live else "\n")
 
-        def update(done: int, total: int, phase: str = "") -> None:
+        def update(done: int, total: int, stage: str = "") -> None:
+            nonlocal drawn, previous, width
             now = time.perf_counter()
-            began = phase_start.setdefault(phase, previous[0])
-            previous[0] = now
-            if self.quiet or (not self.tty and now - last[0] < 10):
+            began = stage_start.setdefault(stage, previous)
+            previous = now
+            if not live or (now - drawn < self.REDRAW and done < total):
                 return
-            last[0] = now
-            rate = done / max(now - began, 1e-9)
-            text = (
-                f"{label} ... {phase + ': ' if phase else ''}{100 * done / max(total, 1):5.1f}"
-                f" % ({rate:,.0f} households/s)"
+            drawn = now
+            text = f"{label} ... {stage + ': ' if stage else ''}" + _count(
+                done, total, now - began, unit
             )
-            if self.tty:
-                self.stream.write("\r" + text)
-                self.stream.flush()
-            else:
-                self.write("  " + text)
+            pad = " " * max(width - len(text), 0)
+            width = len(text)
+            self.stream.write("\r" + text + pad)
+            self.stream.flush()
 
         try:
             yield update
         except BaseException:
-            if self.tty and not self.quiet:  # the error starts a line of its own
+            if live:  # the error starts a line of its own
                 self.stream.write("\n")
                 self.stream.flush()
             raise
         took = time.perf_counter() - start
-        if self.tty:
-            self.write(f"\r{label} ... done in {took:.1f} s" + " " * 40)
+        self.timings[key or label] = round(took, 6)
+        if live:
+            text = f"\r{label} ... done in {took:.1f} s"
+            self.write(text + " " * max(width + 1 - len(text), 0))
         else:
             self.write(f"  done in {took:.1f} s")
+
+
+def _count(done: int, total: int, seconds: float, unit: str) -> str:
+    """``1,500 of 3,000 households (50 %), 1,200 households/s, 2 s left``."""
+    text = f"{done:,} of {total:,} {unit} ({100 * done / max(total, 1):.0f} %)"
+    if done <= 0 or seconds <= 0:
+        return text
+    rate = done / seconds
+    text += f", {rate:,.0f} {unit}/s" if rate >= 10 else f", {rate:.2g} {unit}/s"
+    if done < total:
+        text += f", {_duration((total - done) / rate)} left"
+    return text
+
+
+def _duration(seconds: float) -> str:
+    """``45 s``, ``3 min 20 s``, ``1 h 05 min``."""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def _weight_set_files(name_or_path: str | None) -> list[Path]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import EXIT_OK, Progress, check_paths
+from ._json import add_json_option, document, emit, jsonable
 
 __all__ = ["add_cli", "add_parser", "run"]
 
@@ -114,6 +115,7 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
         action="append",
         help="targeting quota H for the comparison (repeatable; default 0.2, 0.4)",
     )
+    add_json_option(c)
     c.set_defaults(handler=run)
     return c
 
@@ -125,6 +127,7 @@ def add_cli(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace, progress: Progress | None = None) -> int:
     """Run ``pmt calibrate``; the exit status."""
+    progress = progress or Progress(quiet=True)
     from ..calibration import CalibrationWarning, calibrate, cross_validate
     from ..io import read_households
     from ..weights import WeightFiles
@@ -150,7 +153,8 @@ def run(args: argparse.Namespace, progress: Progress | None = None) -> int:
             weights=args.spec,
             folders={"--out": args.out},
         )
-    survey = read_households(args.input)
+    with progress.step(f"reading {args.input}", key="read"):
+        survey = read_households(args.input)
     spec = _spec_arg(args.spec)
     common = {
         "consumption": args.consumption,
@@ -182,27 +186,44 @@ def run(args: argparse.Namespace, progress: Progress | None = None) -> int:
             keep=tuple(args.keep or ()),
         )
     out = sys.stdout
+    summary: dict[str, Any] = {}
     if args.compare:
         estimators = dict(_estimator_arg(t) for t in args.compare)
-        cv = cross_validate(
-            survey,
-            spec,
-            estimators=estimators,
-            folds=args.cv or 5,
-            quotas=args.quota or (0.2, 0.4),
-            seed=args.seed,
-            **common,
-            **{k: v for k, v in opts.items() if k not in ("estimator", "seed")},
-        )
-        out.write(f"Out-of-sample comparison ({cv.settings['folds']} PSU folds):\n\n")
-        out.write(cv.to_markdown(cv.headline()) + "\n")
+        folds = args.cv or 5
+        with progress.step(
+            f"comparing {len(estimators)} estimators out of sample ({folds} PSU folds)",
+            key="cross_validate",
+            unit="fits",
+        ) as up:
+            cv = cross_validate(
+                survey,
+                spec,
+                estimators=estimators,
+                folds=folds,
+                quotas=args.quota or (0.2, 0.4),
+                seed=args.seed,
+                progress=up,
+                **common,
+                **{k: v for k, v in opts.items() if k not in ("estimator", "seed")},
+            )
+        summary["cross_validation"] = _cv_summary(cv)
+        if not args.json:
+            out.write(f"Out-of-sample comparison ({cv.settings['folds']} PSU folds):\n\n")
+            out.write(cv.to_markdown(cv.headline()) + "\n")
         if args.out is None:
+            if args.json:
+                emit(document(args, summary, progress, provenance={"input": args.input}))
             return EXIT_OK
     if args.out is None:
         raise ValueError(
             "pmt calibrate needs --out FOLDER (or --compare to only compare estimators)"
         )
-    with warnings.catch_warnings(record=True) as caught:
+    with (
+        progress.step(
+            f"calibrating ({args.estimator}, pooling {args.pooling})", key="calibrate", unit="steps"
+        ) as up,
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always", CalibrationWarning)
         cal = calibrate(
             survey,
@@ -217,29 +238,72 @@ def run(args: argparse.Namespace, progress: Progress | None = None) -> int:
             provenance={
                 "command": "pmt calibrate",
                 "arguments": {
-                    k: v for k, v in vars(args).items() if k not in ("handler", "command")
+                    k: v
+                    for k, v in vars(args).items()
+                    if k not in ("handler", "command", "argv", "json")
                 },
             },
+            progress=up,
             **common,
             **opts,
         )
     for w in caught:
         sys.stderr.write(f"pmt: warning: {w.message}\n")
-    ws = cal.save(args.out)
-    out.write(cal.report() + "\n")
+    with progress.step(f"writing weight set to {args.out}", key="write"):
+        ws = cal.save(args.out)
+    if not args.json:
+        out.write(cal.report() + "\n")
     if args.cv and not args.compare:
-        cv = cross_validate(
-            survey,
-            spec,
-            folds=args.cv,
-            quotas=args.quota or (0.2, 0.4),
-            seed=args.seed,
-            **common,
-            **{k: v for k, v in opts.items() if k != "seed"},
+        with progress.step(
+            f"cross-validating ({args.cv} PSU folds)", key="cross_validate", unit="fits"
+        ) as up:
+            cv = cross_validate(
+                survey,
+                spec,
+                folds=args.cv,
+                quotas=args.quota or (0.2, 0.4),
+                seed=args.seed,
+                progress=up,
+                **common,
+                **{k: v for k, v in opts.items() if k != "seed"},
+            )
+        summary["cross_validation"] = _cv_summary(cv)
+        if not args.json:
+            out.write(
+                f"\nOut-of-sample ({args.cv} PSU folds):\n\n{cv.to_markdown(cv.headline())}\n"
+            )
+    if args.json:
+        summary["weight_set"] = {
+            "id": ws.id,
+            "content_hash": ws.content_hash,
+            "method": cal.method,
+            "models": len(ws.model_keys),
+            "models_per_level": dict(ws.levels()),
+            "survey": cal.survey,
+        }
+        emit(
+            document(
+                args, summary, progress, provenance={"input": args.input}, outputs={"out": args.out}
+            )
         )
-        out.write(f"\nOut-of-sample ({args.cv} PSU folds):\n\n{cv.to_markdown(cv.headline())}\n")
-    out.write(f"\nwrote weight set {ws.id} to {args.out}\n")
+    else:
+        out.write(f"\nwrote weight set {ws.id} to {args.out}\n")
     return EXIT_OK
+
+
+def _cv_summary(cv: Any) -> dict[str, Any]:
+    """The cross-validation part of ``pmt calibrate --json``: folds, every metric per estimator.
+
+    ``headline`` names the columns worth reading first.
+    """
+    return {
+        "folds": cv.settings["folds"],
+        "headline": list(cv.headline()),
+        "estimators": {
+            str(label): {str(k): jsonable(v) for k, v in row.items()}
+            for label, row in cv.table.iterrows()
+        },
+    }
 
 
 def _spec_arg(value: str | None) -> Any:

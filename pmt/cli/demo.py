@@ -60,8 +60,8 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         hh = registry(args.households, seed=args.seed, progress=up)
     with progress.step("loading weight set 'demo'"):
         ws = pmt.load_weights("demo")
-    with progress.step("scoring and ranking (national and provincial desil)"):
-        result = pmt.rank(hh, ws, cutoffs=args.cutoffs)
+    with progress.step("scoring and ranking (national and provincial desil)") as up:
+        result = pmt.rank(hh, ws, cutoffs=args.cutoffs, progress=up)
     with progress.step(f"writing {args.out}"):
         result.to_parquet(args.out)
     print_summary(result, sys.stdout)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import EXIT_OK, Progress, check_paths
+from ._json import add_json_option, document, emit, jsonable
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
@@ -68,6 +69,7 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--out", help="write the tables to this .csv or .md file")
     p.add_argument("--plots", help="write PNG plots into this folder (needs matplotlib)")
+    add_json_option(p)
     p.set_defaults(handler=_evaluate)
     return p
 
@@ -91,6 +93,7 @@ def _add_compare(subparsers: Any, name: str) -> argparse.ArgumentParser:
     c.add_argument("--movers", type=int, default=20, help="households listed as movers")
     c.add_argument("--out", help="write the tables to this .md (all) or .csv (transitions) file")
     c.add_argument("--plots", help="write PNG heat maps into this folder (needs matplotlib)")
+    add_json_option(c)
     c.set_defaults(handler=_compare)
     return c
 
@@ -108,7 +111,7 @@ def add_cli(subparsers: Any) -> None:
 def run(args: argparse.Namespace, progress: Progress | None = None) -> int:
     """Run ``pmt evaluate`` or ``pmt compare`` (by ``args.command``); the exit status."""
     command = _compare if args.command == "compare" else _evaluate
-    return command(args, progress)
+    return command(args, progress or Progress(quiet=True))
 
 
 def _read_table(path: str) -> Any:
@@ -179,6 +182,7 @@ def _write_report(path: Path, text: str) -> None:
 
 
 def _evaluate(args: argparse.Namespace, progress: Progress | None = None) -> int:
+    progress = progress or Progress(quiet=True)
     import numpy as np
 
     import pmt
@@ -188,7 +192,8 @@ def _evaluate(args: argparse.Namespace, progress: Progress | None = None) -> int
     from ..report.tables import evaluation_report, evaluation_table, to_markdown
 
     _check_paths(args, {"INPUT": args.input}, EVALUATION_PLOTS)
-    frame = _read_table(args.input)
+    with progress.step(f"reading {args.input}", key="read"):
+        frame = _read_table(args.input)
     true = _column(frame, args.true, "--true")
     if (args.predicted is None) == (args.weights is None):
         raise ValueError(
@@ -196,10 +201,14 @@ def _evaluate(args: argparse.Namespace, progress: Progress | None = None) -> int
             "predicted welfare) or --weights NAME (score the households in the "
             "file)."
         )
+    ws = None
     if args.predicted is not None:
         pred = _column(frame, args.predicted, "--predicted")
     else:
-        pred = pmt.score(frame, pmt.load_weights(args.weights), id_col=args.id_col).to_numpy()
+        with progress.step(f"loading weight set {args.weights!r}", key="load_weights"):
+            ws = pmt.load_weights(args.weights)
+        with progress.step(f"scoring {len(frame):,} households", key="score") as up:
+            pred = pmt.score(frame, ws, id_col=args.id_col, progress=up).to_numpy()
     weight = None
     if args.weight.lower() != "none":
         weight = _column(frame, args.weight, "--weight").astype(np.float64)
@@ -218,20 +227,22 @@ def _evaluate(args: argparse.Namespace, progress: Progress | None = None) -> int
     unit: Any = ("people", "households") if args.unit == "both" else args.unit
     if weight is None and args.unit == "people":
         unit = "households"  # --weight none: every household weighs 1
-    ev = evaluate(
-        true,
-        pred,
-        weight=weight,
-        household_weight=hw,
-        quotas=args.quota or None,
-        lines=args.line or None,
-        unit=unit,
-        budget=args.budget,
-        benefit=benefit,
-        groups=groups,
-    )
+    with progress.step(f"evaluating {len(true):,} households", key="evaluate"):
+        ev = evaluate(
+            true,
+            pred,
+            weight=weight,
+            household_weight=hw,
+            quotas=args.quota or None,
+            lines=args.line or None,
+            unit=unit,
+            budget=args.budget,
+            benefit=benefit,
+            groups=groups,
+        )
     out = sys.stdout
-    out.write(to_markdown(ev.summary(), digits=4))
+    if not args.json:
+        out.write(to_markdown(ev.summary(), digits=4))
     by = args.by if groups is not None else None
     if args.out:
         path = Path(args.out)
@@ -241,23 +252,52 @@ def _evaluate(args: argparse.Namespace, progress: Progress | None = None) -> int
             from ..io import write_table
 
             write_table(evaluation_table(ev, by=by), path)
-        out.write(f"\nwrote {path}\n")
+        if not args.json:
+            out.write(f"\nwrote {path}\n")
     if args.plots:
         from ..report.plots import write_evaluation_plots
 
         folder = Path(args.plots)  # its parent was checked before any work
         written = write_evaluation_plots(ev, folder)
-        out.write(f"wrote {len(written)} plots to {folder}\n")
+        if not args.json:
+            out.write(f"wrote {len(written)} plots to {folder}\n")
+    if args.json:
+        from .rank import _weights_info
+
+        summary = {"households": len(true), "metrics": _by_column(ev.summary())}
+        provenance = {"input": args.input, "true": args.true, "predicted": args.predicted}
+        if ws is not None:
+            provenance["weights"] = _weights_info(ws)
+        emit(
+            document(
+                args,
+                summary,
+                progress,
+                provenance=provenance,
+                outputs={"out": args.out, "plots": args.plots},
+            )
+        )
     return EXIT_OK
 
 
+def _by_column(table: Any) -> dict[str, Any]:
+    """``{column: {row: value}}`` of a table, column and row labels as text."""
+
+    def name(label: Any) -> str:
+        return " / ".join(map(str, label)) if isinstance(label, tuple) else str(label)
+
+    return {name(c): {name(r): jsonable(v) for r, v in table[c].items()} for c in table.columns}
+
+
 def _compare(args: argparse.Namespace, progress: Progress | None = None) -> int:
+    progress = progress or Progress(quiet=True)
     from ..evaluation import compare
     from ..report.plots import COMPARISON_PLOTS
     from ..report.tables import comparison_report, comparison_table, to_markdown
 
     _check_paths(args, {"A": args.a, "B": args.b, "--sizes": args.sizes}, COMPARISON_PLOTS)
-    fa, fb = _read_table(args.a), _read_table(args.b)
+    with progress.step(f"reading {args.a} and {args.b}", key="read"):
+        fa, fb = _read_table(args.a), _read_table(args.b)
     fa.attrs.update(_provenance(args.a))
     fb.attrs.update(_provenance(args.b))
     if args.sizes:
@@ -277,13 +317,15 @@ def _compare(args: argparse.Namespace, progress: Progress | None = None) -> int:
         return f"{Path(path).name} ({attrs.get('weights_id', '?')}{mode})"
 
     labels = (label(args.a, fa.attrs), label(args.b, fb.attrs))
-    cmp = compare(fa, fb, id_col=args.id_col, labels=labels)
+    with progress.step(f"matching {len(fa):,} and {len(fb):,} households", key="compare"):
+        cmp = compare(fa, fb, id_col=args.id_col, labels=labels)
     out = sys.stdout
-    out.write(f"A = {labels[0]}\nB = {labels[1]}\n\n" + to_markdown(cmp.summary()))
-    out.write(
-        "\nNational desil transitions (households; rows A, columns B):\n\n"
-        + to_markdown(cmp.transitions())
-    )
+    if not args.json:
+        out.write(f"A = {labels[0]}\nB = {labels[1]}\n\n" + to_markdown(cmp.summary()))
+        out.write(
+            "\nNational desil transitions (households; rows A, columns B):\n\n"
+            + to_markdown(cmp.transitions())
+        )
     if args.out:
         path = Path(args.out)
         if path.suffix.lower() == ".md":
@@ -292,11 +334,37 @@ def _compare(args: argparse.Namespace, progress: Progress | None = None) -> int:
             from ..io import write_table
 
             write_table(comparison_table(cmp), path)
-        out.write(f"\nwrote {path}\n")
+        if not args.json:
+            out.write(f"\nwrote {path}\n")
     if args.plots:
         from ..report.plots import write_comparison_plots
 
         folder = Path(args.plots)  # its parent was checked before any work
         written = write_comparison_plots(cmp, folder)
-        out.write(f"wrote {len(written)} plot{'s' if len(written) > 1 else ''} to {folder}\n")
+        if not args.json:
+            out.write(f"wrote {len(written)} plot{'s' if len(written) > 1 else ''} to {folder}\n")
+    if args.json:
+        transitions = cmp.transitions()
+        summary = {
+            **_by_column(cmp.summary()).get("value", {}),
+            "transitions": {
+                "rows": f"{transitions.index.name} (A)",
+                "columns": f"{transitions.columns.name} (B)",
+                "row_labels": [str(r) for r in transitions.index],
+                "column_labels": [str(c) for c in transitions.columns],
+                "households": jsonable(transitions.to_numpy()),
+            },
+        }
+        emit(
+            document(
+                args,
+                summary,
+                progress,
+                provenance={
+                    "a": {"file": args.a, "label": labels[0], **fa.attrs},
+                    "b": {"file": args.b, "label": labels[1], **fb.attrs},
+                },
+                outputs={"out": args.out, "plots": args.plots},
+            )
+        )
     return EXIT_OK

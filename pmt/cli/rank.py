@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ._common import EXIT_NOTHING_RANKED, EXIT_OK, Progress, check_paths, print_summary
+from ._json import add_json_option, document, emit, records
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
@@ -93,6 +94,7 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
         "weight set's (default: assume the weight set's)",
     )
     p.add_argument("--national-only", action="store_true", help="print no provincial table")
+    add_json_option(p)
     p.add_argument(
         "--chunk-size",
         type=int,
@@ -117,7 +119,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         outputs={"--out": args.out, "--rejects": args.rejects},
         weights=args.weights,
     )
-    with progress.step(f"loading weight set {args.weights!r}"):
+    with progress.step(f"loading weight set {args.weights!r}", key="load_weights"):
         ws = pmt.load_weights(args.weights)
     on_invalid = "reject" if args.rejects else "raise"
     options = dict(
@@ -134,31 +136,44 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
     if Path(args.input).suffix.lower() in (".parquet", ".pq") and out_kind == "parquet":
         from pmt.io import rank_file
 
-        with progress.step(f"ranking {args.input} in chunks of {args.chunk_size:,} rows") as up:
+        with progress.step(
+            f"ranking {args.input} in chunks of {args.chunk_size:,} rows", key="rank"
+        ) as up:
             result = rank_file(
                 args.input,
                 ws,
                 args.out,
                 chunk_size=args.chunk_size,
                 rejects=args.rejects,
-                progress=lambda p, d, t: up(d, t, p),
+                progress=up,
                 **options,
             )  # type: ignore[arg-type]
     else:
-        with progress.step(f"reading {args.input}"):
+        with progress.step(f"reading {args.input}", key="read"):
             hh = read_households(args.input, id_col=args.id_col)
-        with progress.step(f"scoring and ranking {len(hh):,} households"):
-            result = pmt.rank(hh, ws, **options)  # type: ignore[arg-type]
-        with progress.step(f"writing {args.out}"):
+        with progress.step(f"scoring and ranking {len(hh):,} households", key="rank") as up:
+            result = pmt.rank(hh, ws, progress=up, **options)  # type: ignore[arg-type]
+        with progress.step(f"writing {args.out}", key="write"):
             tables = {args.out: (result.to_frame(), result.provenance)}
             if args.rejects:
                 tables[args.rejects] = (result.rejects, result.provenance)
             write_tables(tables)  # both renamed only once both are complete
-    print_summary(result, sys.stdout, provinces=not args.national_only)
-    sys.stdout.write(f"\nranked {result.n:,} of {result.n_input:,} rows -> {args.out}")
-    if args.rejects:
-        sys.stdout.write(f"; rejected {result.n_rejected:,} -> {args.rejects}")
-    sys.stdout.write("\n")
+    if args.json:
+        emit(
+            document(
+                args,
+                summary(result, provinces=not args.national_only),
+                progress,
+                provenance={**result.provenance, "weights": _weights_info(ws)},
+                outputs={"out": args.out, "rejects": args.rejects},
+            )
+        )
+    else:
+        print_summary(result, sys.stdout, provinces=not args.national_only)
+        sys.stdout.write(f"\nranked {result.n:,} of {result.n_input:,} rows -> {args.out}")
+        if args.rejects:
+            sys.stdout.write(f"; rejected {result.n_rejected:,} -> {args.rejects}")
+        sys.stdout.write("\n")
     if result.n == 0:
         sys.stderr.write(
             f"pmt: error: no household was ranked: all {result.n_input:,} rows "
@@ -167,3 +182,41 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         )
         return EXIT_NOTHING_RANKED
     return EXIT_OK
+
+
+def summary(result: Any, *, provinces: bool = True) -> dict[str, Any]:
+    """The ``summary`` of ``pmt rank --json``: counts, rejects by rule, desil tables.
+
+    ``desil``: households, people and share of people per desil, nationally
+    (``scope`` ``"national"``) and, unless ``provinces`` is False, per province
+    (``scope`` the 2-digit province code).
+    """
+    rules = result.rejects["rule"].value_counts(sort=False) if len(result.rejects) else {}
+    out: dict[str, Any] = {
+        "households_input": result.n_input,
+        "households_ranked": result.n,
+        "households_rejected": result.n_rejected,
+        "rejected_by_rule": {str(k): int(v) for k, v in dict(rules).items()},
+        "households_eligible": int(result.eligible.sum()),
+        "eligibility": result.eligibility,
+        "cutoff_mode": result.cutoff_mode,
+        "desil": [],
+    }
+    if result.n:
+        table = result.summary()
+        if not provinces:
+            table = table.loc[["national"]]
+        out["desil"] = records(table.reset_index())
+        out["registry_cutoffs_national"] = result.registry_cutoffs.get("national")
+    return out
+
+
+def _weights_info(ws: Any) -> dict[str, Any]:
+    """The weight set a command used: id, version, content hash, synthetic, folder."""
+    return {
+        "id": ws.id,
+        "version": ws.manifest.version,
+        "content_hash": ws.content_hash,
+        "synthetic": ws.manifest.synthetic,
+        "folder": str(ws.path) if ws.path is not None else None,
+    }

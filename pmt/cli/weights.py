@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from ._common import EXIT_OK, Progress
+from ._json import add_json_option, document, emit
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
@@ -25,9 +26,11 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     )
     show = actions.add_parser(
         "show",
-        help="manifest, model counts per level, variable spec",
-        description="Print a weight set's manifest, its models per level, poverty lines, "
-        "cutoffs and variable spec.",
+        help="a one-page summary of a weight set (--full: everything)",
+        description="Print a one-page summary of a weight set: id, version, content hash, "
+        "coverage, models per level, variables, poverty lines and cutoffs. --full adds "
+        "every variable's codes or range, every poverty line and cutoff, and the "
+        "provenance; --json prints the same as one JSON document.",
     )
     validate = actions.add_parser(
         "validate",
@@ -35,6 +38,13 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
         description="Load a weight set with every check (content hash, per-file hashes, "
         "file contents) and print 'ok', its content hash and its per-file hashes.",
     )
+    show.add_argument(
+        "--full",
+        action="store_true",
+        help="everything: each variable's codes or range, each poverty line and cutoff, "
+        "the provenance (long)",
+    )
+    add_json_option(show)
     for action in (show, validate):
         action.add_argument(
             "target", metavar="NAME|PATH", help="shipped name or folder of a weight set"
@@ -63,25 +73,140 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
                 "pmt.save_weights to record them\n"
             )
         return EXIT_OK
-    _show(ws)
+    if args.json:
+        emit(document(args, describe(ws, full=args.full), progress))
+    else:
+        sys.stdout.write(show_full(ws) if args.full else show_page(ws))
     return EXIT_OK
 
 
-def _show(ws: Any) -> None:
-    """Print a weight set for ``pmt weights show``."""
+def describe(ws: Any, *, full: bool = False) -> dict[str, Any]:
+    """What ``pmt weights show --json`` prints: the page's fields, and with ``full`` the rest."""
     m = ws.manifest
-    out = sys.stdout
-    out.write(f"{ws!r}\n\n")
-    out.write(f"name          {m.name}\nversion       {m.version}\ncreated       {m.created}\n")
-    out.write(f"synthetic     {m.synthetic}\ndescription   {m.description}\n")
-    out.write(f"regions       {m.region_scheme}, vintage {m.region_vintage}\n")
-    out.write(f"target        {m.target}\nmodel level   {m.model_level}\n")
-    out.write(f"content hash  {ws.content_hash}\nfolder        {ws.path}\n")
-    out.write("models        " + ", ".join(f"{k}: {v}" for k, v in ws.levels().items()) + "\n")
-    out.write(f"poverty lines {len(ws.poverty_lines)} regions\n")
-    out.write(f"cutoffs       {len(ws.cutoffs)} scopes, n={m.cutoff_classes}\n")
-    out.write(f"provenance    {m.provenance}\n\n")
-    out.write(
+    lines = _poverty_line_summary(ws)
+    out: dict[str, Any] = {
+        "id": ws.id,
+        "name": m.name,
+        "version": m.version,
+        "content_hash": ws.content_hash,
+        "synthetic": m.synthetic,
+        "description": m.description,
+        "created": str(m.created),
+        "folder": str(ws.path) if ws.path is not None else None,
+        "region_scheme": m.region_scheme,
+        "region_vintage": m.region_vintage,
+        "coverage": m.coverage,
+        "target": m.target,
+        "model_level": m.model_level,
+        "models": len(ws.model_keys),
+        "models_per_level": dict(ws.levels()),
+        "variables": [v.name for v in m.spec.variables],
+        "derived": [d.name for d in m.spec.derived],
+        "terms": len(m.spec.terms),
+        "spec": f"{m.spec.name} {m.spec.version}",
+        "poverty_lines": lines,
+        "cutoffs": {"scopes": len(ws.cutoffs or {}), "classes": m.cutoff_classes},
+        "file_hashes": dict(m.file_hashes or {}),
+    }
+    if full:
+        out["variables"] = [_variable(v) for v in m.spec.variables]
+        out["derived"] = [
+            {"name": d.name, "op": d.op, "args": list(d.args)} for d in m.spec.derived
+        ]
+        out["poverty_lines"] = {**lines, "by_region": dict(ws.poverty_lines or {})}
+        out["cutoffs"]["by_scope"] = {k: list(v) for k, v in (ws.cutoffs or {}).items()}
+        out["provenance"] = m.provenance
+    return out
+
+
+def _variable(v: Any) -> dict[str, Any]:
+    """One variable of the spec for ``--full``: name, kind, label, codes or range."""
+    out: dict[str, Any] = {"name": v.name, "kind": v.kind, "label": v.label}
+    if v.kind == "categorical":
+        out["codes"] = list(v.code_values)
+    elif v.min is not None or v.max is not None:
+        out["min"], out["max"] = v.min, v.max
+    return out
+
+
+def _poverty_line_summary(ws: Any) -> dict[str, Any]:
+    """Count, lowest, median and highest poverty line of a weight set."""
+    values = sorted((ws.poverty_lines or {}).values())
+    if not values:
+        return {"regions": 0}
+    middle = len(values) // 2
+    median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+    return {"regions": len(values), "min": values[0], "median": median, "max": values[-1]}
+
+
+def _wrapped(label: str, words: list[str], width: int = 88) -> str:
+    """``label`` then ``words`` comma-separated, wrapped under the value column."""
+    import textwrap
+
+    return (
+        textwrap.fill(
+            ", ".join(words),
+            width=width,
+            initial_indent=f"{label:14s}",
+            subsequent_indent=" " * 14,
+            break_on_hyphens=False,
+        )
+        + "\n"
+    )
+
+
+def show_page(ws: Any) -> str:
+    """The one-page summary ``pmt weights show`` prints."""
+    d = describe(ws)
+    m = ws.manifest
+    lines = d["poverty_lines"]
+    text = f"{ws!r}\n\n"
+    text += f"id            {d['id']}\n"
+    text += f"synthetic     {m.synthetic}" + (
+        " (invented for testing and demonstration: not for targeting anyone)\n"
+        if m.synthetic
+        else "\n"
+    )
+    text += f"content hash  {d['content_hash']}\n"
+    text += f"created       {d['created']}\n"
+    text += _wrapped("description", [str(d["description"])])
+    text += f"folder        {d['folder']}\n"
+    text += f"regions       {d['region_scheme']}, vintage {d['region_vintage']}\n"
+    text += f"coverage      {d['coverage']}\n"
+    text += f"target        {d['target']}\n"
+    text += _wrapped(
+        "models",
+        [f"{d['models']:,} in all"] + [f"{k} {v:,}" for k, v in d["models_per_level"].items()],
+    )
+    text += _wrapped(
+        "variables",
+        [f"{len(d['variables'])} ({d['spec']}; {d['terms']} terms per model)", *d["variables"]],
+    )
+    if d["derived"]:
+        text += _wrapped("derived", d["derived"])
+    if lines["regions"]:
+        text += (
+            f"poverty lines {lines['regions']} regions, {lines['min']:,.0f} to "
+            f"{lines['max']:,.0f} (median {lines['median']:,.0f}) per person per month\n"
+        )
+    else:
+        text += "poverty lines none (welfare is the predicted log consumption)\n"
+    if d["cutoffs"]["scopes"]:
+        text += f"cutoffs       {d['cutoffs']['scopes']} scopes, n={d['cutoffs']['classes']}\n"
+    else:
+        text += "cutoffs       none (no --cutoffs reference)\n"
+    text += "\nEvery code, line, cutoff and the provenance: pmt weights show --full\n"
+    return text
+
+
+def show_full(ws: Any) -> str:
+    """The whole weight set for ``pmt weights show --full``: one value per line."""
+    import json
+
+    d = describe(ws, full=True)
+    m = ws.manifest
+    text = show_page(ws).rsplit("\nEvery code", 1)[0] + "\n"
+    text += (
         f"variable spec {m.spec.name} {m.spec.version}: {len(m.spec.variables)} variables, "
         f"{len(m.spec.derived)} derived, {len(m.spec.terms)} terms per model\n"
     )
@@ -93,6 +218,25 @@ def _show(ws: Any) -> None:
             if v.min is not None and v.max is not None
             else ""
         )
-        out.write(f"  {v.name:24s} {v.kind:12s} {v.label}  {extra}\n")
-    for d in m.spec.derived:
-        out.write(f"  {d.name:24s} {'derived':12s} {d.op}({', '.join(d.args)})\n")
+        text += f"  {v.name:24s} {v.kind:12s} {v.label}  {extra}\n"
+    for dv in m.spec.derived:
+        text += f"  {dv.name:24s} {'derived':12s} {dv.op}({', '.join(dv.args)})\n"
+    text += "\npoverty lines (per person per month)\n"
+    for key, value in d["poverty_lines"].get("by_region", {}).items():
+        text += f"  {key:16s} {value:,.0f}\n"
+    text += f"\ncutoffs (n={m.cutoff_classes})\n"
+    for scope, cuts in d["cutoffs"].get("by_scope", {}).items():
+        text += f"  {scope:10s} " + " ".join(f"{c:.4f}" for c in cuts) + "\n"
+    text += "\nprovenance\n"
+    for key, value in m.provenance.items():
+        if isinstance(value, dict) and set(value) == {"columns", "rows"}:
+            text += f"  {key}: a table of {len(value['rows'])} rows\n"
+            text += "    " + "  ".join(str(c) for c in value["columns"]) + "\n"
+            for row in value["rows"]:
+                text += "    " + "  ".join("-" if c is None else str(c) for c in row) + "\n"
+        else:
+            for k, line in enumerate(
+                json.dumps(value, indent=2, default=str, ensure_ascii=False).splitlines()
+            ):
+                text += (f"  {key}: " if k == 0 else "  ") + line + "\n"
+    return text

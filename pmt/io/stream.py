@@ -18,7 +18,8 @@ this with tiny chunks).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from .. import errors as E
+from .._log import get_logger, log_rejects
+from .._progress import ProgressCallback, check_progress
 from ..encode import (
     check_columns,
     duplicated_ids,
@@ -50,8 +53,7 @@ from .atomic import _slow_write_pause, atomic_outputs
 from .files import _write_frame
 
 __all__ = ["rank_file"]
-
-Progress = Callable[[str, int, int], None]
+_log = get_logger(__name__)
 
 
 def rank_file(
@@ -70,7 +72,7 @@ def rank_file(
     on_invalid: Literal["raise", "reject"] = "raise",
     id_col: str | None = "hh_id",
     region_scheme: str | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
 ) -> RankResult:
     """Rank the households of a Parquet file chunk by chunk and write the result.
 
@@ -87,7 +89,9 @@ def rank_file(
     rejects : str or Path, optional
         Where to write the rejects table (``on_invalid="reject"``; CSV or Parquet).
     progress : callable, optional
-        Called as ``progress(pass_name, rows_done, rows_total)``.
+        Called as ``progress(done, total, stage)`` after each chunk of the stages
+        ``"scoring"`` and ``"writing"`` and when ``"ranking"`` ends
+        (households; :mod:`pmt._progress`).
     cutoffs, n, max_desil, line, weight, weighting, on_invalid, id_col, region_scheme
         As for :func:`pmt.rank`.
 
@@ -102,6 +106,7 @@ def rank_file(
     from .atomic import check_outputs
     from .files import output_kind
 
+    progress = check_progress(progress)
     options = rank_options(
         cutoffs=cutoffs,
         n=n,
@@ -146,6 +151,7 @@ def rank_file(
     needed = required_columns(ws.spec.variables, weight, id_col)
 
     # ---- pass 1: score, keep a few bytes per household
+    clock = time.perf_counter()
     # filled in place (the row count is known), so there is never a second copy
     arrays = {
         "welfare": np.empty(total, dtype=np.float64),
@@ -187,7 +193,9 @@ def rank_file(
             reject_parts.append(enc.rejects)
         done += table.num_rows
         if progress is not None:
-            progress("scoring", done, total)
+            progress(done, total, "scoring")
+    _log.debug("validating and scoring %d rows: %.3f s", total, time.perf_counter() - clock)
+    clock = time.perf_counter()
     if kept < total:
         arrays = {k: v[:kept] for k, v in arrays.items()}
 
@@ -252,7 +260,10 @@ def rank_file(
         n_input=total,
     )
     if progress is not None:
-        progress("ranking", result.n, result.n)
+        progress(result.n, result.n, "ranking")
+    log_rejects(_log, reject_frame, total)
+    _log.debug("ranking %d households: %.3f s", result.n, time.perf_counter() - clock)
+    clock = time.perf_counter()
 
     # ---- pass 2: write the result in input order, chunk by chunk, to temporary files
     # renamed onto out and rejects only when both are complete (pmt.io.atomic_output)
@@ -260,6 +271,7 @@ def rank_file(
         _write(source, result, temps[0], id_col, chunk_size, progress, total)
         if rejects is not None:
             _write_frame(reject_frame, temps[1], output_kind(rejects), result.provenance)
+    _log.debug("writing %d rows: %.3f s", total, time.perf_counter() - clock)
     return result
 
 
@@ -269,7 +281,7 @@ def _write(
     out: str | Path,
     id_col: str | None,
     chunk_size: int,
-    progress: Progress | None,
+    progress: ProgressCallback | None,
     total: int,
 ) -> None:
     """Write the result to Parquet at ``out`` (a temporary path: the caller renames it)."""
@@ -310,7 +322,7 @@ def _write(
             pending = pool.submit(writer.write_table, table)
             start += size
             if progress is not None:
-                progress("writing", start, total)
+                progress(start, total, "writing")
             _slow_write_pause()
         if pending is not None:
             pending.result()

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import stat
 import sys
+import time
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -23,6 +24,7 @@ from pydantic import (
     ValidationError,
 )
 
+from .._log import get_logger
 from ..errors import WeightSetError
 from .model import _MANIFEST, _NAME, _RESAVE, Manifest, WeightFiles, WeightSet, _collected
 from .parse import (
@@ -51,6 +53,7 @@ def _weights_roots() -> list[Path]:
 
 
 __all__ = ["available_weights", "compute_hash", "file_hash", "load_weights", "save_weights"]
+_log = get_logger(__name__)
 
 
 def available_weights() -> list[str]:
@@ -110,6 +113,7 @@ def load_weights(name_or_path: str | Path, *, verify_hash: bool = True) -> Weigh
             f"{type(verify_hash).__name__}. Fix: pass verify_hash=False only to "
             "inspect or re-save an edited set."
         )
+    started = time.perf_counter()
     folder = _resolve(name_or_path)
     manifest, manifest_text = _read_manifest(folder)
     problems: list[str] = []
@@ -138,6 +142,15 @@ def load_weights(name_or_path: str | Path, *, verify_hash: bool = True) -> Weigh
         problems = _hash_problems(manifest, manifest_text, by_name, actual)
         if problems:
             raise _collected(folder, problems, fix=_RESAVE)
+    _log.info(
+        "loaded weight set %s (%s, %d models%s) from %s",
+        ws.id,
+        actual,
+        len(keys),
+        "" if verify_hash else ", hash not verified",
+        folder,
+    )
+    _log.debug("loading weight set %s: %.3f s", ws.id, time.perf_counter() - started)
     return ws
 
 
