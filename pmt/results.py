@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
+from ._version import __version__
 from .regions import LEVELS, key_level
 
 __all__ = ["DesilResult", "RankResult", "html_repr"]
@@ -139,8 +140,9 @@ class RankResult:
 
     @cached_property
     def provenance(self) -> dict[str, Any]:
-        """What produced this result: weight set id and hash, cutoff mode, rules."""
+        """What produced this result: pmt version, weight set id and hash, cutoff mode, rules."""
         return {
+            "pmt_version": __version__,
             "weights_id": self.weights_id,
             "weights_hash": self.weights_hash,
             "weights_synthetic": self.weights_synthetic,
