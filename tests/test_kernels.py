@@ -324,8 +324,8 @@ _NOJIT_SCRIPT = textwrap.dedent("""
     cfg = json.loads(sys.argv[1])
     # the kernels must really be plain Python here
     assert numba.config.DISABLE_JIT
-    assert not isinstance(K.score, numba.core.dispatcher.Dispatcher)
-    assert not isinstance(K.scope_passes, numba.core.dispatcher.Dispatcher)
+    for k in K.KERNELS.values():
+        assert not isinstance(k.dispatcher, numba.core.dispatcher.Dispatcher), k
 
     df = pd.read_parquet(cfg["households"])
     ws = pmt.load_weights(cfg["weights"])
@@ -380,7 +380,8 @@ def test_kernels_give_identical_results_without_jit(tmp_path, tiny_ws, tiny_ws_r
     got = np.load(tmp_path / "out.npz")
 
     # the jitted path in this process
-    assert isinstance(K.score, __import__("numba").core.dispatcher.Dispatcher)
+    for k in K.KERNELS.values():
+        assert isinstance(k.dispatcher, __import__("numba").core.dispatcher.Dispatcher), k
     for mode, w in (("registry", tiny_ws), ("reference", tiny_ws_ref)):
         res = pmt.rank(df, w, cutoffs=mode, weight="sw")
         for col in (
@@ -508,3 +509,24 @@ def test_bit_identical_under_row_permutation_through_the_buckets(buckets, monkey
     b = pmt.assign_desil(welfare[perm], weight[perm], groups=groups[perm])
     for x, y in zip(a, b, strict=True):
         np.testing.assert_array_equal(x[perm], y)
+
+
+# --------------------------------------------------------------------------- explicit signatures
+
+
+def test_kernels_compile_only_their_declared_signatures(tiny_ws):
+    pmt.rank(make_households(300, 5, tie_frac=0.3), tiny_ws)
+    pmt.assign_desil(np.arange(600.0) % 7, np.ones(600), groups=np.arange(600) % 300, n=4)
+    used = 0
+    for k in K.KERNELS.values():
+        compiled = set(k.dispatcher.overloads)
+        assert compiled <= set(k.signatures), k
+        used += bool(compiled)
+    assert used >= 10  # the ranking path ran through the kernels
+
+
+def test_a_kernel_refuses_types_outside_its_signatures():
+    welfare = np.zeros(3, dtype=np.float32)  # no float32 signature
+    with pytest.raises(TypeError, match=r"pmt kernel national_pass: no signature accepts"):
+        K.national_pass(welfare, np.zeros(3), np.zeros(3, np.int32), np.zeros(3))
+    assert all(sig[0].dtype.name == "float64" for sig in K.national_pass.dispatcher.overloads)

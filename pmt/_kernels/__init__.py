@@ -1,0 +1,72 @@
+"""Numba kernels: scoring, ranking, desil and cutoffs over plain arrays.
+
+Nothing here imports pandas, pydantic or any other part of pmt. Kernels
+report (they return flags or counts); the Python layer raises.
+
+Layout: :mod:`._jit` (numba options, explicit signatures compiled on first
+use, the thread pool), :mod:`.score`, :mod:`.sort`, :mod:`.walk` (ranks,
+weight below, totals, cutoffs), :mod:`.desil` (desil, rank and share in input
+order; tallies) and :mod:`.clean` (column checks for the encoder).
+
+Determinism. A household's welfare is summed in one fixed order (intercept,
+lookup terms in spec order, numeric terms in spec order, minus the log
+poverty line), so identical households under one model tie bit for bit.
+Cumulative person weights are summed in welfare order; within a run of equal
+welfare the run's weights are summed in ascending order of weight, so the
+sums — and hence desil, rank and share below — do not depend on row order or
+on how the sort broke ties. Work is cut into ranges by the data alone, never
+by the number of threads. No fastmath anywhere: reordering a sum could move
+a household across a cutoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from ._jit import KERNELS, Kernel, on_compile, threads
+from .clean import clean_codes, clean_numbers, factorize_small
+from .desil import RECORD, desil_tally, finish_scopes, scatter_records
+from .score import SCORE_BLOCK, lookup_by_variable, score
+from .sort import SORT_CHUNKS, n_buckets, sort_welfare
+from .walk import cutoffs, grouped_pass, national_pass, scope_passes
+
+__all__ = [
+    "KERNELS",
+    "RECORD",
+    "SCORE_BLOCK",
+    "SORT_CHUNKS",
+    "Kernel",
+    "clean_codes",
+    "clean_numbers",
+    "compile_all",
+    "cutoffs",
+    "desil_tally",
+    "factorize_small",
+    "finish_scopes",
+    "grouped_pass",
+    "lookup_by_variable",
+    "n_buckets",
+    "national_pass",
+    "on_compile",
+    "scatter_records",
+    "scope_passes",
+    "score",
+    "sort_welfare",
+    "threads",
+]
+
+# the names pmt.dask used before the package split
+_national_pass = national_pass
+_grouped_pass = grouped_pass
+
+
+def compile_all(progress: Callable[[str], None] | None = None) -> Iterable[str]:
+    """Compile every signature of every kernel (or load it from numba's disk cache).
+
+    Calls ``progress(name)`` before each kernel; returns the kernel names.
+    """
+    for name, k in KERNELS.items():
+        if progress is not None:
+            progress(name)
+        k.compile()
+    return list(KERNELS)

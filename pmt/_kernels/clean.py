@@ -1,0 +1,120 @@
+"""Column checks for the encoder's fast paths, and small factorisation.
+
+Each check reads one column in one pass and returns how many rows break its
+rule; the encoder takes the result when that count is 0 and otherwise falls
+back to its slower numpy path, which finds and reports the offending rows.
+Values of any numeric dtype are first converted to float64 (exactly as a cast
+in the kernel would), so each check compiles once.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from ._jit import b1_in, boolean, f8, f8_in, float64, i8_in, int64, kernel, ranges, run, u1, u1_in
+
+#: rows per task
+TASK = 1 << 18
+
+
+@kernel((f8_in, u1_in, int64, u1))
+def _codes(values, lut, lo, out):  # type: ignore[no-untyped-def]
+    size = lut.shape[0]
+    bad = 0
+    for i in range(values.shape[0]):
+        x = values[i]
+        c = 255
+        if x == np.floor(x):
+            k = x - lo
+            if k >= 0 and k < size:
+                c = lut[np.int64(k)]
+        if c == 255:
+            bad += 1
+            out[i] = 0
+        else:
+            out[i] = c
+    return bad
+
+
+def clean_codes(values: np.ndarray, lut: np.ndarray, lo: int, out: np.ndarray) -> int:
+    """``out[i] = lut[values[i] - lo]`` (dense code index); returns the count of bad values.
+
+    A value is bad when it is not an allowed code: NaN, not whole, outside the
+    table, or ``lut == 255``.
+    """
+    n = values.shape[0]
+
+    def task(a: int, b: int) -> int:
+        x = np.empty(b - a, dtype=np.float64)
+        np.copyto(x, values[a:b], casting="unsafe")
+        return int(_codes(x, lut, int(lo), out[a:b]))
+
+    return sum(run([partial(task, a, b) for a, b in ranges(n, -(-n // TASK))]))
+
+
+@kernel((f8, float64, float64, boolean, i8_in, int64, int64))
+def _numbers(out, lo, hi, whole, cap, a, b):  # type: ignore[no-untyped-def]
+    use_cap = cap.shape[0] > 0
+    bad = 0
+    for i in range(a, b):
+        x = out[i]
+        ok = x - x == 0.0 and x >= lo and x <= hi
+        if ok and whole:
+            ok = x == np.floor(x)
+        if ok and use_cap:
+            ok = x <= cap[i]
+        if not ok:
+            bad += 1
+            out[i] = 0.0
+    return bad
+
+
+def clean_numbers(
+    values: np.ndarray, lo: float, hi: float, whole: bool, cap: np.ndarray, out: np.ndarray
+) -> int:
+    """``out[i] = float(values[i])``; returns the count of bad values (0 in ``out``).
+
+    A value is bad when it is NaN or infinite, outside ``[lo, hi]``, not whole
+    (if ``whole``), or above ``cap[i]`` (if ``cap`` has one entry per value).
+    """
+    n = values.shape[0]
+    cap = np.ascontiguousarray(cap, dtype=np.int64)
+    if cap.shape[0] != n:
+        cap = np.zeros(0, dtype=np.int64)
+
+    def task(a: int, b: int) -> int:
+        np.copyto(out[a:b], values[a:b], casting="unsafe")
+        return int(_numbers(out, float(lo), float(hi), bool(whole), cap, a, b))
+
+    return sum(run([partial(task, a, b) for a, b in ranges(n, -(-n // TASK))]))
+
+
+@kernel((i8_in, b1_in, int64))
+def factorize_small(key, ok, size):  # type: ignore[no-untyped-def]
+    """Dense index of small non-negative integer keys (``key < size``) where ``ok``.
+
+    Returns (index (n,) int32 — 0 where not ok, present keys ascending).
+    """
+    seen = np.zeros(size, dtype=np.bool_)
+    n = key.shape[0]
+    for i in range(n):
+        if ok[i]:
+            seen[key[i]] = True
+    lut = np.empty(size, dtype=np.int32)
+    m = 0
+    for k in range(size):
+        lut[k] = -1
+        if seen[k]:
+            lut[k] = m
+            m += 1
+    present = np.empty(m, dtype=np.int64)
+    for k in range(size):
+        if seen[k]:
+            present[lut[k]] = k
+    out = np.zeros(n, dtype=np.int32)
+    for i in range(n):
+        if ok[i]:
+            out[i] = lut[key[i]]
+    return out, present

@@ -1,0 +1,187 @@
+"""Scoring: the welfare of each household under its region's model."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from ._jit import f8, f8_in, i4_in, i8_in, int64, kernel, ranges, run, u1_in
+
+SCORE_BLOCK = 2048
+#: rows per task: a multiple of SCORE_BLOCK, so a task's blocks are whole
+SCORE_TASK = 64 * SCORE_BLOCK
+
+
+@kernel(
+    (
+        u1_in,
+        i8_in,
+        i8_in,
+        f8_in,
+        f8_in,
+        f8_in,
+        f8_in,
+        i4_in,
+        i4_in,
+        f8_in,
+        f8,
+        f8,
+        int64,
+        int64,
+        int64,
+    )
+)
+def _score_rows(
+    codes,
+    offsets,
+    sizes,
+    lookup,
+    numeric,
+    beta_t,
+    intercept,
+    cell,
+    cell_model,
+    cell_shift,
+    terms,
+    out,
+    n_terms,
+    a0,
+    b0,
+):  # type: ignore[no-untyped-def]
+    """Welfare of households ``a0:b0`` into ``out`` (the arrays as :func:`score` flattens them)."""
+    n = cell.shape[0]
+    n_models = intercept.shape[0]
+    n_lookup = offsets.shape[0]
+    n_numeric = n_terms
+    keep = terms.shape[0] > 0
+    width = 2 + n_lookup + n_numeric
+    m = np.empty(SCORE_BLOCK, dtype=np.int64)
+    acc = np.empty(SCORE_BLOCK, dtype=np.float64)
+    for a in range(a0, b0, SCORE_BLOCK):
+        b = min(b0, a + SCORE_BLOCK)
+        for i in range(a, b):
+            mi = cell_model[cell[i]]
+            m[i - a] = mi
+            acc[i - a] = intercept[mi]
+            if keep:
+                terms[i * width] = intercept[mi]
+        for v in range(n_lookup):
+            base = n_models * offsets[v]
+            size = sizes[v]
+            col = v * n
+            for i in range(a, b):
+                c = lookup[base + m[i - a] * size + codes[col + i]]
+                acc[i - a] += c
+                if keep:
+                    terms[i * width + 1 + v] = c
+        for j in range(n_numeric):
+            col = j * n
+            row = j * n_models
+            for i in range(a, b):
+                c = beta_t[row + m[i - a]] * numeric[col + i]
+                acc[i - a] += c
+                if keep:
+                    terms[i * width + 1 + n_lookup + j] = c
+        for i in range(a, b):
+            out[i] = acc[i - a] - cell_shift[cell[i]]
+            if keep:
+                terms[i * width + 1 + n_lookup + n_numeric] = -cell_shift[cell[i]]
+
+
+def score(
+    codes: np.ndarray,
+    offsets: np.ndarray,
+    sizes: np.ndarray,
+    lookup: np.ndarray,
+    numeric: np.ndarray,
+    beta_t: np.ndarray,
+    intercept: np.ndarray,
+    cell: np.ndarray,
+    cell_model: np.ndarray,
+    cell_shift: np.ndarray,
+    terms: np.ndarray,
+) -> np.ndarray:
+    """Welfare of every household.
+
+    Parameters
+    ----------
+    codes : (n, V) uint8, Fortran order
+        Dense code index of each lookup variable.
+    offsets : (V,) int64
+        First lookup term of each variable.
+    sizes : (V,) int64
+        Number of codes of each variable.
+    lookup : (M * L,) float64
+        Lookup coefficients by variable, then model, then code: variable
+        ``v``'s coefficient of code ``k`` in model ``m`` is at
+        ``M * offsets[v] + m * sizes[v] + k`` (see :func:`lookup_by_variable`).
+    numeric : (n, C) float64, Fortran order
+        Numeric terms.
+    beta_t : (C, M) float64
+        Numeric coefficients, one row per term.
+    intercept : (M,) float64
+        Intercept of each model.
+    cell : (n,) int32
+        Region cell of each household.
+    cell_model : (K,) int32
+        Model row of each cell.
+    cell_shift : (K,) float64
+        Subtracted from the prediction (log poverty line, or 0).
+    terms : (n, 2 + V + C) float64, or (0, 0) to skip
+        If it has a row per household, each household's contributions are
+        written there too, in the order they are added: the intercept, each
+        lookup variable, each numeric term, then minus the log poverty line
+        (what :func:`pmt.explain` shows). Welfare is the same either way.
+
+    Returns
+    -------
+    numpy.ndarray
+        Welfare, (n,) float64.
+
+    Notes
+    -----
+    Households go in blocks; within a block one variable at a time, so the
+    coefficients in use (one variable's, all models) stay in cache. Each
+    household's terms are still added in one fixed order: the intercept, the
+    lookup terms in spec order, the numeric terms in spec order, minus the log
+    poverty line.
+    """
+    n = cell.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return out
+    n_numeric = beta_t.shape[0]
+    flat_codes = np.asfortranarray(codes, dtype=np.uint8).ravel(order="F")
+    flat_numeric = np.asfortranarray(numeric, dtype=np.float64).ravel(order="F")
+    flat_beta = np.ascontiguousarray(beta_t, dtype=np.float64).ravel()
+    keep = terms.shape[0] == n
+    flat_terms = terms.reshape(-1) if keep else np.zeros(0)
+    if keep and not (terms.flags.c_contiguous and np.shares_memory(flat_terms, terms)):
+        raise ValueError("score: terms must be a C-contiguous (n, 2 + V + C) float64 array")
+    args = (
+        flat_codes,
+        np.ascontiguousarray(offsets, dtype=np.int64),
+        np.ascontiguousarray(sizes, dtype=np.int64),
+        np.ascontiguousarray(lookup, dtype=np.float64),
+        flat_numeric,
+        flat_beta,
+        np.ascontiguousarray(intercept, dtype=np.float64),
+        np.ascontiguousarray(cell, dtype=np.int32),
+        np.ascontiguousarray(cell_model, dtype=np.int32),
+        np.ascontiguousarray(cell_shift, dtype=np.float64),
+        flat_terms,
+        out,
+        n_numeric,
+    )
+    run([partial(_score_rows, *args, a, b) for a, b in ranges(n, -(-n // SCORE_TASK))])
+    return out
+
+
+def lookup_by_variable(table: np.ndarray, offsets: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """``table`` (M, L) rearranged for :func:`score`: each variable's block, model-major."""
+    n_models = table.shape[0]
+    out = np.empty(table.size, dtype=np.float64)
+    for off, size in zip(offsets.tolist(), sizes.tolist(), strict=True):
+        out[n_models * off : n_models * (off + size)] = table[:, off : off + size].ravel()
+    return out
