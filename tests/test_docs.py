@@ -21,9 +21,10 @@ untagged fence is an error, so nothing can hide from this test):
   ``[option]``, a ``A|B`` choice or an upper-case placeholder (``FILE``).
 - ``sh``, ``bash``, ``console``: command lines (a trailing backslash continues
   a line; ``$ `` prompts and ``#`` comments are removed). A line whose
-  command is ``pmt`` runs as ``python -m pmt.cli ...`` and must exit with
-  status 0. In a ``console`` block, the lines after a ``$ pmt ...`` line up
-  to the next ``$`` line are its stdout, compared like a ``text`` block.
+  command is ``pmt`` (or ``.venv/bin/pmt``, the README's virtual environment)
+  runs as ``python -m pmt.cli ...`` and must exit with status 0. In a
+  ``console`` block, the lines after a ``$ pmt ...`` line up to the next
+  ``$`` line are its stdout, compared like a ``text`` block.
   Lines that create a virtual environment or ``pip install`` are not run
   here (CI runs the README's test command itself, and
   ``tests/test_packaging_docs.py`` checks that it does). Any other command is
@@ -90,7 +91,9 @@ FENCE = re.compile(r"^```(.*)$")
 NOT_RUN = re.compile(r"^<!--\s*not-run:\s*(.*?)\s*-->$")
 SETUP = re.compile(r"(^|[\s/])(pip3?|python3?\s+-m\s+pip)\s+install\b|\s-m\s+venv\b")
 PROMPT = re.compile(r"^\s*(\$|>>>) ")
-PMT_LINE = re.compile(r"^\s*pmt\s+[a-z]")
+PMT_LINE = re.compile(r"^\s*(\.venv/bin/)?pmt\s+[a-z]")
+#: The command words run as ``python -m pmt.cli``: pmt, and the README's virtual environment's.
+PMT_COMMANDS = ("pmt", ".venv/bin/pmt")
 SYNOPSIS = re.compile(r"\[|\||(^|\s)[A-Z][A-Z_]*(\s|$)")
 
 
@@ -307,7 +310,7 @@ def run_document(doc: str, cwd: Path) -> Counts:
                 if SETUP.search(command):
                     counts.setup_lines += 1
                     continue
-                if shlex.split(command, comments=True)[0] != "pmt":
+                if shlex.split(command, comments=True)[0] not in PMT_COMMANDS:
                     pytest.fail(
                         f"{doc}:{line}: `{command}` is not a pmt command: make it one, "
                         "or opt the block out with <!-- not-run: REASON -->",
