@@ -214,7 +214,9 @@ class CrossValidation:
         One row per household (survey order): ``fold``, ``true_welfare``,
         ``person_weight`` and one predicted-welfare column per estimator
         (``pred_<label>``: ``pmt.score`` of the household under its held-out
-        fold's weight set).
+        fold's weight set) and the residual standard deviation of the model
+        that scored it there (``sigma_<label>``; see
+        :func:`pmt.operations.uncertainty.cv_calibration`).
     evaluations : dict of str to pmt.evaluation.Evaluation
         The full targeting evaluation of each estimator's pooled out-of-fold
         predictions.

@@ -378,27 +378,39 @@ def _finish(part: _Part, drop: np.ndarray, walked: pd.DataFrame | None, total: _
 
 
 def _rejects(part: _Part, dups: pd.DataFrame, id_col: str | None) -> pd.DataFrame:
-    """A partition's rejects: the encoder's, and its rows whose id is repeated anywhere."""
+    """A partition's rejects: the encoder's, and its rows whose id is repeated anywhere.
+
+    Built as the encoder builds its table (object columns, dtypes inferred), so
+    the dtypes are those of the in-memory rejects.
+    """
     if not len(dups):
         return part.rejects
-    extra = pd.DataFrame({"row": dups["row"].to_numpy().astype(np.int64)})
+    old = part.rejects
+    m = len(dups)
+
+    def column(name: str, extra: np.ndarray) -> np.ndarray:
+        values = np.asarray(old[name], dtype=object) if len(old) else np.zeros(0, object)
+        values = np.array([None if v is None or v != v else v for v in values], dtype=object)
+        return np.concatenate([values, extra])
+
+    rows = np.concatenate([old["row"].to_numpy(np.int64), dups["row"].to_numpy(np.int64)])
+    order = np.argsort(rows, kind="stable")
+    frame = pd.DataFrame({"row": rows[order]})
     if id_col is not None:
-        extra[id_col] = dups["id"].to_numpy()
-    extra["column"] = np.full(len(dups), id_col, dtype=object)
-    extra["rule"] = np.full(len(dups), "duplicate_id", dtype=object)
-    extra["value"] = np.full(len(dups), None, dtype=object)
-    frames = [f for f in (part.rejects, extra) if len(f)]
-    both = pd.concat(frames, ignore_index=True)
-    return both.sort_values("row", kind="stable").reset_index(drop=True)
+        frame[id_col] = column(id_col, np.asarray(dups["id"], dtype=object))[order]
+    frame["column"] = column("column", np.full(m, id_col, dtype=object))[order]
+    frame["rule"] = column("rule", np.full(m, "duplicate_id", dtype=object))[order]
+    frame["value"] = column("value", np.full(m, None, dtype=object))[order]
+    return frame
 
 
 def _tally(frame: pd.DataFrame, n: int) -> tuple[np.ndarray, ...]:
     return tuple(
-        K.desil_tally(
-            frame["desil_national"].to_numpy(),
-            frame["desil_provincial"].to_numpy(),
-            frame["province_code"].to_numpy(),
-            frame["person_weight"].to_numpy(),
+        K.desil_tally(  # copies: the kernel writes nothing, but takes writable arrays
+            np.array(frame["desil_national"], dtype=np.int8),
+            np.array(frame["desil_provincial"], dtype=np.int8),
+            np.array(frame["province_code"], dtype=np.uint8),
+            np.array(frame["person_weight"], dtype=np.float64),
             n,
         )
     )
@@ -432,6 +444,8 @@ class DaskRankResult:
     n_rejected: int
     n_classes: int
     provenance: dict[str, Any]
+    #: Arrow types of the object columns in the output (their values alone cannot say).
+    arrow_types: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """Households and people per desil, as :meth:`pmt.RankResult.summary`.
@@ -456,17 +470,20 @@ class DaskRankResult:
         existing dataset at the final name is replaced only at that rename.
         The provenance is in each file's metadata, key ``pmt``.
         """
-        targets = [(self.frame, Path(path))]
+        import pyarrow as pa
+
+        text = {c: pa.string() for c in ("column", "rule", "value")}
+        targets = [(self.frame, Path(path), self._schema(self.frame, {}))]
         if rejects is not None:
-            targets.append((self.rejects, Path(rejects)))
+            targets.append((self.rejects, Path(rejects), self._schema(self.rejects, text)))
         temps: list[Path] = []
         meta = {"pmt": json.dumps(self.provenance, sort_keys=True)}
         try:
-            for frame, final in targets:
+            for frame, final, schema in targets:
                 tmp = final.parent / f".{final.name[:200]}.pmt-tmp-{secrets.token_hex(4)}"
                 temps.append(tmp)
-                frame.to_parquet(tmp, write_index=False, custom_metadata=meta)
-            for tmp, (_, final) in zip(temps, targets, strict=True):
+                frame.to_parquet(tmp, write_index=False, custom_metadata=meta, schema=schema)
+            for tmp, (_, final, _) in zip(temps, targets, strict=True):
                 if final.is_dir():
                     old = final.parent / f".{final.name[:200]}.pmt-old-{secrets.token_hex(4)}"
                     os.replace(final, old)
@@ -478,6 +495,16 @@ class DaskRankResult:
             for tmp in temps:
                 if tmp.exists():
                     shutil.rmtree(tmp, ignore_errors=True)
+
+    def _schema(self, frame: Any, types: dict[str, Any]) -> Any:
+        """The Arrow schema of ``frame``, object columns typed by ``types`` and ``arrow_types``."""
+        import pyarrow as pa
+
+        meta = frame._meta.copy()
+        for c, t in {**types, **self.arrow_types}.items():
+            if c in meta.columns:
+                meta[c] = pd.Series([], dtype=pd.ArrowDtype(t), index=meta.index)
+        return pa.Schema.from_pandas(meta, preserve_index=False)
 
     def __repr__(self) -> str:
         return (
@@ -564,14 +591,15 @@ def rank(
             for d, off in zip(households.to_delayed(), offsets[:-1], strict=True)
         ]
     )
-    infos = dask.compute(*[delayed(_info)(p) for p in parts])
+    # 2. ids repeated anywhere (Dask's shuffle brings every copy of an id together), found
+    # in the same pass as the partitions' summaries
+    integer = id_col is not None and pd.api.types.is_integer_dtype(households._meta[id_col].dtype)
+    infos, found = dask.compute([delayed(_info)(p) for p in parts], _duplicates_of(parts, job))
     for _, _, error, _ in infos:
         if error is not None:
             raise error
     counts = np.sum([i[3] for i in infos], axis=0)
-
-    # 2. ids repeated anywhere (Dask's shuffle brings every copy of an id together)
-    dups = _find_duplicates(parts, households, id_col)
+    dups = _duplicate_rows(found, integer)
     if len(dups) and on_invalid == "raise":
         rows_dup = np.sort(dups["row"].to_numpy())
         raise E.DuplicateIdError(
@@ -638,10 +666,9 @@ def rank(
     walked_back: dict[int, Any] = {}
     total: Any = _START
     if kept_parts:
-        keys = dd.from_delayed(
+        keys = _from_delayed(
             [delayed(_keys)(p, d) for p, d in zip(parts, drops, strict=True)],
             meta=_keys(_Part(_empty_scored(job), empty_rejects(id_col), 0, None), np.zeros(0)),
-            verify_meta=False,
         )
         ordered = keys.sort_values("welfare")
         carry: Any = _START
@@ -652,7 +679,7 @@ def rank(
             carry = pair[1]
         total = carry
         meta_walk = _walk(pd.DataFrame({c: keys._meta[c] for c in keys.columns}), _START)[0]
-        back = dd.from_delayed(walked, meta=meta_walk, verify_meta=False)
+        back = _from_delayed(walked, meta=meta_walk)
         divisions = [int(offsets[i]) for i in kept_parts] + [n_input - 1]
         back = back.set_index("row", divisions=divisions)
         walked_back = dict(zip(kept_parts, back.to_delayed(), strict=True))
@@ -664,23 +691,38 @@ def rank(
         _START,
         job,
     )
-    frame = dd.from_delayed(
+    frame = _from_delayed(
         [
             delayed(_finish)(p, d, walked_back.get(i), total, job_d)
             for i, (p, d) in enumerate(zip(parts, drops, strict=True))
         ],
         meta=meta,
-        verify_meta=False,
     )
     dup_parts = [
         dups[(dups["row"] >= lo) & (dups["row"] < hi)] for lo, hi in itertools.pairwise(offsets)
     ]
-    rejects = dd.from_delayed(
+    rejects = _from_delayed(
         [delayed(_rejects)(p, d, id_col) for p, d in zip(parts, dup_parts, strict=True)],
         meta=empty_rejects(id_col),
-        verify_meta=False,
     )
-    return DaskRankResult(frame, rejects, n_ranked, n_input, n_rejected, options.n, provenance)
+    arrow_types: dict[str, Any] = {}
+    if id_col is not None:
+        import pyarrow as pa
+
+        arrow_types[id_col] = pa.int64() if integer else pa.string()
+    return DaskRankResult(
+        frame, rejects, n_ranked, n_input, n_rejected, options.n, provenance, arrow_types
+    )
+
+
+def _from_delayed(parts: list[Any], meta: pd.DataFrame) -> Any:
+    """A Dask DataFrame of pandas partitions, their dtypes as they are.
+
+    (Dask's string conversion is off: the columns keep the dtypes
+    :meth:`pmt.RankResult.to_frame` gives them.)
+    """
+    with dask.config.set({"dataframe.convert-string": False}):
+        return dd.from_delayed(parts, meta=meta, verify_meta=False)
 
 
 def _rows_in(dups: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
@@ -688,33 +730,39 @@ def _rows_in(dups: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
     return np.sort(rows[(rows >= lo) & (rows < hi)]).astype(np.int64)
 
 
-def _find_duplicates(parts: tuple[Any, ...], households: Any, id_col: str | None) -> pd.DataFrame:
-    """Rows whose id occurs more than once in the whole input: ``row``, ``id``, ``province``."""
-    empty = pd.DataFrame(
-        {"row": np.zeros(0, np.int64), "id": np.zeros(0, object), "province": np.zeros(0, np.int8)}
+def _key_meta(integer: bool) -> pd.DataFrame:
+    import pyarrow as pa
+
+    key: Any = (
+        np.zeros(0, np.int64) if integer else pd.Series([], dtype=pd.ArrowDtype(pa.large_string()))
     )
-    if id_col is None or not parts:
-        return empty
-    dtype = households._meta[id_col].dtype
-    integer = pd.api.types.is_integer_dtype(dtype)
-    frames = [delayed(_key_frame)(p, integer) for p in parts]
-    meta = pd.DataFrame(
-        {
-            "key": np.zeros(0, np.int64)
-            if integer
-            else pd.Series([], dtype=pd.ArrowDtype(__import__("pyarrow").large_string())),
-            "row": np.zeros(0, np.int64),
-            "province": np.zeros(0, np.int8),
-        }
+    return pd.DataFrame(
+        {"key": key, "row": np.zeros(0, np.int64), "province": np.zeros(0, np.int8)}
     )
-    keys = dd.from_delayed(frames, meta=meta, verify_meta=False)
-    found = (
-        keys.shuffle(on="key", npartitions=max(1, len(parts)))
-        .map_partitions(_duplicates, meta=meta)
-        .compute()
-    )
-    if not len(found):
-        return empty
+
+
+def _duplicates_of(parts: tuple[Any, ...], job: _Job) -> Any:
+    """Lazily: the key, position and province of every row whose id occurs more than once."""
+    if job.id_col is None or not parts:
+        return None
+    integer = pd.api.types.is_integer_dtype(pd.Series(job.id_meta).dtype)
+    meta = _key_meta(integer)
+    keys = _from_delayed([delayed(_key_frame)(p, integer) for p in parts], meta=meta)
+    shuffled = keys.shuffle(on="key", npartitions=max(1, len(parts)))
+    found = shuffled.map_partitions(_duplicates, meta=meta).to_delayed()
+    return delayed(pd.concat)(found, ignore_index=True)  # a delayed: computed with the summaries
+
+
+def _duplicate_rows(found: pd.DataFrame | None, integer: bool) -> pd.DataFrame:
+    """``row``, ``id`` (as a rejects table holds it) and ``province`` of the duplicates found."""
+    if found is None or not len(found):
+        return pd.DataFrame(
+            {
+                "row": np.zeros(0, np.int64),
+                "id": np.zeros(0, object),
+                "province": np.zeros(0, np.int8),
+            }
+        )
     ids = found["key"].to_numpy() if integer else np.asarray(found["key"].tolist(), dtype=object)
     return pd.DataFrame(
         {

@@ -1,0 +1,254 @@
+"""pmt.dask.rank on a two-process LocalCluster: bit for bit pmt.rank, for any partitioning."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_households, tiny_weight_set
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pmt
+from pmt import errors as E
+
+dask = pytest.importorskip("dask")
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+import pmt.dask as pdk  # noqa: E402  (after the skips)
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    """Two worker processes, one thread each: every exchange crosses a process boundary.
+
+    The kernels are compiled here first, in this process (numba's disk cache then
+    serves the workers).
+    """
+    with dask.config.set(scheduler="synchronous"):
+        warm = make_households(30, seed=0)
+        _distributed(_parts(warm, [10]), tiny_weight_set()).summary()
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        processes=True,
+        threads_per_worker=1,
+        dashboard_address=None,
+        memory_limit="1GiB",
+    )
+    with cluster, distributed.Client(cluster) as c:
+        yield c
+
+
+def _parts(df: pd.DataFrame, cuts: list[int]) -> Any:
+    """A Dask DataFrame of ``df`` cut at ``cuts`` (repeated cuts: empty partitions)."""
+    edges = [0, *sorted(min(max(c, 0), len(df)) for c in cuts), len(df)]
+    pieces = [df.iloc[a:b] for a, b in itertools.pairwise(edges)]
+    return dd.from_delayed([dask.delayed(p) for p in pieces], meta=df.iloc[:0], verify_meta=False)
+
+
+def _memory(df: pd.DataFrame, ws: Any, **kw: Any) -> pmt.RankResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", E.SmallPopulationWarning)
+        return pmt.rank(df, ws, **kw)
+
+
+def _distributed(ddf: Any, ws: Any, **kw: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", E.SmallPopulationWarning)
+        return pdk.rank(ddf, ws, **kw)
+
+
+def _same_frame(got: Any, expected: pmt.RankResult) -> None:
+    frame = got.frame.compute()
+    pd.testing.assert_frame_equal(frame, expected.to_frame(), check_exact=True)
+    assert got.n == expected.n and got.n_rejected == expected.n_rejected
+
+
+@st.composite
+def _case(draw: Any) -> tuple[pd.DataFrame, list[int], dict[str, Any]]:
+    n = draw(st.integers(12, 160))
+    df = make_households(
+        n, seed=draw(st.integers(0, 2**16)), tie_frac=draw(st.sampled_from([0, 0.7]))
+    )
+    kw: dict[str, Any] = {"cutoffs": draw(st.sampled_from(["registry", "reference"]))}
+    if draw(st.booleans()):  # survey weights that are not whole: the sums must still match
+        rng = np.random.default_rng(n)
+        df["w"] = rng.uniform(0.3, 4.0, n).round(draw(st.sampled_from([1, 9])))
+        kw["weight"] = "w"
+    if draw(st.booleans()):
+        kw["weighting"] = "household"
+    cuts = draw(st.lists(st.integers(0, n), max_size=6))
+    return df, cuts, kw
+
+
+@settings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=_case())
+def test_any_partitioning_gives_the_in_memory_result(client, tiny_ws_ref, case):
+    df, cuts, kw = case
+    got = _distributed(_parts(df, cuts), tiny_ws_ref, **kw)
+    _same_frame(got, _memory(df, tiny_ws_ref, **kw))
+
+
+def test_heavy_ties_across_partitions_one_household_and_empty_partitions(client, tiny_ws):
+    # a third of the rows are one household copied: one tie run over many partitions
+    df = make_households(150, seed=4)
+    copy = df.columns.drop("hh_id")
+    df.loc[df.index[::3], copy] = df.loc[df.index[0], copy].to_numpy()
+    df["w"] = np.random.default_rng(1).uniform(0.5, 2.0, len(df))
+    cuts = [0, 0, 1, 2, 2, 40, 41, 90, 150, 150]
+    got = _distributed(_parts(df, cuts), tiny_ws, weight="w")
+    expected = _memory(df, tiny_ws, weight="w")
+    _same_frame(got, expected)
+    assert (expected.rank_national == expected.rank_national[0]).sum() >= 50  # the tie is whole
+    pd.testing.assert_frame_equal(got.summary(), expected.summary(), check_exact=False, rtol=1e-12)
+
+
+def test_a_partition_per_province(client, tiny_ws):
+    df = make_households(200, seed=6).sort_values("district_code", kind="stable")
+    province = (df["district_code"] // 100).to_numpy()
+    cuts = np.flatnonzero(np.diff(province)) + 1
+    got = _distributed(_parts(df, cuts.tolist()), tiny_ws)
+    expected = _memory(df, tiny_ws)
+    _same_frame(got, expected)
+    pd.testing.assert_frame_equal(got.summary(), expected.summary(), check_exact=True)
+
+
+def test_rejects_and_duplicate_ids_across_partitions(client, tiny_ws):
+    df = make_households(120, seed=5)
+    df["hh_size"] = df["hh_size"].astype("float64")
+    df.loc[[3, 100], "hh_size"] = np.nan
+    df.loc[40, "floor_material"] = 99
+    df.loc[110, "hh_id"] = df.loc[10, "hh_id"]  # the same id in two partitions
+    df.loc[111, "hh_id"] = df.loc[3, "hh_id"]  # a copy of a rejected row's id: not a duplicate
+    ddf = _parts(df, [30, 60, 60, 90])
+    got = _distributed(ddf, tiny_ws, on_invalid="reject")
+    expected = _memory(df, tiny_ws, on_invalid="reject")
+    _same_frame(got, expected)
+    rejects = got.rejects.compute().reset_index(drop=True)
+    pd.testing.assert_frame_equal(rejects, expected.rejects, check_exact=True)
+    assert rejects["row"].tolist() == [3, 10, 40, 100, 110]
+    assert rejects["rule"].tolist() == [
+        "missing_or_infinite",
+        "duplicate_id",
+        "invalid_code",
+        "missing_or_infinite",
+        "duplicate_id",
+    ]
+    valid = df.drop(index=[3, 40, 100]).reset_index(drop=True)  # the copies are at 9 and 107
+    with pytest.raises(E.DuplicateIdError) as info:
+        _distributed(_parts(valid, [30, 60]), tiny_ws)
+    with pytest.raises(E.DuplicateIdError) as mem:
+        _memory(valid, tiny_ws)
+    assert info.value.rows == mem.value.rows == (9, 107)  # positions in the whole input
+    assert str(valid.loc[9, "hh_id"]) not in str(info.value).replace("rows 9, 107", "")
+
+
+def test_text_ids_repeated_across_partitions(client, tiny_ws):
+    df = make_households(60, seed=9)
+    df["hh_id"] = [f"KK-{i:016d}" for i in range(60)]
+    df.loc[50, "hh_id"] = df.loc[5, "hh_id"]
+    got = _distributed(_parts(df, [20, 40]), tiny_ws, on_invalid="reject")
+    expected = _memory(df, tiny_ws, on_invalid="reject")
+    _same_frame(got, expected)
+    rejects = got.rejects.compute().reset_index(drop=True)
+    assert rejects["row"].tolist() == [5, 50] == expected.rejects["row"].tolist()
+    assert rejects["hh_id"].tolist() == expected.rejects["hh_id"].tolist()
+
+
+def test_bad_input_raises_as_in_memory(client, tiny_ws):
+    df = make_households(90, seed=8)
+    df.loc[70, "floor_material"] = 0
+    with pytest.raises(E.InvalidCodeError) as info:
+        _distributed(_parts(df, [30, 60]), tiny_ws)
+    with pytest.raises(E.InvalidCodeError) as mem:
+        _memory(df, tiny_ws)
+    assert info.value.rows == mem.value.rows == (70,)
+    with pytest.raises(E.EmptyInputError):
+        _distributed(_parts(df.iloc[:0], [0]), tiny_ws)
+    with pytest.raises(E.MissingColumnError, match="roof_material"):
+        _distributed(_parts(df.drop(columns="roof_material"), [10]), tiny_ws)
+    with pytest.raises(TypeError, match=r"dask\.dataframe\.DataFrame"):
+        pdk.rank(df, tiny_ws)  # type: ignore[arg-type]
+    with pytest.raises(E.ArgumentError, match="max_desil"):
+        pdk.rank(_parts(df, []), tiny_ws, max_desil=11)
+    with pytest.raises(E.PopulationTooSmallError):
+        _distributed(_parts(df.iloc[:5], [2]), tiny_ws)
+
+
+def test_every_row_rejected_gives_an_empty_result(client, tiny_ws):
+    df = make_households(20, seed=3)
+    df["floor_material"] = 99
+    got = _distributed(_parts(df, [7, 7]), tiny_ws, on_invalid="reject")
+    expected = _memory(df, tiny_ws, on_invalid="reject")
+    assert got.n == 0 and got.n_rejected == 20
+    _same_frame(got, expected)
+    assert len(got.summary()) == 0
+
+
+def test_to_parquet_is_atomic(client, tiny_ws, tmp_path):
+    df = make_households(80, seed=2)
+    got = _distributed(_parts(df, [20, 50]), tiny_ws)
+    out = tmp_path / "ranked"
+    got.to_parquet(out, rejects=tmp_path / "rejects")
+    back = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(back, _memory(df, tiny_ws).to_frame().reset_index(drop=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ranked", "rejects"]
+    # a job that fails while writing leaves the old dataset, and no temporary folder
+    marker = tmp_path / "fail"
+    failing = dataclasses.replace(
+        got, frame=got.frame.map_partitions(_fail_at, str(marker), meta=got.frame._meta)
+    )
+    marker.write_text("")
+    with pytest.raises(RuntimeError, match="job failed"):
+        failing.to_parquet(out)
+    marker.unlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ranked", "rejects"]
+    pd.testing.assert_frame_equal(pd.read_parquet(out), back)
+
+
+def _fail_at(frame: pd.DataFrame, marker: str) -> pd.DataFrame:
+    """Fail on a partition that holds row 50 while ``marker`` exists."""
+    if os.path.exists(marker) and (frame.index == 50).any():
+        raise RuntimeError("job failed")
+    return frame
+
+
+def _kill_once(frame: pd.DataFrame, marker: str) -> pd.DataFrame:
+    """Kill this worker process the first time any partition gets here (``marker`` absent)."""
+    try:
+        fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return frame
+    os.close(fd)
+    os._exit(1)
+
+
+def test_a_killed_worker_is_replaced_and_the_result_is_the_same(client, tiny_ws, tmp_path):
+    df = make_households(100, seed=12)
+    got = _distributed(_parts(df, [25, 50, 75]), tiny_ws)
+    marker = str(tmp_path / "killed")
+    frame = got.frame.map_partitions(_kill_once, marker, meta=got.frame._meta).compute()
+    assert os.path.exists(marker)  # a worker did die
+    pd.testing.assert_frame_equal(frame, _memory(df, tiny_ws).to_frame(), check_exact=True)
+
+
+def test_import_pmt_does_not_import_dask() -> None:
+    code = "import sys, pmt; assert 'pmt.dask' not in sys.modules and 'dask' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    code = (
+        "import sys; sys.modules['dask'] = None\n"
+        "try:\n    import pmt.dask\nexcept ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert 'pip install "pmt[dask]"' in out.stdout
