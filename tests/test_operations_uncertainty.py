@@ -21,9 +21,11 @@ from pmt.errors import ArgumentError, WeightSetError
 from pmt.operations.uncertainty import (
     MIN_HOUSEHOLDS,
     calibration_check,
+    cv_calibration,
     desil_probabilities,
     verification_list,
 )
+from pmt.regions import fallback_chain
 from pmt.weights import WeightSet
 
 NOISE, PSU = 0.40, 0.15
@@ -53,15 +55,19 @@ def test_calibrate_stores_residual_variances(survey: pd.DataFrame, calibrated: W
     observed = np.log(survey["consumption"].to_numpy())
     r = observed - res.welfare
     w = survey["weight"].to_numpy() * survey["hh_size"].to_numpy()
-    pooled = np.sum(w * r**2) / np.sum(w)
+    k = np.count_nonzero(calibrated.coefficients, axis=1)  # coefficients each model fitted
+    n = len(r)
+    pooled = np.sum(w * r**2) / np.sum(w) * n / (n - k.max())
     for i, key in enumerate(calibrated.model_keys):
         m = res.model == i
-        if m.sum() >= MIN_HOUSEHOLDS:
-            assert rv[key] == pytest.approx(np.sum(w[m] * r[m] ** 2) / np.sum(w[m]), rel=1e-9)
+        size = int(m.sum())
+        if size >= MIN_HOUSEHOLDS and size > 2 * k[i]:
+            own = np.sum(w[m] * r[m] ** 2) / np.sum(w[m]) * size / (size - k[i])
+            assert rv[key] == pytest.approx(own, rel=1e-9)
         else:
             assert rv[key] == pytest.approx(pooled, rel=1e-9)
-    # the true error variance is NOISE^2 + PSU^2; the in-sample estimate is close below it
-    assert 0.75 * (NOISE**2 + PSU**2) < pooled < 1.05 * (NOISE**2 + PSU**2)
+    # the true error variance is NOISE^2 + PSU^2; the corrected estimate is close to it
+    assert 0.85 * (NOISE**2 + PSU**2) < pooled < 1.15 * (NOISE**2 + PSU**2)
     # saved and loaded back, the variances are part of the hashed manifest
     demo = pmt.load_weights("demo")
     assert demo.manifest.residual_variance is None  # old sets load, hash unchanged
@@ -164,3 +170,44 @@ def test_desil_probabilities_shape() -> None:
     assert p.shape == (2, 4)
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     assert p[0, 1] == pytest.approx(0.5 - 0.5 * (1 + math.erf(-2 / math.sqrt(2))))
+
+
+def test_cross_validation_reports_calibration_of_the_probabilities(survey: pd.DataFrame) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pmt.errors.CalibrationWarning)
+        cv = pmt.cross_validate(survey, folds=3, pooling="fallback", on_collinear="drop")
+    pred = cv.predictions
+    # each household's sigma is that of the model that scored it in its held-out fold's set
+    for k, ws in enumerate(cv.fold_weights["estimator"]):
+        assert ws is not None and ws.manifest.residual_variance is not None
+        rows = np.flatnonzero(pred["fold"].to_numpy() == cv.settings["fold_labels"][k])
+        rv = ws.manifest.residual_variance
+        keys = set(ws.model_keys)
+        sub = survey.iloc[rows]
+        scoring = [  # the model that scores each household: first of the fallback chain
+            next(k for k in fallback_chain(int(d), int(u)) if k in keys)
+            for d, u in zip(sub["district_code"], sub["urban"], strict=True)
+        ]
+        want = np.sqrt([rv[k] for k in scoring])
+        np.testing.assert_allclose(pred["sigma_estimator"].to_numpy()[rows], want, rtol=1e-12)
+    check = cv_calibration(cv, share=0.4)["estimator"]
+    # the Brier score by a slow reading of its definition
+    true = pred["true_welfare"].to_numpy()
+    w = pred["person_weight"].to_numpy()
+    order = np.argsort(true)
+    cut = true[order][np.searchsorted(np.cumsum(w[order]), 0.4 * w.sum())]
+    poor = true <= cut
+    p = np.array(
+        [
+            0.5 * (1 + math.erf((cut - mu) / (s * math.sqrt(2))))
+            for mu, s in zip(pred["pred_estimator"], pred["sigma_estimator"], strict=True)
+        ]
+    )
+    assert check.brier == pytest.approx(np.sum(w * (p - poor) ** 2) / w.sum(), rel=1e-9)
+    assert check.brier < check.brier_reference
+    table = check.reliability
+    assert table["households"].sum() == len(pred)
+    # observed share poor rises with the predicted probability, band by band (within noise)
+    assert pd.Series(table["observed_share_poor"].to_numpy()).is_monotonic_increasing or (
+        np.corrcoef(table["mean_predicted"], table["observed_share_poor"])[0, 1] > 0.95
+    )

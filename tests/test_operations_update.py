@@ -18,7 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pmt
-from pmt.errors import DuplicateIdError, HouseholdSizeError, MissingColumnError
+from pmt.errors import (
+    DuplicateIdError,
+    HouseholdSizeError,
+    MissingColumnError,
+    RegionSchemeError,
+)
 from pmt.operations import (
     ChangeFileError,
     Snapshot,
@@ -241,3 +246,5 @@ def test_bad_change_files(tiny_ws: WeightSet, registry: pd.DataFrame, snapshot: 
         apply_changes(registry, good.drop(columns="action"), tiny_ws)
     with pytest.raises(SnapshotMismatchError, match="allow_other_weights"):
         update(registry, good, tiny_weight_set(seed=5, name="other"), snapshot)
+    with pytest.raises(RegionSchemeError, match="Kemendagri"):
+        update(registry, good, tiny_ws, snapshot, region_scheme="Kemendagri")

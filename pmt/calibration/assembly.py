@@ -47,7 +47,11 @@ def assemble(
     welfare = score_encoded(enc, ws)  # what pmt.score gives
     # each model's residual variance on the households it scores (pooled where thin)
     variances, _ = residual_variances(
-        data.welfare - welfare, data.pw, enc.cell_model[enc.cell], ws.model_keys
+        data.welfare - welfare,
+        data.pw,
+        enc.cell_model[enc.cell],
+        ws.model_keys,
+        np.count_nonzero(coef, axis=1),
     )
     manifest = manifest.model_copy(update={"residual_variance": variances})
     ws = WeightSet(manifest, keys, coef, dict(data.lines))

@@ -17,7 +17,7 @@ from .allocate import Allocation, allocate, largest_remainder
 from .errors import ChangeFileError, SnapshotError, SnapshotMismatchError, UnknownIdError
 from .snapshot import SNAPSHOT_FORMAT, Snapshot, SnapshotManifest, adopt, load_snapshot
 from .transitions import Transitions, transitions
-from .uncertainty import CalibrationCheck, calibration_check, verification_list
+from .uncertainty import CalibrationCheck, calibration_check, cv_calibration, verification_list
 from .update import ACTIONS, Update, apply_changes, update
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "allocate",
     "apply_changes",
     "calibration_check",
+    "cv_calibration",
     "largest_remainder",
     "load_snapshot",
     "transitions",

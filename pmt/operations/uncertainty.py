@@ -2,9 +2,9 @@
 
 A PMT predicts welfare with an error. Each model of a weight set calibrated by
 :func:`pmt.calibrate` records its residual variance ``s^2`` (of log
-consumption, on the survey it was fitted on; a model that scored fewer than
-:data:`MIN_HOUSEHOLDS` survey households records the pooled variance of all
-of them). Treating a household's true welfare as ``welfare + e`` with
+consumption, on the survey it was fitted on, corrected for the coefficients
+fitted; a thin model records the pooled variance: see
+:func:`residual_variances`). Treating a household's true welfare as ``welfare + e`` with
 ``e ~ N(0, s^2)`` of the model that scored it, and the cutoffs as fixed (an
 adopted ranking's, the weight set's, or the ranking's own)::
 
@@ -16,7 +16,9 @@ adopted ranking's, the weight set's, or the ranking's own)::
 :func:`verification_list` orders households by how uncertain their
 eligibility is; :func:`calibration_check` measures, on held-out survey
 households whose welfare is observed, whether the probabilities are right
-(Brier score and a reliability table).
+(Brier score and a reliability table); :func:`cv_calibration` does the same
+for the held-out households of :func:`pmt.cross_validate`. The probabilities
+leave out the error of the estimated coefficients.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ __all__ = [
     "MIN_HOUSEHOLDS",
     "CalibrationCheck",
     "calibration_check",
+    "cv_calibration",
     "desil_probabilities",
     "model_sigma",
     "residual_variances",
@@ -49,9 +52,20 @@ MIN_HOUSEHOLDS = 30
 
 
 def residual_variances(
-    residual: np.ndarray, weight: np.ndarray, model: np.ndarray, model_keys: tuple[str, ...]
+    residual: np.ndarray,
+    weight: np.ndarray,
+    model: np.ndarray,
+    model_keys: tuple[str, ...],
+    n_params: np.ndarray,
 ) -> tuple[dict[str, float], list[str]]:
-    """Weighted residual variance per model, the pooled one for thin models.
+    """Residual variance per model, corrected for the parameters fitted; pooled for thin models.
+
+    A model that scored ``m >= MIN_HOUSEHOLDS`` survey households with ``k``
+    non-zero coefficients gets ``sum(w r^2) / sum(w) * m / (m - k)``: the
+    weighted mean squared residual, inflated as the unbiased OLS estimate is
+    for the ``k`` coefficients fitted (in-sample residuals are smaller than the
+    error on new households). Any other model gets the same over all survey
+    households, with ``k`` the largest count of any model.
 
     Parameters
     ----------
@@ -59,21 +73,25 @@ def residual_variances(
     weight : (n,) their person weights
     model : (n,) the row of the model that scored each
     model_keys : the weight set's model keys
+    n_params : (n_models,) non-zero coefficients of each model
 
     Returns
     -------
-    variances : dict model key -> variance (``sum w r^2 / sum w``)
+    variances : dict model key -> variance
     pooled : list of the model keys given the pooled variance
     """
-    pooled_var = float(np.sum(weight * residual**2) / np.sum(weight))
+    n = residual.shape[0]
+    k_max = int(np.max(n_params)) if len(n_params) else 0
+    pooled_var = float(np.sum(weight * residual**2) / np.sum(weight)) * n / max(n - k_max, 1)
     count = np.bincount(model, minlength=len(model_keys))
     ss = np.bincount(model, weights=weight * residual**2, minlength=len(model_keys))
     sw = np.bincount(model, weights=weight, minlength=len(model_keys))
     out: dict[str, float] = {}
     pooled: list[str] = []
     for i, key in enumerate(model_keys):
-        if count[i] >= MIN_HOUSEHOLDS and sw[i] > 0 and ss[i] > 0:
-            out[key] = float(ss[i] / sw[i])
+        m, k = int(count[i]), int(n_params[i])
+        if m >= MIN_HOUSEHOLDS and m > 2 * k and sw[i] > 0 and ss[i] > 0:
+            out[key] = float(ss[i] / sw[i]) * m / (m - k)
         else:
             out[key] = pooled_var
             pooled.append(key)
@@ -273,6 +291,14 @@ def calibration_check(
     brier = float(np.sum(w * (p - poor) ** 2) / w.sum())
     base = float(np.sum(w * poor) / w.sum())
     brier_ref = float(np.sum(w * (base - poor) ** 2) / w.sum())
+    table = _reliability(p, poor, w, bands)
+    return CalibrationCheck(
+        brier=brier, brier_reference=brier_ref, reliability=table, cutoff=cutoff
+    )
+
+
+def _reliability(p: np.ndarray, poor: np.ndarray, w: np.ndarray, bands: int) -> pd.DataFrame:
+    """The reliability table of probabilities ``p`` against outcomes ``poor`` (weights ``w``)."""
     band = np.minimum((p * bands).astype(np.int64), bands - 1)
     recs = []
     for b in range(bands):
@@ -292,7 +318,42 @@ def calibration_check(
                 "standard_error": float(np.sqrt(max(share * (1 - share), 1e-12) / n_eff)),
             }
         )
-    table = pd.DataFrame.from_records(recs).set_index("band")
-    return CalibrationCheck(
-        brier=brier, brier_reference=brier_ref, reliability=table, cutoff=cutoff
-    )
+    return pd.DataFrame.from_records(recs).set_index("band")
+
+
+def cv_calibration(cv: Any, *, share: float = 0.4, bands: int = 10) -> dict[str, CalibrationCheck]:
+    """Brier score and reliability table of each estimator of a cross-validation.
+
+    For every held-out household of :func:`pmt.cross_validate`, ``P(poor) =
+    Phi((c - predicted) / s)`` with ``s`` the residual standard deviation of the
+    model that scored it in its fold's weight set (``sigma_<label>`` of
+    ``cv.predictions``), and ``c`` the smallest observed welfare whose
+    person-weighted CDF (household counted in) reaches ``share``. Poor means
+    observed welfare at or below ``c``.
+
+    Returns
+    -------
+    dict of estimator label -> CalibrationCheck
+    """
+    if not 0.0 < share < 1.0:
+        raise ArgumentError(f"share must be in (0, 1); got {share!r}.", argument="share")
+    pred = cv.predictions
+    true = pred["true_welfare"].to_numpy(dtype=np.float64)
+    w = pred["person_weight"].to_numpy(dtype=np.float64)
+    order = np.argsort(true, kind="stable")
+    cum = np.cumsum(w[order])
+    cutoff = float(true[order][np.searchsorted(cum, share * cum[-1])])
+    poor = (true <= cutoff).astype(np.float64)
+    out: dict[str, CalibrationCheck] = {}
+    for col in pred.columns:
+        if not col.startswith("pred_") or f"sigma_{col[5:]}" not in pred.columns:
+            continue
+        sd = pred[f"sigma_{col[5:]}"].to_numpy(dtype=np.float64)
+        p = ndtr((cutoff - pred[col].to_numpy(dtype=np.float64)) / sd)
+        ok = np.isfinite(p)
+        brier = float(np.sum(w[ok] * (p[ok] - poor[ok]) ** 2) / w[ok].sum())
+        base = float(np.sum(w[ok] * poor[ok]) / w[ok].sum())
+        ref = float(np.sum(w[ok] * (base - poor[ok]) ** 2) / w[ok].sum())
+        table = _reliability(p[ok], poor[ok], w[ok], bands)
+        out[col[5:]] = CalibrationCheck(brier, ref, table, cutoff)
+    return out
