@@ -22,7 +22,6 @@ from .._progress import ProgressCallback, check_progress, report
 from .._version import __version__
 from ..errors import ArgumentError, CalibrationWarning, FoldError
 from ..operations.uncertainty import model_sigma
-from ..operations.uncertainty import model_sigma
 from ..rank import score_encoded
 from ..spec import VariableSpec
 from ..weights import Manifest, WeightSet
@@ -187,7 +186,6 @@ def cross_validate(
     pred = {label: np.full(data.n, np.nan) for label in specs}
     logc = {label: np.full(data.n, np.nan) for label in specs}  # predicted log consumption
     sigma = {label: np.full(data.n, np.nan) for label in specs}  # residual sd of the model used
-    sigma = {label: np.full(data.n, np.nan) for label in specs}  # residual sd of the model used
     in_r2: dict[str, list[float]] = {label: [] for label in specs}
     fold_ws: dict[str, list[WeightSet | None]] = {label: [] for label in specs}
     seconds = {label: np.full((n_folds, 2), np.nan) for label in specs}  # fit, score
@@ -218,7 +216,6 @@ def cross_validate(
                     score = score_encoded(enc, ws)  # what pmt.score gives
                     hat = log_consumption(enc, ws)
                     sd = model_sigma(ws)[enc.cell_model[enc.cell]]
-                    sd = model_sigma(ws)[enc.cell_model[enc.cell]]
                     scored = time.perf_counter()
                 except Exception as exc:
                     if errors == "raise":
@@ -245,7 +242,6 @@ def cross_validate(
                     continue
                 pred[label][test] = score[test]
                 logc[label][test] = hat[test]
-                sigma[label][test] = sd[test]
                 sigma[label][test] = sd[test]
                 in_r2[label].append(r2(data.y[train], hat[train], data.pw[train]))
                 fold_ws[label].append(ws)
@@ -308,7 +304,6 @@ def cross_validate(
             "true_welfare": true,
             "person_weight": data.pw,
             **{f"pred_{label}": pred[label] for label in specs},
-            **{f"sigma_{label}": sigma[label] for label in specs},
             **{f"sigma_{label}": sigma[label] for label in specs},
         },
         index=data.enc.index,
