@@ -140,6 +140,20 @@ def test_operation_errors_are_one_line(
     assert code == 2 and "UnknownIdError" in err and len(err.strip().splitlines()) == 1
     assert "9999998" not in err  # ids are never echoed
     assert not (folder / "x.parquet").exists()
+    code, out, err = run(
+        ["update", "registry.csv", "bad-changes.csv", "--snapshot", "snap", "--weights", "ws",
+         "--out", "x.parquet", "--rejects", "rejects.csv", "--json"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0 and json.loads(out)["summary"]["rejected"] == 2
+    rejects = pd.read_csv(folder / "rejects.csv")
+    assert rejects["rule"].tolist() == ["unknown_id", "unknown_id"]
+    code, _, err = run(
+        ["update", "registry.csv", "changes.csv", "--snapshot", "snap", "--weights", "ws",
+         "--out", "z.parquet", "--region-scheme", "Kemendagri"],
+        capsys,
+    )  # fmt: skip
+    assert code == 2 and "RegionSchemeError" in err
     code, _, err = run(
         ["allocate", "registry.csv", "--snapshot", "snap", "--weights", "demo", "--quota", "5",
          "--out", "y.csv"],

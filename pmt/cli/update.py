@@ -36,6 +36,12 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
     )
     p.add_argument("--id-col", default="hh_id", metavar="COLUMN", help="id column (default hh_id)")
     p.add_argument(
+        "--region-scheme",
+        choices=["BPS", "Kemendagri"],
+        help="the scheme of the change file's district codes; refused unless it is the "
+        "weight set's (default: assume the weight set's)",
+    )
+    p.add_argument(
         "--action-col",
         default="action",
         metavar="COLUMN",
@@ -79,6 +85,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
             on_invalid="reject" if args.rejects else "raise",
             id_col=args.id_col,
             action_col=args.action_col,
+            region_scheme=args.region_scheme,
             allow_other_weights=args.allow_other_weights,
         )
     result = upd.result
