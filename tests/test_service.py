@@ -182,3 +182,22 @@ def test_concurrent_requests_give_identical_answers(
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(post, range(12)))
     assert all(a == single for a in answers)
+
+
+def test_memory_per_household_as_documented(ws: pmt.WeightSet) -> None:
+    """docs/service.md: about 250 bytes per household at the peak, 64 kept by the result."""
+    import gc
+    import tracemalloc
+
+    hh = pmt.synth.registry(50_000, seed=3)
+    pmt.rank(hh.iloc[:100], ws, cutoffs="reference")  # anything loaded once is not per call
+    gc.collect()
+    tracemalloc.start()
+    try:
+        res = pmt.rank(hh, ws, cutoffs="reference")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    kept = sum(v.nbytes for v in vars(res).values() if isinstance(v, np.ndarray))
+    assert 150 <= peak / len(hh) <= 350
+    assert kept / len(hh) == 64

@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -65,16 +66,19 @@ class Households(BaseModel):
 def warm_up(weights: pmt.WeightSet) -> None:
     """Run every kernel a request runs once, so the first request is as fast as the rest.
 
-    Ranks a few synthetic households (``pmt.synth``); rows the weight set
-    cannot score are set aside, so this never fails on a set with other
-    regions. (When ``pmt.warmup()`` exists, it compiles and loads every kernel
-    without data; this does the same for the kernels a request uses.)
+    Calls ``pmt.warmup()`` where this pmt has it (it compiles or loads every
+    kernel), then ranks a few synthetic households (``pmt.synth``) as a request
+    would; rows the weight set cannot score are set aside, so this never fails
+    on a set with other regions.
     """
+    warmup = getattr(pmt, "warmup", None)
+    if warmup is not None:
+        warmup()
     sample = pmt.synth.registry(20, seed=0)
     pmt.rank(sample, weights, cutoffs="reference", on_invalid="reject")
 
 
-def create_app(weights: str | os.PathLike[str] | pmt.WeightSet = DEFAULT_WEIGHTS) -> FastAPI:
+def create_app(weights: str | Path | pmt.WeightSet = DEFAULT_WEIGHTS) -> FastAPI:
     """The service for one weight set (a name, a folder, or a loaded ``WeightSet``)."""
 
     @asynccontextmanager
@@ -127,7 +131,7 @@ def _input_error(request: Request, exc: Exception) -> JSONResponse:
     """A household breaks a rule: 422, naming the field and the households (as FastAPI does)."""
     assert isinstance(exc, errors.InputError)
     field = exc.column if exc.column is not None else "households"
-    rows = list(exc.rows) or [None]
+    rows: list[int | None] = [*exc.rows] or [None]
     detail = [
         {
             "loc": ["body", "households", *([] if row is None else [row]), field],
