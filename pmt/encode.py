@@ -391,8 +391,10 @@ def encode(
 
     Parameters
     ----------
-    households : pandas.DataFrame or pyarrow.Table
-        Canonical columns (``hh_id``, ``district_code``, ``urban``, ``hh_size``)
+    households : DataFrame or Table
+        Any table :func:`pmt._frames.household_table` accepts (pandas, pyarrow,
+        polars, an Arrow C stream), with the canonical columns (``hh_id``,
+        ``district_code``, ``urban``, ``hh_size``)
         and the variables of the weight set's spec; other columns are ignored.
     weights : WeightSet
     weight : str, optional

@@ -492,8 +492,10 @@ def rank(
 
     Parameters
     ----------
-    households : pandas.DataFrame or pyarrow.Table
-        ``hh_id``, ``district_code``, ``urban``, ``hh_size`` and the weight
+    households : DataFrame or Table
+        A pandas DataFrame, a pyarrow Table, RecordBatch or RecordBatchReader, a
+        polars DataFrame or LazyFrame (``docs/api.md``). ``hh_id``,
+        ``district_code``, ``urban``, ``hh_size`` and the weight
         set's variables, matched by name.
     weights : WeightSet or str
         A loaded weight set, a shipped name (``"demo"``) or a folder.
