@@ -414,7 +414,7 @@ def test_empty_input(tiny_ws):
 
 @pytest.mark.parametrize("data", [None, [1, 2], np.zeros((3, 4)), {"hh_id": [1]}, "hh.csv"])
 def test_not_a_table_is_a_type_error(tiny_ws, data):
-    with pytest.raises(TypeError, match="pandas DataFrame or a pyarrow Table"):
+    with pytest.raises(TypeError, match="pandas DataFrame, a pyarrow Table.*polars DataFrame"):
         pmt.rank(data, tiny_ws)
 
 
