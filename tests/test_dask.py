@@ -243,6 +243,28 @@ def test_a_killed_worker_is_replaced_and_the_result_is_the_same(client, tiny_ws,
     pd.testing.assert_frame_equal(frame, _memory(df, tiny_ws).to_frame(), check_exact=True)
 
 
+def test_command_line_on_the_cluster(client, tiny_ws, tmp_path, capsys):
+    from pmt.cli import main
+
+    df = make_households(90, seed=14)
+    df.loc[5, "floor_material"] = 99
+    df.assign(province=df["district_code"] // 100).to_parquet(
+        tmp_path / "registry", partition_cols=["province"]
+    )
+    address = client.scheduler.address
+    args = ["rank", str(tmp_path / "registry"), "--weights", str(tiny_ws.path)]
+    args += ["--out", str(tmp_path / "ranked"), "--rejects", str(tmp_path / "rejects")]
+    assert main([*args, "--engine", "dask", "--scheduler", address]) == 0
+    assert "ranked 89 of 90 rows" in capsys.readouterr().out
+    ranked = pd.read_parquet(tmp_path / "ranked")
+    back = dd.read_parquet(tmp_path / "registry").compute()  # the order the dataset is read in
+    expected = _memory(back, tiny_ws, on_invalid="reject").to_frame().reset_index(drop=True)
+    pd.testing.assert_frame_equal(ranked, expected, check_exact=True)
+    assert pd.read_parquet(tmp_path / "rejects")["rule"].tolist() == ["invalid_code"]
+    assert main([*args, "--workers", "2"]) == 2  # --workers without --engine dask: a usage error
+    assert "--engine dask" in capsys.readouterr().err
+
+
 def test_import_pmt_does_not_import_dask() -> None:
     code = "import sys, pmt; assert 'pmt.dask' not in sys.modules and 'dask' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -103,6 +103,9 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
         help="Parquet in and out are streamed in chunks of this many rows "
         "(the result does not depend on it; default %(default)s)",
     )
+    from ._dask import add_arguments
+
+    add_arguments(p)  # --engine, --scheduler, --workers
     return p
 
 
@@ -111,6 +114,11 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
     import pmt
     from pmt.io import output_kind, read_households, write_tables
 
+    from . import _dask
+
+    _dask.check_arguments(args)
+    if args.engine == "dask":  # Parquet datasets in and out, on a Dask cluster
+        return _dask.run(args, progress)
     out_kind = output_kind(args.out, argument="--out")  # a typo fails before any work
     if args.rejects:
         output_kind(args.rejects, argument="--rejects")

@@ -39,6 +39,7 @@ import secrets
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -447,18 +448,37 @@ class DaskRankResult:
     #: Arrow types of the object columns in the output (their values alone cannot say).
     arrow_types: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def cutoff_mode(self) -> str:
+        """``"registry"``, ``"reference"`` or ``"given"``, as :attr:`pmt.RankResult.cutoff_mode`."""
+        return str(self.provenance["cutoff_mode"])
+
+    @property
+    def weighting(self) -> str:
+        """The person weight, as :attr:`pmt.RankResult.weighting`."""
+        return str(self.provenance["weighting"])
+
+    @cached_property
+    def _tally(self) -> tuple[np.ndarray, ...]:
+        """:func:`pmt._kernels.desil_tally` of each partition, added up (one pass)."""
+        n = self.n_classes
+        parts = dask.compute(*[delayed(_tally)(d, n) for d in self.frame.to_delayed()])
+        if not parts:
+            return (
+                np.zeros(n, np.int64),
+                np.zeros(n),
+                np.zeros((N_CODES, n), np.int64),
+                np.zeros((N_CODES, n)),
+                np.zeros((N_CODES, n)),
+            )
+        return tuple(np.sum([p[k] for p in parts], axis=0) for k in range(5))
+
     def summary(self) -> pd.DataFrame:
         """Households and people per desil, as :meth:`pmt.RankResult.summary`.
 
         Tallied per partition and added up (only the tallies reach the client).
         """
-        n = self.n_classes
-        parts = dask.compute(*[delayed(_tally)(d, n) for d in self.frame.to_delayed()])
-        if not parts:
-            zero = np.zeros((N_CODES, n))
-            return summary_table((zero[0], zero[0], zero, zero), n)
-        tally = tuple(np.sum([p[k] for p in parts], axis=0) for k in range(4))
-        return summary_table(tally, n)
+        return summary_table(self._tally, self.n_classes)
 
     def to_parquet(self, path: str | os.PathLike[str], *, rejects: Any = None) -> None:
         """Write :attr:`frame` (and :attr:`rejects`) as Parquet datasets, atomically.
