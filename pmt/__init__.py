@@ -12,6 +12,7 @@ import importlib
 from typing import Any
 
 from . import errors
+from ._kernels import warmup
 from ._version import __version__
 from .errors import WeightSetError
 from .rank import assign_desil, rank, reference_cutoffs, score
@@ -114,5 +115,6 @@ __all__ = [
     "synth",
     "transitions",
     "verification_list",
+    "warmup",
     "what_if",
 ]

@@ -21,7 +21,7 @@ a household across a cutoff.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from ._jit import KERNELS, Kernel, on_compile, threads
 from .clean import clean_codes, clean_numbers, factorize_small
@@ -38,7 +38,6 @@ __all__ = [
     "Kernel",
     "clean_codes",
     "clean_numbers",
-    "compile_all",
     "cutoffs",
     "desil_tally",
     "factorize_small",
@@ -53,6 +52,7 @@ __all__ = [
     "score",
     "sort_welfare",
     "threads",
+    "warmup",
 ]
 
 # the names pmt.dask used before the package split
@@ -60,13 +60,27 @@ _national_pass = national_pass
 _grouped_pass = grouped_pass
 
 
-def compile_all(progress: Callable[[str], None] | None = None) -> Iterable[str]:
-    """Compile every signature of every kernel (or load it from numba's disk cache).
+def warmup(progress: Callable[[int, int, str], None] | None = None) -> list[str]:
+    """Compile pmt's numba kernels into numba's on-disk cache, or load them from it.
 
-    Calls ``progress(name)`` before each kernel; returns the kernel names.
+    The first ranking in a fresh environment otherwise compiles the kernels it
+    needs, once. Run this where the environment is built (a container image, a
+    virtual environment being set up: ``pmt warmup``), or when a service
+    starts, so that no request pays for it. Later processes load the cache.
+
+    Parameters
+    ----------
+    progress : callable, optional
+        Called as ``progress(done, total, "compiling")`` after each kernel.
+
+    Returns
+    -------
+    list of str
+        The kernels compiled or loaded, by name.
     """
-    for name, k in KERNELS.items():
+    names = list(KERNELS)
+    for done, name in enumerate(names, 1):
+        KERNELS[name].compile()
         if progress is not None:
-            progress(name)
-        k.compile()
-    return list(KERNELS)
+            progress(done, len(names), "compiling")
+    return names

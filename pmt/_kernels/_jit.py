@@ -70,12 +70,18 @@ boolean = types.boolean
 
 # --------------------------------------------------------------------------- kernels
 
-_compile_listeners: list[Callable[[str], None]] = []
+_compile_listener: list[Callable[[str], None] | None] = [None]
 
 
-def on_compile(listener: Callable[[str], None]) -> None:
-    """Call ``listener(kernel name)`` before pmt compiles a kernel that is not in the cache."""
-    _compile_listeners.append(listener)
+def on_compile(listener: Callable[[str], None] | None) -> Callable[[str], None] | None:
+    """Call ``listener(kernel name)`` before compiling a kernel that is not in the cache.
+
+    One listener at a time (the command line's "compiling" line); returns the
+    previous one, so that a caller can put it back. ``None`` removes it.
+    """
+    previous = _compile_listener[0]
+    _compile_listener[0] = listener
+    return previous
 
 
 class Kernel:
@@ -147,9 +153,9 @@ class Kernel:
             with self._lock:
                 if s in disp.overloads:
                     continue
-                if _compile_listeners and not self.cached(s):
-                    for listener in _compile_listeners:
-                        listener(self.__name__)
+                listener = _compile_listener[0]
+                if listener is not None and not self.cached(s):
+                    listener(self.__name__)
                 log.debug("compiling or loading %s%s", self.__name__, s)
                 disp.disable_compile(False)
                 try:

@@ -116,6 +116,7 @@ COMMANDS: dict[str, str] = {
     "transitions": "pmt.cli.transitions",
     "allocate": "pmt.cli.allocate",
     "verify-list": "pmt.cli.verify_list",
+    "warmup": "pmt.cli.warmup",
 }
 
 
@@ -224,6 +225,29 @@ def _leaf(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse
         parser = sub.choices[getattr(args, sub.dest)]
 
 
+@contextmanager
+def _announce_compiling(progress: Progress) -> Iterator[None]:
+    """Say once, on stderr, when a kernel is compiled rather than loaded from the cache."""
+    from pmt._kernels import on_compile
+
+    said: list[str] = []
+
+    def listener(name: str) -> None:
+        if not said:
+            said.append(name)
+            progress.write(
+                ("\n" if progress.live else "")
+                + "pmt: compiling numba kernels (first run only: cached for later runs; "
+                "'pmt warmup' does it ahead of time)"
+            )
+
+    previous = on_compile(listener)
+    try:
+        yield
+    finally:
+        on_compile(previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pmt`` command; returns the exit status (:data:`EXIT_CODES`)."""
     old_handlers = install_signal_handlers()
@@ -245,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             import numba
 
             numba.set_num_threads(args.threads)
-        with _log_to_stderr(args.verbose):
+        with _log_to_stderr(args.verbose), _announce_compiling(progress):
             code = int(_command(args.command).run(args, progress))
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
