@@ -101,6 +101,11 @@ def test_snapshot_rule_carries_over(
     assert again.max_desil == 5 and np.array_equal(again.eligible, again.desil_national <= 5)
     override = pmt.rank(registry.iloc[:50], tiny_ws, cutoffs=snap, max_desil=2)
     assert np.array_equal(override.eligible, override.desil_national <= 2)
+    lined = pmt.rank(registry, tiny_ws, line=0.1)
+    snap_line = adopt(lined, label="line", date="2026-02-01").save(tmp_path / "line")
+    assert snap_line.manifest.line == 0.1 and snap_line.manifest.max_desil is None
+    again = pmt.rank(registry.iloc[:80], tiny_ws, cutoffs=snap_line)
+    assert again.line == 0.1 and np.array_equal(again.eligible, again.welfare <= 0.1)
 
 
 def test_other_weight_set_is_refused(registry: pd.DataFrame, saved: Snapshot) -> None:
@@ -181,6 +186,9 @@ def test_adopt_checks_its_arguments(
     shifted = {k: v + 0.05 for k, v in ranked.registry_cutoffs.items()}
     with pytest.raises(ArgumentError, match="do not give the ranking's national desil"):
         adopt(ranked, label="a", date="2026-01-01", cutoffs=shifted)
+    empty = pmt.rank(registry.iloc[:3].assign(hh_size=0), tiny_ws_ref, on_invalid="reject")
+    with pytest.raises(ArgumentError, match="no household was ranked"):
+        adopt(empty, label="a", date="2026-01-01")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("x")
     with pytest.raises(FileExistsError, match="not a snapshot"):

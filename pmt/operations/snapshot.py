@@ -421,6 +421,12 @@ def adopt(
         raise TypeError(f"adopt: result must be a pmt.RankResult; got {type(result).__name__}.")
     _check_label(label)
     when = _date(date)
+    if result.n == 0:
+        raise ArgumentError(
+            f"result: no household was ranked (all {result.n_input:,} rows rejected), so there "
+            "are no cutoffs to adopt. Fix: adopt a ranking of the registry.",
+            argument="result",
+        )
     if isinstance(cutoffs, WeightSet):
         cutoffs = cutoffs.cutoffs
     if result.cutoff_mode == "registry" and cutoffs is None:
