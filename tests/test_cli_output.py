@@ -136,6 +136,23 @@ def test_rank_json_is_one_document_that_matches_the_files(
     assert {"load_weights", "rank"} <= set(doc["timings"])
 
 
+def test_a_failing_json_command_still_prints_one_document(
+    households: Path, tiny_ws: pmt.WeightSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stdout, stderr = run_main(
+        capsys, "--quiet", "rank", str(households / "hh.csv"), "--weights", str(tiny_ws.path),
+        "--out", str(households / "r.csv"), "--json",
+    )  # fmt: skip
+    assert code == 2
+    doc = json.loads(stdout)
+    assert set(doc) == {"format", "command", "error", "provenance"}
+    assert doc["error"]["exit_status"] == 2 and doc["error"]["type"] == "HouseholdSizeError"
+    assert stderr.strip() == f"pmt: error: HouseholdSizeError: {doc['error']['message']}"
+    assert "--rejects FILE" in doc["error"]["message"]  # the fix, in the command line's words
+    assert doc["provenance"]["pmt_version"] == pmt.__version__
+    assert not (households / "r.csv").exists()
+
+
 def test_evaluate_json_holds_the_library_metrics(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

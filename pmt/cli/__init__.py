@@ -254,6 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     old_showwarning = warnings.showwarning
     warnings.showwarning = show_warning
     flags: dict[str, tuple[str, bool]] = {}
+    args: argparse.Namespace | None = None
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         parser = _parser(_command_in(argv, _top_parser()))
@@ -291,6 +292,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         code, line = error_line(exc, flags)
         sys.stderr.write(line + "\n")
+        if getattr(args, "json", False):  # --json: stdout still holds one document
+            from ._json import emit, error_document
+
+            assert args is not None
+            emit(error_document(args, line, code))
         return code
     finally:
         warnings.showwarning = old_showwarning

@@ -12,6 +12,10 @@ stdout::
 pmt version, the command line and what produced the result (weight set id and
 hash, cutoff mode, ...); ``timings`` the seconds each step took and the
 total. Missing numbers (NaN) are ``null``. Progress and warnings stay on stderr.
+
+A command that fails after its options were read still prints one document,
+``{"format": ..., "command": ..., "error": {"type", "message", "exit_status"},
+"provenance": {...}}``, besides the one-line error on stderr.
 """
 
 from __future__ import annotations
@@ -102,6 +106,26 @@ def document(
         ),
         "outputs": jsonable({k: v for k, v in (outputs or {}).items() if v is not None}),
         "timings": timings,
+    }
+
+
+def error_document(args: argparse.Namespace, line: str, status: int) -> dict[str, Any]:
+    """The ``--json`` document of a command that failed: the error line's parts, the status.
+
+    ``line`` is the one-line error written to stderr (``pmt: error: Type: message``).
+    """
+    from .._version import __version__
+
+    text = line.removeprefix("pmt: error: ")
+    kind, _, message = text.partition(": ")
+    return {
+        "format": FORMAT,
+        "command": " ".join(_command_words(args)),
+        "error": {"type": kind, "message": message, "exit_status": status},
+        "provenance": {
+            "pmt_version": __version__,
+            "argv": ["pmt", *getattr(args, "argv", sys.argv[1:])],
+        },
     }
 
 
