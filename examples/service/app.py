@@ -14,8 +14,8 @@ What makes it a service rather than a script:
 - the weight set is loaded **once**, at start-up (loading one by name costs
   about half a second: it is read and every file's hash checked), and reused
   by every request;
-- the kernels are **warmed up** at start-up, in each worker process, so the
-  first request does not pay for loading compiled code;
+- the kernels are **warmed up** at start-up (``pmt.warmup()``), in each
+  worker process, so the first request does not pay for loading compiled code;
 - households are placed with ``cutoffs="reference"`` (the weight set's survey
   cutoffs): the right mode for a few households at a time, which registry
   cutoffs would rank against each other;
@@ -66,14 +66,12 @@ class Households(BaseModel):
 def warm_up(weights: pmt.WeightSet) -> None:
     """Run every kernel a request runs once, so the first request is as fast as the rest.
 
-    Calls ``pmt.warmup()`` where this pmt has it (it compiles or loads every
-    kernel), then ranks a few synthetic households (``pmt.synth``) as a request
-    would; rows the weight set cannot score are set aside, so this never fails
-    on a set with other regions.
+    ``pmt.warmup()`` loads every kernel from numba's cache (compiling it once
+    per environment if nothing has); a ranking of a few synthetic households
+    (``pmt.synth``) then runs the request path. Rows the weight set cannot
+    score are set aside, so this never fails on a set with other regions.
     """
-    warmup = getattr(pmt, "warmup", None)
-    if warmup is not None:
-        warmup()
+    pmt.warmup()
     sample = pmt.synth.registry(20, seed=0)
     pmt.rank(sample, weights, cutoffs="reference", on_invalid="reject")
 
