@@ -248,3 +248,25 @@ def test_bad_change_files(tiny_ws: WeightSet, registry: pd.DataFrame, snapshot: 
         update(registry, good, tiny_weight_set(seed=5, name="other"), snapshot)
     with pytest.raises(RegionSchemeError, match="Kemendagri"):
         update(registry, good, tiny_ws, snapshot, region_scheme="Kemendagri")
+
+
+def test_ids_as_text_take_the_registry_type(
+    tiny_ws: WeightSet, registry: pd.DataFrame, snapshot: Snapshot
+) -> None:
+    """A change file read from CSV holds text ids; the updated registry keeps whole numbers."""
+    changes = change_file(registry, 2, 2, 2, seed=9)
+    as_text = changes.assign(hh_id=changes["hh_id"].astype(str))
+    a = update(registry, as_text, tiny_ws, snapshot)
+    b = update(registry, changes, tiny_ws, snapshot)
+    assert a.registry["hh_id"].dtype == registry["hh_id"].dtype
+    pd.testing.assert_frame_equal(a.registry, b.registry)
+    bad = as_text.copy()
+    bad.loc[bad["action"] == "add", "hh_id"] = ["A1", "A2"]
+    with pytest.raises(ChangeFileError, match="must be one"):
+        apply_changes(registry, bad, tiny_ws)
+    # a text registry: new rows keep text ids
+    text_reg = registry.assign(hh_id=registry["hh_id"].astype(str).str.zfill(8))
+    new = make_households(2, 77, id_start=5 * 10**6).assign(action="add")
+    out = apply_changes(text_reg, new.assign(hh_id=["x1", "x2"]), tiny_ws)
+    assert out.registry["hh_id"].tolist()[-2:] == ["x1", "x2"]
+    assert out.registry["hh_id"].tolist()[:3] == text_reg["hh_id"].tolist()[:3]

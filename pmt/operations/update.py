@@ -11,10 +11,12 @@ column, ``action``:
 ``remove``
     a household leaves; its id must be in the registry (other cells are ignored).
 
-Ids are matched as text (``12`` and ``"12"`` are the same id). An id may
-appear once in a change file. ``add`` and ``change`` rows are validated by the
-encoder, with the same rules and errors as :func:`pmt.rank`. With
-``on_invalid="raise"`` (default) the first broken rule raises a typed error
+Ids are matched as text (``12`` and ``"12"`` are the same id) and new rows
+take the registry's id type (an added id must be a whole number if the
+registry's are). An id may appear once in a change file. ``add`` and
+``change`` rows are validated by the encoder, with the same rules and
+errors as :func:`pmt.rank`. With ``on_invalid="raise"`` (default) the first
+broken rule raises a typed error
 and nothing is applied; with ``"reject"`` the rows that break a rule are set
 aside in :attr:`Update.rejects` (``row`` is the change file's row) and the
 others are applied.
@@ -171,6 +173,17 @@ def apply_changes(
         ids.duplicated(keep=False) & ids.notna(),
         "an id may appear once in a change file",
     )
+    whole_ids = pd.api.types.is_integer_dtype(registry[id_col].dtype)
+    if whole_ids:  # new rows take the registry's id type: whole numbers here
+        flag(
+            ChangeFileError,
+            "wrong_dtype",
+            id_col,
+            (action == "add").fillna(False).to_numpy()
+            & ids.notna().to_numpy()
+            & ~ids.str.fullmatch(r"[+-]?[0-9]+").fillna(False).to_numpy(),
+            "the registry's ids are whole numbers, so an added household's id must be one",
+        )
     known = ids.isin(set(reg_ids.dropna())).to_numpy()
     flag(
         DuplicateIdError,
@@ -241,6 +254,15 @@ def apply_changes(
     kept = registry.loc[~gone]
     changed_rows = changes.iloc[np.flatnonzero(take_change)][list(registry.columns)]
     added_rows = changes.iloc[np.flatnonzero(take_add)][list(registry.columns)]
+    # the registry's id type (ids were matched as text): whole numbers or text
+    if whole_ids:
+        changed_rows[id_col] = registry[id_col].to_numpy()[
+            position.loc[ids[take_change].to_numpy()].to_numpy()
+        ]
+        added_rows[id_col] = ids[take_add].astype(np.int64).to_numpy()
+    else:
+        changed_rows[id_col] = ids[take_change].to_numpy(dtype=object)
+        added_rows[id_col] = ids[take_add].to_numpy(dtype=object)
     keys = np.concatenate(
         [
             np.flatnonzero(~gone),
