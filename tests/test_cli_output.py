@@ -340,6 +340,20 @@ def test_progress_on_a_terminal_counts_rate_and_time_left(
     assert progress.timings["cv"] > 0
 
 
+def test_a_warning_during_a_live_line_starts_a_line_of_its_own() -> None:
+    stream = Terminal()
+    progress = Progress(stream)
+    show = cli._after_line_break(progress)
+    with progress.step("ranking", key="rank") as up:
+        up(10, 10, "scoring")
+        show(UserWarning("small\nprovince"), UserWarning, "x.py", 1, file=stream)
+        show(UserWarning("again"), UserWarning, "x.py", 2, file=stream)
+    lines = stream.getvalue().split("\n")
+    assert lines[0].startswith("ranking ...\rranking ... scoring: 10 of 10 households")
+    assert lines[1:3] == ["pmt: warning: small province", "pmt: warning: again"]
+    assert lines[3].startswith("\rranking ... done in ") and lines[4] == ""
+
+
 def test_progress_off_when_not_a_terminal_or_quiet() -> None:
     stream = io.StringIO()
     progress = Progress(stream)

@@ -50,9 +50,10 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import ModuleType
+from typing import Any
 
 from ._common import (
     EXIT_BROKEN_PIPE,
@@ -235,9 +236,9 @@ def _announce_compiling(progress: Progress) -> Iterator[None]:
     def listener(name: str) -> None:
         if not said:
             said.append(name)
+            progress.break_line()  # the message starts a line of its own
             progress.write(
-                ("\n" if progress.live else "")
-                + "pmt: compiling numba kernels (first run only: cached for later runs; "
+                "pmt: compiling numba kernels (first run only: cached for later runs; "
                 "'pmt warmup' does it ahead of time)"
             )
 
@@ -246,6 +247,16 @@ def _announce_compiling(progress: Progress) -> Iterator[None]:
         yield
     finally:
         on_compile(previous)
+
+
+def _after_line_break(progress: Progress) -> Callable[..., None]:
+    """:func:`show_warning`, on a line of its own when a live progress line is open."""
+
+    def show(*args: Any, **kwargs: Any) -> None:
+        progress.break_line()
+        show_warning(*args, **kwargs)
+
+    return show
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -266,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags = option_flags(_leaf(parser, args))
         args.argv = list(argv)  # recorded by --json
         progress = Progress(quiet=args.quiet)
+        warnings.showwarning = _after_line_break(progress)
         if args.threads is not None:
             import numba
 

@@ -72,6 +72,14 @@ class Progress:
         self.live = (self.tty and not quiet) if live is None else live
         self.timings: dict[str, float] = {}
         self.started = time.perf_counter()
+        self._line_open = False  # a live line is on the terminal, without its newline
+
+    def break_line(self) -> None:
+        """End the live line (if one is open), so that a message starts a line of its own."""
+        if self._line_open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._line_open = False
 
     def write(self, text: str, end: str = "\n") -> None:
         """Write one message (unless quiet)."""
@@ -94,6 +102,7 @@ class Progress:
         stage_start: dict[str, float] = {}
         live = self.live
         self.write(f"{label} ...", end="" if live else "\n")
+        self._line_open = live and not self.quiet
 
         def update(done: int, total: int, stage: str = "") -> None:
             nonlocal drawn, previous, width
@@ -110,19 +119,19 @@ class Progress:
             width = len(text)
             self.stream.write("\r" + text + pad)
             self.stream.flush()
+            self._line_open = True
 
         try:
             yield update
         except BaseException:
-            if live:  # the error starts a line of its own
-                self.stream.write("\n")
-                self.stream.flush()
+            self.break_line()  # the error starts a line of its own
             raise
         took = time.perf_counter() - start
         self.timings[key or label] = round(took, 6)
         if live:
             text = f"\r{label} ... done in {took:.1f} s"
             self.write(text + " " * max(width + 1 - len(text), 0))
+            self._line_open = False
         else:
             self.write(f"  done in {took:.1f} s")
 
