@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 import os
 import secrets
 import shutil
@@ -51,18 +52,10 @@ from dask import delayed
 
 from .. import errors as E
 from .._threads import kernels as K  # parallel kernels guarded for concurrent calls
+from ..desil import _check_registry_size, _check_totals
 from ..encode import check_columns, duplicated_ids, empty_rejects, encode, id_key
-from ..rank import (
-    CutoffMode,
-    RankOptions,
-    RankResult,
-    _check_registry_size,
-    _check_totals,
-    _scored,
-    _weights,
-    mode_cutoffs,
-    rank_options,
-)
+from ..options import CutoffMode, RankOptions, mode_cutoffs, rank_options
+from ..rank import RankResult, _scored, _weights
 from ..results import summary_table
 from ..weights import WeightSet
 
@@ -597,24 +590,27 @@ def rank(
     id_meta = _given(households._meta[id_col]) if id_col is not None else None
     job = _Job(ws, options, weight, weighting, on_invalid, id_col, region_scheme, id_meta)
 
-    # 1. lengths, then score each partition once; keep the scored partitions on the workers
-    first = id_col if id_col is not None else names[0]
-    lengths = households[first].map_partitions(len, meta=(None, "int64")).compute()
-    lengths = [int(x) for x in np.asarray(lengths).ravel()]
-    offsets = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-    n_input = int(offsets[-1])
-    check_columns(names, n_input, ws.spec.variables, weight, id_col)  # no rows: EmptyInputError
+    # 1. score each partition once, as it is read; keep the scored partitions on the workers.
+    # A partition's first row is its position in the whole input (for rejects and errors):
+    # a chain of tiny additions of the partitions' lengths, in the same graph, so that the
+    # data are read once.
     job_d = delayed(job, name=f"pmt-job-{secrets.token_hex(8)}")
+    inputs = households.to_delayed()
+    starts: list[Any] = []
+    start: Any = 0
+    for d in inputs:
+        starts.append(start)
+        start = delayed(operator.add)(start, delayed(len)(d))
     parts = dask.persist(
-        *[
-            delayed(_encode_part)(d, job_d, int(off))
-            for d, off in zip(households.to_delayed(), offsets[:-1], strict=True)
-        ]
+        *[delayed(_encode_part)(d, job_d, s) for d, s in zip(inputs, starts, strict=True)]
     )
     # 2. ids repeated anywhere (Dask's shuffle brings every copy of an id together), found
     # in the same pass as the partitions' summaries
     integer = id_col is not None and pd.api.types.is_integer_dtype(households._meta[id_col].dtype)
     infos, found = dask.compute([delayed(_info)(p) for p in parts], _duplicates_of(parts, job))
+    offsets = np.concatenate([[0], np.cumsum([i[0] for i in infos], dtype=np.int64)])
+    n_input = int(offsets[-1])
+    check_columns(names, n_input, ws.spec.variables, weight, id_col)  # no rows: EmptyInputError
     for _, _, error, _ in infos:
         if error is not None:
             raise error
