@@ -510,7 +510,7 @@ def test_verbose_shows_the_log_on_stderr(
 
 
 def test_the_library_never_prints() -> None:
-    """No ``print(`` call in pmt's code outside the command line."""
+    """No ``print(`` call, nor ``sys.stdout`` or ``sys.stderr``, in pmt's code outside the CLI."""
     found = []
     for path in sorted((ROOT / "pmt").rglob("*.py")):
         if "cli" in path.relative_to(ROOT / "pmt").parts:
@@ -522,4 +522,11 @@ def test_the_library_never_prints() -> None:
                 and node.func.id == "print"
             ):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("stdout", "stderr")
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "sys"
+            ):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} sys.{node.attr}")
     assert not found, found
