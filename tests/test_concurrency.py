@@ -104,25 +104,28 @@ print(json.dumps({
 """
 
 
-def _run_layer(layer: str) -> dict[str, Any]:
+def _start_layer(layer: str) -> subprocess.Popen[str]:
     env = {**os.environ, "NUMBA_THREADING_LAYER": layer, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(N_THREADS)],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
         cwd=ROOT,
-        timeout=600,
     )
-    assert proc.returncode == 0, f"layer {layer}: exit {proc.returncode}\n{proc.stderr[-3000:]}"
-    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out
 
 
 @pytest.fixture(scope="module")
 def layers() -> dict[str, dict[str, Any]]:
-    """The script's report under the default layer and under workqueue."""
-    return {layer: _run_layer(layer) for layer in ("default", "workqueue")}
+    """The script's report under the default layer and under workqueue (run side by side)."""
+    procs = {layer: _start_layer(layer) for layer in ("default", "workqueue")}
+    out: dict[str, dict[str, Any]] = {}
+    for layer, proc in procs.items():
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, f"layer {layer}: exit {proc.returncode}\n{stderr[-3000:]}"
+        out[layer] = json.loads(stdout.strip().splitlines()[-1])
+    return out
 
 
 def _parallel_kernels() -> list[str]:
