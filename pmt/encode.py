@@ -22,9 +22,17 @@ import numpy as np
 import pandas as pd
 
 from . import errors as E
-from ._frames import ACCEPTED, household_table
+from ._columns import (
+    _lookup_column,
+    _numeric_column,
+    _Table,
+    _whole,
+)
+from ._frames import household_table
 from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
+from .ids import duplicated_ids, id_column, id_key
 from .regions import RegionScheme, fallback_chain, scheme
+from .rejects import CHECK_ORDER, OnInvalid, _Problems, empty_rejects
 from .spec import CANONICAL_COLUMNS, Variable
 from .weights import WeightSet
 
@@ -39,47 +47,10 @@ __all__ = [
     "id_key",
 ]
 
-OnInvalid = Literal["raise", "reject"]
 
 #: A household's person weight may be at most 2**53: sums of whole-number weights up to
 #: it are exact in float64 (ranking checks each scope's total against the same bound).
 MAX_WEIGHT = float(2**53)
-_NO_CAP = np.zeros(0, dtype=np.int64)
-
-#: The order of rules within a column; a rejected row carries the first rule it breaks.
-CHECK_ORDER = (
-    "wrong_dtype",
-    "missing_or_infinite",
-    "out_of_range",
-    "invalid_code",
-    "invalid_hh_size",
-    "unknown_region",
-    "duplicate_id",
-)
-
-_FIX = {
-    "wrong_dtype": "convert the column to numbers (e.g. pd.to_numeric) and fix the text entries",
-    "missing_or_infinite": "fill or remove the missing values, or pass on_invalid='reject' to "
-    "set those rows aside",
-    "out_of_range": "correct the values, or pass on_invalid='reject' to set those rows aside",
-    "invalid_code": "recode to the allowed codes (map old form codes explicitly), or pass "
-    "on_invalid='reject'",
-    "invalid_hh_size": "hh_size counts the members (a whole number from 1 to the spec's "
-    "max_household_size); correct it or pass on_invalid='reject'",
-    "unknown_region": "use codes of the weight set's region scheme, add a model for the region "
-    "(or a fallback such as 'national'), or pass on_invalid='reject'",
-    "duplicate_id": "make the household ids unique, or pass on_invalid='reject' to set all "
-    "rows sharing an id aside",
-}
-_ERROR = {
-    "wrong_dtype": E.ColumnTypeError,
-    "missing_or_infinite": E.MissingValueError,
-    "out_of_range": E.InvalidValueError,
-    "invalid_code": E.InvalidCodeError,
-    "invalid_hh_size": E.HouseholdSizeError,
-    "unknown_region": E.UnknownRegionError,
-    "duplicate_id": E.DuplicateIdError,
-}
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,232 +115,7 @@ class Encoded:
 # --------------------------------------------------------------------------- column access
 
 
-class _Table:
-    """Uniform, copy-light column access over pandas DataFrames and pyarrow Tables."""
-
-    def __init__(self, data: Any) -> None:
-        if isinstance(data, pd.DataFrame):
-            self.kind = "pandas"
-            self.names = [str(c) for c in data.columns]
-            self.n = len(data)
-            self.index = data.index
-        elif type(data).__module__.startswith("pyarrow") and hasattr(data, "column_names"):
-            self.kind = "arrow"
-            self.names = list(data.column_names)
-            self.n = data.num_rows
-            self.index = pd.RangeIndex(self.n)
-        else:
-            raise TypeError(
-                f"households must be {ACCEPTED}; got "
-                f"{type(data).__name__}. Fix: build a DataFrame (pd.DataFrame(...)) "
-                "or read the file with pmt.io.read_households."
-            )
-        self.data = data
-
-    def series(self, name: str) -> pd.Series:
-        if self.kind == "pandas":
-            return self.data[name]
-        return self.data.column(name).to_pandas()
-
-    def numeric(self, name: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-        """(values as a numeric array, missing mask or None, text mask or None).
-
-        Accepted: bool, integers, float16/32/64 (pandas, numpy, nullable or Arrow
-        types) and text (numbers in text are parsed; other text is flagged per row).
-        Any other dtype (datetime, duration, complex, long double, decimal, binary,
-        nested) raises :class:`~pmt.errors.ColumnTypeError` naming the column.
-        """
-        if self.kind == "arrow":
-            import pyarrow as pa
-            import pyarrow.compute as pc
-
-            col = self.data.column(name)
-            t = col.type
-            if pa.types.is_dictionary(t):
-                col = pc.cast(col, t.value_type)
-                t = col.type
-            if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
-                if col.null_count:  # nulls become NaN, flagged as missing by the float path
-                    return (
-                        np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False)),
-                        None,
-                        None,
-                    )
-                vals = np.asarray(col.to_numpy(zero_copy_only=False))
-                return _accepted(name, vals), None, None
-            if pa.types.is_null(t):
-                return np.full(len(col), np.nan), None, None
-            if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-                raise _dtype_error(name, str(t))
-            s = col.to_pandas()
-        else:
-            s = self.data[name]
-        return _numeric_series(name, s)
-
-
-def _dtype_error(column: str, dtype: str) -> E.ColumnTypeError:
-    return E.ColumnTypeError(
-        f"column {column!r} has dtype {dtype}, which pmt does not read as numbers (rule: "
-        "variables are bool, integer or float16/32/64 — numpy, nullable or Arrow — or text "
-        "holding numbers). Fix: convert the column, e.g. "
-        f"df[{column!r}] = df[{column!r}].astype('float64'), or recode it.",
-        column=column,
-    )
-
-
-def _accepted(column: str, vals: np.ndarray) -> np.ndarray:
-    """``vals`` if its numpy dtype is one the kernels take as is; float16 widened exactly."""
-    kind, size = vals.dtype.kind, vals.dtype.itemsize
-    if kind in "biu" or (kind == "f" and size in (4, 8)):
-        return vals
-    if kind == "f" and size == 2:
-        return vals.astype(np.float64)
-    raise _dtype_error(column, str(vals.dtype))
-
-
-def _numeric_series(
-    column: str, s: pd.Series
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    dt = s.dtype
-    if isinstance(dt, np.dtype) and dt.kind in "biuf":
-        return _accepted(column, s.to_numpy()), None, None
-    if isinstance(dt, np.dtype) and dt.kind not in "OUS":
-        raise _dtype_error(column, str(dt))  # datetime, timedelta, complex, void
-    if isinstance(dt, pd.CategoricalDtype):
-        return _numeric_series(
-            column,
-            s.astype(s.cat.categories.dtype)
-            if s.cat.categories.dtype.kind in "biufOUS"
-            else s.astype(object),
-        )
-    if isinstance(dt, pd.ArrowDtype):
-        import pyarrow as pa
-
-        t = dt.pyarrow_dtype
-        if not (
-            pa.types.is_integer(t)
-            or pa.types.is_floating(t)
-            or pa.types.is_boolean(t)
-            or pa.types.is_string(t)
-            or pa.types.is_large_string(t)
-        ):
-            raise _dtype_error(column, str(dt))
-    elif (
-        isinstance(dt, pd.api.extensions.ExtensionDtype)
-        and not isinstance(dt, pd.StringDtype)
-        and getattr(dt, "kind", "O") not in "biuf"
-    ):
-        raise _dtype_error(column, str(dt))  # periods, intervals, tz-aware datetimes, ...
-    if isinstance(dt, pd.api.extensions.ExtensionDtype) and getattr(dt, "kind", "O") in "biuf":
-        missing = s.isna().to_numpy()
-        vals = s.to_numpy(dtype="float64", na_value=np.nan)
-        return vals, (missing if missing.any() else None), None
-    # text / object: numbers in text are parsed; anything else is text
-    if isinstance(dt, np.dtype) and dt.kind == "O":
-        inferred = pd.api.types.infer_dtype(s, skipna=True)
-        if inferred not in (
-            "string",
-            "integer",
-            "floating",
-            "mixed-integer-float",
-            "boolean",
-            "empty",
-            "mixed",
-            "mixed-integer",
-            "decimal",
-        ):
-            raise _dtype_error(column, f"object holding {inferred} values")
-    missing = s.isna().to_numpy()
-    parsed = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    text = np.isnan(parsed) & ~missing
-    return parsed, (missing if missing.any() else None), (text if text.any() else None)
-
-
 # --------------------------------------------------------------------------- the collector
-
-
-class _Problems:
-    """Row-level rule breaks, first reason per row; raises at once in raise mode."""
-
-    def __init__(self, n: int, mode: OnInvalid, table: _Table, offset: int = 0) -> None:
-        self.mode = mode
-        self.offset = offset
-        self.bad = np.zeros(n, dtype=bool)
-        self.records: list[tuple[np.ndarray, str, str, np.ndarray | None]] = []
-        self.table = table
-
-    def add(
-        self,
-        rule: str,
-        column: str,
-        mask: np.ndarray | None,
-        values: Any = None,
-        what: str = "",
-        *,
-        echo: bool = True,
-    ) -> None:
-        if mask is None or not mask.any():
-            return
-        rows = np.flatnonzero(mask)
-        if self.mode == "raise":
-            shown = values[rows[:5]] if (echo and values is not None) else None
-            examples = E.format_examples(rows[:5] + self.offset, shown)
-            scope = (
-                f"{mask.size:,} rows"
-                if not self.offset
-                else f"the {mask.size:,} rows from row {self.offset:,}"
-            )
-            raise _ERROR[rule](
-                f"column {column!r}: {what} ({rule}); {rows.size:,} of {scope} break "
-                f"it, e.g. {examples}. Fix: {_FIX[rule]}.",
-                column=column,
-                rows=rows[:5] + self.offset,
-            )
-        new = rows[~self.bad[rows]]
-        if new.size:
-            self.bad[new] = True
-            vals = None
-            if echo and values is not None:
-                vals = np.asarray(values)[new]
-            self.records.append((new, column, rule, vals))
-
-    def frame(self, id_col: str | None, ids: Any) -> pd.DataFrame:
-        if not self.records:
-            return empty_rejects(id_col)
-        rows = np.concatenate([r[0] for r in self.records])
-        column = np.concatenate([np.full(r[0].size, r[1], dtype=object) for r in self.records])
-        rule = np.concatenate([np.full(r[0].size, r[2], dtype=object) for r in self.records])
-        value = np.concatenate(
-            [
-                np.array([str(v.item() if hasattr(v, "item") else v) for v in r[3]], dtype=object)
-                if r[3] is not None
-                else np.full(r[0].size, None, dtype=object)
-                for r in self.records
-            ]
-        )
-        order = np.argsort(rows, kind="stable")
-        frame = pd.DataFrame({"row": rows[order] + self.offset})
-        if id_col is not None:
-            frame[id_col] = (
-                np.asarray(ids.take(rows[order]), dtype=object) if ids is not None else None
-            )
-        frame["column"] = column[order]
-        frame["rule"] = rule[order]
-        frame["value"] = value[order]
-        return frame
-
-
-def empty_rejects(id_col: str | None) -> pd.DataFrame:
-    """A rejects table with no rows: the same columns and dtypes as a non-empty one.
-
-    Columns: ``row``, the id column, ``column``, ``rule``, ``value``.
-    """
-    frame = pd.DataFrame({"row": pd.Series([], dtype="int64")})
-    if id_col is not None:
-        frame[id_col] = pd.Series([], dtype=object)
-    for name in ("column", "rule", "value"):
-        frame[name] = pd.Series([], dtype=object)
-    return frame
 
 
 # --------------------------------------------------------------------------- encode
@@ -658,258 +404,6 @@ def check_columns(
         )
 
 
-def _plain(table: _Table, column: str) -> np.ndarray | None:
-    """The column as a plain numpy numeric array with nothing missing, else None."""
-    vals, missing, text = table.numeric(column)
-    if missing is not None or text is not None or vals.dtype.kind not in "biuf":
-        return None
-    return vals.view(np.uint8) if vals.dtype.kind == "b" else vals
-
-
-def _values(table: _Table, problems: _Problems, column: str) -> np.ndarray:
-    """Numeric values of ``column`` (float64 or int), flagging text and missing values."""
-    vals, missing, text = table.numeric(column)
-    if text is not None:
-        problems.add(
-            "wrong_dtype",
-            column,
-            text,
-            table.series(column).to_numpy(),
-            what="values must be numbers, found text",
-        )
-    if vals.dtype.kind == "f":
-        nonfinite = ~np.isfinite(vals)
-        if text is not None:
-            nonfinite &= ~text
-        problems.add(
-            "missing_or_infinite",
-            column,
-            nonfinite,
-            vals,
-            what="values must be present and finite (no NaN / None / inf)",
-        )
-    elif missing is not None:
-        problems.add(
-            "missing_or_infinite", column, missing, vals, what="values must be present (no NA)"
-        )
-    if vals.dtype.kind == "b":
-        vals = vals.view(np.uint8)
-    return vals
-
-
-def _whole(
-    table: _Table,
-    problems: _Problems,
-    column: str,
-    lo: float,
-    hi: float,
-    what: str,
-    rule: str = "out_of_range",
-) -> np.ndarray:
-    """A whole-number column within [lo, hi], as int64 (invalid rows hold ``lo``)."""
-    plain = _plain(table, column)
-    if plain is not None:
-        out = np.empty(plain.shape[0], dtype=np.float64)
-        if K.clean_numbers(plain, float(lo), float(hi), True, _NO_CAP, out) == 0:
-            return out.astype(np.int64)
-    vals = _values(table, problems, column)
-    if vals.dtype.kind == "f":
-        finite = np.isfinite(vals)
-        frac = finite & (vals != np.floor(np.where(finite, vals, 0)))
-        problems.add(rule, column, frac, vals, what=what + " (not a whole number)")
-        bad = finite & ~frac & ((vals < lo) | (vals > hi))
-        problems.add(rule, column, bad, vals, what=what)
-        out = np.where(finite & ~frac & ~bad, vals, lo).astype(np.int64)
-    else:
-        bad = (vals < lo) | (vals > hi)
-        problems.add(rule, column, bad, vals, what=what)
-        out = np.where(bad, lo, vals) if bad.any() else vals
-    # int64 whatever the input's width: a narrow dtype must not reach arithmetic later
-    # (np.log of int8 computes in float16), whether or not a row was rejected
-    return out.astype(np.int64, copy=False)
-
-
-def _lookup_column(table: _Table, problems: _Problems, var: Variable, out: np.ndarray) -> None:
-    """Write the dense code indices (uint8) of a binary or categorical column into ``out``."""
-    allowed = np.array(var.code_values, dtype=np.int64)
-    lo, hi = int(allowed.min()), int(allowed.max())
-    lut = np.full(hi - lo + 1, 255, dtype=np.uint8)
-    lut[allowed - lo] = np.arange(allowed.size, dtype=np.uint8)
-    plain = _plain(table, var.name)
-    if plain is not None and K.clean_codes(plain, lut, lo, out) == 0:
-        return
-    vals = _values(table, problems, var.name)
-    if vals.dtype.kind == "f":
-        ok = np.isfinite(vals)
-        ivals = np.where(ok, vals, allowed[0])
-        whole = ivals == np.floor(ivals)
-        ivals = np.where(whole, ivals, allowed[0]).astype(np.int64)
-        checked = ok
-        notwhole = ok & ~whole
-    else:
-        ivals = vals.astype(np.int64, copy=False)
-        checked = None
-        notwhole = None
-    # map codes -> dense index through the small table (codes are small integers)
-    inside = (ivals >= lo) & (ivals <= hi)
-    idx = np.full(ivals.shape, 255, dtype=np.uint8)
-    idx[inside] = lut[ivals[inside] - lo]
-    bad = idx == 255
-    if notwhole is not None:
-        bad |= notwhole
-    if checked is not None:
-        bad &= checked
-    kind = "0 or 1" if var.kind == "binary" else f"one of the codes {list(var.code_values)}"
-    problems.add("invalid_code", var.name, bad, vals, what=f"{var.label}: values must be {kind}")
-    idx[idx == 255] = 0
-    out[:] = idx
-
-
-def _numeric_column(
-    table: _Table, problems: _Problems, var: Variable, hh_size: np.ndarray, out: np.ndarray
-) -> None:
-    """Write a count or continuous column (float64; 0 where invalid) into ``out``."""
-    lo = -np.inf if var.min is None else var.min
-    hi = np.inf if var.max is None else var.max
-    plain = _plain(table, var.name)
-    cap = hh_size if var.max_hh_size else _NO_CAP
-    if (
-        plain is not None
-        and K.clean_numbers(plain, float(lo), float(hi), var.kind == "count", cap, out) == 0
-    ):
-        return
-    vals = _values(table, problems, var.name)
-    fvals = vals.astype(np.float64, copy=False)
-    finite = np.isfinite(fvals)
-    if var.kind == "count":
-        frac = finite & (fvals != np.floor(np.where(finite, fvals, 0)))
-        problems.add("out_of_range", var.name, frac, vals, what="counts must be whole numbers")
-    problems.add(
-        "out_of_range",
-        var.name,
-        finite & ((fvals < lo) | (fvals > hi)),
-        vals,
-        what=f"{var.label}: values must lie in [{var.min}, {var.max}]",
-    )
-    if var.max_hh_size:
-        problems.add(
-            "out_of_range",
-            var.name,
-            finite & (fvals > hh_size),
-            vals,
-            what=f"{var.label}: must not exceed hh_size",
-        )
-    out[:] = np.where(finite, fvals, 0.0)
-
-
-def id_column(table: _Table, id_col: str) -> tuple[Any, Any, np.ndarray]:
-    """The id column as given, its duplicate-check key, and a mask of missing or blank ids.
-
-    The column as given is passed through to the results.
-
-    Whole-number ids stay integers (the key is an int64/uint64 numpy array); text ids stay
-    text (the key is an Arrow string array: no Python object per id for Arrow input).
-    Float, bool and other dtypes raise :class:`~pmt.errors.ColumnTypeError`.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if table.kind == "pandas":
-        s = table.data[id_col]
-        values: Any = s.array
-        dt = s.dtype
-        if isinstance(dt, np.dtype) and dt.kind in "iu":
-            return s.to_numpy(), s.to_numpy(), np.zeros(table.n, dtype=bool)
-        try:
-            col = pa.chunked_array([pa.array(s, from_pandas=True)])
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            raise _id_type_error(id_col, "object holding a mix of text and numbers") from None
-    else:
-        col = table.data.column(id_col)
-        values = pd.arrays.ArrowExtensionArray(col)
-    t = col.type
-    if pa.types.is_dictionary(t):
-        col = pc.cast(col, t.value_type)
-        t = col.type
-    missing = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    if pa.types.is_integer(t):
-        # integers pass through as numpy integers (the missing ones are rejected)
-        key = np.asarray(col.fill_null(0).to_numpy() if col.null_count else col.to_numpy())
-        return (values if table.kind == "pandas" else key), key, missing
-    if pa.types.is_null(t):
-        return values, np.zeros(table.n, dtype=np.int64), np.ones(table.n, dtype=bool)
-    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
-        raise _id_type_error(id_col, str(s.dtype) if table.kind == "pandas" else str(t))
-    blank = pc.equal(pc.utf8_trim_whitespace(col), "").fill_null(False)
-    missing |= np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
-    return values, col, missing
-
-
-def id_key(values: Any) -> Any:
-    """The duplicate-check key of passed-through ids (:attr:`Encoded.ids`).
-
-    Numpy integers as they are, anything else as an Arrow array (text, or
-    integers of an Arrow column).
-    """
-    if isinstance(values, np.ndarray):
-        return values
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    arr = pa.array(values)
-    if pa.types.is_dictionary(arr.type):
-        arr = pc.cast(arr, arr.type.value_type)
-    if pa.types.is_integer(arr.type):
-        return np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False))
-    return arr
-
-
-def _id_type_error(id_col: str, dtype: str) -> E.ColumnTypeError:
-    return E.ColumnTypeError(
-        f"column {id_col!r}: household ids must be whole numbers or text; got dtype {dtype} "
-        "(rule: ids pass through exactly; as floats, ids above 2**53 such as 16-digit NIK/KK "
-        "numbers lose digits and collide). Fix: read the id column as text (e.g. "
-        f"pd.read_csv(..., dtype={{{id_col!r}: str}})) or as integers.",
-        column=id_col,
-    )
-
-
-def duplicated_ids(key: Any, among: np.ndarray | None = None) -> np.ndarray:
-    """Rows whose id occurs more than once among the rows ``among`` (every copy is marked).
-
-    ``key`` is an :func:`id_column` key (numpy integers, or an Arrow string array or
-    chunked array); ``among`` (n,) bool, default all. Rows outside ``among`` are never
-    marked and do not count. The one duplicate rule of the in-memory and chunked paths.
-    """
-    n = len(key)
-    among = np.ones(n, dtype=bool) if among is None else among
-    if isinstance(key, np.ndarray):
-        sub = key if among.all() else key[among]
-        s = np.sort(sub)
-        if not (s[1:] == s[:-1]).any():  # the common case: all unique
-            return np.zeros(n, dtype=bool)
-        dup_sub = pd.Series(sub).duplicated(keep=False).to_numpy()
-    else:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        enc = pc.dictionary_encode(key)
-        chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
-        idx = (
-            np.concatenate(
-                [np.asarray(c.indices.fill_null(0).to_numpy(zero_copy_only=False)) for c in chunks]
-            )
-            if chunks
-            else np.zeros(0, dtype=np.int64)
-        )
-        sub = idx[among]
-        counts = np.bincount(sub, minlength=len(chunks[0].dictionary) if chunks else 0)
-        dup_sub = counts[sub] > 1
-    out = np.zeros(n, dtype=bool)
-    out[np.flatnonzero(among)[dup_sub]] = True
-    return out
-
-
 def _region_scheme(weights: WeightSet, declared: str | None) -> RegionScheme:
     """The weight set's region scheme, checked against the scheme the caller declares."""
     own = weights.manifest.region_scheme
@@ -940,8 +434,9 @@ def _resolve_cells(
     cell_shift = np.zeros(cell_keys.size, dtype=np.float64)
     no_line = np.zeros(cell_keys.size, dtype=bool)
     for c, (d, u) in enumerate(zip(cell_district.tolist(), cell_urban.tolist(), strict=True)):
-        chain = fallback_chain(d, u)
-        cell_model[c] = next((models[k] for k in chain if k in models), -1)
+        chain = fallback_chain(d, u)  # poverty lines: the household's own region
+        own = weights.model_chain(d, u)  # models: none outside a partial set's coverage
+        cell_model[c] = next((models[k] for k in own if k in models), -1)
         if lines:
             line = next((lines[k] for k in chain if k in lines), None)
             if line is None:
@@ -955,6 +450,8 @@ def _resolve_cells(
             "no model for this region in the weight set and no fallback "
             "(district x urban -> district -> province x urban -> province -> national)"
         )
+        if weights.manifest.covers is not None:
+            what += f", or outside the set's coverage {list(weights.manifest.covers)[:10]}"
         if no_line.any():
             what += ", or no poverty line for it"
         problems.add("unknown_region", "district_code", mask, district, what=what)

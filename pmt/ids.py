@@ -1,0 +1,126 @@
+"""Household ids: the id column as given, its duplicate-check key, and the one duplicate rule.
+
+Text ids stay text and integer ids stay integers; float ids are refused and a
+blank id is a reject. :func:`duplicated_ids` is the duplicate rule of every
+path: in memory, across the chunks of a file, and across Dask partitions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import errors as E
+from ._columns import _Table
+
+__all__ = ["duplicated_ids", "id_column", "id_key"]
+
+
+def id_column(table: _Table, id_col: str) -> tuple[Any, Any, np.ndarray]:
+    """The id column as given, its duplicate-check key, and a mask of missing or blank ids.
+
+    The column as given is passed through to the results.
+
+    Whole-number ids stay integers (the key is an int64/uint64 numpy array); text ids stay
+    text (the key is an Arrow string array: no Python object per id for Arrow input).
+    Float, bool and other dtypes raise :class:`~pmt.errors.ColumnTypeError`.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if table.kind == "pandas":
+        s = table.data[id_col]
+        values: Any = s.array
+        dt = s.dtype
+        if isinstance(dt, np.dtype) and dt.kind in "iu":
+            return s.to_numpy(), s.to_numpy(), np.zeros(table.n, dtype=bool)
+        try:
+            col = pa.chunked_array([pa.array(s, from_pandas=True)])
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            raise _id_type_error(id_col, "object holding a mix of text and numbers") from None
+    else:
+        col = table.data.column(id_col)
+        values = pd.arrays.ArrowExtensionArray(col)
+    t = col.type
+    if pa.types.is_dictionary(t):
+        col = pc.cast(col, t.value_type)
+        t = col.type
+    missing = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    if pa.types.is_integer(t):
+        # integers pass through as numpy integers (the missing ones are rejected)
+        key = np.asarray(col.fill_null(0).to_numpy() if col.null_count else col.to_numpy())
+        return (values if table.kind == "pandas" else key), key, missing
+    if pa.types.is_null(t):
+        return values, np.zeros(table.n, dtype=np.int64), np.ones(table.n, dtype=bool)
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        raise _id_type_error(id_col, str(s.dtype) if table.kind == "pandas" else str(t))
+    blank = pc.equal(pc.utf8_trim_whitespace(col), "").fill_null(False)
+    missing |= np.asarray(blank.to_numpy(zero_copy_only=False), dtype=bool)
+    return values, col, missing
+
+
+def id_key(values: Any) -> Any:
+    """The duplicate-check key of passed-through ids (:attr:`Encoded.ids`).
+
+    Numpy integers as they are, anything else as an Arrow array (text, or
+    integers of an Arrow column).
+    """
+    if isinstance(values, np.ndarray):
+        return values
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(values)
+    if pa.types.is_dictionary(arr.type):
+        arr = pc.cast(arr, arr.type.value_type)
+    if pa.types.is_integer(arr.type):
+        return np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False))
+    return arr
+
+
+def _id_type_error(id_col: str, dtype: str) -> E.ColumnTypeError:
+    return E.ColumnTypeError(
+        f"column {id_col!r}: household ids must be whole numbers or text; got dtype {dtype} "
+        "(rule: ids pass through exactly; as floats, ids above 2**53 such as 16-digit NIK/KK "
+        "numbers lose digits and collide). Fix: read the id column as text (e.g. "
+        f"pd.read_csv(..., dtype={{{id_col!r}: str}})) or as integers.",
+        column=id_col,
+    )
+
+
+def duplicated_ids(key: Any, among: np.ndarray | None = None) -> np.ndarray:
+    """Rows whose id occurs more than once among the rows ``among`` (every copy is marked).
+
+    ``key`` is an :func:`id_column` key (numpy integers, or an Arrow string array or
+    chunked array); ``among`` (n,) bool, default all. Rows outside ``among`` are never
+    marked and do not count. The one duplicate rule of the in-memory and chunked paths.
+    """
+    n = len(key)
+    among = np.ones(n, dtype=bool) if among is None else among
+    if isinstance(key, np.ndarray):
+        sub = key if among.all() else key[among]
+        s = np.sort(sub)
+        if not (s[1:] == s[:-1]).any():  # the common case: all unique
+            return np.zeros(n, dtype=bool)
+        dup_sub = pd.Series(sub).duplicated(keep=False).to_numpy()
+    else:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        enc = pc.dictionary_encode(key)
+        chunks = enc.chunks if isinstance(enc, pa.ChunkedArray) else [enc]
+        idx = (
+            np.concatenate(
+                [np.asarray(c.indices.fill_null(0).to_numpy(zero_copy_only=False)) for c in chunks]
+            )
+            if chunks
+            else np.zeros(0, dtype=np.int64)
+        )
+        sub = idx[among]
+        counts = np.bincount(sub, minlength=len(chunks[0].dictionary) if chunks else 0)
+        dup_sub = counts[sub] > 1
+    out = np.zeros(n, dtype=bool)
+    out[np.flatnonzero(among)[dup_sub]] = True
+    return out
