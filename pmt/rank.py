@@ -274,6 +274,10 @@ def rank(
         result = rank_encoded(enc, ws, options)
     report(progress, result.n, result.n, "ranking")
     log_rejects(_log, result.rejects, result.n_input)
+    if adopted is not None:  # provenance: the adopted round the desil come from
+        from dataclasses import replace
+
+        result = replace(result, snapshot=getattr(cutoffs, "stamp", None))
     if uncertainty:
         from .operations.uncertainty import with_uncertainty
 

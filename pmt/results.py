@@ -7,6 +7,7 @@ puts the labels back (:meth:`RankResult.to_frame`), summarises
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -127,6 +128,9 @@ class RankResult:
     #: variance (:mod:`pmt.operations.uncertainty`); None otherwise.
     p_eligible: np.ndarray | None = None
     p_desil: np.ndarray | None = None
+    #: Ranked against an adopted ranking (``rank(..., cutoffs=snapshot)``): its
+    #: ``label``, ``date`` and ``content_hash``; None otherwise.
+    snapshot: Mapping[str, str] | None = None
 
     @property
     def n(self) -> int:
@@ -154,6 +158,7 @@ class RankResult:
             "households_input": self.n_input,
             "households_ranked": self.n,
             "households_rejected": self.n_rejected,
+            **({"snapshot": dict(self.snapshot)} if self.snapshot is not None else {}),
         }
 
     def to_frame(self) -> pd.DataFrame:

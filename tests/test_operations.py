@@ -87,6 +87,11 @@ def test_rank_against_snapshot_gives_adopted_desil(
     pos = np.array(data.draw(st.permutations(range(len(registry))))[:size])
     res = pmt.rank(registry.iloc[pos], tiny_ws, cutoffs=saved)
     assert res.cutoff_mode == "given"
+    assert res.provenance["snapshot"] == {
+        "label": "2026-S1",
+        "date": "2026-01-31",
+        "content_hash": saved.content_hash,
+    }
     assert np.array_equal(res.desil_national, ranked.desil_national[pos])
     assert np.array_equal(res.desil_provincial, ranked.desil_provincial[pos])
     assert np.array_equal(res.eligible, ranked.eligible[pos])

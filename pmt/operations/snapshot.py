@@ -164,6 +164,15 @@ class Snapshot:
             return self.loaded_hash
         return compute_hash(cast(Any, _bare(self.manifest)), _render(self))
 
+    @property
+    def stamp(self) -> dict[str, str]:
+        """``label``, ``date`` and ``content_hash``: what a ranking against it records."""
+        return {
+            "label": self.label,
+            "date": self.date.isoformat(),
+            "content_hash": self.content_hash,
+        }
+
     def summary(self) -> pd.DataFrame:
         """Households, people and share of people per desil, per scope (as adopted)."""
         out = self.counts.copy()
