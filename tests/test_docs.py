@@ -78,6 +78,10 @@ DOCS = [
 #: Every opted-out block: (document, reason as written in its not-run marker).
 OPTED_OUT = {
     (
+        "docs/contributing.md",
+        "builds the whole site (about 20 s); tests/test_docs_site.py builds it in the suite",
+    ),
+    (
         "docs/performance.md",
         "the benchmarks time 1 to 94 million households, for minutes to "
         "hours; run by hand (benchmarks/README.md)",
