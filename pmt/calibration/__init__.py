@@ -11,8 +11,9 @@ guide.
 
 The modules, in the order the data flows through them:
 
-``data``
-    survey checks, poverty lines, the design matrix (:func:`.data.prepare`).
+``data``, ``coverage``
+    survey checks, the regions covered, poverty lines, the design matrix
+    (:func:`.data.prepare`).
 ``screening``
     unobserved codes, constant and collinear terms.
 ``selection`` (and ``stepwise``, the algorithm)
@@ -20,7 +21,8 @@ The modules, in the order the data flows through them:
 ``estimators``
     one module per estimator behind one protocol
     (:class:`~pmt.calibration.estimators.Estimator`), registered in
-    :data:`ESTIMATORS`; ``qreg`` and ``ridge`` are their numerical solvers.
+    :data:`ESTIMATORS`; ``qreg``, ``ridge`` and ``penalised`` are their
+    numerical solvers.
 ``tree``, ``pooling``, ``strengths``
     the regional tree of models, fitted under ``pooling=`` with strengths
     chosen by cross-validation.
@@ -28,8 +30,9 @@ The modules, in the order the data flows through them:
     one whole fit on a set of households (screen, select, strengths, tree).
 ``scoring``, ``assembly``
     the fitted models as a weight set, scored by pmt's scorer; the tables.
-``build``, ``cv``, ``results``
-    :func:`calibrate`, :func:`cross_validate`, and their result objects.
+``build``, ``cv``, ``compare``, ``results``
+    :func:`calibrate`, :func:`cross_validate`, the ranking of estimators by a
+    metric, and their result objects.
 
 The command line ``pmt calibrate`` lives in :mod:`pmt.cli.calibrate`.
 """
