@@ -63,19 +63,21 @@ def households(tmp_path: Path) -> Path:
 # --------------------------------------------------------------------------- --version
 
 
-def test_version(tmp_path: Path) -> None:
+def test_version(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for args in (["--version"], ["--quiet", "--version"]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "pmt.cli", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert proc.returncode == 0 and proc.stderr == ""
-        assert proc.stdout == f"pmt {pmt.__version__}\n"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pmt.cli", "--version"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout == f"pmt {pmt.__version__}\n"
+    with pytest.raises(SystemExit) as exit_:  # after a global option, and in this process
+        cli.main(["--quiet", "--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"pmt {pmt.__version__}\n"
     from pmt._version import __version__
 
     assert pmt.__version__ == __version__
