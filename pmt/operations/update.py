@@ -84,7 +84,13 @@ class Update:
 
 
 def _text_ids(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.strip()
+    """Ids as Python text (None where missing), an object Series: hashed lookups stay fast."""
+    text = values.astype("string").str.strip()
+    return pd.Series(
+        np.where(text.isna().to_numpy(), None, text.to_numpy(dtype=object, na_value=None)),
+        index=values.index,
+        dtype=object,
+    )
 
 
 def apply_changes(
@@ -163,7 +169,7 @@ def apply_changes(
         ChangeFileError,
         "missing_or_infinite",
         id_col,
-        ids.isna() | (ids == "").fillna(False),
+        ids.isna() | (ids == ""),
         "household ids must not be missing or blank",
     )
     flag(
@@ -181,10 +187,10 @@ def apply_changes(
             id_col,
             (action == "add").fillna(False).to_numpy()
             & ids.notna().to_numpy()
-            & ~ids.str.fullmatch(r"[+-]?[0-9]+").fillna(False).to_numpy(),
+            & ~ids.str.fullmatch(r"[+-]?[0-9]+").eq(True).to_numpy(),
             "the registry's ids are whole numbers, so an added household's id must be one",
         )
-    known = ids.isin(set(reg_ids.dropna())).to_numpy()
+    known = ids.isin(reg_ids.dropna().to_numpy()).to_numpy()
     flag(
         DuplicateIdError,
         "duplicate_id",
@@ -250,7 +256,7 @@ def apply_changes(
     # one key per output row: a registry row keeps its position, a changed row takes the
     # position of the row it replaces, a new row comes after them in the change file's order
     position = pd.Series(np.arange(len(registry)), index=reg_ids.to_numpy())
-    gone = reg_ids.isin(set(ids[take_remove | take_change].tolist())).to_numpy()
+    gone = reg_ids.isin(ids[take_remove | take_change].to_numpy()).to_numpy()
     kept = registry.loc[~gone]
     changed_rows = changes.iloc[np.flatnonzero(take_change)][list(registry.columns)]
     added_rows = changes.iloc[np.flatnonzero(take_add)][list(registry.columns)]
