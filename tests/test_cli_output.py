@@ -222,6 +222,7 @@ def test_calibrate_compare_json(tmp_path: Path, capsys: pytest.CaptureFixture[st
     code, stdout, _ = run_main(
         capsys, "--quiet", "calibrate", str(tmp_path / "s.parquet"), "--compare", "wls",
         "--cv", "2", "--pooling", "fallback", "--on-collinear", "drop", "--json",
+        "--out", str(tmp_path / "set"),
     )  # fmt: skip
     assert code == 0
     doc = json_of(stdout)
@@ -233,7 +234,12 @@ def test_calibrate_compare_json(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert set(cv["headline"]) <= set(cv["estimators"]["wls"])
     for metric in expected.headline():
         assert cv["estimators"]["wls"][metric] == pytest.approx(expected.table.loc["wls", metric])
-    assert "cross_validate" in doc["timings"]
+    assert {"cross_validate", "calibrate", "write"} <= set(doc["timings"])
+    saved = pmt.load_weights(tmp_path / "set")
+    made = doc["summary"]["weight_set"]
+    assert (made["id"], made["content_hash"]) == (saved.id, saved.content_hash)
+    assert made["models"] == len(saved.model_keys) and made["survey"]["households"] == 1200
+    assert doc["outputs"] == {"out": str(tmp_path / "set")}
 
 
 # --------------------------------------------------------------------------- weights show
