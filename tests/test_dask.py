@@ -41,7 +41,7 @@ def client() -> Iterator[Any]:
         n_workers=2,
         processes=True,
         threads_per_worker=1,
-        dashboard_address=None,
+        dashboard_address=":0",
         memory_limit="1GiB",
     )
     with cluster, distributed.Client(cluster) as c:
@@ -70,7 +70,7 @@ def _distributed(ddf: Any, ws: Any, **kw: Any) -> Any:
 def _same_frame(got: Any, expected: pmt.RankResult) -> None:
     frame = got.frame.compute()
     pd.testing.assert_frame_equal(frame, expected.to_frame(), check_exact=True)
-    assert got.n == expected.n and got.n_rejected == expected.n_rejected
+    assert got.n_households == expected.n_households and got.n_rejected == expected.n_rejected
 
 
 @st.composite
@@ -191,7 +191,7 @@ def test_every_row_rejected_gives_an_empty_result(client, tiny_ws):
     df["floor_material"] = 99
     got = _distributed(_parts(df, [7, 7]), tiny_ws, on_invalid="reject")
     expected = _memory(df, tiny_ws, on_invalid="reject")
-    assert got.n == 0 and got.n_rejected == 20
+    assert got.n_households == 0 and got.n_rejected == 20
     _same_frame(got, expected)
     assert len(got.summary()) == 0
 

@@ -71,7 +71,7 @@ def _client(args: argparse.Namespace) -> Any:
     if args.scheduler:
         return Client(args.scheduler), None
     cluster = LocalCluster(
-        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     return Client(cluster), cluster
 
@@ -117,11 +117,11 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         client.close()
         if cluster is not None:
             cluster.close()
-    sys.stdout.write(f"\nranked {result.n:,} of {result.n_input:,} rows -> {args.out}")
+    sys.stdout.write(f"\nranked {result.n_households:,} of {result.n_input:,} rows -> {args.out}")
     if args.rejects:
         sys.stdout.write(f"; rejected {result.n_rejected:,} -> {args.rejects}")
     sys.stdout.write("\n")
-    if result.n == 0:
+    if result.n_households == 0:
         sys.stderr.write(
             f"pmt: error: no household was ranked: all {result.n_input:,} rows "
             f"were rejected; see {args.rejects} (exit status {EXIT_NOTHING_RANKED})\n"

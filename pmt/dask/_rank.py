@@ -425,7 +425,7 @@ class DaskRankResult:
     rejects : dask.dataframe.DataFrame
         The rejects table (``row`` is the position in the whole input), one
         partition per input partition.
-    n, n_input, n_rejected : int
+    n_households, n_input, n_rejected : int
         Households ranked, input rows, rows rejected.
     provenance : dict
         As :attr:`pmt.RankResult.provenance`; written into the Parquet metadata.
@@ -433,7 +433,7 @@ class DaskRankResult:
 
     frame: Any
     rejects: Any
-    n: int
+    n_households: int
     n_input: int
     n_rejected: int
     n_classes: int
@@ -521,7 +521,7 @@ class DaskRankResult:
 
     def __repr__(self) -> str:
         return (
-            f"<DaskRankResult {self.n:,} ranked, {self.n_rejected:,} rejected; "
+            f"<DaskRankResult {self.n_households:,} ranked, {self.n_rejected:,} rejected; "
             f"{self.frame.npartitions} partitions; cutoffs={self.provenance['cutoff_mode']}, "
             f"n={self.n_classes}, eligible: {self.provenance['eligibility']}>"
         )
