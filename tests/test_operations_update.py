@@ -170,6 +170,10 @@ def test_transitions_contributions_sum_to_the_welfare_change(
     for (r, c), count in cells.items():
         assert tr.matrix.loc[r, c] == count
     assert tr.matrix.to_numpy().sum() == len(set(a) | set(b))
+    summary = tr.summary()["households"]
+    assert summary.sum() == len(t) and summary.loc[("added", "-")] == 10
+    up = int((moved["desil_after"] > moved["desil_before"]).sum())
+    assert summary.get(("moved", "up"), 0) == up
 
 
 def test_one_changed_variable_contributes_its_coefficient_difference(

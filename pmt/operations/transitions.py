@@ -80,23 +80,16 @@ class Transitions:
         )
 
 
-def _frame(res: RankResult, what: str) -> pd.DataFrame:
+def _ids(res: RankResult, what: str) -> np.ndarray:
+    """A ranking's ids as Python text (object array)."""
     if res.id_col is None or res.ids is None:
         raise ArgumentError(
             f"{what}: transitions match households by id; this ranking has none. Fix: rank "
             "with id_col='hh_id'.",
             argument=what,
         )
-    ids = pd.Series(res.ids).astype("string").str.strip().to_numpy()
-    return pd.DataFrame(
-        {
-            "desil": res.desil_national.astype(np.int64),
-            "desil_provincial": res.desil_provincial.astype(np.int64),
-            "eligible": res.eligible,
-            "welfare": res.welfare,
-        },
-        index=pd.Index(ids, name="id"),
-    )
+    text = pd.Series(res.ids).astype("string").str.strip()
+    return text.to_numpy(dtype=object, na_value=None)
 
 
 def transitions(
@@ -132,46 +125,61 @@ def transitions(
     for res, what in ((before, "before"), (after, "after")):
         if not isinstance(res, RankResult):
             raise TypeError(f"{what} must be a pmt.RankResult; got {type(res).__name__}.")
-    b, a = _frame(before, "before"), _frame(after, "after")
-    ids = b.index.union(a.index)
-    bb, aa = b.reindex(ids), a.reindex(ids)
-    status = np.where(bb["desil"].isna(), "added", np.where(aa["desil"].isna(), "removed", "moved"))
-    both = status == "moved"
-    moved = both & (
-        (bb["desil"] != aa["desil"]).to_numpy()
-        | (bb["desil_provincial"] != aa["desil_provincial"]).to_numpy()
-        | (bb["eligible"] != aa["eligible"]).to_numpy()
-    )
-    keep = moved | ~both
+    ib, ia = _ids(before, "before"), _ids(after, "after")
+    # one hash pass over both id lists: each distinct id's row in before and in after (-1: absent)
+    codes, uniques = pd.factorize(np.concatenate([ib, ia]))
+    n_ids = len(uniques)
+    pos_b = np.full(n_ids, -1, dtype=np.int64)
+    pos_a = np.full(n_ids, -1, dtype=np.int64)
+    pos_b[codes[: ib.size]] = np.arange(ib.size)
+    pos_a[codes[ib.size :]] = np.arange(ia.size)
+    in_b, in_a = pos_b >= 0, pos_a >= 0
+    pb, pa = np.maximum(pos_b, 0), np.maximum(pos_a, 0)
+
+    def pick(values: np.ndarray, pos: np.ndarray, present: np.ndarray, absent: Any) -> np.ndarray:
+        out = np.asarray(values)[pos]
+        return np.where(present, out, absent)
+
+    d_b = pick(before.desil_national.astype(np.int64), pb, in_b, 0)
+    d_a = pick(after.desil_national.astype(np.int64), pa, in_a, 0)
+    p_b = pick(before.desil_provincial.astype(np.int64), pb, in_b, 0)
+    p_a = pick(after.desil_provincial.astype(np.int64), pa, in_a, 0)
+    e_b = pick(before.eligible, pb, in_b, False).astype(bool)
+    e_a = pick(after.eligible, pa, in_a, False).astype(bool)
+    w_b = pick(before.welfare, pb, in_b, np.nan).astype(np.float64)
+    w_a = pick(after.welfare, pa, in_a, np.nan).astype(np.float64)
+    both = in_b & in_a
+    keep = ~both | (d_b != d_a) | (p_b != p_a) | (e_b != e_a)
+    idx = np.flatnonzero(keep)
+    idx = idx[np.argsort(np.asarray(uniques, dtype=object)[idx], kind="stable")]  # by id text
+    status = np.where(in_b[idx], np.where(in_a[idx], "moved", "removed"), "added")
     table = pd.DataFrame(
         {
             "status": status,
-            "desil_before": bb["desil"].fillna(0).astype(np.int64).to_numpy(),
-            "desil_after": aa["desil"].fillna(0).astype(np.int64).to_numpy(),
-            "desil_provincial_before": bb["desil_provincial"].fillna(0).astype(np.int64).to_numpy(),
-            "desil_provincial_after": aa["desil_provincial"].fillna(0).astype(np.int64).to_numpy(),
-            "eligible_before": bb["eligible"].fillna(False).astype(bool).to_numpy(),
-            "eligible_after": aa["eligible"].fillna(False).astype(bool).to_numpy(),
-            "welfare_before": bb["welfare"].to_numpy(dtype=np.float64),
-            "welfare_after": aa["welfare"].to_numpy(dtype=np.float64),
+            "desil_before": d_b[idx],
+            "desil_after": d_a[idx],
+            "desil_provincial_before": p_b[idx],
+            "desil_provincial_after": p_a[idx],
+            "eligible_before": e_b[idx],
+            "eligible_after": e_a[idx],
+            "welfare_before": w_b[idx],
+            "welfare_after": w_a[idx],
         },
-        index=ids,
+        index=pd.Index(np.asarray(uniques, dtype=object)[idx], name="id"),
     )
     table["welfare_change"] = table["welfare_after"] - table["welfare_before"]
-    table = table.loc[keep]
-    rows = np.where(bb["desil"].isna(), "new", bb["desil"].fillna(0).astype(int).astype(str))
-    cols = np.where(aa["desil"].isna(), "removed", aa["desil"].fillna(0).astype(int).astype(str))
-    matrix = pd.crosstab(
-        pd.Series(rows, name="desil_before"),
-        pd.Series(cols, name="desil_after"),
+    n = max(before.n_classes, after.n_classes)
+    # the matrix: row 0 = new, column 0 = removed, then desil 1..n
+    cells = np.bincount(d_b * (n + 1) + d_a, minlength=(n + 1) ** 2).reshape(n + 1, n + 1)
+    labels = [str(k) for k in range(1, n + 1)]
+    matrix = pd.DataFrame(
+        np.vstack([cells[1:], cells[:1]])[:, [*range(1, n + 1), 0]].astype(np.int64),
+        index=pd.Index([*labels, "new"], name="desil_before"),
+        columns=pd.Index([*labels, "removed"], name="desil_after"),
     )
-    order = [str(k) for k in range(1, max(before.n_classes, after.n_classes) + 1)]
-    matrix = matrix.reindex(
-        index=[*order, "new"], columns=[*order, "removed"], fill_value=0
-    ).astype(np.int64)
-    if "new" not in set(rows.tolist()):
+    if not (~in_b).any():
         matrix = matrix.drop(index="new")
-    if "removed" not in set(cols.tolist()):
+    if not (~in_a).any():
         matrix = matrix.drop(columns="removed")
     contributions = _contributions(
         before, after, table, weights, before_households, after_households, id_col
