@@ -7,26 +7,17 @@ Used by ``pmt adopt``, ``pmt snapshot``, ``pmt update``, ``pmt transitions``,
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ._common import Progress
-
-#: The ``format`` of a ``--json`` document.
-JSON_FORMAT = "pmt-cli/1"
+from ._json import add_json_option, document, emit
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
-    """Add ``--json``."""
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON document on stdout (summary, provenance, outputs) instead of text",
-    )
+    """Add ``--json`` (:func:`pmt.cli._json.add_json_option`)."""
+    add_json_option(parser)
 
 
 def add_snapshot(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -71,41 +62,16 @@ def weight_files(target: str | None) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file()) if folder.is_dir() else []
 
 
-def jsonable(value: Any) -> Any:
-    """``value`` with numpy scalars and arrays, paths and NaN made plain JSON values."""
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return jsonable(value.tolist())
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def emit_json(
-    command: str,
+    args: argparse.Namespace,
+    progress: Progress,
     summary: Mapping[str, Any],
     *,
     provenance: Mapping[str, Any] | None = None,
     outputs: Mapping[str, Any] | None = None,
 ) -> None:
-    """Print the one JSON document of ``--json`` on stdout."""
-    from .._version import __version__
-
-    doc = {
-        "format": JSON_FORMAT,
-        "command": command,
-        "summary": summary,
-        "provenance": {"pmt_version": __version__, **(provenance or {})},
-        "outputs": {k: v for k, v in (outputs or {}).items() if v is not None},
-    }
-    sys.stdout.write(json.dumps(jsonable(doc), indent=2, allow_nan=False) + "\n")
+    """Print the one ``--json`` document of the command (:func:`pmt.cli._json.document`)."""
+    emit(document(args, summary, progress, provenance=provenance, outputs=outputs))
 
 
 def snapshot_summary(snap: Any) -> dict[str, Any]:

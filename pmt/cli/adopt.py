@@ -93,7 +93,8 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
             write_table(result.to_frame(), args.ranked, result.provenance)
     if args.json:
         emit_json(
-            "adopt",
+            args,
+            progress,
             snapshot_summary(snap),
             provenance=result.provenance,
             outputs={"--out": args.out, "--ranked": args.ranked},

@@ -102,7 +102,8 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         write_table(a.to_frame(), args.out, meta)
     if args.json:
         emit_json(
-            "allocate",
+            args,
+            progress,
             {
                 "rule": a.rule,
                 "selected": a.n_selected,

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         sys.stdout.write(f"ok: {snap!r}\n{snap.content_hash}\n")
         return EXIT_OK
     if args.json:
-        emit_json("snapshot show", snapshot_summary(snap), outputs={})
+        emit_json(args, progress, snapshot_summary(snap), outputs={})
     else:
         print_snapshot(snap, sys.stdout)
     return EXIT_OK

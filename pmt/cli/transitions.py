@@ -88,7 +88,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         },
     }
     if args.json:
-        emit_json("transitions", summary, provenance=meta, outputs=outs)
+        emit_json(args, progress, summary, provenance=meta, outputs=outs)
     else:
         sys.stdout.write(f"{tr!r}\n\nNational desil before (rows) and after (columns):\n")
         sys.stdout.write(tr.matrix.to_string() + "\n")

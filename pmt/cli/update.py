@@ -108,7 +108,8 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
     }
     if args.json:
         emit_json(
-            "update",
+            args,
+            progress,
             summary,
             provenance=provenance,
             outputs={

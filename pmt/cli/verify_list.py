@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         "mean_uncertainty": float(listed["uncertainty"].mean()) if len(listed) else None,
     }
     if args.json:
-        emit_json("verify-list", summary, provenance=meta, outputs={"--out": args.out})
+        emit_json(args, progress, summary, provenance=meta, outputs={"--out": args.out})
     else:
         sys.stdout.write(
             f"{len(listed):,} of {result.n:,} households listed, least certain first -> "
