@@ -272,7 +272,7 @@ def rank(
     report(progress, enc.n_input, enc.n_input, "validating")
     with timed(_log, f"scoring and ranking {enc.n} households"):
         result = rank_encoded(enc, ws, options)
-    report(progress, result.n, result.n, "ranking")
+    report(progress, result.n_households, result.n_households, "ranking")
     log_rejects(_log, result.rejects, result.n_input)
     if adopted is not None:  # provenance: the adopted round the desil come from
         from dataclasses import replace

@@ -7,6 +7,7 @@ puts the labels back (:meth:`RankResult.to_frame`), summarises
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -133,9 +134,20 @@ class RankResult:
     snapshot: Mapping[str, str] | None = None
 
     @property
-    def n(self) -> int:
+    def n_households(self) -> int:
         """Households ranked."""
         return int(self.welfare.shape[0])
+
+    @property
+    def n(self) -> int:
+        """Households ranked (deprecated: use :attr:`n_households`)."""
+        warnings.warn(
+            "RankResult.n is deprecated and will be removed in pmt 0.3 (in pmt, n is "
+            "a number of classes); use RankResult.n_households",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.n_households
 
     @property
     def n_rejected(self) -> int:
@@ -156,7 +168,7 @@ class RankResult:
             "welfare": self.welfare_kind,
             "weighting": self.weighting,
             "households_input": self.n_input,
-            "households_ranked": self.n,
+            "households_ranked": self.n_households,
             "households_rejected": self.n_rejected,
             **({"snapshot": dict(self.snapshot)} if self.snapshot is not None else {}),
         }
@@ -229,7 +241,7 @@ class RankResult:
 
     def __repr__(self) -> str:
         return (
-            f"<RankResult {self.n:,} ranked, {self.n_rejected:,} rejected; "
+            f"<RankResult {self.n_households:,} ranked, {self.n_rejected:,} rejected; "
             f"weights {self.weights_id} {self.weights_hash[:19]}; cutoffs={self.cutoff_mode}"
             f", n={self.n_classes}, eligible: {self.eligibility} "
             f"({int(self.eligible.sum()):,} households)>"

@@ -414,7 +414,7 @@ def test_empty_input(tiny_ws):
 
 @pytest.mark.parametrize("data", [None, [1, 2], np.zeros((3, 4)), {"hh_id": [1]}, "hh.csv"])
 def test_not_a_table_is_a_type_error(tiny_ws, data):
-    with pytest.raises(TypeError, match="pandas DataFrame, a pyarrow Table.*polars DataFrame"):
+    with pytest.raises(TypeError, match=r"pandas DataFrame, a pyarrow Table.*polars DataFrame"):
         pmt.rank(data, tiny_ws)
 
 
@@ -492,7 +492,7 @@ def test_reject_accounts_for_every_row(tiny_ws):
     rejected = set(rej["row"].tolist())
     assert ranked.isdisjoint(rejected)
     assert ranked | rejected == set(range(len(df)))
-    assert len(rej) == len(rejected) and res.n + res.n_rejected == len(df)
+    assert len(rej) == len(rejected) and res.n_households + res.n_rejected == len(df)
     reasons = zip(rej["rule"], rej["column"], strict=True)
     assert dict(zip(rej["row"], reasons, strict=True)) == expected
 
@@ -559,7 +559,7 @@ def test_all_rows_rejected(tiny_ws):
     df = households()
     df["hh_size"] = 0
     res = pmt.rank(df, tiny_ws, on_invalid="reject")
-    assert res.n == 0 and res.n_rejected == N
+    assert res.n_households == 0 and res.n_rejected == N
     assert len(res.to_frame()) == 0
     assert res.rejects["row"].tolist() == list(range(N))
 
@@ -857,7 +857,7 @@ def test_reference_cutoffs_missing_for_a_province(tiny_ws, weights_dir):
     )
     df = households()
     df["district_code"] = 3171
-    assert pmt.rank(df, ws, cutoffs="reference").n == N
+    assert pmt.rank(df, ws, cutoffs="reference").n_households == N
     df.loc[0, "district_code"] = 9401
     with pytest.raises(pmt.WeightSetError, match=r"\['94'\]"):
         pmt.rank(df, ws, cutoffs="reference")

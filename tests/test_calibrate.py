@@ -781,7 +781,7 @@ def test_command_line_reads_stata_and_writes_a_weight_set(tiny, tmp_path, capsys
     ws = pmt.load_weights(tmp_path / "w")
     assert ws.manifest.provenance["survey"]["name"] == "SUSENAS-like"
     res = pmt.rank(s, ws, cutoffs="reference", weight="weight")
-    assert res.n == len(s)
+    assert res.n_households == len(s)
 
 
 def test_command_line_compares_estimators(tiny, tmp_path, capsys):

@@ -48,7 +48,7 @@ def fork_child_ranks():
     pid = os.fork()
     if pid == 0:
         try:
-            ok = pmt.rank(hh, ws, cutoffs="reference").n == len(hh)
+            ok = pmt.rank(hh, ws, cutoffs="reference").n_households == len(hh)
         finally:
             os._exit(0 if ok else 3)
     _, status = os.waitpid(pid, 0)

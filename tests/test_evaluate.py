@@ -264,7 +264,7 @@ def test_identity_with_unequal_weights_when_shares_match() -> None:
 
 def test_quota_boundary_is_the_desil_rule(ranked: pmt.RankResult) -> None:
     rng = np.random.default_rng(4)
-    true = ranked.welfare + rng.normal(0, 0.3, ranked.n)
+    true = ranked.welfare + rng.normal(0, 0.3, ranked.n_households)
     ev = evaluate(true, ranked, quotas=(0.2, 0.4, 0.5))
     pw = ranked.person_weight
     for r, k in enumerate((2, 4, 5)):
@@ -435,19 +435,19 @@ def test_by_group_adds_up_and_equals_subset() -> None:
 
 def test_by_desil_and_confusion(ranked: pmt.RankResult) -> None:
     rng = np.random.default_rng(12)
-    true = ranked.welfare + rng.normal(0, 0.5, ranked.n)
+    true = ranked.welfare + rng.normal(0, 0.5, ranked.n_households)
     ev = evaluate(true, ranked)
     by = ev.by_desil()
     assert list(by.index) == list(range(1, 11))
     assert by["people"].sum() == pytest.approx(ranked.person_weight.sum())
-    assert by["households"].sum() == ranked.n
+    assert by["households"].sum() == ranked.n_households
     # everyone in true desil 1-2 is poor under the 20 % quota, nobody above
     assert (by.loc[1:2, "poor[quota 0.2]"] == 1).all()
     assert (by.loc[3:, "poor[quota 0.2]"] == 0).all()
     people = ev.desil_confusion()
     hh = ev.desil_confusion(unit="households")
     true_desil = pmt.assign_desil(true, ranked.person_weight).desil
-    assert people.shape == (10, 10) and hh.to_numpy().sum() == ranked.n
+    assert people.shape == (10, 10) and hh.to_numpy().sum() == ranked.n_households
     np.testing.assert_allclose(
         people.sum(axis=1).to_numpy(), np.bincount(true_desil, ranked.person_weight, 11)[1:]
     )
@@ -646,7 +646,7 @@ def two_rankings(hh: pd.DataFrame, ws: WeightSet):
 def test_compare_totals(two_rankings) -> None:
     a, b = two_rankings
     c = compare(a, b)
-    assert len(c.matched) == a.n - 30 and len(c.only_a) == 30 and len(c.only_b) == 40
+    assert len(c.matched) == a.n_households - 30 and len(c.only_a) == 30 and len(c.only_b) == 40
     t = c.transitions()
     assert t.shape == (10, 10) and t.to_numpy().sum() == len(c.matched)
     people = c.transitions(unit="people")
@@ -701,7 +701,7 @@ def test_compare_frames_from_files(two_rankings, tmp_path) -> None:
     )
     fa, fb = fa.drop(columns="person_weight"), fb.drop(columns="person_weight")
     c = compare(fa, fb)
-    assert not c.has_people and len(c.matched) == a.n - 30
+    assert not c.has_people and len(c.matched) == a.n_households - 30
     np.testing.assert_array_equal(c.transitions().to_numpy(), compare(a, b).transitions())
     with pytest.raises(EvaluationError, match="person weights"):
         c.transitions(unit="people")

@@ -116,7 +116,9 @@ def test_every_form_ranks_as_numpy_pandas(
     form: str, frame: pd.DataFrame, ws: pmt.WeightSet
 ) -> None:
     ref = pmt.rank(frame, ws, on_invalid="reject")
-    assert ref.n_rejected == 4 and ref.n == len(frame) - 4  # the test data do break rules
+    assert (
+        ref.n_rejected == 4 and ref.n_households == len(frame) - 4
+    )  # the test data do break rules
     _same(pmt.rank(FORMS[form](frame), ws, on_invalid="reject"), ref)
 
 
@@ -168,7 +170,7 @@ def test_to_arrow_holds_to_frame(ranked: pmt.RankResult) -> None:
     table = ranked.to_arrow()
     want = ranked.to_frame()
     assert table.column_names == list(want.columns)
-    assert table.num_rows == len(want) == ranked.n
+    assert table.num_rows == len(want) == ranked.n_households
     got = table.to_pandas()
     for name in want.columns:
         assert got[name].astype(str).tolist() == want[name].astype(str).tolist(), name

@@ -43,7 +43,7 @@ def saved(ranked: pmt.RankResult, tmp_path_factory: pytest.TempPathFactory) -> S
 def test_adopt_records_the_ranking(ranked: pmt.RankResult, saved: Snapshot) -> None:
     assert saved.weights_hash == ranked.weights_hash and saved.weights_id == ranked.weights_id
     assert saved.label == "2026-S1" and str(saved.date) == "2026-01-31"
-    assert saved.manifest.households == ranked.n and saved.n_classes == 10
+    assert saved.manifest.households == ranked.n_households and saved.n_classes == 10
     assert set(saved.cutoffs) == set(ranked.registry_cutoffs)
     for scope, c in ranked.registry_cutoffs.items():
         assert np.array_equal(saved.cutoffs[scope], c)  # bit for bit through the CSV
@@ -121,7 +121,7 @@ def test_other_weight_set_is_refused(registry: pd.DataFrame, saved: Snapshot) ->
     assert "tiny@0.1" in msg and "other@0.1" in msg and "allow_other_weights=True" in msg
     assert err.value.argument == "cutoffs" and isinstance(err.value, ValueError)
     res = pmt.rank(registry.iloc[:5], other, cutoffs=saved, allow_other_weights=True)
-    assert res.n == 5
+    assert res.n_households == 5
     with pytest.raises(SnapshotMismatchError, match="n: snapshot '2026-S1' has 10 classes"):
         pmt.rank(registry.iloc[:5], saved_weights(saved), cutoffs=saved, n=5)
 

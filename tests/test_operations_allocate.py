@@ -74,10 +74,10 @@ def reference_fill(
 
 def sizes(res: pmt.RankResult, unit: str, benefit: float, per: str) -> np.ndarray:
     if unit == "households":
-        return np.ones(res.n)
+        return np.ones(res.n_households)
     if unit == "people":
         return res.person_weight.astype(float)
-    return benefit * (res.person_weight if per == "person" else np.ones(res.n))
+    return benefit * (res.person_weight if per == "person" else np.ones(res.n_households))
 
 
 @settings(max_examples=25, deadline=None)
@@ -103,7 +103,7 @@ def test_national_quota_matches_the_plain_rule_and_row_order(
     quota = float(round(share * size.sum()))
     kw: dict[str, Any] = {"benefit": benefit, "per": per} if unit == "budget" else {}
     a = allocate(ranked, quota=quota, unit=unit, ties=ties, within_desil=within, **kw)
-    members = np.arange(ranked.n)
+    members = np.arange(ranked.n_households)
     if within is not None:
         members = members[ranked.desil_national <= within]
     want = reference_fill(ranked, members, ranked.rank_national, size, quota, ties)
@@ -122,7 +122,7 @@ def test_national_quota_matches_the_plain_rule_and_row_order(
     if sel.any() and out.any():
         assert w[sel].max() < w[out].min()
     # row order does not matter, bit for bit
-    perm = np.random.default_rng(seed).permutation(ranked.n)
+    perm = np.random.default_rng(seed).permutation(ranked.n_households)
     b = allocate(
         permuted(ranked, perm), quota=quota, unit=unit, ties=ties, within_desil=within, **kw
     )
@@ -167,7 +167,7 @@ def test_provincial_quotas_sum_exactly_and_fill_by_provincial_rank(
         members = np.flatnonzero(ranked.province == p)
         want = reference_fill(ranked, members, ranked.rank_provincial, size, q[f"{p:02d}"], ties)
         assert set(np.flatnonzero(a.selected & (ranked.province == p)).tolist()) == want
-    perm = np.random.default_rng(seed).permutation(ranked.n)
+    perm = np.random.default_rng(seed).permutation(ranked.n_households)
     b = allocate(
         permuted(ranked, perm),
         quota=quota,

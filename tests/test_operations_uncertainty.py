@@ -81,7 +81,7 @@ def test_probabilities_by_the_formula(calibrated: WeightSet) -> None:
     rv = calibrated.manifest.residual_variance
     assert rv is not None
     cut = calibrated.cutoffs["national"]
-    for i in range(0, res.n, 37):  # a slow, plain reading of the formula
+    for i in range(0, res.n_households, 37):  # a slow, plain reading of the formula
         s = math.sqrt(rv[calibrated.model_keys[res.model[i]]])
         phi = [
             0.0,

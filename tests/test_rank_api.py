@@ -146,7 +146,7 @@ def test_to_frame_columns(res):
     assert f.columns[0] == "hh_id"
     assert f["desil_national"].dtype.kind == "i" and f["rank_national"].dtype.kind == "i"
     assert f["eligible"].dtype == bool and f["welfare"].dtype == np.float64
-    assert len(f) == res.n
+    assert len(f) == res.n_households
 
 
 def test_model_key_and_level(res, df, tiny_ws):
@@ -414,7 +414,7 @@ def test_to_parquet_carries_provenance(res, tmp_path):
 
 
 def test_result_arrays_are_per_ranked_household(res, df):
-    assert res.n == len(df) and res.n_rejected == 0
+    assert res.n_households == len(df) and res.n_rejected == 0
     np.testing.assert_array_equal(res.rows, np.arange(len(df)))
     np.testing.assert_array_equal(res.person_weight, df["hh_size"].to_numpy(float))
     np.testing.assert_array_equal(res.province, (df["district_code"] // 100).to_numpy())
@@ -430,3 +430,19 @@ def test_rank_encoded_is_rank_after_encode(tiny_ws):
     pd.testing.assert_frame_equal(direct, via)
     with pytest.raises(ValueError, match="n \\(number of classes\\)"):
         rank_encoded(encode(df, tiny_ws), tiny_ws, RankOptions(n=1))
+
+
+def test_rank_result_n_is_deprecated_for_n_households(tiny_ws):
+    res = pmt.rank(make_households(50, 3), tiny_ws)
+    assert res.n_households == 50
+    with pytest.warns(DeprecationWarning, match="n_households"):
+        assert res.n == 50
+
+
+def test_synth_registry_n_is_deprecated_for_n_households():
+    a = pmt.synth.registry(n_households=20, seed=3)
+    with pytest.warns(DeprecationWarning, match="n_households"):
+        b = pmt.synth.registry(n=20, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(TypeError, match="not both"), pytest.warns(DeprecationWarning):
+        pmt.synth.registry(20, n=20)

@@ -40,7 +40,7 @@ def test_any_chunk_size_gives_the_in_memory_result(
     res = rank_file(path, tiny_ws_ref, out, chunk_size=chunk, cutoffs=cutoffs)
     expected = _in_memory(df, tiny_ws_ref, cutoffs=cutoffs)
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
-    assert res.n == len(df) and res.n_rejected == 0
+    assert res.n_households == len(df) and res.n_rejected == 0
     np.testing.assert_array_equal(res.rows, np.arange(len(df)))
 
 
@@ -73,7 +73,7 @@ def test_rejects_and_duplicate_ids_across_chunks(tiny_ws, tmp_path):
     ]
     assert rejects["row"].tolist() == expected.rejects["row"].tolist()
     assert rejects["rule"].tolist() == expected.rejects["rule"].tolist()
-    assert res.n + res.n_rejected == len(df)
+    assert res.n_households + res.n_rejected == len(df)
 
 
 def test_errors_report_positions_in_the_file(tiny_ws, tmp_path):

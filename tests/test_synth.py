@@ -168,9 +168,9 @@ def test_registry_draws_variables_unknown_to_the_catalogue() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"n": 0}, ValueError, "n must be an int >= 1; got 0"),
-        ({"n": "5"}, TypeError, "n must be an int >= 1; got '5' (str)"),
-        ({"n": True}, TypeError, "n must be an int >= 1; got True (bool)"),
+        ({"n": 0}, ValueError, "n_households must be an int >= 1; got 0"),
+        ({"n": "5"}, TypeError, "n_households must be an int >= 1; got '5' (str)"),
+        ({"n": True}, TypeError, "n_households must be an int >= 1; got True (bool)"),
         ({"n": 5, "seed": -1}, ValueError, "seed must be an int >= 0; got -1"),
         ({"n": 5, "seed": 1.0}, ValueError, "seed must be an int >= 0; got 1.0 (float)"),
         ({"n": 5, "chunk_size": 0}, ValueError, "chunk_size must be an int >= 1; got 0"),

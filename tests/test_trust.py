@@ -104,7 +104,7 @@ def _kept_equal_to_clean(res: pmt.RankResult, df: pd.DataFrame, ws: pmt.WeightSe
     """The kept rows of ``res`` equal ranking the table with the rejected rows dropped."""
     clean = df.drop(index=df.index[res.rejects["row"].to_numpy()])
     if len(clean) == 0:
-        assert res.n == 0
+        assert res.n_households == 0
         return
     expected = pmt.rank(clean, ws, cutoffs="registry").to_frame()
     pd.testing.assert_frame_equal(res.to_frame(), expected, check_exact=True)
@@ -124,7 +124,7 @@ def test_reject_mode_leaves_kept_rows_exactly_as_without_the_rejected(data):
     res = pmt.rank(df, ws, on_invalid="reject")
     rejected = set(res.rejects["row"].tolist())
     assert rejected == set(rows), (column, dtype, bad)
-    assert res.n + res.n_rejected == N
+    assert res.n_households + res.n_rejected == N
     _kept_equal_to_clean(res, df, ws)
     # raise mode names the column and the first bad row
     with pytest.raises(E.InputError) as info:
@@ -175,7 +175,7 @@ def test_streaming_equals_memory_with_rejects_and_duplicates_at_chunk_edges(data
     got_rej = pd.read_parquet(rej)
     assert got_rej["row"].tolist() == expected.rejects["row"].tolist()
     assert got_rej["rule"].tolist() == expected.rejects["rule"].tolist()
-    assert res.n == expected.n
+    assert res.n_households == expected.n_households
 
 
 def test_narrow_integer_sizes_in_reject_mode_score_like_int64():
@@ -460,7 +460,7 @@ def test_declared_scheme_must_match_the_weight_set():
         pmt.rank(BASE, TINY, region_scheme="Kemendagri")
     with pytest.raises(ValueError, match="region scheme must be one of"):
         pmt.rank(BASE, TINY, region_scheme="Dukcapil")
-    assert pmt.rank(BASE, TINY, region_scheme="BPS").n == N
+    assert pmt.rank(BASE, TINY, region_scheme="BPS").n_households == N
 
 
 def test_district_tables_follow_the_province_counts():

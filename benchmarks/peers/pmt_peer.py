@@ -55,7 +55,7 @@ def frame(df: Any, ws: Any) -> Any:
 
 def frame_arrays(res: Any, df: Any) -> dict[str, np.ndarray]:
     cols = {k: getattr(res, k) for k in OUTPUTS}
-    if res.n != len(df) or not np.array_equal(res.ids, df["hh_id"].to_numpy()):
+    if res.n_households != len(df) or not np.array_equal(res.ids, df["hh_id"].to_numpy()):
         return by_ids(res.ids, df["hh_id"].to_numpy(), cols)
     return cols
 
@@ -106,7 +106,7 @@ def output_bytes(res: Any, d: _Encoded) -> int:
     total = 0
     for f in dataclasses.fields(res):
         a = getattr(res, f.name)
-        if isinstance(a, np.ndarray) and a.ndim == 1 and a.shape[0] == res.n and \
+        if isinstance(a, np.ndarray) and a.ndim == 1 and a.shape[0] == res.n_households and \
                 not any(np.shares_memory(a, b) for b in inputs):
             total += int(a.nbytes)
     return total

@@ -195,7 +195,7 @@ def print_summary(result: Any, out: TextIO, *, provinces: bool = True) -> None:
 
     from ..regions import province_table
 
-    if result.n == 0:
+    if result.n_households == 0:
         out.write(
             f"{result!r}\n\nNo household was ranked: all {result.n_input:,} rows were "
             "rejected (the rejects file gives the rule each broke).\n"

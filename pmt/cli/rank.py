@@ -178,11 +178,13 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         )
     else:
         print_summary(result, sys.stdout, provinces=not args.national_only)
-        sys.stdout.write(f"\nranked {result.n:,} of {result.n_input:,} rows -> {args.out}")
+        sys.stdout.write(
+            f"\nranked {result.n_households:,} of {result.n_input:,} rows -> {args.out}"
+        )
         if args.rejects:
             sys.stdout.write(f"; rejected {result.n_rejected:,} -> {args.rejects}")
         sys.stdout.write("\n")
-    if result.n == 0:
+    if result.n_households == 0:
         sys.stderr.write(
             f"pmt: error: no household was ranked: all {result.n_input:,} rows "
             f"were rejected; see {args.rejects} (exit status "
@@ -202,7 +204,7 @@ def summary(result: Any, *, provinces: bool = True) -> dict[str, Any]:
     rules = result.rejects["rule"].value_counts(sort=False) if len(result.rejects) else {}
     out: dict[str, Any] = {
         "households_input": result.n_input,
-        "households_ranked": result.n,
+        "households_ranked": result.n_households,
         "households_rejected": result.n_rejected,
         "rejected_by_rule": {str(k): int(v) for k, v in dict(rules).items()},
         "households_eligible": int(result.eligible.sum()),
@@ -210,7 +212,7 @@ def summary(result: Any, *, provinces: bool = True) -> dict[str, Any]:
         "cutoff_mode": result.cutoff_mode,
         "desil": [],
     }
-    if result.n:
+    if result.n_households:
         table = result.summary()
         if not provinces:
             table = table.loc[["national"]]

@@ -99,7 +99,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
     with progress.step(f"writing {args.out}"):
         write_tables(tables)  # every file renamed only once all are complete
     summary = {
-        "households": result.n,
+        "households": result.n_households,
         "added": upd.added,
         "changed": upd.changed,
         "removed": upd.removed,

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
     with progress.step(f"writing {args.out}"):
         write_table(listed, args.out, meta)
     summary = {
-        "households": result.n,
+        "households": result.n_households,
         "listed": len(listed),
         "mean_uncertainty": float(listed["uncertainty"].mean()) if len(listed) else None,
     }
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         emit_json(args, progress, summary, provenance=meta, outputs={"--out": args.out})
     else:
         sys.stdout.write(
-            f"{len(listed):,} of {result.n:,} households listed, least certain first -> "
+            f"{len(listed):,} of {result.n_households:,} households listed, least certain first -> "
             f"{args.out}\n"
         )
     return EXIT_OK

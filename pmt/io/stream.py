@@ -260,9 +260,9 @@ def rank_file(
         n_input=total,
     )
     if progress is not None:
-        progress(result.n, result.n, "ranking")
+        progress(result.n_households, result.n_households, "ranking")
     log_rejects(_log, reject_frame, total)
-    _log.debug("ranking %d households: %.3f s", result.n, time.perf_counter() - clock)
+    _log.debug("ranking %d households: %.3f s", result.n_households, time.perf_counter() - clock)
     clock = time.perf_counter()
 
     # ---- pass 2: write the result in input order, chunk by chunk, to temporary files

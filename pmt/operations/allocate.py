@@ -110,7 +110,7 @@ class Allocation:
     def __repr__(self) -> str:
         t = self.scopes
         return (
-            f"<Allocation {self.n_selected:,} of {self.result.n:,} households selected; "
+            f"<Allocation {self.n_selected:,} of {self.result.n_households:,} households selected; "
             f"{self.rule}; total {t['total'].sum():,.6g} of quota {t['quota'].sum():,.6g} "
             f"{self.unit} (overshoot {t['overshoot'].sum():,.6g}, "
             f"shortfall {t['shortfall'].sum():,.6g})>"
@@ -213,7 +213,7 @@ def allocate(
     _choice("ties", ties, ("exclude", "include", "nearest"))
     size = _sizes(result, unit, benefit, per)
     n_classes = result.n_classes
-    candidate = np.ones(result.n, dtype=bool)
+    candidate = np.ones(result.n_households, dtype=bool)
     if within_desil is not None:
         _whole_in("within_desil", within_desil, 1, n_classes)
         candidate = result.desil_national <= within_desil
@@ -227,7 +227,7 @@ def allocate(
             )
         q = _quota("quota", quota)
         quotas = {"national": q}
-        scope_of = {"national": np.arange(result.n)}
+        scope_of = {"national": np.arange(result.n_households)}
         rank = result.rank_national
     else:
         if provincial_quotas is not None:
@@ -259,7 +259,7 @@ def allocate(
             quotas = {p: float(v) for p, v in largest_remainder(int(q), people).items()}
         scope_of = {p: np.flatnonzero(_in(result, p)) for p in provinces}
         rank = result.rank_provincial
-    selected = np.zeros(result.n, dtype=bool)
+    selected = np.zeros(result.n_households, dtype=bool)
     rows = []
     for scope, members in scope_of.items():
         members = members[candidate[members]]
@@ -327,7 +327,7 @@ def _sizes(result: RankResult, unit: str, benefit: Any, per: str) -> np.ndarray:
                 "benefit is for unit='budget'. Fix: pass unit='budget', or drop benefit.",
                 argument="benefit",
             )
-        return np.ones(result.n) if unit == "households" else people.copy()
+        return np.ones(result.n_households) if unit == "households" else people.copy()
     if (
         benefit is None
         or isinstance(benefit, bool)
@@ -341,7 +341,7 @@ def _sizes(result: RankResult, unit: str, benefit: Any, per: str) -> np.ndarray:
             argument="benefit",
         )
     b = float(benefit)
-    return np.full(result.n, b) if per == "household" else b * people
+    return np.full(result.n_households, b) if per == "household" else b * people
 
 
 def _fill(

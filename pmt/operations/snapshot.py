@@ -430,7 +430,7 @@ def adopt(
         raise TypeError(f"adopt: result must be a pmt.RankResult; got {type(result).__name__}.")
     _check_label(label)
     when = _date(date)
-    if result.n == 0:
+    if result.n_households == 0:
         raise ArgumentError(
             f"result: no household was ranked (all {result.n_input:,} rows rejected), so there "
             "are no cutoffs to adopt. Fix: adopt a ranking of the registry.",
@@ -451,7 +451,7 @@ def adopt(
         table = cutoffs
     n = result.n_classes
     provinces = sorted({f"{int(p):02d}" for p in np.unique(result.province).tolist()})
-    scopes = ["national", *provinces] if result.n else []
+    scopes = ["national", *provinces] if result.n_households else []
     try:
         cut = {s: np.array(table[s], dtype=np.float64).reshape(n - 1) for s in scopes}
     except (KeyError, ValueError, TypeError) as exc:
@@ -460,7 +460,7 @@ def adopt(
             f"({len(provinces)}); {exc!s:.80}. Fix: pass the cutoffs the ranking used.",
             argument="cutoffs",
         ) from None
-    if result.n:
+    if result.n_households:
         _check_reproduces(result, cut)
     counts = _counts(result, scopes)
     manifest = SnapshotManifest(
@@ -477,7 +477,7 @@ def adopt(
         line=result.line,
         welfare_kind=result.welfare_kind,
         id_col=result.id_col,
-        households=result.n,
+        households=result.n_households,
         rejected=result.n_rejected,
         people=float(result.person_weight.sum()),
         pmt_version=__version__,
@@ -540,7 +540,7 @@ def _check_reproduces(result: RankResult, cut: Mapping[str, np.ndarray]) -> None
 def _counts(result: RankResult, scopes: list[str]) -> pd.DataFrame:
     n = result.n_classes
     index = pd.MultiIndex.from_product([scopes, range(1, n + 1)], names=["scope", "desil"])
-    if not result.n:
+    if not result.n_households:
         return pd.DataFrame({"households": np.zeros(0, np.int64), "people": np.zeros(0)}, index)
     s = result.summary()[["households", "people"]]
     s = s.reindex(index)

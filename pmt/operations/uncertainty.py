@@ -141,7 +141,7 @@ def _national_cutoffs(result: RankResult, weights: WeightSet, table: Any) -> np.
 def with_uncertainty(result: RankResult, weights: WeightSet, options: Any) -> RankResult:
     """``result`` with ``p_eligible`` and ``p_desil``: what ``rank(..., uncertainty=True)`` adds."""
     sigma = model_sigma(weights)[result.model]
-    if result.n == 0:
+    if result.n_households == 0:
         empty = np.zeros(0)
         return dataclasses.replace(
             result, p_eligible=empty, p_desil=np.zeros((0, result.n_classes))

@@ -9,6 +9,7 @@ The registry is SYNTHETIC: no row describes a real household.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -25,15 +26,16 @@ _BLOCK = 1 << 16  # rows per random stream: block b uses default_rng([seed, b])
 
 
 def registry(
-    n: int,
+    n_households: int | None = None,
     *,
     seed: int = 0,
     spec: VariableSpec | None = None,
     chunk_size: int = 1_000_000,
     scheme: str = "BPS",
     progress: Callable[[int, int], None] | None = None,
+    n: int | None = None,
 ) -> pd.DataFrame:
-    """A synthetic household registry of ``n`` households.
+    """A synthetic household registry of ``n_households`` households.
 
     Households are SYNTHETIC, with realistic joint structure: a latent welfare
     (province, district and urban effects plus an idiosyncratic term) drives
@@ -45,10 +47,10 @@ def registry(
 
     Parameters
     ----------
-    n : int
+    n_households : int
         Number of households, at least 1.
     seed : int, default 0
-        Non-negative seed. The result depends only on ``(n, seed, spec,
+        Non-negative seed. The result depends only on ``(n_households, seed, spec,
         scheme)``: rows are drawn in fixed blocks of 65,536, block ``b`` from
         ``numpy.random.default_rng([seed, b])``.
     spec : VariableSpec, optional
@@ -61,12 +63,15 @@ def registry(
     scheme : {"BPS", "Kemendagri"}, default "BPS"
         Region-code scheme of ``district_code``.
     progress : callable, optional
-        Called as ``progress(rows_done, n)`` after each chunk.
+        Called as ``progress(rows_done, n_households)`` after each chunk.
+    n : int, optional
+        Deprecated name of ``n_households`` (in pmt, ``n`` is a number of
+        classes); removed in pmt 0.3.
 
     Returns
     -------
     pandas.DataFrame
-        ``(n, 4 + n_variables)``: ``hh_id`` (int64, 1..n), ``district_code``
+        ``(n_households, 4 + n_variables)``: ``hh_id`` (int64, 1..n_households), ``district_code``
         (int16, PPDD), ``urban`` (int8 0/1), ``hh_size`` (int8, 1 to 15 or
         the spec's ``max_household_size`` if smaller), then the spec's
         variables in spec order: binary int8 0/1, categorical int8 codes,
@@ -78,10 +83,10 @@ def registry(
     Raises
     ------
     TypeError
-        If ``n``, ``seed`` or ``chunk_size`` is not an int, or ``spec`` is not
-        a :class:`VariableSpec` (the int errors are also ValueErrors).
+        If ``n_households``, ``seed`` or ``chunk_size`` is not an int, or ``spec``
+        is not a :class:`VariableSpec` (the int errors are also ValueErrors).
     ValueError
-        If ``n < 1``, ``seed < 0``, ``chunk_size < 1`` or ``scheme`` is unknown.
+        If ``n_households < 1``, ``seed < 0``, ``chunk_size < 1`` or ``scheme`` is unknown.
 
     Examples
     --------
@@ -89,7 +94,19 @@ def registry(
     >>> hh.shape[0], int(hh["hh_id"].iloc[-1])
     (1000, 1000)
     """
-    n = _check_int("n", n, 1)
+    if n is not None:
+        warnings.warn(
+            "pmt.synth.registry(n=...) is deprecated and will be removed in pmt 0.3 (in pmt, n "
+            "is a number of classes); pass n_households=... or the count as the first argument",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        if n_households is not None:
+            raise TypeError("pass n_households only (n is its deprecated name), not both")
+        n_households = n
+    if n_households is None:
+        raise TypeError("registry() missing the number of households: registry(n_households)")
+    n = _check_int("n_households", n_households, 1)
     seed = _check_int("seed", seed, 0)
     chunk_size = _check_int("chunk_size", chunk_size, 1)
     spec = _check_spec(spec)
