@@ -72,6 +72,9 @@ def test_folds_as_count_column_or_array_give_the_same_study(tiny):
     with_col = s.assign(my_fold=labels)
     by_column = _quiet(C.cross_validate, with_col, folds="my_fold", seed=5, **_kw(truth))
     pred = by_count.predictions["pred_estimator"].to_numpy()
+    fps = {cv.provenance["folds_fingerprint"] for cv in (by_count, by_array, by_column)}
+    assert len(fps) == 2  # the array and the column are the same folds; 0/1/2 are other labels
+    assert by_array.provenance["folds_fingerprint"] == by_column.provenance["folds_fingerprint"]
     for other in (by_array, by_column):
         np.testing.assert_array_equal(other.predictions["pred_estimator"].to_numpy(), pred)
         assert other.settings["fold_labels"] == ["a", "b", "c"]
@@ -369,7 +372,12 @@ def test_households_outside_a_partial_set_are_refused_or_scored_by_its_fallback(
     nat = ws.model_index()["national"]
     only = pmt.WeightSet(
         ws.manifest.model_copy(
-            update={"coverage": "national", "covers": None, "coverage_fallback": None}
+            update={
+                "coverage": "national",
+                "covers": None,
+                "coverage_fallback": None,
+                "residual_variance": None,  # per model: the one-model set keeps none
+            }
         ),
         ("national",),
         ws.coefficients[[nat]],

@@ -322,6 +322,7 @@ def cross_validate(
         "pmt_version": __version__,
         "data_fingerprint": data.fingerprint,
         "data_hash": data.data_hash,
+        "folds_fingerprint": _folds_fingerprint(fold, fold_labels),
         "columns": dict(data.names),
         "covers": None if data.covers is None else list(data.covers),
     }
@@ -335,6 +336,15 @@ def cross_validate(
         failures=failures,
         provenance=provenance,
     )
+
+
+def _folds_fingerprint(fold: np.ndarray, labels: tuple[Any, ...]) -> str:
+    """``sha256:…`` of each household's fold label, in survey order."""
+    import hashlib
+
+    values = pd.Series(pd.Series(labels, dtype=object).to_numpy()[fold].astype(str))
+    digest = hashlib.sha256(pd.util.hash_pandas_object(values, index=False).to_numpy().tobytes())
+    return "sha256:" + digest.hexdigest()
 
 
 def _fold_source(folds: Any) -> str:

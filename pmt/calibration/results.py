@@ -234,8 +234,9 @@ class CrossValidation:
         ``error`` (the exception's type) and ``message``; empty if none failed.
     provenance : dict
         ``seed``, ``pmt_version``, ``data_fingerprint`` (hash of the survey
-        columns used), ``data_hash`` (of the arrays fitted on) and the survey
-        ``columns`` used.
+        columns used), ``data_hash`` (of the arrays fitted on),
+        ``folds_fingerprint`` (hash of each household's fold label), the survey
+        ``columns`` used and ``covers`` (the regions covered; None: national).
     """
 
     table: pd.DataFrame
@@ -272,8 +273,6 @@ class CrossValidation:
         table = self.table if columns is None else self.table[list(columns)]
         return to_markdown(table, digits=digits).rstrip("\n")
 
-    def headline(self) -> list[str]:
-        """The columns worth reading first: fit, ranking, and errors at each quota."""
     def compare(
         self, metric: str = "exclusion_error", *, quota: float | None = None
     ) -> pd.DataFrame:
@@ -289,6 +288,8 @@ class CrossValidation:
 
         return compare(self.table, self.folds, self.settings["quotas"], metric, quota)
 
+    def headline(self) -> list[str]:
+        """The columns worth reading first: fit, ranking, and errors at each quota."""
         cols = ["r2", "spearman"]
         for q in self.settings["quotas"]:
             cols += [f"exclusion_error_{q:g}", f"inclusion_error_nonpoor_{q:g}", f"cgh_{q:g}"]
