@@ -186,6 +186,16 @@ def test_timings_seed_version_and_fingerprint(tiny):
     s, truth = tiny
     cv = _quiet(C.cross_validate, s, folds=2, seed=3, **_kw(truth))
     t = cv.table
+    assert cv.headline() == [
+        "r2",
+        "spearman",
+        *[
+            f"{m}_{q}"
+            for q in ("0.2", "0.4")
+            for m in ("exclusion_error", "inclusion_error_nonpoor", "cgh")
+        ],
+        "in_sample_r2",
+    ]
     assert (t["fit_seconds"] > 0).all() and (t["score_seconds"] > 0).all()
     per_fold = cv.folds.groupby("estimator")[["fit_seconds", "score_seconds"]].sum()
     np.testing.assert_allclose(per_fold.loc["estimator"], t.loc["estimator", per_fold.columns])
