@@ -35,7 +35,10 @@ Kinds: *binary* (0/1) and *categorical* (one of the codes) are scored by table
 lookup, one coefficient per code; *count* (whole number in [min, max]; "≤ size"
 means at most `hh_size`) and *continuous* are scored as numbers; *derived*
 features are computed at the boundary from other columns. `n_children +
-n_elderly` may not exceed `hh_size`.
+n_elderly` may not exceed `hh_size`: a rule the spec declares as data, in its
+field `at_most_hh_size` (groups of counts whose sum may not exceed `hh_size`;
+unset, it is this group when both variables are in the spec; `[]` declares
+none).
 """
 
 

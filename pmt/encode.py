@@ -217,7 +217,6 @@ def encode(
         _lookup_column(table, problems, var, codes[:, j])
     names = spec.numeric_terms
     numeric = np.empty((n, len(names)), dtype=np.float64, order="F")
-    numeric_vars = {v.name: v for v in spec.variables if not v.is_lookup}
     raw: dict[str, np.ndarray] = {"hh_size": hh_size}
     for var in spec.variables:
         if not var.is_lookup:
@@ -226,14 +225,17 @@ def encode(
             raw[var.name] = out
         elif not var.in_model:
             _lookup_column(table, problems, var, np.empty(n, dtype=np.uint8))
-    # dependants may not outnumber the household
-    if {"n_children", "n_elderly"} <= set(numeric_vars):
+    # members of kinds that do not overlap may not outnumber the household (spec data)
+    for group in spec.member_sum_rules:
+        total = raw[group[0]].copy()
+        for name in group[1:]:
+            total += raw[name]
         problems.add(
             "out_of_range",
-            "n_children",
-            raw["n_children"] + raw["n_elderly"] > hh_size,
-            raw["n_children"] + raw["n_elderly"],
-            what="n_children + n_elderly must not exceed hh_size",
+            group[0],
+            total > hh_size,
+            total,
+            what=f"{' + '.join(group)} must not exceed hh_size",
         )
 
     # survey weight

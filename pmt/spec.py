@@ -27,9 +27,17 @@ A :class:`Derived` feature is computed from columns once, at the boundary
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 __all__ = ["CANONICAL_COLUMNS", "Derived", "Variable", "VariableSpec", "default_spec"]
 
@@ -135,6 +143,39 @@ class VariableSpec(_Frozen):
     derived: tuple[Derived, ...] = ()
     #: Households larger than this are rejected as absurd.
     max_household_size: int = Field(default=40, ge=1)
+    #: Groups of count variables whose sum may not exceed ``hh_size`` (members of
+    #: kinds that do not overlap, e.g. children and elderly). Unset (None): the rule
+    #: of pmt 0.1, ``n_children + n_elderly <= hh_size`` when both are in the spec;
+    #: ``[]`` declares no such rule. See :attr:`member_sum_rules`.
+    at_most_hh_size: tuple[tuple[str, ...], ...] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        # absent rather than null: specs saved before the field keep their content hash
+        if out.get("at_most_hh_size") is None:
+            out.pop("at_most_hh_size", None)
+        return out
+
+    @model_validator(mode="after")
+    def _member_sums(self) -> VariableSpec:
+        counts = {v.name for v in self.variables if v.kind == "count"}
+        for group in self.at_most_hh_size or ():
+            unknown = [g for g in group if g not in counts]
+            if unknown or len(group) < 1 or len(set(group)) != len(group):
+                raise ValueError(
+                    f"at_most_hh_size: each group must name distinct count variables of the "
+                    f"spec; {list(group)} has {unknown or 'a repeated or no name'}"
+                )
+        return self
+
+    @property
+    def member_sum_rules(self) -> tuple[tuple[str, ...], ...]:
+        """The groups of counts whose sum the encoder checks against ``hh_size``."""
+        if self.at_most_hh_size is not None:
+            return self.at_most_hh_size
+        names = {v.name for v in self.variables if not v.is_lookup}
+        return (("n_children", "n_elderly"),) if {"n_children", "n_elderly"} <= names else ()
 
     @field_validator("variables")
     @classmethod
