@@ -13,9 +13,10 @@ desil rule); nothing in this package scores or cuts on its own.
 
 from __future__ import annotations
 
+from .adoption import adopt
 from .allocate import Allocation, allocate, largest_remainder
 from .errors import ChangeFileError, SnapshotError, SnapshotMismatchError, UnknownIdError
-from .snapshot import SNAPSHOT_FORMAT, Snapshot, SnapshotManifest, adopt, load_snapshot
+from .snapshot import SNAPSHOT_FORMAT, Snapshot, SnapshotManifest, load_snapshot
 from .transitions import Transitions, transitions
 from .uncertainty import CalibrationCheck, calibration_check, cv_calibration, verification_list
 from .update import ACTIONS, Update, apply_changes, update
