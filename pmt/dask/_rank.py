@@ -16,11 +16,14 @@ partitioning. How (``docs/dask.md`` says it for users):
    welfare with Dask's ``sort_values``; equal welfare values always land in one
    partition (its partitioning is by welfare value), so no tie is split.
 4. **Walk**: each sorted partition is walked by the in-memory kernels
-   (``_national_pass``, ``_grouped_pass``), started from the running weight
-   and counts of the partitions before it (the *carry*: two numbers and two
-   100-entry arrays). The carry enters the walk as a leading pseudo-household,
-   so the float sums are formed in exactly the order of the one-machine walk,
-   and hence bit for bit the same, also for non-integer weights.
+   (``national_pass``, ``grouped_pass``). With whole-number person weights
+   the partitions are walked in parallel from zero and then shifted by the
+   running weight and counts before them (the *carry*: two numbers and two
+   100-entry arrays; sums of whole numbers below 2**53 are exact in any
+   order). Otherwise each walk starts from the exact carry of the partitions
+   before it, which enters as a leading pseudo-household, so the float sums
+   are formed in exactly the order of the one-machine walk, and hence bit for
+   bit the same.
 5. **Back**: the strictly-poorer weight and rank of each household go back to
    its input partition (Dask's shuffle, by input position), where
    ``finish_scopes`` — the in-memory kernel — applies the desil rule, and
@@ -138,10 +141,15 @@ def _encode_part(frame: pd.DataFrame, job: _Job, offset: int) -> _Part:
     return _Part(pd.DataFrame(cols, index=enc.index), enc.rejects, len(frame), None)
 
 
-def _info(part: _Part) -> tuple[int, int, Exception | None, np.ndarray]:
-    """A partition's summary: rows, households kept, first error, households per province."""
+def _info(part: _Part) -> tuple[int, int, Exception | None, np.ndarray, bool]:
+    """A partition's summary: rows, kept, first error, households per province, whole weights.
+
+    The last is whether every person weight is a whole number.
+    """
     prov = part.scored["province"].to_numpy()
-    return part.n_input, len(part.scored), part.error, np.bincount(prov, minlength=N_CODES)
+    pw = part.scored["pw"].to_numpy()
+    whole = bool(np.all(pw == np.floor(pw)))
+    return part.n_input, len(part.scored), part.error, np.bincount(prov, minlength=N_CODES), whole
 
 
 def _key_frame(part: _Part, integer: bool) -> pd.DataFrame:
@@ -212,9 +220,52 @@ class _Carry(NamedTuple):
     count_grp: np.ndarray  # (100,) int64
     weight_grp: np.ndarray  # (100,) float64
     last: float  # welfare of the richest household so far (-inf before the first)
+    first: float = np.inf  # welfare of the poorest household walked (inf before the first)
 
 
 _START = _Carry(0, 0.0, np.zeros(N_CODES, np.int64), np.zeros(N_CODES), -np.inf)
+
+
+def _add(before: _Carry, local: _Carry) -> _Carry:
+    """The carry after a sorted partition walked from zero (``local``), given the one before.
+
+    For whole-number weights only: then every partial sum is a whole number below
+    2**53, exact in float64, so adding is the same as walking on.
+    """
+    if local.count_nat == 0:
+        return before
+    if not local.first > before.last:
+        raise RuntimeError(_SPLIT)
+    return _Carry(
+        before.count_nat + local.count_nat,
+        before.weight_nat + local.weight_nat,
+        before.count_grp + local.count_grp,
+        before.weight_grp + local.weight_grp,
+        local.last,
+        min(before.first, local.first),
+    )
+
+
+def _shift(walked: pd.DataFrame, frame: pd.DataFrame, before: _Carry) -> pd.DataFrame:
+    """A partition walked from zero, moved on by the carry before it (whole-number weights)."""
+    if not len(walked):
+        return walked
+    sg = frame["province"].to_numpy()
+    out = walked.copy()
+    out["below_nat"] = walked["below_nat"].to_numpy() + before.weight_nat
+    out["below_grp"] = walked["below_grp"].to_numpy() + before.weight_grp[sg]
+    rank_nat = walked["rank_nat"].to_numpy().astype(np.int64) + before.count_nat
+    out["rank_nat"] = rank_nat.astype(np.int32)
+    out["rank_grp"] = (
+        walked["rank_grp"].to_numpy().astype(np.int64) + before.count_grp[sg]
+    ).astype(np.int32)
+    return out
+
+
+_SPLIT = (
+    "pmt.dask: a run of equal welfare spans two sorted partitions, or the partitions are out "
+    "of order; the ranking would not be exact. Please report this."
+)
 
 
 def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
@@ -240,10 +291,7 @@ def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
         return out, carry
     key = np.ascontiguousarray(frame["welfare"].to_numpy(), dtype=np.float64)
     if not key[0] > carry.last:
-        raise RuntimeError(  # the sort's contract: equal welfare in one partition, in order
-            "pmt.dask: a run of equal welfare spans two sorted partitions, or the partitions "
-            "are out of order; the ranking would not be exact. Please report this."
-        )
+        raise RuntimeError(_SPLIT)  # the sort's contract: equal welfare in one partition, in order
     sw = np.ascontiguousarray(frame["pw"].to_numpy(), dtype=np.float64)
     sg = np.ascontiguousarray(frame["province"].to_numpy(), dtype=np.uint8)
     lead = np.full(1, -np.inf)
@@ -268,7 +316,10 @@ def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
     out["below_grp"] = below[N_CODES:]
     out["rank_grp"] = (rank[N_CODES:].astype(np.int64) - 1 + carry.count_grp[sg]).astype(np.int32)
     count_grp = carry.count_grp + np.bincount(sg, minlength=N_CODES)
-    return out, _Carry(carry.count_nat + m, float(total_nat), count_grp, total_grp, float(key[-1]))
+    first = min(carry.first, float(key[0]))
+    return out, _Carry(
+        carry.count_nat + m, float(total_nat), count_grp, total_grp, float(key[-1]), first
+    )
 
 
 def _walked(pair: tuple[pd.DataFrame, _Carry]) -> pd.DataFrame:
@@ -611,10 +662,11 @@ def rank(
     offsets = np.concatenate([[0], np.cumsum([i[0] for i in infos], dtype=np.int64)])
     n_input = int(offsets[-1])
     check_columns(names, n_input, ws.spec.variables, weight, id_col)  # no rows: EmptyInputError
-    for _, _, error, _ in infos:
+    for _, _, error, _, _ in infos:
         if error is not None:
             raise error
     counts = np.sum([i[3] for i in infos], axis=0)
+    whole = all(i[4] for i in infos)  # whole-number weights: the walks may run in parallel
     dups = _duplicate_rows(found, integer)
     if len(dups) and on_invalid == "raise":
         rows_dup = np.sort(dups["row"].to_numpy())
@@ -690,9 +742,14 @@ def rank(
         carry: Any = _START
         walked = []
         for d in ordered.to_delayed():
-            pair = delayed(_walk, nout=2)(d, carry)
-            walked.append(pair[0])
-            carry = pair[1]
+            if whole:  # walked in parallel from zero, then moved on by the carry before
+                local = delayed(_walk, nout=2)(d, _START)
+                walked.append(delayed(_shift)(local[0], d, carry))
+                carry = delayed(_add)(carry, local[1])
+            else:  # walked one after another, each from the exact running sums before it
+                pair = delayed(_walk, nout=2)(d, carry)
+                walked.append(pair[0])
+                carry = pair[1]
         total = carry
         meta_walk = _walk(pd.DataFrame({c: keys._meta[c] for c in keys.columns}), _START)[0]
         back = _from_delayed(walked, meta=meta_walk)
