@@ -643,3 +643,36 @@ def test_survey_nonlinear_effects_and_a_region_without_urban_split():
         pmt.synth.survey(500, no_urban_split=(99,))
     with pytest.raises(ValueError, match="nonlinear=nan"):
         pmt.synth.survey(500, nonlinear=float("nan"))
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_command_line_unweighted_partial_coverage_and_skipped_failures(tiny, tmp_path, capsys):
+    from pmt import cli
+
+    s, truth = tiny
+    path = tmp_path / "survey.parquet"
+    s.drop(columns=["weight", "strata"]).to_parquet(path)
+    lines = tmp_path / "lines.csv"
+    pd.Series(_lines_for(truth, ("33", "51")), name="poverty_line").rename_axis(
+        "region_key"
+    ).to_csv(lines)
+    base = ["calibrate", str(path), "--poverty-lines", str(lines), "--on-collinear", "drop"]
+    base += ["--weight", "none", "--strata", "none", "--pooling-folds", "2"]
+    status = cli.main(
+        ["--quiet", *base, "--out", str(tmp_path / "w"), "--coverage-fallback", "national"]
+    )
+    assert status == 0
+    ws = pmt.load_weights(tmp_path / "w")
+    assert (ws.manifest.coverage, ws.manifest.covers) == ("partial", ("33", "51"))
+    assert ws.manifest.coverage_fallback == "national"
+    assert ws.manifest.provenance["survey"]["columns"]["weight"] == "(none: unweighted)"
+    capsys.readouterr()
+    broken = "poverty_wls:truncate=0.001"  # too few households to fit: every fold fails
+    args = ["--quiet", *base, "--compare", "wls", broken, "--cv", "2", "--errors", "skip"]
+    assert cli.main(args) == 0
+    assert "Out-of-sample comparison" in capsys.readouterr().out
+    out2 = ["--out", str(tmp_path / "w2")]
+    assert cli.main(["--quiet", *base, *out2, "--coverage", "33"]) == 2  # Bali is outside
+    assert "coverage=['33']" in capsys.readouterr().err

@@ -42,7 +42,26 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
         help="CSV: poverty_line with region_key, or province_code/district_code [+ urban]",
     )
     c.add_argument("--consumption", default="consumption", help="per-capita consumption column")
-    c.add_argument("--weight", default="weight", help="survey weight column")
+    c.add_argument(
+        "--weight", default="weight", help="survey weight column ('none': an unweighted survey)"
+    )
+    c.add_argument(
+        "--coverage",
+        nargs="+",
+        help="regions the set covers: province/district codes, or 'national' (default: the "
+        "provinces the survey has households in)",
+    )
+    c.add_argument(
+        "--coverage-fallback",
+        choices=("national",),
+        help="score households outside a partial coverage with the national model",
+    )
+    c.add_argument(
+        "--errors",
+        choices=("raise", "skip"),
+        default="raise",
+        help="--compare: stop at a failing estimator (raise) or record it and carry on (skip)",
+    )
     c.add_argument("--psu", default="psu", help="PSU column")
     c.add_argument("--strata", default="strata", help="strata column ('none': district x urban)")
     c.add_argument("--id-col", default="hh_id", help="household id column ('none': no ids)")
@@ -158,12 +177,15 @@ def run(args: argparse.Namespace, progress: Progress | None = None) -> int:
     spec = _spec_arg(args.spec)
     common = {
         "consumption": args.consumption,
-        "weight": args.weight,
+        "weight": None if args.weight.lower() == "none" else args.weight,
         "psu": args.psu,
         "strata": None if args.strata.lower() == "none" else args.strata,
         "id_col": None if args.id_col.lower() == "none" else args.id_col,
         "poverty_lines": args.poverty_lines,
         "region_scheme": args.scheme,
+        "coverage": "national"
+        if args.coverage == ["national"]
+        else (None if args.coverage is None else list(args.coverage)),
     }
     opts: dict[str, Any] = {
         "estimator": args.estimator,
@@ -200,6 +222,7 @@ def run(args: argparse.Namespace, progress: Progress | None = None) -> int:
                 spec,
                 estimators=estimators,
                 folds=folds,
+                errors=args.errors,
                 quotas=args.quota or (0.2, 0.4),
                 seed=args.seed,
                 progress=up,
@@ -235,6 +258,7 @@ def run(args: argparse.Namespace, progress: Progress | None = None) -> int:
             survey_period=args.survey_period,
             region_vintage=args.region_vintage,
             synthetic=True if args.synthetic else None,
+            coverage_fallback=args.coverage_fallback,
             provenance={
                 "command": "pmt calibrate",
                 "arguments": {
