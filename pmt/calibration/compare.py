@@ -47,7 +47,8 @@ def compare(
     Returns
     -------
     pandas.DataFrame
-        Indexed by estimator, best first: ``rank``, ``value`` (the metric on
+        Indexed by estimator, best first by ``fold_mean`` (the mean over the
+        folds, so that one lucky fold cannot decide): ``rank``, ``value`` (the metric on
         the pooled out-of-fold predictions), ``fold_mean``, ``fold_sd``,
         ``fold_min``, ``fold_max`` (over the folds), ``diff_best_mean`` and
         ``diff_best_sd`` (the fold-by-fold difference to the best estimator's
