@@ -15,6 +15,7 @@ __all__ = [
     "ArgumentError",
     "CalibrationError",
     "CalibrationWarning",
+    "ChangeFileError",
     "CollinearityError",
     "ColumnTypeError",
     "ConsumptionUnitWarning",
@@ -23,6 +24,7 @@ __all__ = [
     "EmptyInputError",
     "EvaluationError",
     "FoldError",
+    "FolderError",
     "HouseholdSizeError",
     "InputError",
     "InvalidCodeError",
@@ -35,6 +37,9 @@ __all__ = [
     "RegionSchemeError",
     "SmallPopulationWarning",
     "SmallSampleError",
+    "SnapshotError",
+    "SnapshotMismatchError",
+    "UnknownIdError",
     "UnknownRegionError",
     "WeightSetError",
 ]
@@ -167,8 +172,8 @@ class OutputPathError(ValueError):
         self.path = path
 
 
-class WeightSetError(ValueError):
-    """A weight set on disk is corrupt or inconsistent.
+class FolderError(ValueError):
+    """A folder of plain files (a weight set, a snapshot) is corrupt or inconsistent.
 
     Attributes
     ----------
@@ -179,6 +184,30 @@ class WeightSetError(ValueError):
     def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.problems = tuple(problems)
+
+
+class WeightSetError(FolderError):
+    """A weight set on disk is corrupt or inconsistent (``problems`` lists each)."""
+
+
+class SnapshotError(FolderError):
+    """A snapshot folder is corrupt, edited since it was saved, or inconsistent."""
+
+
+class SnapshotMismatchError(ArgumentError):
+    """A snapshot does not belong to the weight set, classes or registry it is used with."""
+
+
+class ChangeFileError(InputError):
+    """A change file breaks a rule of its own (its ``action`` column, a removal's row)."""
+
+    rule = "invalid_change"
+
+
+class UnknownIdError(InputError):
+    """A change or removal names a household id that the registry does not hold."""
+
+    rule = "unknown_id"
 
 
 class CalibrationError(ValueError):
