@@ -16,7 +16,9 @@ from ._kernels import warmup
 from ._version import __version__
 from .errors import WeightSetError
 from .rank import assign_desil, rank, reference_cutoffs, score
+from .ranker import Ranker
 from .results import DesilResult, RankResult
+from .selection import desil_only
 from .spec import Derived, Variable, VariableSpec, default_spec
 from .weights import Manifest, WeightSet, available_weights, load_weights, save_weights
 
@@ -86,6 +88,7 @@ __all__ = [
     "EvaluationError",
     "Manifest",
     "RankResult",
+    "Ranker",
     "Snapshot",
     "Variable",
     "VariableSpec",
@@ -101,6 +104,7 @@ __all__ = [
     "cross_validate",
     "default_spec",
     "desil_confusion",
+    "desil_only",
     "errors",
     "evaluate",
     "explain",

@@ -76,6 +76,7 @@ def _rank_scopes(
     ref_national: np.ndarray | None = None,
     ref_group: np.ndarray | None = None,
     clock: Callable[[str], None] | None = None,
+    workspace: Any = None,
 ) -> _Scopes:
     """Both scopes of the exact rule from one sort (see ``docs/desil.md``).
 
@@ -86,26 +87,27 @@ def _rank_scopes(
     registry desil. ``clock(stage)``, if given, is called as each stage ends
     (``benchmarks/`` times them). Working memory besides the outputs: 28 bytes per household
     (the order, and a workspace that holds sorted welfare, weights and groups, then
-    24-byte result records).
+    24-byte result records). ``workspace`` (a :class:`pmt.ranker.Workspace`), if
+    given, lends every buffer and output, so that repeated calls reuse memory.
     """
     size = welfare.shape[0]
     # One 24-byte-per-household workspace: sorted welfare, weights and groups for
     # the walks, then the records that carry their results back to input order.
     # Reusing it touches less fresh memory, which costs more than the arithmetic.
-    work = np.empty(size, dtype=K.RECORD)
+    work = _buffer(workspace, "work", size, K.RECORD)
     raw = work.view(np.uint8)
     key = raw[: 8 * size].view(np.float64)
     sw = raw[8 * size : 16 * size].view(np.float64)
     sg = raw[16 * size : 16 * size + size * group.itemsize].view(group.dtype)
-    idx = np.empty(size, dtype=np.int32 if size < 2**31 else np.int64)
+    idx = _buffer(workspace, "order", size, np.int32 if size < 2**31 else np.int64)
     tick = clock if clock is not None else (lambda stage: None)
     K.sort_welfare(welfare, weight, group, K.n_buckets(size), key, idx, sw, sg)
     tick("sort welfare (bucket sort carrying weight and group)")
     # the rank and share outputs hold sorted-order values until finish_scopes
-    rank_nat = np.empty(size, dtype=np.int32)
-    share_nat = np.empty(size, dtype=np.float64)
-    rank_grp = np.empty(size, dtype=np.int32)
-    share_grp = np.empty(size, dtype=np.float64)
+    rank_nat = _buffer(workspace, "rank_national", size, np.int32)
+    share_nat = _buffer(workspace, "share_national", size, np.float64)
+    rank_grp = _buffer(workspace, "rank_group", size, np.int32)
+    share_grp = _buffer(workspace, "share_group", size, np.float64)
     tot_nat, tot_grp, cut_nat, cut_grp = K.scope_passes(
         key, sw, sg, n_groups, n, rank_nat, share_nat, rank_grp, share_grp
     )
@@ -116,8 +118,8 @@ def _rank_scopes(
     K.scatter_records(idx, rank_nat, share_nat, rank_grp, share_grp, rec)
     del idx
     tick("results back to input order (24-byte records)")
-    desil_nat = np.empty(size, dtype=np.int8)
-    desil_grp = np.empty(size, dtype=np.int8)
+    desil_nat = _buffer(workspace, "desil_national", size, np.int8)
+    desil_grp = _buffer(workspace, "desil_group", size, np.int8)
     ref_nat = (
         np.zeros((1, n - 1))
         if ref_national is None
@@ -148,6 +150,11 @@ def _rank_scopes(
     )
     tick("desil, rank and share below in input order")
     return _Scopes(desil_nat, rank_nat, share_nat, cut_nat, desil_grp, rank_grp, share_grp, cut_grp)
+
+
+def _buffer(workspace: Any, name: str, size: int, dtype: Any) -> np.ndarray:
+    """``np.empty(size, dtype)``, or the workspace's buffer ``name`` (grown if too small)."""
+    return np.empty(size, dtype=dtype) if workspace is None else workspace.take(name, size, dtype)
 
 
 def _check_totals(total: float) -> None:

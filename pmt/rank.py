@@ -63,14 +63,16 @@ def _weights(weights: WeightSet | str) -> WeightSet:
     )
 
 
-def score_encoded(enc: Encoded, ws: WeightSet) -> np.ndarray:
+def score_encoded(enc: Encoded, ws: WeightSet, *, out: np.ndarray | None = None) -> np.ndarray:
     """Welfare of encoded households: the one scoring implementation.
+
+    ``out``, if given, is a (n_households,) float64 array to write welfare into.
 
     Returns
     -------
     welfare : (n_households,) float64
     """
-    return _score(enc, ws, np.zeros((0, 0)))
+    return _score(enc, ws, np.zeros((0, 0)), out)
 
 
 def score_terms(enc: Encoded, ws: WeightSet) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
@@ -97,7 +99,9 @@ def score_terms(enc: Encoded, ws: WeightSet) -> tuple[tuple[str, ...], np.ndarra
     return names, terms, _score(enc, ws, terms)
 
 
-def _score(enc: Encoded, ws: WeightSet, terms: np.ndarray) -> np.ndarray:
+def _score(
+    enc: Encoded, ws: WeightSet, terms: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     spec = ws.spec
     n_lookup_cols = len(spec.lookup_terms)
     coef = ws.coefficients
@@ -122,6 +126,7 @@ def _score(enc: Encoded, ws: WeightSet, terms: np.ndarray) -> np.ndarray:
         enc.cell_model,
         enc.cell_shift,
         terms,
+        out,
     )
     bad = np.flatnonzero(~np.isfinite(welfare))
     if bad.size:
@@ -286,19 +291,26 @@ def rank(
 
 
 def rank_encoded(
-    enc: Encoded, weights: WeightSet | str, options: RankOptions | None = None
+    enc: Encoded,
+    weights: WeightSet | str,
+    options: RankOptions | None = None,
+    *,
+    workspace: Any = None,
 ) -> RankResult:
     """Score and rank households that :func:`pmt.encode.encode` has validated and encoded.
 
     The compute part of :func:`rank` (what ``benchmarks/`` times as "compute
-    only"): encoded arrays in, :class:`RankResult` out.
+    only"): encoded arrays in, :class:`RankResult` out. ``workspace`` (a
+    :class:`pmt.ranker.Workspace`) lends every work buffer and output
+    (:class:`pmt.Ranker` passes its own).
     """
     options = _check_options(RankOptions() if options is None else options)
     ws = _weights(weights)
     return rank_scored(
-        _scored(enc, ws),
+        _scored(enc, ws, workspace),
         ws,
         options,
+        workspace=workspace,
         ids=enc.ids,
         index=enc.index,
         rows=enc.rows,
@@ -321,13 +333,21 @@ class Scored:
     person_weight: np.ndarray
 
 
-def _scored(enc: Encoded, ws: WeightSet) -> Scored:
+def _scored(enc: Encoded, ws: WeightSet, workspace: Any = None) -> Scored:
     """Welfare, model row, province and person weight of encoded households."""
     cell_province = (np.asarray(enc.cell_district) // 100).astype(np.int8)
+    if workspace is None:
+        return Scored(
+            welfare=score_encoded(enc, ws),
+            model=enc.cell_model[enc.cell],
+            province=cell_province[enc.cell],
+            person_weight=enc.person_weight,
+        )
+    cell_model = np.asarray(enc.cell_model)
     return Scored(
-        welfare=score_encoded(enc, ws),
-        model=enc.cell_model[enc.cell],
-        province=cell_province[enc.cell],
+        welfare=score_encoded(enc, ws, out=workspace.take("welfare", enc.n, np.float64)),
+        model=np.take(cell_model, enc.cell, out=workspace.take("model", enc.n, cell_model.dtype)),
+        province=np.take(cell_province, enc.cell, out=workspace.take("province", enc.n, np.int8)),
         person_weight=enc.person_weight,
     )
 
@@ -342,10 +362,12 @@ def rank_scored(
     rows: np.ndarray,
     rejects: pd.DataFrame,
     n_input: int,
+    workspace: Any = None,
 ) -> RankResult:
     """National and provincial desil, rank and share below of scored households.
 
     The one ranking path: :func:`rank` and the chunked file path both end here.
+    ``workspace`` (a :class:`pmt.ranker.Workspace`) lends the buffers.
     """
     options = _check_options(options)
     n = options.n
@@ -354,7 +376,11 @@ def rank_scored(
     provinces = np.flatnonzero(counts)
     lut = np.zeros(100, dtype=np.uint8)
     lut[provinces] = np.arange(provinces.size, dtype=np.uint8)
-    group = lut[scored.province]
+    group = (
+        lut[scored.province]
+        if workspace is None
+        else np.take(lut, scored.province, out=workspace.take("group", welfare.size, np.uint8))
+    )
     prov_cut, nat_cut = mode_cutoffs(options, ws, provinces)
     if options.cutoffs == "registry" and welfare.size:
         _check_registry_size(welfare.size, counts, n)
@@ -366,12 +392,18 @@ def rank_scored(
         n,
         ref_national=nat_cut,
         ref_group=prov_cut,
+        workspace=workspace,
     )
     del group
     d_nat, r_nat, s_nat, c_nat = r.desil_national, r.rank_national, r.share_national, r.cut_national
     d_prv, r_prv, s_prv, c_prv = r.desil_group, r.rank_group, r.share_group, r.cut_group
     if options.line is None:
-        eligible = d_nat <= options.max_desil
+        limit: Any = options.max_desil  # set whenever line is None
+        eligible = np.less_equal(
+            d_nat,
+            limit,
+            out=None if workspace is None else workspace.take("eligible", welfare.size, np.bool_),
+        )
         rule = f"desil_national <= {options.max_desil}"
     else:
         eligible = welfare <= options.line

@@ -14,6 +14,7 @@ from ._jit import (
     f8,
     f8_2d_in,
     f8_in,
+    helper,
     i1,
     i4,
     i4_in,
@@ -68,6 +69,15 @@ def scatter_records(
 
 
 _REC_IN = types.Array(from_dtype(RECORD), 1, "C", readonly=True, aligned=False)
+
+
+@helper
+def count_above(w, ref, g, m):  # type: ignore[no-untyped-def]
+    """``#{k < m : w > ref[g, k]}``: the reference rule's count (desil = 1 + it)."""
+    d = 0
+    for k in range(m):
+        d += w > ref[g, k]
+    return d
 
 
 @kernel(
@@ -129,8 +139,7 @@ def _finish_rows(
         ns = n_classes * s
         d = 1
         if use_ref_nat:
-            for k in range(m):
-                d += w > ref_nat[0, k]
+            d += count_above(w, ref_nat, 0, m)
         else:
             for k in range(m):
                 d += ns >= thr_nat[0, k]
@@ -141,8 +150,7 @@ def _finish_rows(
         ns = n_classes * s
         d = 1
         if use_ref_grp:
-            for k in range(m):
-                d += w > ref_grp[g, k]
+            d += count_above(w, ref_grp, g, m)
         else:
             for k in range(m):
                 d += ns >= thr_grp[g, k]

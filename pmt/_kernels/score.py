@@ -101,6 +101,7 @@ def score(
     cell_model: np.ndarray,
     cell_shift: np.ndarray,
     terms: np.ndarray,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Welfare of every household.
 
@@ -133,6 +134,8 @@ def score(
         written there too, in the order they are added: the intercept, each
         lookup variable, each numeric term, then minus the log poverty line
         (what :func:`pmt.explain` shows). Welfare is the same either way.
+    out : (n,) float64, optional
+        Where to write welfare (a buffer kept between calls); default a new array.
 
     Returns
     -------
@@ -148,7 +151,8 @@ def score(
     poverty line.
     """
     n = cell.shape[0]
-    out = np.empty(n, dtype=np.float64)
+    if out is None:
+        out = np.empty(n, dtype=np.float64)
     if n == 0:
         return out
     n_numeric = beta_t.shape[0]
