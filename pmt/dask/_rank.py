@@ -35,7 +35,6 @@ reaches the client, and no task holds more than one partition.
 
 from __future__ import annotations
 
-import itertools
 import json
 import operator
 import os
@@ -141,19 +140,22 @@ def _encode_part(frame: pd.DataFrame, job: _Job, offset: int) -> _Part:
     return _Part(pd.DataFrame(cols, index=enc.index), enc.rejects, len(frame), None)
 
 
-def _info(part: _Part) -> tuple[int, int, Exception | None, np.ndarray, bool]:
+def _info(part: _Part) -> tuple[int, int, Exception | None, np.ndarray, bool, bool]:
     """A partition's summary: rows, kept, first error, households per province, whole weights.
 
-    The last is whether every person weight is a whole number.
+    Then whether every person weight is a whole number, and whether a reject
+    shows a value.
     """
     prov = part.scored["province"].to_numpy()
     pw = part.scored["pw"].to_numpy()
     whole = bool(np.all(pw == np.floor(pw)))
-    return part.n_input, len(part.scored), part.error, np.bincount(prov, minlength=N_CODES), whole
+    valued = bool(part.rejects["value"].notna().any())  # a reject shows the value it broke on
+    counted = np.bincount(prov, minlength=N_CODES)
+    return part.n_input, len(part.scored), part.error, counted, whole, valued
 
 
-def _key_frame(part: _Part, integer: bool) -> pd.DataFrame:
-    """The duplicate-check key (:func:`pmt.encode.id_key`), position and province of each id."""
+def _key_frame(part: _Part, integer: bool, index: int) -> pd.DataFrame:
+    """Duplicate-check key (:func:`pmt.encode.id_key`), position, province, partition of each id."""
     s = part.scored
     key = id_key(_given(s["id"])) if len(s) else np.zeros(0, np.int64)
     if integer:
@@ -165,8 +167,29 @@ def _key_frame(part: _Part, integer: bool) -> pd.DataFrame:
         arr = key if isinstance(key, pa.Array | pa.ChunkedArray) else pa.array(key, pa.string())
         col = pd.arrays.ArrowExtensionArray(pc.cast(arr, pa.large_string()))
     return pd.DataFrame(
-        {"key": col, "row": s["row"].to_numpy(), "province": s["province"].to_numpy()}
+        {
+            "key": col,
+            "row": s["row"].to_numpy(),
+            "province": s["province"].to_numpy(),
+            "part": np.full(len(s), index, np.int64),
+        }
     )
+
+
+def _dup_info(frame: pd.DataFrame, n_parts: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Duplicates found in one shuffled partition: per input partition, per province, first rows."""
+    return (
+        np.bincount(frame["part"].to_numpy(), minlength=n_parts),
+        np.bincount(frame["province"].to_numpy(), minlength=N_CODES),
+        np.sort(frame["row"].to_numpy())[:5],
+    )
+
+
+def _rows_of(frame: pd.DataFrame | None) -> np.ndarray:
+    """The input positions of a partition's duplicates (sorted), or none."""
+    if frame is None:
+        return np.zeros(0, np.int64)
+    return np.sort(frame.index.to_numpy()).astype(np.int64)
 
 
 def _duplicates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -422,14 +445,36 @@ def _finish(part: _Part, drop: np.ndarray, walked: pd.DataFrame | None, total: _
     return frame
 
 
-def _rejects(part: _Part, dups: pd.DataFrame, id_col: str | None) -> pd.DataFrame:
+def _reject_dtypes(id_col: str | None, integer: bool, valued: bool) -> dict[str, Any]:
+    """The dtypes of the in-memory rejects table when it has rows.
+
+    pandas infers them from the values of the whole table (text, or all missing),
+    so each partition's table is cast to them.
+    """
+    text = pd.Series(np.array(["x"], dtype=object)).dtype
+    out: dict[str, Any] = {"column": text, "rule": text, "value": text if valued else object}
+    if id_col is not None:
+        out[id_col] = object if integer else text
+    return out
+
+
+def _rejects(
+    part: _Part, dups: pd.DataFrame | None, id_col: str | None, dtypes: dict[str, Any] | None
+) -> pd.DataFrame:
+    """A partition's rejects, cast to the whole table's dtypes (``dtypes``, None if none)."""
+    frame = _partition_rejects(part, dups, id_col)
+    return frame if dtypes is None else frame.astype(dtypes)
+
+
+def _partition_rejects(part: _Part, dups: pd.DataFrame | None, id_col: str | None) -> pd.DataFrame:
     """A partition's rejects: the encoder's, and its rows whose id is repeated anywhere.
 
     Built as the encoder builds its table (object columns, dtypes inferred), so
     the dtypes are those of the in-memory rejects.
     """
-    if not len(dups):
+    if dups is None or not len(dups):
         return part.rejects
+    dups = dups.sort_index()
     old = part.rejects
     m = len(dups)
 
@@ -438,11 +483,12 @@ def _rejects(part: _Part, dups: pd.DataFrame, id_col: str | None) -> pd.DataFram
         values = np.array([None if v is None or v != v else v for v in values], dtype=object)
         return np.concatenate([values, extra])
 
-    rows = np.concatenate([old["row"].to_numpy(np.int64), dups["row"].to_numpy(np.int64)])
+    rows = np.concatenate([old["row"].to_numpy(np.int64), dups.index.to_numpy(np.int64)])
     order = np.argsort(rows, kind="stable")
     frame = pd.DataFrame({"row": rows[order]})
     if id_col is not None:
-        frame[id_col] = column(id_col, np.asarray(dups["id"], dtype=object))[order]
+        ids = np.asarray(dups["key"].tolist(), dtype=object)  # as the encoder's table holds them
+        frame[id_col] = column(id_col, ids)[order]
     frame["column"] = column("column", np.full(m, id_col, dtype=object))[order]
     frame["rule"] = column("rule", np.full(m, "duplicate_id", dtype=object))[order]
     frame["value"] = column("value", np.full(m, None, dtype=object))[order]
@@ -658,28 +704,39 @@ def rank(
     # 2. ids repeated anywhere (Dask's shuffle brings every copy of an id together), found
     # in the same pass as the partitions' summaries
     integer = id_col is not None and pd.api.types.is_integer_dtype(households._meta[id_col].dtype)
-    infos, found = dask.compute([delayed(_info)(p) for p in parts], _duplicates_of(parts, job))
+    found = _duplicates_of(parts, job)
+    dup_infos = (
+        [] if found is None else [delayed(_dup_info)(d, len(parts)) for d in found.to_delayed()]
+    )
+    infos, dup_infos = dask.compute([delayed(_info)(p) for p in parts], dup_infos)
     offsets = np.concatenate([[0], np.cumsum([i[0] for i in infos], dtype=np.int64)])
     n_input = int(offsets[-1])
     check_columns(names, n_input, ws.spec.variables, weight, id_col)  # no rows: EmptyInputError
-    for _, _, error, _, _ in infos:
+    for error in (i[2] for i in infos):
         if error is not None:
             raise error
     counts = np.sum([i[3] for i in infos], axis=0)
     whole = all(i[4] for i in infos)  # whole-number weights: the walks may run in parallel
-    dups = _duplicate_rows(found, integer)
-    if len(dups) and on_invalid == "raise":
-        rows_dup = np.sort(dups["row"].to_numpy())
+    dup_per_part = np.sum([d[0] for d in dup_infos], axis=0) if dup_infos else np.zeros(len(parts))
+    n_dup = int(np.sum(dup_per_part))
+    if n_dup and on_invalid == "raise":
+        rows_dup = np.sort(np.concatenate([d[2] for d in dup_infos]))[:5]
         raise E.DuplicateIdError(
             f"column {id_col!r}: household ids must be unique (duplicate_id); "
-            f"{len(rows_dup):,} rows share an id, e.g. {E.format_examples(rows_dup[:5])}. Fix: "
+            f"{n_dup:,} rows share an id, e.g. {E.format_examples(rows_dup)}. Fix: "
             "make the household ids unique, or pass on_invalid='reject'.",
             column=id_col,
-            rows=rows_dup[:5],
+            rows=rows_dup,
         )
-    if len(dups):
-        counts = counts - np.bincount(dups["province"].to_numpy(), minlength=N_CODES)
-    drops = [_rows_in(dups, lo, hi) for lo, hi in itertools.pairwise(offsets)]
+    dup_frames: list[Any] = [None] * len(parts)
+    if n_dup:  # each partition's duplicates back to it (Dask's shuffle, by position)
+        counts = counts - np.sum([d[1] for d in dup_infos], axis=0)
+        holding = [i for i in range(len(parts)) if dup_per_part[i] > 0]
+        ends = [int(offsets[i]) for i in holding] + [n_input - 1]
+        back_dups = found.set_index("row", divisions=ends).to_delayed()
+        for i, d in zip(holding, back_dups, strict=True):
+            dup_frames[i] = d
+    drops = [delayed(_rows_of)(f) if f is not None else np.zeros(0, np.int64) for f in dup_frames]
     n_ranked = int(counts.sum())
 
     # 3. the mode's cutoffs (checked as in memory), for the provinces present
@@ -730,7 +787,7 @@ def rank(
     job_d = delayed(job, name=f"pmt-job-{secrets.token_hex(8)}")
 
     # 4. the global order, the walk, and the way back
-    kept_parts = [i for i, info in enumerate(infos) if info[1] - len(drops[i]) > 0]
+    kept_parts = [i for i, info in enumerate(infos) if info[1] - dup_per_part[i] > 0]
     walked_back: dict[int, Any] = {}
     total: Any = _START
     if kept_parts:
@@ -771,12 +828,11 @@ def rank(
         ],
         meta=meta,
     )
-    dup_parts = [
-        dups[(dups["row"] >= lo) & (dups["row"] < hi)] for lo, hi in itertools.pairwise(offsets)
-    ]
+    valued = any(i[5] for i in infos)
+    dtypes = _reject_dtypes(id_col, integer, valued) if n_rejected else None
     rejects = _from_delayed(
-        [delayed(_rejects)(p, d, id_col) for p, d in zip(parts, dup_parts, strict=True)],
-        meta=empty_rejects(id_col),
+        [delayed(_rejects)(p, d, id_col, dtypes) for p, d in zip(parts, dup_frames, strict=True)],
+        meta=empty_rejects(id_col) if dtypes is None else empty_rejects(id_col).astype(dtypes),
     )
     arrow_types: dict[str, Any] = {}
     if id_col is not None:
@@ -798,11 +854,6 @@ def _from_delayed(parts: list[Any], meta: pd.DataFrame) -> Any:
         return dd.from_delayed(parts, meta=meta, verify_meta=False)
 
 
-def _rows_in(dups: pd.DataFrame, lo: int, hi: int) -> np.ndarray:
-    rows = dups["row"].to_numpy()
-    return np.sort(rows[(rows >= lo) & (rows < hi)]).astype(np.int64)
-
-
 def _key_meta(integer: bool) -> pd.DataFrame:
     import pyarrow as pa
 
@@ -810,37 +861,27 @@ def _key_meta(integer: bool) -> pd.DataFrame:
         np.zeros(0, np.int64) if integer else pd.Series([], dtype=pd.ArrowDtype(pa.large_string()))
     )
     return pd.DataFrame(
-        {"key": key, "row": np.zeros(0, np.int64), "province": np.zeros(0, np.int8)}
+        {
+            "key": key,
+            "row": np.zeros(0, np.int64),
+            "province": np.zeros(0, np.int8),
+            "part": np.zeros(0, np.int64),
+        }
     )
 
 
 def _duplicates_of(parts: tuple[Any, ...], job: _Job) -> Any:
-    """Lazily: the key, position and province of every row whose id occurs more than once."""
+    """The rows whose id occurs more than once (key, row, province, partition), persisted.
+
+    Dask's shuffle by id brings every copy of an id into one partition; the
+    duplicates stay on the workers.
+    """
     if job.id_col is None or not parts:
         return None
     integer = pd.api.types.is_integer_dtype(pd.Series(job.id_meta).dtype)
     meta = _key_meta(integer)
-    keys = _from_delayed([delayed(_key_frame)(p, integer) for p in parts], meta=meta)
-    shuffled = keys.shuffle(on="key", npartitions=max(1, len(parts)))
-    found = shuffled.map_partitions(_duplicates, meta=meta).to_delayed()
-    return delayed(pd.concat)(found, ignore_index=True)  # a delayed: computed with the summaries
-
-
-def _duplicate_rows(found: pd.DataFrame | None, integer: bool) -> pd.DataFrame:
-    """``row``, ``id`` (as a rejects table holds it) and ``province`` of the duplicates found."""
-    if found is None or not len(found):
-        return pd.DataFrame(
-            {
-                "row": np.zeros(0, np.int64),
-                "id": np.zeros(0, object),
-                "province": np.zeros(0, np.int8),
-            }
-        )
-    ids = found["key"].to_numpy() if integer else np.asarray(found["key"].tolist(), dtype=object)
-    return pd.DataFrame(
-        {
-            "row": found["row"].to_numpy().astype(np.int64),
-            "id": ids.astype(object),
-            "province": found["province"].to_numpy(),
-        }
+    keys = _from_delayed(
+        [delayed(_key_frame)(p, integer, i) for i, p in enumerate(parts)], meta=meta
     )
+    shuffled = keys.shuffle(on="key", npartitions=max(1, len(parts)))
+    return shuffled.map_partitions(_duplicates, meta=meta).persist()
