@@ -131,12 +131,12 @@ def test_rejects_and_duplicate_ids_across_partitions(client, tiny_ws):
     df.loc[40, "floor_material"] = 99
     df.loc[110, "hh_id"] = df.loc[10, "hh_id"]  # the same id in two partitions
     df.loc[111, "hh_id"] = df.loc[3, "hh_id"]  # a copy of a rejected row's id: not a duplicate
-    ddf = _parts(df, [30, 60, 60, 90])
-    got = _distributed(ddf, tiny_ws, on_invalid="reject")
     expected = _memory(df, tiny_ws, on_invalid="reject")
-    _same_frame(got, expected)
-    rejects = got.rejects.compute().reset_index(drop=True)
-    pd.testing.assert_frame_equal(rejects, expected.rejects, check_exact=True)
+    for cuts in ([30, 60, 60, 90], [8, 105]):  # the duplicates with or without other rejects
+        got = _distributed(_parts(df, cuts), tiny_ws, on_invalid="reject")
+        _same_frame(got, expected)
+        rejects = got.rejects.compute().reset_index(drop=True)
+        pd.testing.assert_frame_equal(rejects, expected.rejects, check_exact=True)
     assert rejects["row"].tolist() == [3, 10, 40, 100, 110]
     assert rejects["rule"].tolist() == [
         "missing_or_infinite",

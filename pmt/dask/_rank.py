@@ -11,7 +11,8 @@ partitioning. How (``docs/dask.md`` says it for users):
    the households kept, households per province, and its first error if any.
 2. **Duplicate ids**: the kept ids are shuffled by id (Dask's shuffle), so every
    copy of an id meets in one partition, where :func:`pmt.encode.duplicated_ids`
-   (the one rule) marks them. Only the duplicates travel to the client.
+   (the one rule) marks them. They stay on the workers (and are shuffled back
+   to their input partitions if there are any); the client gets their counts.
 3. **Global order**: welfare, weight, province and position are sorted by
    welfare with Dask's ``sort_values``; equal welfare values always land in one
    partition (its partitioning is by welfare value), so no tie is split.
@@ -29,7 +30,7 @@ partitioning. How (``docs/dask.md`` says it for users):
    ``finish_scopes`` — the in-memory kernel — applies the desil rule, and
    :meth:`pmt.RankResult.to_frame` labels the columns.
 
-Nothing but per-partition summaries (counts, carries, duplicate ids, errors)
+Nothing but per-partition summaries (counts, carries, errors)
 reaches the client, and no task holds more than one partition.
 """
 
