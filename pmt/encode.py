@@ -34,6 +34,7 @@ from .ids import duplicated_ids, id_column, id_key
 from .regions import RegionScheme, fallback_chain, scheme
 from .rejects import CHECK_ORDER, OnInvalid, _Problems, empty_rejects
 from .spec import CANONICAL_COLUMNS, Variable
+from .terms import check_finite, fill
 from .weights import WeightSet
 
 __all__ = [
@@ -174,11 +175,14 @@ def encode(
     scheme = _region_scheme(weights, region_scheme)
     table = _Table(
         household_table(
-            households, columns=required_columns(weights.spec.variables, weight, id_col)
+            households,
+            columns=required_columns(
+                weights.spec.variables, weight, id_col, urban=weights.spec.urban
+            ),
         )
     )
     spec = weights.spec
-    check_columns(table.names, table.n, spec.variables, weight, id_col)
+    check_columns(table.names, table.n, spec.variables, weight, id_col, urban=spec.urban)
     n = table.n
     problems = _Problems(n, on_invalid, table, row_offset)
 
@@ -198,7 +202,11 @@ def encode(
     district = _whole(
         table, problems, "district_code", 1000, 9999, "must be a 4-digit kabupaten/kota code PPDD"
     )
-    urban = _whole(table, problems, "urban", 0, 1, "must be 0 (rural) or 1 (urban)")
+    urban = (
+        _whole(table, problems, "urban", 0, 1, "must be 0 (rural) or 1 (urban)")
+        if spec.urban
+        else np.zeros(n, dtype=np.int64)  # no urban split: every household in one cell kind
+    )
     hh_size = _whole(
         table,
         problems,
@@ -217,14 +225,21 @@ def encode(
         _lookup_column(table, problems, var, codes[:, j])
     names = spec.numeric_terms
     numeric = np.empty((n, len(names)), dtype=np.float64, order="F")
-    raw: dict[str, np.ndarray] = {"hh_size": hh_size}
+    # the validated columns derived terms may use (pmt.terms.fill)
+    raw: dict[str, np.ndarray] = {"hh_size": hh_size, "urban": urban}
+    for j, var in enumerate(lookups):
+        if var.kind == "binary":  # code index 0/1 is the value
+            raw[var.name] = codes[:, j].astype(np.float64)
     for var in spec.variables:
         if not var.is_lookup:
             out = numeric[:, names.index(var.name)] if var.name in names else np.empty(n)
             _numeric_column(table, problems, var, hh_size, out)
             raw[var.name] = out
         elif not var.in_model:
-            _lookup_column(table, problems, var, np.empty(n, dtype=np.uint8))
+            idx = np.empty(n, dtype=np.uint8)
+            _lookup_column(table, problems, var, idx)
+            if var.kind == "binary":
+                raw[var.name] = idx.astype(np.float64)
     # members of kinds that do not overlap may not outnumber the household (spec data)
     for group in spec.member_sum_rules:
         total = raw[group[0]].copy()
@@ -300,30 +315,11 @@ def encode(
     all_kept = rows.size == n
     take = (lambda a: a) if all_kept else (lambda a: a[rows])
 
+    # derived terms: the one implementation (pmt.terms), read by scoring and calibration
+    columns = {t: numeric[:, j] for j, t in enumerate(names)}
+    fill(spec.derived, raw, columns)
+    check_finite(spec.derived, columns, rows, row_offset)
     hsz = hh_size.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for d in spec.derived:
-            col = numeric[:, names.index(d.name)]
-            if d.op == "log":
-                np.log(raw[d.args[0]], out=col)
-            elif d.op == "per_capita":
-                np.copyto(col, raw[d.args[0]])
-                for a in d.args[1:]:
-                    np.add(col, raw[a], out=col)
-                np.divide(col, hsz, out=col)
-            else:
-                np.divide(raw[d.args[0]], hsz, out=col)
-                np.log(col, out=col)
-            finite = np.isfinite(col)
-            if not finite[rows].all():
-                bad = rows[~finite[rows]]
-                raise E.InvalidValueError(
-                    f"derived feature {d.name!r} ({d.op} of {list(d.args)}) is not finite at "
-                    f"{E.format_examples(bad[:5] + row_offset)}. Fix: its inputs must be "
-                    "positive; set the variable's min above 0 in the spec.",
-                    column=d.args[0],
-                    rows=bad[:5] + row_offset,
-                )
     if not all_kept:
         numeric = np.asfortranarray(numeric[rows])
     hsz = take(hsz)
@@ -362,10 +358,21 @@ def _or(a: np.ndarray | None, b: np.ndarray) -> np.ndarray:
 
 
 def required_columns(
-    variables: tuple[Variable, ...], weight: str | None, id_col: str | None
+    variables: tuple[Variable, ...],
+    weight: str | None,
+    id_col: str | None,
+    *,
+    urban: bool = True,
 ) -> list[str]:
-    """The columns a household table needs: canonical ones, the id, the spec's, the weight."""
-    needed = [c for c in CANONICAL_COLUMNS if c != "hh_id" or id_col == "hh_id"]
+    """The columns a household table needs: canonical ones, the id, the spec's, the weight.
+
+    ``urban=False`` (a spec without an urban split) leaves out ``urban``.
+    """
+    needed = [
+        c
+        for c in CANONICAL_COLUMNS
+        if (c != "hh_id" or id_col == "hh_id") and (c != "urban" or urban)
+    ]
     if id_col not in (None, "hh_id"):
         needed.append(id_col)
     needed += [v.name for v in variables]
@@ -380,8 +387,14 @@ def check_columns(
     variables: tuple[Variable, ...],
     weight: str | None,
     id_col: str | None,
+    *,
+    urban: bool = True,
 ) -> None:
-    """Table-level rules (always raised): rows present, names unique, needed columns present."""
+    """Table-level rules (always raised): rows present, names unique, needed columns present.
+
+    ``urban``: whether the spec splits urban and rural households (then the
+    ``urban`` column is needed).
+    """
     if n_rows == 0:
         raise E.EmptyInputError(
             "households: the table has no rows (rule: at least one "
@@ -395,13 +408,20 @@ def check_columns(
             "or drop the copies.",
             column=dupes[0],
         )
-    missing = [c for c in required_columns(variables, weight, id_col) if c not in seen]
+    missing = [c for c in required_columns(variables, weight, id_col, urban=urban) if c not in seen]
+    canonical = [c for c in CANONICAL_COLUMNS if urban or c != "urban"]
     if missing:
         raise E.MissingColumnError(
             f"missing columns {missing[:10]}{' ...' if len(missing) > 10 else ''} (rule: the "
-            "household table needs hh_id, district_code, urban, hh_size and every variable of "
+            f"household table needs {', '.join(canonical)} and every variable of "
             "the weight set's spec, matched by name). Fix: rename the columns to the spec's "
-            "names (see `pmt weights show NAME`) or use a weight set whose spec matches.",
+            "names (see `pmt weights show NAME`) or use a weight set whose spec matches"
+            + (
+                "; the spec splits urban and rural households, so urban (0 rural, 1 urban) is "
+                "needed unless the set is calibrated with a spec of urban: false."
+                if "urban" in missing
+                else "."
+            ),
             column=missing[0],
         )
 

@@ -17,9 +17,11 @@ variables without touching :mod:`pmt`. Each :class:`Variable` has a *kind*:
 ``continuous``
     A finite number in ``[min, max]``. Scored as a number.
 
-A :class:`Derived` feature is computed from columns once, at the boundary
-(``log`` of a column, a column or a sum of columns ``per_capita``, or
-``log_per_capita``), and scored as a number.
+A :class:`Derived` term is computed from columns once, at the boundary, and
+scored as a number: ``log`` / ``log1p``, powers, piecewise-linear splines,
+products (interactions, e.g. with ``urban``), ``per_capita`` and
+``log_per_capita`` forms, of variables, ``hh_size``, ``urban`` or earlier
+terms (see :mod:`pmt.terms`, the one implementation).
 
 :func:`default_spec` returns the default catalogue, after the DTKS / Regsosek
 2022 family form (see ``docs/variables.md``).
@@ -38,6 +40,8 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+
+from .terms import Derived, check_derived, term_names
 
 __all__ = ["CANONICAL_COLUMNS", "Derived", "Variable", "VariableSpec", "default_spec"]
 
@@ -114,26 +118,6 @@ class Variable(_Frozen):
         return self.kind in ("binary", "categorical")
 
 
-class Derived(_Frozen):
-    """A numeric feature computed from columns at the boundary.
-
-    ``op`` is one of ``log`` (``log(a)``, ``a > 0``), ``per_capita``
-    (``sum(args) / hh_size``) and ``log_per_capita`` (``log(a / hh_size)``,
-    ``a > 0``). ``args`` name spec variables or ``hh_size``.
-    """
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    op: Literal["log", "per_capita", "log_per_capita"]
-    args: tuple[str, ...] = Field(min_length=1)
-    label: str = ""
-
-    @model_validator(mode="after")
-    def _arity(self) -> Derived:
-        if self.op in ("log", "log_per_capita") and len(self.args) != 1:
-            raise ValueError(f"derived feature {self.name!r}: op {self.op!r} takes one argument")
-        return self
-
-
 class VariableSpec(_Frozen):
     """The variables and derived features of a weight set, versioned."""
 
@@ -148,6 +132,10 @@ class VariableSpec(_Frozen):
     #: of pmt 0.1, ``n_children + n_elderly <= hh_size`` when both are in the spec;
     #: ``[]`` declares no such rule. See :attr:`member_sum_rules`.
     at_most_hh_size: tuple[tuple[str, ...], ...] | None = None
+    #: False: the models do not split urban and rural households (no ``urban``
+    #: column is needed; models are keyed by district and province only). Left out
+    #: of the saved JSON when true (the default), so older specs keep their hash.
+    urban: bool = True
 
     @model_serializer(mode="wrap")
     def _omit_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -155,6 +143,8 @@ class VariableSpec(_Frozen):
         # absent rather than null: specs saved before the field keep their content hash
         if out.get("at_most_hh_size") is None:
             out.pop("at_most_hh_size", None)
+        if out.get("urban") is True:
+            out.pop("urban", None)
         return out
 
     @model_validator(mode="after")
@@ -191,17 +181,7 @@ class VariableSpec(_Frozen):
 
     @model_validator(mode="after")
     def _derived_args(self) -> VariableSpec:
-        known = {v.name for v in self.variables} | {"hh_size"}
-        numeric = {v.name for v in self.variables if not v.is_lookup} | {"hh_size"}
-        names = {v.name for v in self.variables}
-        for d in self.derived:
-            if d.name in names or d.name in CANONICAL_COLUMNS:
-                raise ValueError(f"derived feature {d.name!r} reuses a column name")
-            missing = [a for a in d.args if a not in known]
-            if missing:
-                raise ValueError(f"derived feature {d.name!r} uses unknown columns {missing}")
-            if any(a not in numeric for a in d.args):
-                raise ValueError(f"derived feature {d.name!r} must use numeric columns")
+        check_derived(self.variables, self.derived, urban=self.urban)
         return self
 
     # -- views used by the encoder and the weight set ------------------------------
@@ -212,10 +192,12 @@ class VariableSpec(_Frozen):
 
     @property
     def numeric_terms(self) -> tuple[str, ...]:
-        """Names of the numeric model terms: count/continuous variables, then derived."""
-        return tuple(v.name for v in self.variables if not v.is_lookup and v.in_model) + tuple(
-            d.name for d in self.derived
-        )
+        """Names of the numeric model terms: count/continuous variables, then derived.
+
+        A spline entry gives one term per knot (``name_1`` ... ``name_k``).
+        """
+        own = tuple(v.name for v in self.variables if not v.is_lookup and v.in_model)
+        return own + term_names(self.derived)
 
     @property
     def lookup_terms(self) -> tuple[str, ...]:

@@ -349,7 +349,7 @@ def calibrate(
         synthetic=synthetic,
         region_scheme=region_scheme,
         region_vintage=region_vintage,
-        model_level="district_urban",
+        model_level="district_urban" if data.spec.urban else "district",
         spec=data.spec,
         **fields,
         provenance=_jsonable(prov),

@@ -226,7 +226,7 @@ def _check_columns(
         for arg, col in names.items()
         if col is not None and col not in frame.columns
     ]
-    household = required_columns(spec.variables, None, None)
+    household = required_columns(spec.variables, None, None, urban=spec.urban)
     absent = [c for c in household if c not in frame.columns]
     if absent:
         problems.append(

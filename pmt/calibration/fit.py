@@ -20,7 +20,7 @@ from .pooling import Fitter, Model
 from .screening import Screen, screen
 from .selection import select
 from .strengths import choose_lambdas
-from .tree import LEVEL_ORDER
+from .tree import levels
 
 __all__ = ["STEPS", "Fit", "fit"]
 
@@ -88,7 +88,7 @@ def _fit(
     lambdas = path = None
     if opts.pooling == "shrink":
         given = {lv: (a, b) for lv, a, b in (opts.lambdas or ())}
-        if all(lv in given for lv in LEVEL_ORDER):
+        if all(lv in given for lv in levels(data.spec.urban)):
             lambdas = given
         else:
             lambdas, path = choose_lambdas(fitter, rows)

@@ -29,7 +29,7 @@ from ._arrays import groups, rank_keep, wmean
 from .data import SurveyData
 from .estimators import ESTIMATORS, PooledNode
 from .options import Options
-from .tree import KEY_FORMAT, LEVEL_ORDER, parents
+from .tree import KEY_FORMAT, levels, parents
 
 __all__ = ["Fitter", "Model"]
 
@@ -154,8 +154,8 @@ class Fitter:
                 o,
             )
         min_h = o.min_households_for(self.n_coef)
-        levels = LEVEL_ORDER if o.pooling != "none" else ("district_urban",)
-        for level in levels:
+        own = levels(d.spec.urban)  # no urban x rural levels without an urban split
+        for level in own if o.pooling != "none" else own[-1:]:
             codes = d.level_codes(level)[rows]
             for code, pos in sorted(groups(codes).items()):
                 node_rows = rows[pos]

@@ -22,7 +22,7 @@ from ._arrays import groups
 from .data import psu_folds
 from .pooling import Fitter
 from .ridge import ridge_path
-from .tree import LEVEL_ORDER, parents
+from .tree import levels, parents
 
 __all__ = ["INTERCEPT_GRID", "LAMBDA_GRID", "choose_lambdas"]
 
@@ -86,7 +86,7 @@ def choose_lambdas(
     min_h = o.min_households_for(fitter.n_coef)
     chosen: dict[str, tuple[float, float]] = {}
     records = []
-    for level in LEVEL_ORDER:
+    for level in levels(d.spec.urban):
         sse = np.zeros((len(lam_grid), len(lam0_grid)))
         kept: list[list[tuple[int, np.ndarray, float, float, np.ndarray, int]]] = []
         for k in range(K):

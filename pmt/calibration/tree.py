@@ -15,10 +15,28 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["KEY_FORMAT", "LEVEL_ORDER", "key_order", "level_codes", "node_code", "parents"]
+__all__ = [
+    "KEY_FORMAT",
+    "LEVEL_ORDER",
+    "key_order",
+    "level_codes",
+    "levels",
+    "node_code",
+    "parents",
+]
 
 #: Levels below the national model, in the order they are fitted (parents first).
 LEVEL_ORDER = ("province", "province_urban", "district", "district_urban")
+
+
+def levels(urban: bool = True) -> tuple[str, ...]:
+    """The levels fitted below the national model, parents first.
+
+    :data:`LEVEL_ORDER`, or without the urban x rural levels for a spec
+    without an urban split (``urban: false``).
+    """
+    return LEVEL_ORDER if urban else tuple(lv for lv in LEVEL_ORDER if "urban" not in lv)
+
 
 #: Level -> function of a node code giving the node's region key.
 KEY_FORMAT = {

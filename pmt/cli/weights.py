@@ -110,9 +110,7 @@ def describe(ws: Any, *, full: bool = False) -> dict[str, Any]:
     }
     if full:
         out["variables"] = [_variable(v) for v in m.spec.variables]
-        out["derived"] = [
-            {"name": d.name, "op": d.op, "args": list(d.args)} for d in m.spec.derived
-        ]
+        out["derived"] = [d.model_dump(mode="json", exclude={"label"}) for d in m.spec.derived]
         out["poverty_lines"] = {**lines, "by_region": dict(ws.poverty_lines or {})}
         out["cutoffs"]["by_scope"] = {k: list(v) for k, v in (ws.cutoffs or {}).items()}
         out["provenance"] = m.provenance
@@ -220,7 +218,9 @@ def show_full(ws: Any) -> str:
         )
         text += f"  {v.name:24s} {v.kind:12s} {v.label}  {extra}\n"
     for dv in m.spec.derived:
-        text += f"  {dv.name:24s} {'derived':12s} {dv.op}({', '.join(dv.args)})\n"
+        opt = f"; power={dv.power:g}" if dv.power is not None else ""
+        opt += f"; knots={list(dv.knots)}" if dv.knots is not None else ""
+        text += f"  {dv.name:24s} {'derived':12s} {dv.op}({', '.join(dv.args)}{opt})\n"
     text += "\npoverty lines (per person per month)\n"
     for key, value in d["poverty_lines"].get("by_region", {}).items():
         text += f"  {key:16s} {value:,.0f}\n"

@@ -147,8 +147,9 @@ def rank_file(
             f"{path}: the file has no rows (rule: at least one household). "
             "Fix: check the step that wrote it."
         )
-    check_columns(source.schema_arrow.names, total, ws.spec.variables, weight, id_col)
-    needed = required_columns(ws.spec.variables, weight, id_col)
+    urban = ws.spec.urban
+    check_columns(source.schema_arrow.names, total, ws.spec.variables, weight, id_col, urban=urban)
+    needed = required_columns(ws.spec.variables, weight, id_col, urban=urban)
 
     # ---- pass 1: score, keep a few bytes per household
     clock = time.perf_counter()

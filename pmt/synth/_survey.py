@@ -161,6 +161,8 @@ def survey(
     seed = _check_int("seed", seed, 0)
     households_per_psu = _check_int("households_per_psu", households_per_psu, 1)
     spec = _check_spec(spec)
+    if not spec.urban:  # the true models are per district x urban cell whatever is calibrated
+        spec = spec.model_copy(update={"urban": True})
     if not (heterogeneity >= 0 and noise_sd >= 0 and psu_sd >= 0):
         raise ValueError("heterogeneity, noise_sd and psu_sd must be >= 0")
     if not (isinstance(nonlinear, (int, float)) and np.isfinite(nonlinear)):

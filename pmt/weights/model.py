@@ -430,6 +430,13 @@ def _check_key(manifest: Manifest, key: str, where: str, problems: list[str]) ->
     except ValueError as exc:
         problems.append(f"{where}: {exc}")
         return False
+    if "-" in key and not manifest.spec.urban:
+        problems.append(
+            f"{where}: region key {key!r}: the spec has no urban split (urban: false), so keys "
+            "are district, province or 'national' only; use "
+            f"{key.partition('-')[0]!r}"
+        )
+        return False
     if key != "national":
         prov = int(key[:2])
         if prov not in province_table(manifest.region_scheme):
