@@ -50,8 +50,10 @@ _GROUPS_IN = (u1_in, i4_in)
 #: the tallies of all chunks together stay under this many bytes
 _TALLY_BYTES = 1 << 26
 _MAX_CHUNKS = 8
-#: households per first-level bucket (as the sort: a bucket fits in cache)
-PER_BUCKET = 16384
+#: households per bucket on average: small, so that the buckets holding cutoffs are small
+PER_BUCKET = 1024
+#: at most this many (bucket, group) slots, so that a chunk's tally stays in cache
+_MAX_SLOTS = 1 << 17
 
 
 @kernel(
@@ -174,7 +176,7 @@ class Tally:
 def tally(welfare: np.ndarray, weight: np.ndarray, group: np.ndarray, n_groups: int) -> Tally:
     """First pass: bucket the households by welfare, count them and add up their weight."""
     n = welfare.shape[0]
-    nb = int(min(1 << 15, max(1, n // PER_BUCKET)))
+    nb = int(max(1, min(n // PER_BUCKET, _MAX_SLOTS // max(1, n_groups))))
     lo = float(welfare.min()) if n else 0.0
     hi = float(welfare.max()) if n else 0.0
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
