@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ArgumentError
-from ..results import RankResult
+from ..results import RankResult, html_repr
 
 __all__ = ["Allocation", "allocate", "largest_remainder"]
 
@@ -106,6 +106,9 @@ class Allocation:
         frame = pd.DataFrame(cols, index=r.index)
         frame.attrs.update({**r.provenance, "allocation": self.rule})
         return frame
+
+    def _repr_html_(self) -> str:
+        return html_repr(self)
 
     def __repr__(self) -> str:
         t = self.scopes

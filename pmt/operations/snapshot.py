@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..results import html_repr
 from ..weights import WeightSet, compute_hash, file_hash
 from ..weights.parse import _float, _read_text, _rows
 from ..weights.store import _new_sibling, _swap_into_place, _sync_folder, _write_durably
@@ -173,6 +174,18 @@ class Snapshot:
         out = self.counts.copy()
         out["share_people"] = out["people"] / out.groupby(level="scope")["people"].transform("sum")
         return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The adopted cutoffs: one row per scope (national, then provinces), ``c1..c{n-1}``."""
+        scopes = list(self.cutoffs)
+        cols = [f"c{k}" for k in range(1, self.manifest.n_classes)]
+        rows = np.array([np.asarray(self.cutoffs[sc], dtype=np.float64) for sc in scopes])
+        return pd.DataFrame(
+            rows.reshape(len(scopes), len(cols)), index=pd.Index(scopes, name="scope"), columns=cols
+        )
+
+    def _repr_html_(self) -> str:
+        return html_repr(self)
 
     def __repr__(self) -> str:
         return (

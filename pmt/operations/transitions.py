@@ -23,7 +23,7 @@ import pandas as pd
 from ..encode import encode
 from ..errors import ArgumentError
 from ..rank import _weights, score_terms
-from ..results import RankResult
+from ..results import RankResult, html_repr
 from ..weights import WeightSet
 from .errors import SnapshotMismatchError
 
@@ -70,6 +70,13 @@ class Transitions:
             .rename("households")
             .to_frame()
         )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per household that moved, was added or was removed (a copy of :attr:`table`)."""
+        return self.table.copy()
+
+    def _repr_html_(self) -> str:
+        return html_repr(self)
 
     def __repr__(self) -> str:
         counts = self.table["status"].value_counts()

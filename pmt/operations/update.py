@@ -40,7 +40,7 @@ import pandas as pd
 from ..encode import empty_rejects, encode
 from ..errors import DuplicateIdError, MissingColumnError, format_examples
 from ..rank import _weights, rank
-from ..results import RankResult
+from ..results import RankResult, html_repr
 from ..weights import WeightSet
 from .errors import ChangeFileError, UnknownIdError
 from .snapshot import Snapshot
@@ -74,6 +74,21 @@ class Update:
     removed: int
     rejects: pd.DataFrame
     result: RankResult | None = None
+
+    def summary(self) -> pd.DataFrame:
+        """Change-file rows by action (``added``, ``changed``, ``removed``, ``rejected``)."""
+        counts = [self.added, self.changed, self.removed, len(self.rejects)]
+        return pd.DataFrame(
+            {"rows": counts},
+            index=pd.Index(["added", "changed", "removed", "rejected"], name="action"),
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The updated registry ranked (``result.to_frame()``), or the updated table unranked."""
+        return self.registry.copy() if self.result is None else self.result.to_frame()
+
+    def _repr_html_(self) -> str:
+        return html_repr(self)
 
     def __repr__(self) -> str:
         return (
