@@ -684,7 +684,7 @@ def rank(
         raise ValueError(f"on_invalid must be 'raise' or 'reject'; got {on_invalid!r}")
     ws = _weights(weights)
     names = [str(c) for c in households.columns]
-    check_columns(names, 1, ws.spec.variables, weight, id_col)  # rows are counted below
+    check_columns(names, 1, ws.spec.variables, weight, id_col, urban=ws.spec.urban)  # rows later
     id_meta = _given(households._meta[id_col]) if id_col is not None else None
     job = _Job(ws, options, weight, weighting, on_invalid, id_col, region_scheme, id_meta)
 
@@ -712,7 +712,8 @@ def rank(
     infos, dup_infos = dask.compute([delayed(_info)(p) for p in parts], dup_infos)
     offsets = np.concatenate([[0], np.cumsum([i[0] for i in infos], dtype=np.int64)])
     n_input = int(offsets[-1])
-    check_columns(names, n_input, ws.spec.variables, weight, id_col)  # no rows: EmptyInputError
+    # no rows: EmptyInputError
+    check_columns(names, n_input, ws.spec.variables, weight, id_col, urban=ws.spec.urban)
     for error in (i[2] for i in infos):
         if error is not None:
             raise error
