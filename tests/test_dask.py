@@ -79,7 +79,8 @@ def _case(draw: Any) -> tuple[pd.DataFrame, list[int], dict[str, Any]]:
     df = make_households(
         n, seed=draw(st.integers(0, 2**16)), tie_frac=draw(st.sampled_from([0, 0.7]))
     )
-    kw: dict[str, Any] = {"cutoffs": draw(st.sampled_from(["registry", "reference"]))}
+    # "given": the reference table passed as a mapping (cutoffs the caller gives)
+    kw: dict[str, Any] = {"cutoffs": draw(st.sampled_from(["registry", "reference", "given"]))}
     if draw(st.booleans()):  # survey weights that are not whole: the sums must still match
         rng = np.random.default_rng(n)
         df["w"] = rng.uniform(0.3, 4.0, n).round(draw(st.sampled_from([1, 9])))
@@ -96,6 +97,9 @@ def _case(draw: Any) -> tuple[pd.DataFrame, list[int], dict[str, Any]]:
 @given(case=_case())
 def test_any_partitioning_gives_the_in_memory_result(client, tiny_ws_ref, case):
     df, cuts, kw = case
+    if kw["cutoffs"] == "given":
+        kw["cutoffs"] = dict(tiny_ws_ref.cutoffs)
+        kw["max_desil"] = 5
     got = _distributed(_parts(df, cuts), tiny_ws_ref, **kw)
     _same_frame(got, _memory(df, tiny_ws_ref, **kw))
 
