@@ -16,6 +16,7 @@ from ._jit import (
     f8_in,
     helper,
     i1,
+    i1_in,
     i4,
     i4_in,
     i8,
@@ -216,7 +217,7 @@ def finish_scopes(
     run([partial(_finish_rows, *args, a, b) for a, b in ranges(n, -(-n // TASK))])
 
 
-@kernel((i1, i1, u1_in, f8_in, int64, int64, int64, i8, f8, f8))
+@kernel((i1_in, i1_in, u1_in, f8_in, int64, int64, int64, i8, f8, f8))
 def _tally_rows(desil_nat, desil_prv, province, weight, n_classes, a, b, hh, people, cross):  # type: ignore[no-untyped-def]
     """One chunk's households and weight, into its (flattened) tables."""
     for i in range(a, b):
