@@ -49,6 +49,8 @@ REFERENCE = [
     ("pmt", "pmt"),
     ("pmt.rank", "pmt.rank"),
     ("pmt.desil", "pmt.desil"),
+    ("pmt.selection", "pmt.selection"),
+    ("pmt.ranker", "pmt.ranker"),
     ("pmt.options", "pmt.options"),
     ("pmt.results", "pmt.results"),
     ("pmt.encode", "pmt.encode"),

@@ -111,8 +111,12 @@ class Kernel:
         if self._ready:
             try:
                 return self.dispatcher(*args)
-            except TypeError as exc:
-                if "No matching definition" not in str(exc):
+            except (TypeError, RuntimeError) as exc:
+                # a new signature; or another thread's compile() re-disabled compiling
+                # while this call was starting its own: take the locked path
+                if "No matching definition" not in str(exc) and "compilation disabled" not in str(
+                    exc
+                ):
                     raise
         self._prepare(args)
         return self.dispatcher(*args)
