@@ -77,7 +77,9 @@ def _desil_scopes(
         # below 2**53 every partial sum of whole numbers is exact, in any order
         exact = total < MAX_TOTAL_WEIGHT and not bool(((counts > 0) & ~(totals > 0)).any())
     if t is None or not exact:
-        r = _rank_scopes(welfare, weight, group, n_groups, n, ref_national, ref_group)
+        r = _rank_scopes(
+            welfare, weight, group, n_groups, n, ref_national, ref_group, workspace=workspace
+        )
         return _DesilScopes(r.desil_national, r.cut_national, r.desil_group, r.cut_group, False)
     cut_nat, cut_grp = KS.select_cutoffs(welfare, weight, group, t, n)
     d_nat = _buffer(workspace, "desil_national", size, np.int8)

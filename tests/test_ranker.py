@@ -111,15 +111,17 @@ def test_capacity_sizes_the_buffers_and_fresh_outputs(tiny_ws):
         {"line": 0.1, "n": 5},
         {"weighting": "household"},
         {"cutoffs": "reference"},
+        {"weight": "survey_weight"},
     ],
 )
 def test_options_and_desil_without_ranks(tiny_ws_ref, options):
     df = make_households(1500, 5, tie_frac=0.3)
+    df["survey_weight"] = np.random.default_rng(5).uniform(0.5, 2.0, len(df))
     ranker = pmt.Ranker(tiny_ws_ref, **options)
     want = pmt.rank(df, tiny_ws_ref, **options)
     _assert_same(_snapshot(ranker.rank(df)), want)
     d = ranker.desil(df)
-    assert d.selected
+    assert d.selected is ("weight" not in options)  # fractional weights: the full path
     for got, name in [
         (d.welfare, "welfare"),
         (d.desil_national, "desil_national"),
