@@ -227,8 +227,9 @@ def encode(
     numeric = np.empty((n, len(names)), dtype=np.float64, order="F")
     # the validated columns derived terms may use (pmt.terms.fill)
     raw: dict[str, np.ndarray] = {"hh_size": hh_size, "urban": urban}
+    used = {a for d in spec.derived for a in d.args}  # binary columns only where a term uses them
     for j, var in enumerate(lookups):
-        if var.kind == "binary":  # code index 0/1 is the value
+        if var.kind == "binary" and var.name in used:  # code index 0/1 is the value
             raw[var.name] = codes[:, j].astype(np.float64)
     for var in spec.variables:
         if not var.is_lookup:
@@ -238,7 +239,7 @@ def encode(
         elif not var.in_model:
             idx = np.empty(n, dtype=np.uint8)
             _lookup_column(table, problems, var, idx)
-            if var.kind == "binary":
+            if var.kind == "binary" and var.name in used:
                 raw[var.name] = idx.astype(np.float64)
     # members of kinds that do not overlap may not outnumber the household (spec data)
     for group in spec.member_sum_rules:
