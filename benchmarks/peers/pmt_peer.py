@@ -126,7 +126,8 @@ def files_command(src: Path, out: Path, weights: str, *, chunk: int | None,
 
 
 _STEP = re.compile(r"^ranking .* in chunks of [\d,]+ rows \.\.\.")
-_PHASE = re.compile(r"\.\.\. (\w+): +([\d.]+) %")
+# the live count of pmt's progress display: "... scoring: 1,000 of 3,000 households (33 %)"
+_PHASE = re.compile(r"\.\.\. (\w+): +[\d,]+ of [\d,]+ \w+ \(([\d.]+) %\)")
 
 
 def files_phases(events: list[tuple[float, str]], wall: float) -> dict[str, float] | None:
