@@ -107,6 +107,14 @@ def looks_runnable(line: str) -> bool:
     return bool(PROMPT.match(line) or (PMT_LINE.match(command) and not SYNOPSIS.search(command)))
 
 
+def after_setup(command: str) -> str:
+    """The pmt command a setup line ends with (``... && .venv/bin/pmt demo``), or ``""``."""
+    last = command.split("&&")[-1].strip()
+    if SETUP.search(last) or not last:
+        return ""
+    return last if shlex.split(last, comments=True)[0] in PMT_COMMANDS else ""
+
+
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 
@@ -313,7 +321,9 @@ def run_document(doc: str, cwd: Path) -> Counts:
             for line, command, shown in shell_commands(block):
                 if SETUP.search(command):
                     counts.setup_lines += 1
-                    continue
+                    command = after_setup(command)  # "venv && pip install && pmt demo"
+                    if not command:
+                        continue
                 if shlex.split(command, comments=True)[0] not in PMT_COMMANDS:
                     pytest.fail(
                         f"{doc}:{line}: `{command}` is not a pmt command: make it one, "
@@ -421,6 +431,10 @@ def test_setup_lines_are_recognised() -> None:
     assert SETUP.search(command)
     assert SETUP.search('pip install -e ".[bench]"')
     assert not SETUP.search("pmt rank hh.parquet --weights demo --out pip-install.parquet")
+    one = "python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/pmt demo"
+    assert after_setup(one) == ".venv/bin/pmt demo"
+    assert after_setup('pip install -e ".[bench]"') == ""
+    assert after_setup("python3 -m venv .venv && .venv/bin/python -m pytest -q") == ""
 
 
 # --------------------------------------------------------------------------- docs stand alone
