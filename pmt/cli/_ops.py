@@ -54,6 +54,46 @@ def snapshot_and_weights(args: argparse.Namespace, progress: Progress) -> tuple[
     return snap, ws
 
 
+def rank_input_against_snapshot(
+    args: argparse.Namespace, progress: Progress, *, uncertainty: bool = False
+) -> tuple[Any, Any]:
+    """Check ``INPUT`` and ``--out``, then rank ``INPUT`` against ``--snapshot``.
+
+    The part ``pmt allocate`` and ``pmt verify-list`` share: the output's kind
+    and paths are checked before any work, the snapshot and its weight set are
+    loaded, and the households are placed with the snapshot's cutoffs.
+    Returns ``(snapshot, RankResult)``.
+    """
+    import pmt
+    from pmt.io import output_kind, read_households
+
+    from ._common import check_paths
+
+    output_kind(args.out, argument="--out")
+    check_paths(
+        inputs={
+            "INPUT": args.input,
+            **{f"--snapshot {p.name}": p for p in weight_files(args.snapshot)},
+        },
+        outputs={"--out": args.out},
+        weights=args.weights,
+    )
+    snap, ws = snapshot_and_weights(args, progress)
+    with progress.step(f"reading {args.input}"):
+        hh = read_households(args.input, id_col=args.id_col)
+    label = f"ranking {len(hh):,} households against {snap.label!r}"
+    with progress.step(label + (" with uncertainty" if uncertainty else "")):
+        result = pmt.rank(
+            hh,
+            ws,
+            cutoffs=snap,
+            id_col=args.id_col,
+            allow_other_weights=args.allow_other_weights,
+            uncertainty=uncertainty,
+        )
+    return snap, result
+
+
 def weight_files(target: str | None) -> list[Path]:
     """The files of a weight set given as a folder (inputs that no output may overwrite)."""
     if not target:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from ._common import EXIT_OK, Progress, check_paths
-from ._ops import add_json, add_snapshot, emit_json, snapshot_and_weights, weight_files
+from ._common import EXIT_OK, Progress
+from ._ops import add_json, add_snapshot, emit_json, rank_input_against_snapshot
 
 
 def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
@@ -67,24 +67,9 @@ def add_parser(subparsers: Any, name: str) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace, progress: Progress) -> int:
     """Run ``pmt allocate``; the exit status."""
     import pmt
-    from pmt.io import output_kind, read_households, write_table
+    from pmt.io import write_table
 
-    output_kind(args.out, argument="--out")
-    check_paths(
-        inputs={
-            "INPUT": args.input,
-            **{f"--snapshot {p.name}": p for p in weight_files(args.snapshot)},
-        },
-        outputs={"--out": args.out},
-        weights=args.weights,
-    )
-    snap, ws = snapshot_and_weights(args, progress)
-    with progress.step(f"reading {args.input}"):
-        hh = read_households(args.input, id_col=args.id_col)
-    with progress.step(f"ranking {len(hh):,} households against {snap.label!r}"):
-        result = pmt.rank(
-            hh, ws, cutoffs=snap, id_col=args.id_col, allow_other_weights=args.allow_other_weights
-        )
+    snap, result = rank_input_against_snapshot(args, progress)
     with progress.step("allocating"):
         a = pmt.allocate(
             result,
