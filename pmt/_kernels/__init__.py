@@ -55,10 +55,6 @@ __all__ = [
     "warmup",
 ]
 
-# the names pmt.dask used before the package split
-_national_pass = national_pass
-_grouped_pass = grouped_pass
-
 
 def warmup(progress: Callable[[int, int, str], None] | None = None) -> list[str]:
     """Compile pmt's numba kernels into numba's on-disk cache, or load them from it.

@@ -255,7 +255,7 @@ _SPLIT = (
 def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
     """Rank and strictly-poorer weight of a welfare-sorted partition, continuing ``carry``.
 
-    The in-memory walks (``_national_pass``, ``_grouped_pass``) run over the
+    The in-memory walks (``national_pass``, ``grouped_pass``) run over the
     partition with the carry in front as pseudo-households poorer than anyone
     (welfare ``-inf``; one for the nation, one per province, each weighing the
     weight before). The walks then add the same numbers in the same order as
@@ -281,7 +281,7 @@ def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
     lead = np.full(1, -np.inf)
     rank = np.empty(m + 1, np.int32)
     below = np.empty(m + 1)
-    total_nat = K._national_pass(
+    total_nat = K.national_pass(
         np.concatenate([lead, key]), np.concatenate([[carry.weight_nat], sw]), rank, below
     )
     out["below_nat"] = below[1:]
@@ -289,7 +289,7 @@ def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
     codes = np.arange(N_CODES, dtype=np.uint8)
     rank = np.empty(m + N_CODES, np.int32)
     below = np.empty(m + N_CODES)
-    total_grp = K._grouped_pass(
+    total_grp = K.grouped_pass(
         np.concatenate([np.full(N_CODES, -np.inf), key]),
         np.concatenate([carry.weight_grp, sw]),
         np.concatenate([codes, sg]),
