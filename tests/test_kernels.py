@@ -455,6 +455,24 @@ def test_sort_welfare_sorts(case, buckets):
     np.testing.assert_array_equal(welfare[idx], key)
     np.testing.assert_array_equal(weight[idx], sw)  # the payload moved along
     np.testing.assert_array_equal(group[idx], sg)
+    ties = key[1:] == key[:-1]
+    assert (sw[1:][ties] >= sw[:-1][ties]).all()  # a tie run is in ascending weight
+
+
+@pytest.mark.parametrize("buckets", [1, 7, 1000])
+def test_sort_welfare_orders_ties_by_weight(buckets):
+    """One bucket takes numpy's sort, more take the kernel: both order ties by weight."""
+    rng = np.random.default_rng(5)
+    n = 5_000
+    welfare = rng.choice(rng.normal(size=40), n)
+    weight = rng.choice(np.array([0.5, 1.0, 2.25, 7.0, 0.1]), n)
+    group = rng.integers(0, 9, n).astype(np.uint8)
+    key, sw = np.empty(n), np.empty(n)
+    idx, sg = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.uint8)
+    K.sort_welfare(welfare, weight, group, buckets, key, idx, sw, sg)
+    expected = np.lexsort((weight, welfare))
+    np.testing.assert_array_equal(key, welfare[expected])
+    np.testing.assert_array_equal(sw, weight[expected])
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -511,6 +529,21 @@ def test_bit_identical_under_row_permutation_through_the_buckets(buckets, monkey
         np.testing.assert_array_equal(x[perm], y)
 
 
+def test_numpy_sort_and_bucket_kernel_give_the_same_bits(monkeypatch):
+    """Small inputs are sorted by numpy, large ones by the kernel: every output agrees."""
+    rng = np.random.default_rng(8)
+    size = 20_000
+    welfare = rng.choice(rng.normal(size=400), size)
+    weight = rng.uniform(0.1, 30.0, size)
+    groups = rng.choice(np.array([11, 31, 32, 94]), size)
+    monkeypatch.setattr(K, "n_buckets", lambda n: 1)
+    a = pmt.assign_desil(welfare, weight, groups=groups)
+    monkeypatch.setattr(K, "n_buckets", lambda n: max(1, n // 16))
+    b = pmt.assign_desil(welfare, weight, groups=groups)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
 # --------------------------------------------------------------------------- explicit signatures
 
 
@@ -527,6 +560,10 @@ def test_kernels_compile_only_their_declared_signatures(tiny_ws):
 
 def test_a_kernel_refuses_types_outside_its_signatures():
     welfare = np.zeros(3, dtype=np.float32)  # no float32 signature
-    with pytest.raises(TypeError, match=r"pmt kernel national_pass: no signature accepts"):
-        K.national_pass(welfare, np.zeros(3), np.zeros(3, np.int32), np.zeros(3))
-    assert all(sig[0].dtype.name == "float64" for sig in K.national_pass.dispatcher.overloads)
+    with pytest.raises(TypeError, match=r"pmt kernel _grouped_pass: no signature accepts"):
+        K.grouped_pass(
+            welfare, np.zeros(3), np.zeros(3, np.uint8), 1, np.zeros(3, np.int32), np.zeros(3)
+        )
+    assert all(
+        sig[0].dtype.name == "float64" for sig in K.KERNELS["_grouped_pass"].dispatcher.overloads
+    )

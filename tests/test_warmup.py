@@ -18,22 +18,23 @@ from pmt.cli import Progress, main
 @pytest.fixture
 def one_kernel(monkeypatch):
     """KERNELS cut down to one small kernel, so that these tests compile little."""
-    monkeypatch.setattr(_jit, "KERNELS", {"factorize_small": K.factorize_small})
+    monkeypatch.setattr(_jit, "KERNELS", {"_factorize_small": _jit.KERNELS["_factorize_small"]})
     monkeypatch.setattr(K, "KERNELS", _jit.KERNELS)
 
 
 def test_warmup_compiles_every_signature_and_reports_progress(one_kernel):
     seen = []
     names = pmt.warmup(progress=lambda done, total, stage: seen.append((done, total, stage)))
-    assert names == ["factorize_small"]
+    assert names == ["_factorize_small"]
     assert seen == [(1, 1, "compiling")]
-    assert set(K.factorize_small.dispatcher.overloads) == set(K.factorize_small.signatures)
+    kernel = _jit.KERNELS["_factorize_small"]
+    assert set(kernel.dispatcher.overloads) == set(kernel.signatures)
 
 
 def test_pmt_warmup_json(one_kernel, capsys):
     assert main(["--quiet", "warmup", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["kernels"] == ["factorize_small"]
+    assert doc["kernels"] == ["_factorize_small"]
     assert doc["pmt_version"] == pmt.__version__
     assert doc["seconds"] >= 0
 

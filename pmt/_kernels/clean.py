@@ -13,7 +13,22 @@ from functools import partial
 
 import numpy as np
 
-from ._jit import b1_in, boolean, f8, f8_in, float64, i8_in, int64, kernel, ranges, run, u1, u1_in
+from ._jit import (
+    b1,
+    b1_in,
+    boolean,
+    f8,
+    f8_in,
+    float64,
+    i4,
+    i8_in,
+    int64,
+    kernel,
+    ranges,
+    run,
+    u1,
+    u1_in,
+)
 
 #: rows per task
 TASK = 1 << 18
@@ -91,30 +106,31 @@ def clean_numbers(
     return sum(run([partial(task, a, b) for a, b in ranges(n, -(-n // TASK))]))
 
 
-@kernel((i8_in, b1_in, int64))
-def factorize_small(key, ok, size):  # type: ignore[no-untyped-def]
-    """Dense index of small non-negative integer keys (``key < size``) where ``ok``.
-
-    Returns (index (n,) int32 — 0 where not ok, present keys ascending).
-    """
-    seen = np.zeros(size, dtype=np.bool_)
+@kernel((i8_in, b1_in, b1, i4, i4))
+def _factorize_small(key, ok, seen, lut, out):  # type: ignore[no-untyped-def]
+    """:func:`factorize_small` into ``seen`` (False), ``lut`` and ``out``."""
     n = key.shape[0]
     for i in range(n):
         if ok[i]:
             seen[key[i]] = True
-    lut = np.empty(size, dtype=np.int32)
     m = 0
-    for k in range(size):
+    for k in range(seen.shape[0]):
         lut[k] = -1
         if seen[k]:
             lut[k] = m
             m += 1
-    present = np.empty(m, dtype=np.int64)
-    for k in range(size):
-        if seen[k]:
-            present[lut[k]] = k
-    out = np.zeros(n, dtype=np.int32)
     for i in range(n):
-        if ok[i]:
-            out[i] = lut[key[i]]
-    return out, present
+        out[i] = lut[key[i]] if ok[i] else 0
+
+
+def factorize_small(key: np.ndarray, ok: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dense index of small non-negative integer keys (``key < size``) where ``ok``.
+
+    Returns (index (n,) int32 — 0 where not ok, present keys ascending (int64)).
+    The arrays are made here, not in the kernel: a kernel that allocates
+    compiles numpy's allocation code too, on a first call.
+    """
+    seen = np.zeros(size, dtype=np.bool_)
+    out = np.empty(key.shape[0], dtype=np.int32)
+    _factorize_small(key, ok, seen, np.empty(size, dtype=np.int32), out)
+    return out, np.flatnonzero(seen).astype(np.int64)

@@ -140,7 +140,7 @@ def _finish_rows(
         ns = n_classes * s
         d = 1
         if use_ref_nat:
-            d += count_above(w, ref_nat, 0, m)
+            d += count_above(w, ref_nat, np.int64(0), m)  # one type: one compile
         else:
             for k in range(m):
                 d += ns >= thr_nat[0, k]
@@ -151,7 +151,7 @@ def _finish_rows(
         ns = n_classes * s
         d = 1
         if use_ref_grp:
-            d += count_above(w, ref_grp, g, m)
+            d += count_above(w, ref_grp, np.int64(g), m)
         else:
             for k in range(m):
                 d += ns >= thr_grp[g, k]

@@ -6,7 +6,7 @@ from functools import partial
 
 import numpy as np
 
-from ._jit import f8, f8_in, i4_in, i8_in, int64, kernel, ranges, run, u1_in
+from ._jit import f8, f8_in, i4_in, i8, i8_in, int64, kernel, ranges, run, u1_in
 
 SCORE_BLOCK = 2048
 #: rows per task: a multiple of SCORE_BLOCK, so a task's blocks are whole
@@ -30,6 +30,8 @@ SCORE_TASK = 64 * SCORE_BLOCK
         int64,
         int64,
         int64,
+        i8,
+        f8,
     )
 )
 def _score_rows(
@@ -48,16 +50,19 @@ def _score_rows(
     n_terms,
     a0,
     b0,
+    m,
+    acc,
 ):  # type: ignore[no-untyped-def]
-    """Welfare of households ``a0:b0`` into ``out`` (the arrays as :func:`score` flattens them)."""
+    """Welfare of households ``a0:b0`` into ``out`` (the arrays as :func:`score` flattens them).
+
+    ``m`` and ``acc`` (``SCORE_BLOCK`` each) are scratch for one block's models and sums.
+    """
     n = cell.shape[0]
     n_models = intercept.shape[0]
     n_lookup = offsets.shape[0]
     n_numeric = n_terms
     keep = terms.shape[0] > 0
     width = 2 + n_lookup + n_numeric
-    m = np.empty(SCORE_BLOCK, dtype=np.int64)
-    acc = np.empty(SCORE_BLOCK, dtype=np.float64)
     for a in range(a0, b0, SCORE_BLOCK):
         b = min(b0, a + SCORE_BLOCK)
         for i in range(a, b):
@@ -178,7 +183,19 @@ def score(
         out,
         n_numeric,
     )
-    run([partial(_score_rows, *args, a, b) for a, b in ranges(n, -(-n // SCORE_TASK))])
+    run(
+        [
+            partial(
+                _score_rows,
+                *args,
+                a,
+                b,
+                np.empty(SCORE_BLOCK, dtype=np.int64),
+                np.empty(SCORE_BLOCK, dtype=np.float64),
+            )
+            for a, b in ranges(n, -(-n // SCORE_TASK))
+        ]
+    )
     return out
 
 

@@ -1,5 +1,8 @@
 """Sorting welfare: a bucket sort in linear expected time, carrying weight and group.
 
+Households are ordered by welfare and, among equal welfare, by weight: the
+walks then sum a tie run's weights in ascending order without sorting it again.
+
 Buckets are cut by a linear map of the value, ``int((x - lo) * scale)``, which
 never decreases as ``x`` grows (IEEE subtraction, multiplication and
 truncation are monotone), so bucket order is value order. The input is cut
@@ -39,7 +42,7 @@ def _insertion(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
         w = sw[t]
         g = sg[t]
         u = t - 1
-        while u >= a and key[u] > k:
+        while u >= a and (key[u] > k or (key[u] == k and sw[u] > w)):
             key[u + 1] = key[u]
             idx[u + 1] = idx[u]
             sw[u + 1] = sw[u]
@@ -52,8 +55,17 @@ def _insertion(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
 
 
 @helper
-def argsort(x, a, b):  # type: ignore[no-untyped-def]
-    """Stable order of ``x[a:b]`` (offsets from ``a``): insertion-sorted runs, then merges."""
+def _before(x, y, i, j):  # type: ignore[no-untyped-def]
+    """Whether position ``i`` goes strictly before ``j``: by ``x``, then by ``y``."""
+    return x[i] < x[j] or (x[i] == x[j] and y[i] < y[j])
+
+
+@helper
+def argsort(x, y, a, b):  # type: ignore[no-untyped-def]
+    """Stable order of ``a:b`` by ``x``, then ``y`` (offsets from ``a``).
+
+    Insertion-sorted runs of 16, then merges.
+    """
     m = b - a
     src = np.empty(m, dtype=np.int64)
     dst = np.empty(m, dtype=np.int64)
@@ -64,9 +76,8 @@ def argsort(x, a, b):  # type: ignore[no-untyped-def]
         e = min(m, s + run_len)
         for i in range(s + 1, e):
             v = src[i]
-            xv = x[a + v]
             j = i - 1
-            while j >= s and x[a + src[j]] > xv:
+            while j >= s and _before(x, y, a + v, a + src[j]):
                 src[j + 1] = src[j]
                 j -= 1
             src[j + 1] = v
@@ -79,7 +90,7 @@ def argsort(x, a, b):  # type: ignore[no-untyped-def]
             j = mid
             k = s
             while i < mid and j < e:
-                if x[a + src[j]] < x[a + src[i]]:  # strictly: equal values keep their order
+                if _before(x, y, a + src[j], a + src[i]):  # strictly: equal pairs keep their order
                     dst[k] = src[j]
                     j += 1
                 else:
@@ -101,7 +112,7 @@ def argsort(x, a, b):  # type: ignore[no-untyped-def]
 
 @helper
 def _comparison_sort(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
-    o = argsort(key, a, b)
+    o = argsort(key, sw, a, b)
     m = b - a
     tk = np.empty(m, dtype=np.float64)
     ti = np.empty(m, dtype=np.int64)
@@ -121,7 +132,7 @@ def _comparison_sort(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
 
 @helper
 def _sort_segment(key, idx, sw, sg, a0, b0):  # type: ignore[no-untyped-def]
-    """Sort ``key[a0:b0]`` ascending, moving ``idx``, ``sw`` and ``sg`` along.
+    """Sort ``a0:b0`` by ``key`` then ``sw``, moving ``idx`` and ``sg`` along.
 
     MSD bucketing, then insertion sort for small segments.
     """
@@ -151,7 +162,8 @@ def _sort_segment(key, idx, sw, sg, a0, b0):  # type: ignore[no-untyped-def]
                 lo = x
             elif x > hi:
                 hi = x
-        if lo == hi:  # a run of ties: any order will do
+        if lo == hi:  # a run of ties: by weight
+            _comparison_sort(key, idx, sw, sg, a, b)
             continue
         nb = size // 2
         scale = nb / (hi - lo)
@@ -242,11 +254,12 @@ def sort_welfare(
     sw: np.ndarray,
     sg: np.ndarray,
 ) -> None:
-    """Sort households by welfare, in place.
+    """Sort households by welfare and, among equal welfare, by weight, in place.
 
     The sorted welfare goes into ``key`` (ascending), the permutation into
     ``idx``, and the households' weights and groups into ``sw`` and ``sg``.
-    ``key[t] = welfare[idx[t]]`` is non-decreasing; the order of equal values is
+    ``key[t] = welfare[idx[t]]`` is non-decreasing, and ``sw`` non-decreasing
+    within a run of equal ``key``; the order of equal (welfare, weight) pairs is
     unspecified. ``idx`` must hold indices up to ``n`` (int32 below 2**31).
     """
     n = welfare.shape[0]
@@ -257,11 +270,14 @@ def sort_welfare(
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         scale = n_buckets / (hi - lo) if hi > lo else 0.0
     if not (0.0 < scale < np.inf) or n_buckets < 2:
-        key[:] = welfare
-        idx[:] = np.arange(n, dtype=idx.dtype)
-        sw[:] = weight
-        sg[:] = group
-        _sort_buckets(key, idx, sw, sg, np.array([0, n], dtype=np.int64), 0, 1)
+        # One bucket (small inputs, or a range the linear map cannot cut): numpy's
+        # sort, which needs no compiling, so a first small call skips the kernel's
+        # compile time. The order is the kernel's: by welfare, then weight.
+        order = np.lexsort((weight, welfare))
+        idx[:] = order
+        np.take(welfare, order, out=key)
+        np.take(weight, order, out=sw)
+        np.take(group, order, out=sg)
         return
     step = -(-n // SORT_CHUNKS)
     chunks = [(a, min(n, a + step)) for a in range(0, n, step)]

@@ -3,63 +3,26 @@
 Cumulative person weights are summed in welfare order; within a run of equal
 welfare the run's weights are summed in ascending order of weight, so the
 sums — and hence desil, rank and share below — do not depend on row order or
-on how the sort broke ties.
+on how the sort broke ties. The walks expect households sorted as
+:func:`pmt._kernels.sort.sort_welfare` leaves them: by welfare, then weight.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import boolean, f8, helper, i4, int64, kernel, run, u1
-from .sort import argsort
+from ._jit import f8, f8_2d, helper, i4, i8, kernel, run, u1
 
 _GROUPS = (u1, i4)  # uint8 up to 255 groups, else int32
 
 
 @helper
-def _run_sum(weight, j, r):  # type: ignore[no-untyped-def]
-    """Sum of ``weight[j:r]`` in ascending order of weight (canonical for a tie run)."""
-    if r - j == 1:
-        return weight[j]
-    o = argsort(weight, j, r)
-    s = 0.0
-    for t in range(r - j):
-        s += weight[j + o[t]]
-    return s
+def _tie_run(key, sw, sg, t, acc, cnt, run_sum, rank, below):  # type: ignore[no-untyped-def]
+    """A run of two or more equal welfare values from ``t`` in the walk; returns its end.
 
-
-@kernel((f8, f8, i4, f8))
-def national_pass(key, sw, rank, below):  # type: ignore[no-untyped-def]
-    """One walk up the sorted households of one scope.
-
-    At sorted position ``t``: ``rank[t] = 1 + #strictly poorer`` and ``below[t]``
-    = their weight, summed run by run in welfare order (a tie run's weights in
-    ascending order). Returns the total, summed the same way.
-    """
-    n = key.shape[0]
-    acc = 0.0
-    run_start = np.int64(0)  # not the literal 0: helpers would compile twice
-    start_below = 0.0
-    for t in range(n):
-        if key[t] != key[run_start]:
-            if t - run_start > 1:  # the run just closed: its canonical sum
-                acc = start_below + _run_sum(sw, run_start, t)
-            run_start = t
-            start_below = acc
-        rank[t] = run_start + 1
-        below[t] = start_below
-        acc += sw[t]
-    if n - run_start > 1:
-        acc = start_below + _run_sum(sw, run_start, n)
-    return acc
-
-
-@helper
-def _tie_run(key, sw, sg, t, acc, cnt, rank, below):  # type: ignore[no-untyped-def]
-    """A run of two or more equal welfare values from ``t`` in the grouped walk; returns its end.
-
-    Every member gets its group's rank and weight from before the run; each
-    group's members of the run then add their weights, in ascending order.
+    Every member gets its group's rank and weight from before the run; then each
+    group adds its members' weights, summed from zero in the run's order, which
+    the sort made ascending weight (``run_sum`` is zero on entry and on exit).
     """
     n = key.shape[0]
     r = t + 1
@@ -69,38 +32,28 @@ def _tie_run(key, sw, sg, t, acc, cnt, rank, below):  # type: ignore[no-untyped-
         g = sg[u]
         rank[u] = cnt[g] + 1
         below[u] = acc[g]
-    m = r - t
-    o = argsort(sw, t, r)  # ascending weight
-    ws = np.empty(m, dtype=np.float64)
-    gf = np.empty(m, dtype=np.float64)
-    for u in range(m):
-        ws[u] = sw[t + o[u]]
-        gf[u] = sg[t + o[u]]
-    o2 = argsort(gf, np.int64(0), m)  # stable: ascending weight within each group
-    u = 0
-    while u < m:
-        g = sg[t + o[o2[u]]]
-        v = u
-        s = 0.0
-        while v < m and gf[o2[v]] == gf[o2[u]]:
-            s += ws[o2[v]]
-            v += 1
-        acc[g] = acc[g] + s
-        cnt[g] += v - u
-        u = v
+    for u in range(t, r):
+        g = sg[u]
+        run_sum[g] += sw[u]
+        cnt[g] += 1
+    for u in range(t, r):  # a group's later members add zero
+        g = sg[u]
+        acc[g] = acc[g] + run_sum[g]
+        run_sum[g] = 0.0
     return r
 
 
-@kernel(*[(f8, f8, g, int64, i4, f8) for g in _GROUPS])
-def grouped_pass(key, sw, sg, n_groups, rank, below):  # type: ignore[no-untyped-def]
-    """:func:`national_pass` within each group ``sg``, in one walk; returns the group totals."""
+@kernel(*[(f8, f8, g, i4, f8, f8, f8, i8) for g in _GROUPS])
+def _grouped_pass(key, sw, sg, rank, below, acc, run_sum, cnt):  # type: ignore[no-untyped-def]
+    """:func:`grouped_pass` into ``acc`` (the totals), with scratch ``run_sum`` and ``cnt``.
+
+    All three start at zero (one entry per group).
+    """
     n = key.shape[0]
-    acc = np.zeros(n_groups, dtype=np.float64)
-    cnt = np.zeros(n_groups, dtype=np.int64)
     t = np.int64(0)  # not the literal 0: helpers would compile twice
     while t < n:
         if t + 1 < n and key[t + 1] == key[t]:
-            t = _tie_run(key, sw, sg, t, acc, cnt, rank, below)
+            t = _tie_run(key, sw, sg, t, acc, cnt, run_sum, rank, below)
             continue
         g = sg[t]
         c = cnt[g]
@@ -109,27 +62,36 @@ def grouped_pass(key, sw, sg, n_groups, rank, below):  # type: ignore[no-untyped
         acc[g] += sw[t]
         cnt[g] = c + 1
         t += 1
+
+
+def grouped_pass(
+    key: np.ndarray,
+    sw: np.ndarray,
+    sg: np.ndarray,
+    n_groups: int,
+    rank: np.ndarray,
+    below: np.ndarray,
+) -> np.ndarray:
+    """One walk up the sorted households, within each group ``sg``; returns the group totals.
+
+    At sorted position ``t``: ``rank[t] = 1 + #strictly poorer in its group`` and
+    ``below[t]`` = their weight, summed run by run in welfare order (a tie run's
+    weights in ascending order), as are the totals.
+    """
+    acc = np.zeros(n_groups, dtype=np.float64)
+    _grouped_pass(
+        key, sw, sg, rank, below, acc, np.zeros(n_groups), np.zeros(n_groups, dtype=np.int64)
+    )
     return acc
 
 
-@kernel(*[(f8, g, boolean, f8, f8, int64) for g in _GROUPS])
-def cutoffs(key, sg, grouped, below, totals, n_classes):  # type: ignore[no-untyped-def]
-    """Registry cutoffs of each scope from a finished walk.
-
-    ``c[g, k-1]`` is the smallest welfare whose weight at or below it reaches
-    ``k/n`` of the scope's total: the welfare of the last household before the
-    first one whose strictly-poorer weight ``S`` has ``n*S >= k*T``.
-    """
+@kernel(*[(f8, g, f8, f8, f8_2d, i8, f8) for g in _GROUPS])
+def _cutoffs(key, sg, below, totals, cut, k_next, last):  # type: ignore[no-untyped-def]
+    """:func:`cutoffs` into ``cut`` (NaN), with ``k_next`` (ones) and ``last`` (NaN) per group."""
     n_groups = totals.shape[0]
-    cut = np.empty((n_groups, n_classes - 1), dtype=np.float64)
-    k_next = np.ones(n_groups, dtype=np.int64)
-    last = np.empty(n_groups, dtype=np.float64)
-    for g in range(n_groups):
-        last[g] = np.nan
-        for k in range(n_classes - 1):
-            cut[g, k] = np.nan
+    n_classes = cut.shape[1] + 1
     for t in range(key.shape[0]):
-        g = sg[t] if grouped else 0
+        g = sg[t]
         ns = n_classes * below[t]
         while k_next[g] <= n_classes - 1 and ns >= k_next[g] * totals[g]:
             cut[g, k_next[g] - 1] = last[g]
@@ -138,7 +100,30 @@ def cutoffs(key, sg, grouped, below, totals, n_classes):  # type: ignore[no-unty
     for g in range(n_groups):
         for k in range(k_next[g], n_classes):
             cut[g, k - 1] = last[g]
+
+
+def cutoffs(
+    key: np.ndarray, sg: np.ndarray, below: np.ndarray, totals: np.ndarray, n_classes: int
+) -> np.ndarray:
+    """Registry cutoffs of each group from a finished walk, (groups, n_classes - 1).
+
+    ``c[g, k-1]`` is the smallest welfare whose weight at or below it reaches
+    ``k/n`` of the group's total: the welfare of the last household before the
+    first one whose strictly-poorer weight ``S`` has ``n*S >= k*T``.
+    """
+    n_groups = totals.shape[0]
+    cut = np.full((n_groups, n_classes - 1), np.nan)
+    _cutoffs(key, sg, below, totals, cut, np.ones(n_groups, np.int64), np.full(n_groups, np.nan))
     return cut
+
+
+def national_pass(key: np.ndarray, sw: np.ndarray, rank: np.ndarray, below: np.ndarray) -> float:
+    """:func:`grouped_pass` with every household in one group; returns the total.
+
+    One walk for both scopes keeps one implementation of the rule, and a first
+    call compiles one kernel, not two.
+    """
+    return float(grouped_pass(key, sw, np.zeros(key.shape[0], np.uint8), 1, rank, below)[0])
 
 
 def scope_passes(
@@ -159,12 +144,13 @@ def scope_passes(
     """
 
     def national() -> tuple[np.ndarray, np.ndarray]:
-        total = np.array([national_pass(key, sw, rank_nat, below_nat)])
-        return total, cutoffs(key, sg, False, below_nat, total, n_classes)
+        one = np.zeros(key.shape[0], sg.dtype)
+        total = grouped_pass(key, sw, one, 1, rank_nat, below_nat)
+        return total, cutoffs(key, one, below_nat, total, n_classes)
 
     def grouped() -> tuple[np.ndarray, np.ndarray]:
         totals = grouped_pass(key, sw, sg, n_groups, rank_grp, below_grp)
-        return totals, cutoffs(key, sg, True, below_grp, totals, n_classes)
+        return totals, cutoffs(key, sg, below_grp, totals, n_classes)
 
     (tot_nat, cut_nat), (tot_grp, cut_grp) = run([national, grouped])
     return tot_nat, tot_grp, cut_nat, cut_grp

@@ -273,19 +273,30 @@ def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
     )
     if m == 0:
         return out, carry
-    key = np.ascontiguousarray(frame["welfare"].to_numpy(), dtype=np.float64)
+    # the walks want each run of equal welfare in ascending weight (Dask sorted by welfare);
+    # the results go back to the partition's order through ``order``
+    welfare = frame["welfare"].to_numpy(dtype=np.float64)
+    weight = frame["pw"].to_numpy(dtype=np.float64)
+    order = np.lexsort((weight, welfare))
+    key = np.ascontiguousarray(welfare[order])
     if not key[0] > carry.last:
         raise RuntimeError(_SPLIT)  # the sort's contract: equal welfare in one partition, in order
-    sw = np.ascontiguousarray(frame["pw"].to_numpy(), dtype=np.float64)
-    sg = np.ascontiguousarray(frame["province"].to_numpy(), dtype=np.uint8)
+    sw = np.ascontiguousarray(weight[order])
+    sg = np.ascontiguousarray(frame["province"].to_numpy()[order], dtype=np.uint8)
+
+    def back(sorted_values: np.ndarray) -> np.ndarray:
+        values = np.empty_like(sorted_values)
+        values[order] = sorted_values
+        return values
+
     lead = np.full(1, -np.inf)
     rank = np.empty(m + 1, np.int32)
     below = np.empty(m + 1)
     total_nat = K.national_pass(
         np.concatenate([lead, key]), np.concatenate([[carry.weight_nat], sw]), rank, below
     )
-    out["below_nat"] = below[1:]
-    out["rank_nat"] = (rank[1:].astype(np.int64) - 1 + carry.count_nat).astype(np.int32)
+    out["below_nat"] = back(below[1:])
+    out["rank_nat"] = back((rank[1:].astype(np.int64) - 1 + carry.count_nat).astype(np.int32))
     codes = np.arange(N_CODES, dtype=np.uint8)
     rank = np.empty(m + N_CODES, np.int32)
     below = np.empty(m + N_CODES)
@@ -297,8 +308,10 @@ def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
         rank,
         below,
     )
-    out["below_grp"] = below[N_CODES:]
-    out["rank_grp"] = (rank[N_CODES:].astype(np.int64) - 1 + carry.count_grp[sg]).astype(np.int32)
+    out["below_grp"] = back(below[N_CODES:])
+    out["rank_grp"] = back(
+        (rank[N_CODES:].astype(np.int64) - 1 + carry.count_grp[sg]).astype(np.int32)
+    )
     count_grp = carry.count_grp + np.bincount(sg, minlength=N_CODES)
     first = min(carry.first, float(key[0]))
     return out, _Carry(
