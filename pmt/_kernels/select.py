@@ -44,7 +44,7 @@ from ._jit import (
     u1_in,
 )
 from .desil import TASK, count_above
-from .sort import _bucket, _sort_segment
+from .sort import _bucket, sort_range
 
 _GROUPS_IN = (u1_in, i4_in)
 #: the tallies of all chunks together stay under this many bytes
@@ -93,20 +93,16 @@ def _gather(welfare, weight, group, lo, scale, n_buckets, n_groups, a, b, pos, k
 
 @kernel((f8, f8, i8_in, i8_in, f8_in, f8_in, i8_in, i8_in, i8_in, int64, f8_2d))
 def _walk(key, sw, start, end, below, total, k_lo, k_hi, row, n_classes, cut):  # type: ignore[no-untyped-def]
-    """Sort each range ``start[j]:end[j]`` and find its cutoffs ``k_lo[j] <= k < k_hi[j]``.
+    """Find the cutoffs ``k_lo[j] <= k < k_hi[j]`` of each sorted range ``start[j]:end[j]``.
 
     ``below[j]`` is the weight of the scope's households before the range,
     ``total[j]`` the scope's total; the cutoff ``c_k`` (into ``cut[row[j], k-1]``)
     is the welfare of the last household before the first one whose
     strictly-poorer weight ``S`` has ``n*S >= k*T`` (the full walk's rule).
     """
-    m = key.shape[0]
-    idx = np.zeros(m, dtype=np.int64)
-    sg = np.zeros(m, dtype=np.uint8)
     for j in range(start.shape[0]):
         a = start[j]
         b = end[j]
-        _sort_segment(key, idx, sw, sg, a, b)
         s = below[j]
         t_all = total[j]
         k = k_lo[j]
@@ -276,21 +272,25 @@ def select_cutoffs(
             )
     cut = np.full((n_groups + 1, n_classes - 1), np.nan)
     if jobs:
-        cols = list(zip(*jobs, strict=True))
-        ints = [np.array(cols[i], dtype=np.int64) for i in (0, 1, 4, 5, 6)]
-        _walk(
-            key,
-            sw,
-            ints[0],
-            ints[1],
-            np.array(cols[2], dtype=np.float64),
-            np.array(cols[3], dtype=np.float64),
-            ints[2],
-            ints[3],
-            ints[4],
-            n_classes,
-            cut,
-        )
+        # a job's range is sorted just before its walk: a province's range lies inside
+        # its bucket's national range, which is sorted (and walked) after it
+        idx = np.zeros(key.shape[0], dtype=np.int32)  # the sort's payload, unused here
+        sg = np.zeros(key.shape[0], dtype=np.uint8)
+        for a0, b0, s_below, s_total, k_lo, k_hi, row in jobs:
+            sort_range(key, idx, sw, sg, a0, b0)
+            _walk(
+                key,
+                sw,
+                np.array([a0], dtype=np.int64),
+                np.array([b0], dtype=np.int64),
+                np.array([s_below]),
+                np.array([s_total]),
+                np.array([k_lo], dtype=np.int64),
+                np.array([k_hi], dtype=np.int64),
+                np.array([row], dtype=np.int64),
+                n_classes,
+                cut,
+            )
     return np.ascontiguousarray(cut[n_groups:]), np.ascontiguousarray(cut[:n_groups])
 
 

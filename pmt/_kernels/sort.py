@@ -17,7 +17,22 @@ from functools import partial
 
 import numpy as np
 
-from ._jit import f8, f8_in, float64, helper, i4, i4_in, i8, i8_in, int64, kernel, run, u1, u1_in
+from ._jit import (
+    boolean,
+    f8,
+    f8_in,
+    float64,
+    helper,
+    i4,
+    i4_in,
+    i8,
+    i8_in,
+    int64,
+    kernel,
+    run,
+    u1,
+    u1_in,
+)
 
 SORT_CHUNKS = 64
 _SMALL = 24  # segments up to this size are insertion-sorted
@@ -55,178 +70,64 @@ def _insertion(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
 
 
 @helper
-def _before(x, y, i, j):  # type: ignore[no-untyped-def]
-    """Whether position ``i`` goes strictly before ``j``: by ``x``, then by ``y``."""
-    return x[i] < x[j] or (x[i] == x[j] and y[i] < y[j])
+def _heapsort(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
+    """Sort ``a:b`` by ``key`` then ``sw`` in place (segments bucketing cannot split).
 
-
-@helper
-def argsort(x, y, a, b):  # type: ignore[no-untyped-def]
-    """Stable order of ``a:b`` by ``x``, then ``y`` (offsets from ``a``).
-
-    Insertion-sorted runs of 16, then merges.
+    One loop builds the max-heap and then takes its top off, sifting down as it
+    goes; written as one function, without helpers, so that it compiles fast.
     """
-    m = b - a
-    src = np.empty(m, dtype=np.int64)
-    dst = np.empty(m, dtype=np.int64)
-    for i in range(m):
-        src[i] = i
-    run_len = 16
-    for s in range(0, m, run_len):
-        e = min(m, s + run_len)
-        for i in range(s + 1, e):
-            v = src[i]
-            j = i - 1
-            while j >= s and _before(x, y, a + v, a + src[j]):
-                src[j + 1] = src[j]
-                j -= 1
-            src[j + 1] = v
-    width = run_len
-    while width < m:
-        for s in range(0, m, 2 * width):
-            mid = min(m, s + width)
-            e = min(m, s + 2 * width)
-            i = s
-            j = mid
-            k = s
-            while i < mid and j < e:
-                if _before(x, y, a + src[j], a + src[i]):  # strictly: equal pairs keep their order
-                    dst[k] = src[j]
-                    j += 1
-                else:
-                    dst[k] = src[i]
-                    i += 1
-                k += 1
-            while i < mid:
-                dst[k] = src[i]
-                i += 1
-                k += 1
-            while j < e:
-                dst[k] = src[j]
-                j += 1
-                k += 1
-        src, dst = dst, src
-        width *= 2
-    return src
-
-
-@helper
-def _comparison_sort(key, idx, sw, sg, a, b):  # type: ignore[no-untyped-def]
-    o = argsort(key, sw, a, b)
-    m = b - a
-    tk = np.empty(m, dtype=np.float64)
-    ti = np.empty(m, dtype=np.int64)
-    tw = np.empty(m, dtype=np.float64)
-    tg = np.empty(m, dtype=np.int64)
-    for t in range(m):
-        tk[t] = key[a + o[t]]
-        ti[t] = idx[a + o[t]]
-        tw[t] = sw[a + o[t]]
-        tg[t] = sg[a + o[t]]
-    for t in range(m):
-        key[a + t] = tk[t]
-        idx[a + t] = ti[t]
-        sw[a + t] = tw[t]
-        sg[a + t] = tg[t]
-
-
-@helper
-def _sort_segment(key, idx, sw, sg, a0, b0):  # type: ignore[no-untyped-def]
-    """Sort ``a0:b0`` by ``key`` then ``sw``, moving ``idx`` and ``sg`` along.
-
-    MSD bucketing, then insertion sort for small segments.
-    """
-    if b0 - a0 <= _SMALL:
-        _insertion(key, idx, sw, sg, a0, b0)
-        return
-    tk = np.empty(b0 - a0, dtype=key.dtype)
-    ti = np.empty(b0 - a0, dtype=idx.dtype)
-    tw = np.empty(b0 - a0, dtype=sw.dtype)
-    tg = np.empty(b0 - a0, dtype=sg.dtype)
-    # segments waiting to be sorted: disjoint, each longer than _SMALL
-    stack_a = np.empty((b0 - a0) // (_SMALL + 1) + 1, dtype=np.int64)
-    stack_b = np.empty(stack_a.shape[0], dtype=np.int64)
-    stack_a[0] = a0
-    stack_b[0] = b0
-    top = 1
-    while top > 0:
-        top -= 1
-        a = stack_a[top]
-        b = stack_b[top]
-        size = b - a
-        lo = key[a]
-        hi = key[a]
-        for t in range(a + 1, b):
-            x = key[t]
-            if x < lo:
-                lo = x
-            elif x > hi:
-                hi = x
-        if lo == hi:  # a run of ties: by weight
-            _comparison_sort(key, idx, sw, sg, a, b)
-            continue
-        nb = size // 2
-        scale = nb / (hi - lo)
-        if not (scale > 0.0 and scale < np.inf):
-            _comparison_sort(key, idx, sw, sg, a, b)
-            continue
-        count = np.zeros(nb + 1, dtype=np.int64)
-        for t in range(a, b):
-            k = _bucket(key[t], lo, scale, nb)
-            count[k + 1] += 1
-        biggest = 0
-        for k in range(nb):
-            if count[k + 1] > biggest:
-                biggest = count[k + 1]
-            count[k + 1] += count[k]
-        if biggest == size:  # no progress (extreme range): compare instead
-            _comparison_sort(key, idx, sw, sg, a, b)
-            continue
-        for t in range(a, b):
-            k = _bucket(key[t], lo, scale, nb)
-            q = count[k]
-            tk[q] = key[t]
-            ti[q] = idx[t]
-            tw[q] = sw[t]
-            tg[q] = sg[t]
-            count[k] = q + 1
-        for t in range(size):
-            key[a + t] = tk[t]
-            idx[a + t] = ti[t]
-            sw[a + t] = tw[t]
-            sg[a + t] = tg[t]
-        if biggest <= _SMALL:  # every sub-bucket is small: one insertion pass sorts them all
-            _insertion(key, idx, sw, sg, a, b)
-            continue
-        # count[k] is now the end of sub-bucket k
-        s = 0
-        for k in range(nb):
-            e = count[k]
-            if e - s > _SMALL:
-                stack_a[top] = a + s
-                stack_b[top] = a + e
-                top += 1
-            elif e - s > 1:
-                _insertion(key, idx, sw, sg, a + s, a + e)
-            s = e
-
-
-@kernel((f8_in, float64, float64, int64, int64, int64, i8))
-def _count_buckets(welfare, lo, scale, n_buckets, a, b, hist):  # type: ignore[no-untyped-def]
-    """Households of ``welfare[a:b]`` in each bucket, into ``hist``."""
-    for i in range(a, b):
-        hist[_bucket(welfare[i], lo, scale, n_buckets)] += 1
+    start = (b - a) // 2
+    end = b - a
+    while end > 1:
+        if start > 0:  # building the heap
+            start -= 1
+        else:  # the top (largest) to the end
+            end -= 1
+            p = a + end
+            key[a], key[p] = key[p], key[a]
+            idx[a], idx[p] = idx[p], idx[a]
+            sw[a], sw[p] = sw[p], sw[a]
+            sg[a], sg[p] = sg[p], sg[a]
+        root = start
+        while True:
+            child = 2 * root + 1
+            if child >= end:
+                break
+            c = a + child
+            if child + 1 < end and (
+                key[c] < key[c + 1] or (key[c] == key[c + 1] and sw[c] < sw[c + 1])
+            ):
+                child += 1
+                c += 1
+            r = a + root
+            if not (key[r] < key[c] or (key[r] == key[c] and sw[r] < sw[c])):
+                break
+            key[r], key[c] = key[c], key[r]
+            idx[r], idx[c] = idx[c], idx[r]
+            sw[r], sw[c] = sw[c], sw[r]
+            sg[r], sg[c] = sg[c], sg[r]
+            root = child
 
 
 @kernel(
     *[
-        (f8_in, f8_in, g_in, float64, float64, int64, int64, int64, i8, f8, ix, f8, g)
+        (f8_in, f8_in, g_in, float64, float64, int64, int64, int64, boolean, i8, f8, ix, f8, g)
         for g_in, g in _GROUPS
         for ix in _INDEX
     ]
 )
-def _scatter_buckets(welfare, weight, group, lo, scale, n_buckets, a, b, pos, key, idx, sw, sg):  # type: ignore[no-untyped-def]
-    """Households ``a:b`` to their buckets' next positions ``pos`` (advanced)."""
+def _scatter_buckets(
+    welfare, weight, group, lo, scale, n_buckets, a, b, count_only, pos, key, idx, sw, sg
+):  # type: ignore[no-untyped-def]
+    """Households ``a:b`` to their buckets' next positions ``pos`` (advanced).
+
+    With ``count_only``, only count the households of each bucket into ``pos``
+    (one kernel for both passes: a first call compiles one).
+    """
+    if count_only:
+        for i in range(a, b):
+            pos[_bucket(welfare[i], lo, scale, n_buckets)] += 1
+        return
     for i in range(a, b):
         k = _bucket(welfare[i], lo, scale, n_buckets)
         q = pos[k]
@@ -237,11 +138,136 @@ def _scatter_buckets(welfare, weight, group, lo, scale, n_buckets, a, b, pos, ke
         pos[k] = q + 1
 
 
-@kernel(*[(f8, ix, f8, g, i8_in, int64, int64) for _, g in _GROUPS for ix in _INDEX])
-def _sort_buckets(key, idx, sw, sg, starts, k0, k1):  # type: ignore[no-untyped-def]
-    """Sort buckets ``k0:k1`` (bucket ``k`` is ``key[starts[k]:starts[k + 1]]``)."""
-    for k in range(k0, k1):
-        _sort_segment(key, idx, sw, sg, starts[k], starts[k + 1])
+@kernel(
+    *[
+        (f8, ix, f8, g, i8_in, int64, int64, f8, ix, f8, g, i8, i8, i8)
+        for _, g in _GROUPS
+        for ix in _INDEX
+    ]
+)
+def _sort_buckets(key, idx, sw, sg, starts, k0, k1, tk, ti, tw, tg, stack_a, stack_b, count):  # type: ignore[no-untyped-def]
+    """Sort buckets ``k0:k1`` (bucket ``k`` is ``starts[k]:starts[k + 1]``) by ``key`` then ``sw``.
+
+    ``idx`` and ``sg`` move along. MSD bucketing, then insertion sort for small
+    segments; heap sort where a segment does not split (a run of ties, or an
+    extreme range). One function, not a kernel and a helper, to compile less.
+    For a largest bucket of ``m`` households, ``tk``, ``ti``, ``tw``, ``tg`` hold
+    ``m`` values, ``stack_a`` and ``stack_b`` ``m // (_SMALL + 1) + 1`` and
+    ``count`` ``m // 2 + 1``.
+    """
+    for kk in range(k0, k1):
+        a0 = starts[kk]
+        b0 = starts[kk + 1]
+        if b0 - a0 <= _SMALL:
+            if b0 - a0 > 1:
+                _insertion(key, idx, sw, sg, a0, b0)
+            continue
+        # segments waiting to be sorted: disjoint, each longer than _SMALL
+        stack_a[0] = a0
+        stack_b[0] = b0
+        top = 1
+        while top > 0:
+            top -= 1
+            a = stack_a[top]
+            b = stack_b[top]
+            size = b - a
+            lo = key[a]
+            hi = key[a]
+            for t in range(a + 1, b):
+                x = key[t]
+                if x < lo:
+                    lo = x
+                elif x > hi:
+                    hi = x
+            if lo == hi:  # a run of ties: by weight
+                _heapsort(key, idx, sw, sg, a, b)
+                continue
+            nb = size // 2
+            scale = nb / (hi - lo)
+            if not (scale > 0.0 and scale < np.inf):
+                _heapsort(key, idx, sw, sg, a, b)
+                continue
+            for k in range(nb + 1):
+                count[k] = 0
+            for t in range(a, b):
+                k = _bucket(key[t], lo, scale, nb)
+                count[k + 1] += 1
+            biggest = 0
+            for k in range(nb):
+                if count[k + 1] > biggest:
+                    biggest = count[k + 1]
+                count[k + 1] += count[k]
+            if biggest == size:  # no progress (extreme range): compare instead
+                _heapsort(key, idx, sw, sg, a, b)
+                continue
+            for t in range(a, b):
+                k = _bucket(key[t], lo, scale, nb)
+                q = count[k]
+                tk[q] = key[t]
+                ti[q] = idx[t]
+                tw[q] = sw[t]
+                tg[q] = sg[t]
+                count[k] = q + 1
+            for t in range(size):
+                key[a + t] = tk[t]
+                idx[a + t] = ti[t]
+                sw[a + t] = tw[t]
+                sg[a + t] = tg[t]
+            if biggest <= _SMALL:  # every sub-bucket is small: one insertion pass sorts them all
+                _insertion(key, idx, sw, sg, a, b)
+                continue
+            # count[k] is now the end of sub-bucket k
+            s = 0
+            for k in range(nb):
+                e = count[k]
+                if e - s > _SMALL:
+                    stack_a[top] = a + s
+                    stack_b[top] = a + e
+                    top += 1
+                elif e - s > 1:
+                    _insertion(key, idx, sw, sg, a + s, a + e)
+                s = e
+
+
+def _sort_task(
+    key: np.ndarray,
+    idx: np.ndarray,
+    sw: np.ndarray,
+    sg: np.ndarray,
+    starts: np.ndarray,
+    k0: int,
+    k1: int,
+) -> None:
+    """:func:`_sort_buckets` with scratch made here, sized for its largest bucket.
+
+    The kernel allocates nothing, so a first call does not compile numpy's
+    allocation code; a task's scratch lives only while it runs.
+    """
+    m = int(np.max(starts[k0 + 1 : k1 + 1] - starts[k0:k1]))
+    _sort_buckets(
+        key,
+        idx,
+        sw,
+        sg,
+        starts,
+        k0,
+        k1,
+        np.empty(m),
+        np.empty(m, dtype=idx.dtype),
+        np.empty(m),
+        np.empty(m, dtype=sg.dtype),
+        np.empty(m // (_SMALL + 1) + 1, dtype=np.int64),
+        np.empty(m // (_SMALL + 1) + 1, dtype=np.int64),
+        np.empty(m // 2 + 1, dtype=np.int64),
+    )
+
+
+def sort_range(
+    key: np.ndarray, idx: np.ndarray, sw: np.ndarray, sg: np.ndarray, a: int, b: int
+) -> None:
+    """Sort ``a:b`` in place by ``key``, then ``sw``, moving ``idx`` and ``sg`` along."""
+    if b - a > 1:
+        _sort_task(key, idx, sw, sg, np.array([a, b], dtype=np.int64), 0, 1)
 
 
 def sort_welfare(
@@ -284,7 +310,23 @@ def sort_welfare(
     hist = np.zeros((len(chunks), n_buckets), dtype=np.int64)
     run(
         [
-            partial(_count_buckets, welfare, lo, scale, n_buckets, a, b, hist[c])
+            partial(
+                _scatter_buckets,
+                welfare,
+                weight,
+                group,
+                lo,
+                scale,
+                n_buckets,
+                a,
+                b,
+                True,
+                hist[c],
+                key,
+                idx,
+                sw,
+                sg,
+            )
             for c, (a, b) in enumerate(chunks)
         ]
     )
@@ -307,6 +349,7 @@ def sort_welfare(
                 n_buckets,
                 a,
                 b,
+                False,
                 pos[c],
                 key,
                 idx,
@@ -319,7 +362,7 @@ def sort_welfare(
     per = -(-n_buckets // SORT_CHUNKS)
     run(
         [
-            partial(_sort_buckets, key, idx, sw, sg, starts, k, min(n_buckets, k + per))
+            partial(_sort_task, key, idx, sw, sg, starts, k, min(n_buckets, k + per))
             for k in range(0, n_buckets, per)
         ]
     )

@@ -11,36 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import f8, f8_2d, helper, i4, i8, kernel, run, u1
+from ._jit import f8, f8_2d, i4, i8, kernel, run, u1
 
 _GROUPS = (u1, i4)  # uint8 up to 255 groups, else int32
-
-
-@helper
-def _tie_run(key, sw, sg, t, acc, cnt, run_sum, rank, below):  # type: ignore[no-untyped-def]
-    """A run of two or more equal welfare values from ``t`` in the walk; returns its end.
-
-    Every member gets its group's rank and weight from before the run; then each
-    group adds its members' weights, summed from zero in the run's order, which
-    the sort made ascending weight (``run_sum`` is zero on entry and on exit).
-    """
-    n = key.shape[0]
-    r = t + 1
-    while r < n and key[r] == key[t]:
-        r += 1
-    for u in range(t, r):
-        g = sg[u]
-        rank[u] = cnt[g] + 1
-        below[u] = acc[g]
-    for u in range(t, r):
-        g = sg[u]
-        run_sum[g] += sw[u]
-        cnt[g] += 1
-    for u in range(t, r):  # a group's later members add zero
-        g = sg[u]
-        acc[g] = acc[g] + run_sum[g]
-        run_sum[g] = 0.0
-    return r
 
 
 @kernel(*[(f8, f8, g, i4, f8, f8, f8, i8) for g in _GROUPS])
@@ -50,10 +23,28 @@ def _grouped_pass(key, sw, sg, rank, below, acc, run_sum, cnt):  # type: ignore[
     All three start at zero (one entry per group).
     """
     n = key.shape[0]
-    t = np.int64(0)  # not the literal 0: helpers would compile twice
+    t = 0
     while t < n:
         if t + 1 < n and key[t + 1] == key[t]:
-            t = _tie_run(key, sw, sg, t, acc, cnt, run_sum, rank, below)
+            # A run of equal welfare: every member gets its group's rank and weight
+            # from before the run; then each group adds its members' weights, summed
+            # from zero in the run's order, which the sort made ascending weight.
+            r = t + 1
+            while r < n and key[r] == key[t]:
+                r += 1
+            for u in range(t, r):
+                g = sg[u]
+                rank[u] = cnt[g] + 1
+                below[u] = acc[g]
+            for u in range(t, r):
+                g = sg[u]
+                run_sum[g] += sw[u]
+                cnt[g] += 1
+            for u in range(t, r):  # a group's later members add zero
+                g = sg[u]
+                acc[g] = acc[g] + run_sum[g]
+                run_sum[g] = 0.0
+            t = r
             continue
         g = sg[t]
         c = cnt[g]
