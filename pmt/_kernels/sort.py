@@ -308,57 +308,28 @@ def sort_welfare(
     step = -(-n // SORT_CHUNKS)
     chunks = [(a, min(n, a + step)) for a in range(0, n, step)]
     hist = np.zeros((len(chunks), n_buckets), dtype=np.int64)
-    run(
-        [
-            partial(
-                _scatter_buckets,
-                welfare,
-                weight,
-                group,
-                lo,
-                scale,
-                n_buckets,
-                a,
-                b,
-                True,
-                hist[c],
-                key,
-                idx,
-                sw,
-                sg,
-            )
-            for c, (a, b) in enumerate(chunks)
-        ]
-    )
+
+    def scatter(count_only: bool, where: np.ndarray) -> None:
+        """One pass over the chunks: count into ``where[c]``, or scatter from it."""
+        run(
+            [
+                partial(
+                    _scatter_buckets,
+                    *(welfare, weight, group, lo, scale, n_buckets, a, b, count_only),
+                    *(where[c], key, idx, sw, sg),
+                )
+                for c, (a, b) in enumerate(chunks)
+            ]
+        )
+
+    scatter(True, hist)
     # bucket k of chunk c goes after bucket k of the chunks before it
     counts = hist.T.ravel()  # bucket-major
     pos = np.empty_like(counts)
     pos[0] = 0
     np.cumsum(counts[:-1], out=pos[1:])
     starts = np.append(pos[:: len(chunks)], n)
-    pos = np.ascontiguousarray(pos.reshape(n_buckets, len(chunks)).T)
-    run(
-        [
-            partial(
-                _scatter_buckets,
-                welfare,
-                weight,
-                group,
-                lo,
-                scale,
-                n_buckets,
-                a,
-                b,
-                False,
-                pos[c],
-                key,
-                idx,
-                sw,
-                sg,
-            )
-            for c, (a, b) in enumerate(chunks)
-        ]
-    )
+    scatter(False, np.ascontiguousarray(pos.reshape(n_buckets, len(chunks)).T))
     per = -(-n_buckets // SORT_CHUNKS)
     run(
         [
