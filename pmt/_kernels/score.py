@@ -71,25 +71,7 @@ def _score_rows(
             acc[i - a] = intercept[mi]
             if keep:
                 terms[i * width] = intercept[mi]
-        # two variables a pass (fewer passes over acc), still added one after the other
-        v = 0
-        while v + 1 < n_lookup:
-            base = n_models * offsets[v]
-            size = sizes[v]
-            col = v * n
-            base2 = n_models * offsets[v + 1]
-            size2 = sizes[v + 1]
-            col2 = col + n
-            for i in range(a, b):
-                mi = m[i - a]
-                c = lookup[base + mi * size + codes[col + i]]
-                c2 = lookup[base2 + mi * size2 + codes[col2 + i]]
-                acc[i - a] = (acc[i - a] + c) + c2
-                if keep:
-                    terms[i * width + 1 + v] = c
-                    terms[i * width + 2 + v] = c2
-            v += 2
-        if v < n_lookup:
+        for v in range(n_lookup):
             base = n_models * offsets[v]
             size = sizes[v]
             col = v * n
@@ -98,22 +80,7 @@ def _score_rows(
                 acc[i - a] += c
                 if keep:
                     terms[i * width + 1 + v] = c
-        j = 0
-        while j + 1 < n_numeric:
-            col = j * n
-            row = j * n_models
-            col2 = col + n
-            row2 = row + n_models
-            for i in range(a, b):
-                mi = m[i - a]
-                c = beta_t[row + mi] * numeric[col + i]
-                c2 = beta_t[row2 + mi] * numeric[col2 + i]
-                acc[i - a] = (acc[i - a] + c) + c2
-                if keep:
-                    terms[i * width + 1 + n_lookup + j] = c
-                    terms[i * width + 2 + n_lookup + j] = c2
-            j += 2
-        if j < n_numeric:
+        for j in range(n_numeric):
             col = j * n
             row = j * n_models
             for i in range(a, b):
