@@ -529,6 +529,27 @@ def test_bit_identical_under_row_permutation_through_the_buckets(buckets, monkey
         np.testing.assert_array_equal(x[perm], y)
 
 
+@pytest.mark.parametrize("buckets", [lambda n: 1, lambda n: max(1, n // 16)])
+def test_signed_zero_welfare_gives_the_same_cutoff_bits_in_any_row_order(buckets, monkeypatch):
+    """-0.0 and 0.0 are one welfare value: the cutoff they set is +0.0 whatever the order."""
+    monkeypatch.setattr(K, "n_buckets", buckets)
+    rng = np.random.default_rng(11)
+    welfare = np.concatenate([np.full(300, -0.0), np.full(300, 0.0), rng.normal(size=400)])
+    weight = np.ones(welfare.size)  # equal weights: the sort cannot order the zeros
+    groups = rng.choice(np.array([11, 31]), welfare.size)
+    first = reference_cutoffs(welfare, weight, groups=groups)
+    assert any((c == 0).any() for c in first.values())  # a cutoff falls on the zeros
+    for seed in range(5):
+        perm = np.random.default_rng(seed).permutation(welfare.size)
+        again = reference_cutoffs(welfare[perm], weight[perm], groups=groups[perm])
+        for label, c in first.items():
+            np.testing.assert_array_equal(c.view(np.int64), again[label].view(np.int64))
+            assert not np.signbit(c[c == 0]).any()
+        only = pmt.desil_only(welfare[perm], weight[perm], groups=groups[perm])
+        for label, c in only.cutoffs.items():
+            np.testing.assert_array_equal(c.view(np.int64), first[label].view(np.int64))
+
+
 def test_numpy_sort_and_bucket_kernel_give_the_same_bits(monkeypatch):
     """Small inputs are sorted by numpy, large ones by the kernel: every output agrees."""
     rng = np.random.default_rng(8)

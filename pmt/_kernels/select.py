@@ -115,7 +115,7 @@ def _walk(key, sw, start, end, below, total, k_lo, k_hi, row, n_classes, cut):  
             while k < k_hi[j] and n_classes * s >= k * t_all:
                 cut[row[j], k - 1] = prev
                 k += 1
-            prev = key[t]
+            prev = key[t] + 0.0  # -0.0 becomes 0.0, as in the full walk
             for u in range(t, r):
                 s += sw[u]
             t = r

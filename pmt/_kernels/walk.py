@@ -87,7 +87,7 @@ def _cutoffs(key, sg, below, totals, cut, k_next, last):  # type: ignore[no-unty
         while k_next[g] <= n_classes - 1 and ns >= k_next[g] * totals[g]:
             cut[g, k_next[g] - 1] = last[g]
             k_next[g] += 1
-        last[g] = key[t]
+        last[g] = key[t] + 0.0  # -0.0 becomes 0.0: equal welfare, one cutoff, any row order
     for g in range(n_groups):
         for k in range(k_next[g], n_classes):
             cut[g, k - 1] = last[g]
