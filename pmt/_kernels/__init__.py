@@ -28,7 +28,7 @@ from .clean import clean_codes, clean_numbers, factorize_small
 from .desil import RECORD, desil_tally, finish_scopes, scatter_records
 from .score import SCORE_BLOCK, lookup_by_variable, score
 from .sort import SORT_CHUNKS, n_buckets, sort_welfare
-from .walk import cutoffs, grouped_pass, national_pass, scope_passes
+from .walk import grouped_pass, national_pass, scope_passes, walk
 
 __all__ = [
     "KERNELS",
@@ -38,7 +38,6 @@ __all__ = [
     "Kernel",
     "clean_codes",
     "clean_numbers",
-    "cutoffs",
     "desil_tally",
     "factorize_small",
     "finish_scopes",
@@ -52,6 +51,7 @@ __all__ = [
     "score",
     "sort_welfare",
     "threads",
+    "walk",
     "warmup",
 ]
 

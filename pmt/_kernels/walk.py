@@ -16,11 +16,14 @@ from ._jit import f8, f8_2d, i4, i8, kernel, run, u1
 _GROUPS = (u1, i4)  # uint8 up to 255 groups, else int32
 
 
-@kernel(*[(f8, f8, g, i4, f8, f8, f8, i8) for g in _GROUPS])
-def _grouped_pass(key, sw, sg, rank, below, acc, run_sum, cnt):  # type: ignore[no-untyped-def]
-    """:func:`grouped_pass` into ``acc`` (the totals), with scratch ``run_sum`` and ``cnt``.
+@kernel(*[(f8, f8, g, i4, f8, f8, f8, i8, f8_2d, i8, f8) for g in _GROUPS])
+def _walk(key, sw, sg, rank, below, acc, run_sum, cnt, cut, k_next, last):  # type: ignore[no-untyped-def]
+    """:func:`walk` into ``acc`` (the totals) and ``cut`` (the cutoffs, NaN on entry).
 
-    All three start at zero (one entry per group).
+    ``acc``, ``run_sum`` and ``cnt`` start at zero, ``k_next`` at one and
+    ``last`` at NaN (one entry per group). The cutoffs are found in a second
+    pass, once the totals are known; none when ``cut`` has no columns. One
+    kernel, not two: a first call compiles less.
     """
     n = key.shape[0]
     t = 0
@@ -54,6 +57,48 @@ def _grouped_pass(key, sw, sg, rank, below, acc, run_sum, cnt):  # type: ignore[
         cnt[g] = c + 1
         t += 1
 
+    n_classes = cut.shape[1] + 1
+    if n_classes == 1:
+        return
+    for t in range(n):
+        g = sg[t]
+        ns = n_classes * below[t]
+        while k_next[g] <= n_classes - 1 and ns >= k_next[g] * acc[g]:
+            cut[g, k_next[g] - 1] = last[g]
+            k_next[g] += 1
+        last[g] = key[t] + 0.0  # -0.0 becomes 0.0: equal welfare, one cutoff, any row order
+    for g in range(acc.shape[0]):
+        for k in range(k_next[g], n_classes):
+            cut[g, k - 1] = last[g]
+
+
+def walk(
+    key: np.ndarray,
+    sw: np.ndarray,
+    sg: np.ndarray,
+    n_groups: int,
+    rank: np.ndarray,
+    below: np.ndarray,
+    n_classes: int = 1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One walk up the sorted households, within each group ``sg``.
+
+    At sorted position ``t``: ``rank[t] = 1 + #strictly poorer in its group`` and
+    ``below[t]`` = their weight, summed run by run in welfare order (a tie run's
+    weights in ascending order), as are the totals. Returns (group totals (G,),
+    registry cutoffs (G, n_classes - 1)): ``c[g, k-1]`` is the smallest welfare
+    whose weight at or below it reaches ``k/n`` of the group's total, the welfare
+    of the last household before the first one whose strictly-poorer weight
+    ``S`` has ``n*S >= k*T``.
+    """
+    acc = np.zeros(n_groups, dtype=np.float64)
+    cut = np.full((n_groups, n_classes - 1), np.nan)
+    _walk(
+        *(key, sw, sg, rank, below, acc, np.zeros(n_groups), np.zeros(n_groups, dtype=np.int64)),
+        *(cut, np.ones(n_groups, dtype=np.int64), np.full(n_groups, np.nan)),
+    )
+    return acc, cut
+
 
 def grouped_pass(
     key: np.ndarray,
@@ -63,49 +108,8 @@ def grouped_pass(
     rank: np.ndarray,
     below: np.ndarray,
 ) -> np.ndarray:
-    """One walk up the sorted households, within each group ``sg``; returns the group totals.
-
-    At sorted position ``t``: ``rank[t] = 1 + #strictly poorer in its group`` and
-    ``below[t]`` = their weight, summed run by run in welfare order (a tie run's
-    weights in ascending order), as are the totals.
-    """
-    acc = np.zeros(n_groups, dtype=np.float64)
-    _grouped_pass(
-        key, sw, sg, rank, below, acc, np.zeros(n_groups), np.zeros(n_groups, dtype=np.int64)
-    )
-    return acc
-
-
-@kernel(*[(f8, g, f8, f8, f8_2d, i8, f8) for g in _GROUPS])
-def _cutoffs(key, sg, below, totals, cut, k_next, last):  # type: ignore[no-untyped-def]
-    """:func:`cutoffs` into ``cut`` (NaN), with ``k_next`` (ones) and ``last`` (NaN) per group."""
-    n_groups = totals.shape[0]
-    n_classes = cut.shape[1] + 1
-    for t in range(key.shape[0]):
-        g = sg[t]
-        ns = n_classes * below[t]
-        while k_next[g] <= n_classes - 1 and ns >= k_next[g] * totals[g]:
-            cut[g, k_next[g] - 1] = last[g]
-            k_next[g] += 1
-        last[g] = key[t] + 0.0  # -0.0 becomes 0.0: equal welfare, one cutoff, any row order
-    for g in range(n_groups):
-        for k in range(k_next[g], n_classes):
-            cut[g, k - 1] = last[g]
-
-
-def cutoffs(
-    key: np.ndarray, sg: np.ndarray, below: np.ndarray, totals: np.ndarray, n_classes: int
-) -> np.ndarray:
-    """Registry cutoffs of each group from a finished walk, (groups, n_classes - 1).
-
-    ``c[g, k-1]`` is the smallest welfare whose weight at or below it reaches
-    ``k/n`` of the group's total: the welfare of the last household before the
-    first one whose strictly-poorer weight ``S`` has ``n*S >= k*T``.
-    """
-    n_groups = totals.shape[0]
-    cut = np.full((n_groups, n_classes - 1), np.nan)
-    _cutoffs(key, sg, below, totals, cut, np.ones(n_groups, np.int64), np.full(n_groups, np.nan))
-    return cut
+    """:func:`walk` without cutoffs; returns the group totals."""
+    return walk(key, sw, sg, n_groups, rank, below)[0]
 
 
 def national_pass(key: np.ndarray, sw: np.ndarray, rank: np.ndarray, below: np.ndarray) -> float:
@@ -136,12 +140,10 @@ def scope_passes(
 
     def national() -> tuple[np.ndarray, np.ndarray]:
         one = np.zeros(key.shape[0], sg.dtype)
-        total = grouped_pass(key, sw, one, 1, rank_nat, below_nat)
-        return total, cutoffs(key, one, below_nat, total, n_classes)
+        return walk(key, sw, one, 1, rank_nat, below_nat, n_classes)
 
     def grouped() -> tuple[np.ndarray, np.ndarray]:
-        totals = grouped_pass(key, sw, sg, n_groups, rank_grp, below_grp)
-        return totals, cutoffs(key, sg, below_grp, totals, n_classes)
+        return walk(key, sw, sg, n_groups, rank_grp, below_grp, n_classes)
 
     (tot_nat, cut_nat), (tot_grp, cut_grp) = run([national, grouped])
     return tot_nat, tot_grp, cut_nat, cut_grp
