@@ -582,7 +582,5 @@ def test_kernels_compile_only_their_declared_signatures(tiny_ws):
 def test_a_kernel_refuses_types_outside_its_signatures():
     welfare = np.zeros(3, dtype=np.float32)  # no float32 signature
     with pytest.raises(TypeError, match=r"pmt kernel _walk: no signature accepts"):
-        K.grouped_pass(
-            welfare, np.zeros(3), np.zeros(3, np.uint8), 1, np.zeros(3, np.int32), np.zeros(3)
-        )
+        K.walk(welfare, np.zeros(3), np.zeros(3, np.uint8), 1, np.zeros(3, np.int32), np.zeros(3))
     assert all(sig[0].dtype.name == "float64" for sig in K.KERNELS["_walk"].dispatcher.overloads)

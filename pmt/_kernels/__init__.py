@@ -28,7 +28,7 @@ from .clean import clean_codes, clean_numbers, factorize_small
 from .desil import RECORD, desil_tally, finish_scopes, scatter_records
 from .score import SCORE_BLOCK, lookup_by_variable, score
 from .sort import SORT_CHUNKS, n_buckets, sort_welfare
-from .walk import grouped_pass, national_pass, scope_passes, walk
+from .walk import scope_passes, walk
 
 __all__ = [
     "KERNELS",
@@ -41,10 +41,8 @@ __all__ = [
     "desil_tally",
     "factorize_small",
     "finish_scopes",
-    "grouped_pass",
     "lookup_by_variable",
     "n_buckets",
-    "national_pass",
     "on_compile",
     "scatter_records",
     "scope_passes",

@@ -100,27 +100,6 @@ def walk(
     return acc, cut
 
 
-def grouped_pass(
-    key: np.ndarray,
-    sw: np.ndarray,
-    sg: np.ndarray,
-    n_groups: int,
-    rank: np.ndarray,
-    below: np.ndarray,
-) -> np.ndarray:
-    """:func:`walk` without cutoffs; returns the group totals."""
-    return walk(key, sw, sg, n_groups, rank, below)[0]
-
-
-def national_pass(key: np.ndarray, sw: np.ndarray, rank: np.ndarray, below: np.ndarray) -> float:
-    """:func:`grouped_pass` with every household in one group; returns the total.
-
-    One walk for both scopes keeps one implementation of the rule, and a first
-    call compiles one kernel, not two.
-    """
-    return float(grouped_pass(key, sw, np.zeros(key.shape[0], np.uint8), 1, rank, below)[0])
-
-
 def scope_passes(
     key: np.ndarray,
     sw: np.ndarray,

@@ -255,7 +255,7 @@ _SPLIT = (
 def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
     """Rank and strictly-poorer weight of a welfare-sorted partition, continuing ``carry``.
 
-    The in-memory walks (``national_pass``, ``grouped_pass``) run over the
+    The in-memory walk (:func:`pmt._kernels.walk`, once per scope) runs over the
     partition with the carry in front as pseudo-households poorer than anyone
     (welfare ``-inf``; one for the nation, one per province, each weighing the
     weight before). The walks then add the same numbers in the same order as
@@ -292,22 +292,23 @@ def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
     lead = np.full(1, -np.inf)
     rank = np.empty(m + 1, np.int32)
     below = np.empty(m + 1)
-    total_nat = K.national_pass(
-        np.concatenate([lead, key]), np.concatenate([[carry.weight_nat], sw]), rank, below
-    )
+    one = np.zeros(m + 1, np.uint8)  # the nation: one group
+    total_nat = K.walk(
+        np.concatenate([lead, key]), np.concatenate([[carry.weight_nat], sw]), one, 1, rank, below
+    )[0][0]
     out["below_nat"] = back(below[1:])
     out["rank_nat"] = back((rank[1:].astype(np.int64) - 1 + carry.count_nat).astype(np.int32))
     codes = np.arange(N_CODES, dtype=np.uint8)
     rank = np.empty(m + N_CODES, np.int32)
     below = np.empty(m + N_CODES)
-    total_grp = K.grouped_pass(
+    total_grp = K.walk(
         np.concatenate([np.full(N_CODES, -np.inf), key]),
         np.concatenate([carry.weight_grp, sw]),
         np.concatenate([codes, sg]),
         N_CODES,
         rank,
         below,
-    )
+    )[0]
     out["below_grp"] = back(below[N_CODES:])
     out["rank_grp"] = back(
         (rank[N_CODES:].astype(np.int64) - 1 + carry.count_grp[sg]).astype(np.int32)

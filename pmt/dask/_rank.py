@@ -16,8 +16,8 @@ partitioning. How (``docs/dask.md`` says it for users):
 3. **Global order**: welfare, weight, province and position are sorted by
    welfare with Dask's ``sort_values``; equal welfare values always land in one
    partition (its partitioning is by welfare value), so no tie is split.
-4. **Walk**: each sorted partition is walked by the in-memory kernels
-   (``national_pass``, ``grouped_pass``). With whole-number person weights
+4. **Walk**: each sorted partition is walked by the in-memory kernel
+   (``pmt._kernels.walk``, once per scope). With whole-number person weights
    the partitions are walked in parallel from zero and then shifted by the
    running weight and counts before them (the *carry*: two numbers and two
    100-entry arrays; sums of whole numbers below 2**53 are exact in any
