@@ -30,6 +30,8 @@ The modules, in the order the data flows through them:
     one whole fit on a set of households (screen, select, strengths, tree).
 ``scoring``, ``assembly``
     the fitted models as a weight set, scored by pmt's scorer; the tables.
+``candidates``
+    :func:`expand_terms`: a spec widened with candidate non-linear terms.
 ``build``, ``cv``, ``compare``, ``results``
     :func:`calibrate`, :func:`cross_validate`, the ranking of estimators by a
     metric, and their result objects.
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 from ..errors import CalibrationError, CalibrationWarning, CollinearityError, SmallSampleError
 from .build import calibrate
+from .candidates import expand_terms
 from .cv import cross_validate
 from .estimators import ESTIMATORS, Estimator, Fitted, PooledNode
 from .options import POOLING, Options
@@ -66,4 +69,5 @@ __all__ = [
     "SmallSampleError",
     "calibrate",
     "cross_validate",
+    "expand_terms",
 ]
