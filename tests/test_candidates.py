@@ -73,6 +73,14 @@ def test_names_the_spec_uses_keep_the_specs_entry_and_urban_needs_a_split():
     data["derived"] = [*data["derived"], cube.model_dump()]
     own = VariableSpec.model_validate(data)
     assert _by_name(expand_terms(own))["head_age_sq"] == cube
+    # the same term under another name is not added twice (it would be collinear)
+    data["derived"][-1] = Derived(
+        name="age_squared", op="power", args=("head_age",), power=2
+    ).model_dump()
+    renamed = expand_terms(VariableSpec.model_validate(data))
+    assert [d.name for d in renamed.derived if d.args == ("head_age",) and d.op == "power"] == [
+        "age_squared"
+    ]
     with_urban = _by_name(expand_terms(spec, urban=True, squares=False, logs=False))
     assert with_urban["head_age_x_urban"].op == "product"
     assert with_urban["head_age_x_urban"].args == ("head_age", "urban")

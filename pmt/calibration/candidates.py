@@ -55,8 +55,9 @@ def expand_terms(
     is 0) for each count or continuous variable in the model that the spec
     does not already log and whose ``min`` is set and not negative. With
     ``hh_size``, household size enters linearly (``hh_size_linear``) and as
-    a log (``log_hh_size``) unless the spec has those already. Terms whose
-    name the spec uses are skipped; nothing of the spec is removed.
+    a log (``log_hh_size``) unless the spec has those already. A candidate
+    whose name the spec uses, or that the spec has under another name (same
+    op, args, power and knots), is skipped; nothing of the spec is removed.
 
     Parameters
     ----------
@@ -90,8 +91,11 @@ def expand_terms(
     taken = {v.name for v in spec.variables} | set(spec.numeric_terms)
     taken |= {"hh_id", "district_code", "urban", "hh_size", "intercept"}
 
+    same = {(d.op, d.args, d.power, d.knots) for d in spec.derived}
+
     def add(d: Derived) -> bool:
-        if set(d.outputs) & taken:
+        """Add ``d`` unless its name is taken or the spec has the same term under another."""
+        if set(d.outputs) & taken or (d.op, d.args, d.power, d.knots) in same:
             return False
         new.append(d)
         taken.update(d.outputs)
@@ -134,7 +138,8 @@ def expand_terms(
 def _values(spec: VariableSpec, new: list[Derived], survey: Any) -> dict[str, np.ndarray]:
     """Each numeric variable and derived term on the survey's rows (NaN where undefined)."""
     columns: dict[str, np.ndarray] = {}
-    for name in [v.name for v in spec.variables if not v.is_lookup] + ["hh_size", "urban"]:
+    numeric = [v.name for v in spec.variables if v.kind != "categorical"]
+    for name in [*numeric, "hh_size", "urban"]:
         if name in survey.columns:
             columns[name] = pd.to_numeric(survey[name], errors="coerce").to_numpy(np.float64)
     derived = (*spec.derived, *new)
