@@ -14,7 +14,10 @@ their ``files`` job (``peers/``). Wall and CPU time are the parent's; peak
 RSS is the child's ``ru_maxrss``. Each tool first runs, untimed, on the
 tie-heavy registry (this also fills pmt's numba cache); the outputs of that
 run and of the last timed run are checked against pmt's, matched on
-``hh_id``. See README.md.
+``hh_id``. Last, in the same run, the job's I/O floor: reading the input once
+and writing pmt's output once with pyarrow on all cores (``harness.timing.
+io_floor``; the best of ``--repeat`` tries), and each tool's time over it.
+See README.md.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = Path(tempfile.mkdtemp(prefix="files_run_", dir=args.cache))
         try:
             rows = [time_tool(tool, src, ties, run_dir, run, args) for tool in tools]
+            floor = io_floor(src, run_dir, run, args)
         finally:
             if not args.keep_outputs:
                 shutil.rmtree(run_dir, ignore_errors=True)
@@ -81,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{n:,} households; input {src.stat().st_size / MB:,.1f} MB of Parquet\n")
     print(report.table(HEAD, table_rows(rows), left={0, len(HEAD) - 1}))
     print("\n".join("  " + x for x in phase_lines(rows)))
+    print("  " + floor_line(floor, rows))
     for line in agree.banner(rows):
         print(line)
     if not args.no_write:
@@ -89,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
                      command=run.command,
                      machine=report.machine_lines(guard=run.guard, weights=run.weights_desc,
                                                   threads=threads),
-                     sections=sections(rows, n, src, args))
+                     sections=sections(rows, n, src, args, floor))
     if args.keep_outputs:
         print(f"outputs kept in {run_dir}")
     return 1 if agree.banner(rows) else 0
@@ -132,6 +137,40 @@ def run_once(tool: str, src: Path, out: Path, run: suite.Run, args: Any) -> dict
             r.update(proc.result(r) or {})
     del r["events"]
     return r
+
+
+def io_floor(src: Path, run_dir: Path, run: suite.Run, args: Any) -> dict[str, Any]:
+    """The job's I/O floor, measured in the same run: the best of ``--repeat`` tries.
+
+    Reading the input once and writing pmt's output once with pyarrow on all cores
+    (``harness.timing.io_floor``); needs pmt's output of this run.
+    """
+    ref = run_dir / "pmt.parquet"
+    if not ref.exists():
+        return {"failed": "pmt's output is needed (run pmt too)"}
+    tries = []
+    for _ in range(args.repeat):
+        out = run_dir / "floor.parquet"
+        os.sync()
+        res = proc.call("harness.timing:io_floor", guard=run.guard, timeout=args.timeout,
+                        src=str(src), ref=str(ref), out=str(out), row_group=data.ROW_GROUP)
+        out.unlink(missing_ok=True)
+        if "failed" in res:
+            return res
+        tries.append(res)
+    return min(tries, key=lambda r: r["read_s"] + r["write_s"])
+
+
+def floor_line(floor: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+    """The I/O floor and each tool's time over it."""
+    if "failed" in floor:
+        return f"I/O floor: not measured ({floor['failed']})"
+    total = floor["read_s"] + floor["write_s"]
+    over = "; ".join(f"{r['tool']} {report.median(x['wall_s'] for x in r['runs']) / total:.2f}x"
+                     for r in rows if "failed" not in r)
+    return (f"I/O floor (pyarrow, all cores, same run): read the input once "
+            f"{floor['read_s']:.2f} s + write the output once {floor['write_s']:.2f} s = "
+            f"{total:.2f} s; wall time over the floor: {over}")
 
 
 def check(ref: Path, other: Path, run: suite.Run) -> tuple[bool, str]:
@@ -232,7 +271,8 @@ def phase_lines(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def sections(rows: list[dict[str, Any]], n: int, src: Path, args: Any) -> list[str]:
+def sections(rows: list[dict[str, Any]], n: int, src: Path, args: Any,
+             floor: dict[str, Any]) -> list[str]:
     size = src.stat().st_size
     lines = ["## Input", "",
              f"- {n:,} synthetic households, seed {args.seed}, generated in blocks of "
@@ -252,6 +292,7 @@ def sections(rows: list[dict[str, Any]], n: int, src: Path, args: Any) -> list[s
              "exactly, welfare bit for bit and share below to 1e-12; also on a tie-heavy "
              f"registry (warm-up run). Not checked above {CHECK_MAX:,} households.", "",
              report.table(HEAD, table_rows(rows), left={0, len(HEAD) - 1}, markdown=True), "",
+             f"- {floor_line(floor, rows)}", "",
              "## Details", "", *(f"- {x}" for x in phase_lines(rows))]
     for r in rows:
         walls = ", ".join(f"{x['wall_s']:.2f}" + (" (failed)" if "failed" in x else "")

@@ -320,3 +320,25 @@ def files_job(tool: str, src: str, out: str, weights: str, threads: int | None
     mode = peer.files(src, out, ws, threads=threads)
     return {"import_weights_s": t1 - t0, "job_s": time.perf_counter() - t1, "mode": mode,
             "threads": str(threads) if threads else peer.threads()}
+
+
+def io_floor(src: str, ref: str, out: str, row_group: int) -> dict[str, Any]:
+    """The job's I/O floor (a child process): read the input once, write the output once.
+
+    pyarrow on all cores: ``read_table`` of every column of ``src`` (the registry holds
+    only the columns the job reads), then -- untimed -- pmt's output ``ref`` into memory,
+    and ``write_table`` of it to ``out`` with pyarrow's defaults (snappy, dictionary
+    encoding; pmt's writer uses them too) in row groups of ``row_group``.
+    """
+    import pyarrow.parquet as pq
+
+    t0 = time.perf_counter()
+    table = pq.read_table(src, use_threads=True)
+    read_s = time.perf_counter() - t0
+    rows = table.num_rows
+    del table
+    result = pq.read_table(ref, use_threads=True)
+    t1 = time.perf_counter()
+    pq.write_table(result, out, row_group_size=row_group)
+    write_s = time.perf_counter() - t1
+    return {"read_s": read_s, "write_s": write_s, "rows": rows, "out_rows": result.num_rows}
