@@ -104,6 +104,30 @@ def test_any_partitioning_gives_the_in_memory_result(client, tiny_ws_ref, case):
     _same_frame(got, _memory(df, tiny_ws_ref, **kw))
 
 
+@pytest.mark.parametrize("cutoffs", ["reference", "given", "registry"])
+def test_without_ranks_reference_cutoffs_are_one_map_over_the_partitions(
+    client, tiny_ws_ref, cutoffs
+):
+    df = make_households(150, seed=9)
+    df.loc[[7, 90], "hh_id"] = df.loc[20, "hh_id"]  # an id repeated across partitions
+    kw: dict[str, Any] = {"cutoffs": cutoffs, "on_invalid": "reject"}
+    if cutoffs == "given":
+        kw["cutoffs"] = dict(tiny_ws_ref.cutoffs)
+    got = _distributed(_parts(df, [0, 30, 60, 60, 149]), tiny_ws_ref, ranks=False, **kw)
+    expected = _memory(df, tiny_ws_ref, **kw).to_frame()
+    dropped = ["rank_national", "rank_provincial", "share_below_national", "share_below_provincial"]
+    frame = got.frame.compute()
+    pd.testing.assert_frame_equal(frame, expected.drop(columns=dropped), check_exact=True)
+    assert got.n_rejected == 3
+    # what computing the frame runs: with cutoffs and no duplicate ids (whose rows alone
+    # go back to their partitions by a shuffle), a map over the scored partitions only
+    clean = _distributed(_parts(df.iloc[21:], [0, 30, 60, 60]), tiny_ws_ref, ranks=False, **kw)
+    tasks = {str(k[0] if isinstance(k, tuple) else k) for k in dict(clean.frame.dask)}
+    global_ = {t for t in tasks if any(w in t for w in ("shuffle", "sort", "_walk", "set_index"))}
+    assert bool(global_) == (cutoffs == "registry"), sorted(global_)
+    assert any(t.startswith("_finish") for t in tasks)
+
+
 def test_heavy_ties_across_partitions_one_household_and_empty_partitions(client, tiny_ws):
     # a third of the rows are one household copied: one tie run over many partitions
     df = make_households(150, seed=4)

@@ -26,6 +26,13 @@ from ..weights import WeightSet
 
 #: Province codes are 0..99: carried per-province arrays are indexed by code.
 N_CODES = 100
+#: The columns of :meth:`pmt.RankResult.to_frame` that ``ranks=False`` leaves out.
+RANK_COLUMNS = (
+    "rank_national",
+    "rank_provincial",
+    "share_below_national",
+    "share_below_provincial",
+)
 
 
 # --------------------------------------------------------------------------- per partition
@@ -52,6 +59,7 @@ class _Job:
     id_col: str | None
     region_scheme: str | None
     id_meta: Any = None  # an empty array of the id column's dtype
+    ranks: bool = True  # False: no rank and share-below columns (see pmt.dask.rank)
     ref_nat: np.ndarray | None = None
     ref_grp: np.ndarray | None = None  # (100, n-1), indexed by province code
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -337,7 +345,8 @@ def _finish(part: _Part, drop: np.ndarray, walked: pd.DataFrame | None, total: _
     m = len(s)
     n = job.options.n
     rec = np.zeros(m, dtype=K.RECORD)
-    if m:
+    global_ = job.ranks or job.ref_nat is None  # registry desil need the walk's sums
+    if m and global_:
         assert walked is not None
         walked = walked.sort_index()
         if not np.array_equal(walked.index.to_numpy(), s["row"].to_numpy()):
@@ -360,12 +369,12 @@ def _finish(part: _Part, drop: np.ndarray, walked: pd.DataFrame | None, total: _
     share_nat = np.empty(m)
     share_grp = np.empty(m)
     use_nat, use_grp = job.ref_nat is not None, job.ref_grp is not None
-    K.finish_scopes(
+    K.finish_scopes(  # without the walk: desil from the cutoffs; ranks and shares unused
         welfare,
         group,
         rec,
-        np.array([total.weight_nat]),
-        np.ascontiguousarray(total.weight_grp),
+        np.array([total.weight_nat if global_ else 1.0]),
+        np.ascontiguousarray(total.weight_grp if global_ else np.ones(N_CODES)),
         n,
         job.ref_nat if use_nat else np.zeros((1, n - 1)),
         job.ref_grp if use_grp else np.zeros((N_CODES, n - 1)),
@@ -417,7 +426,7 @@ def _finish(part: _Part, drop: np.ndarray, walked: pd.DataFrame | None, total: _
     )
     frame = result.to_frame()
     frame.attrs.clear()
-    return frame
+    return frame if job.ranks else frame.drop(columns=list(RANK_COLUMNS))
 
 
 def _reject_dtypes(id_col: str | None, integer: bool, valued: bool) -> dict[str, Any]:

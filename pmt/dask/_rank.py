@@ -221,6 +221,7 @@ def rank(
     on_invalid: Literal["raise", "reject"] = "raise",
     id_col: str | None = "hh_id",
     region_scheme: str | None = None,
+    ranks: bool = True,
 ) -> DaskRankResult:
     """Score and rank a Dask DataFrame exactly as :func:`pmt.rank` ranks the whole table.
 
@@ -232,12 +233,20 @@ def rank(
     weights : WeightSet or str
     cutoffs, n, max_desil, line, weight, weighting, on_invalid, id_col, region_scheme
         As for :func:`pmt.rank`.
+    ranks : bool, default True
+        False: leave out the rank and share-below columns. With reference or
+        given cutoffs every household's desil then depends on its own welfare
+        only, and the result is one map over the scored partitions: no global
+        sort, no walk, no shuffle of households (only the rows of repeated
+        ids, if any, go back to their partitions by a shuffle). Registry
+        cutoffs are deciles of the whole input and still need the global order.
 
     Returns
     -------
     DaskRankResult
         ``.frame`` computes to ``pmt.rank(households.compute(), ...).to_frame()``
-        bit for bit (``docs/dask.md``).
+        bit for bit (``docs/dask.md``); with ``ranks=False``, to that frame
+        without its ``rank_*`` and ``share_below_*`` columns.
 
     Raises
     ------
@@ -266,7 +275,7 @@ def rank(
     names = [str(c) for c in households.columns]
     check_columns(names, 1, ws.spec.variables, weight, id_col, urban=ws.spec.urban)  # rows later
     id_meta = _given(households._meta[id_col]) if id_col is not None else None
-    job = _Job(ws, options, weight, weighting, on_invalid, id_col, region_scheme, id_meta)
+    job = _Job(ws, options, weight, weighting, on_invalid, id_col, region_scheme, id_meta, ranks)
 
     # 1. score each partition once, as it is read; keep the scored partitions on the workers.
     # A partition's first row is its position in the whole input (for rejects and errors):
@@ -362,17 +371,18 @@ def rank(
         id_col,
         region_scheme,
         id_meta,
+        ranks,
         nat_cut,
         ref_grp,
         provenance,
     )
     job_d = delayed(job, name=f"pmt-job-{secrets.token_hex(8)}")
 
-    # 4. the global order, the walk, and the way back
+    # 4. the global order, the walk, and the way back (unless nothing global is asked for)
     kept_parts = [i for i, info in enumerate(infos) if info[1] - dup_per_part[i] > 0]
     walked_back: dict[int, Any] = {}
     total: Any = _START
-    if kept_parts:
+    if kept_parts and (ranks or options.cutoffs == "registry"):
         keys = _from_delayed(
             [delayed(_keys)(p, d) for p, d in zip(parts, drops, strict=True)],
             meta=_keys(_Part(_empty_scored(job), empty_rejects(id_col), 0, None), np.zeros(0)),
