@@ -10,6 +10,7 @@ cluster is an existing one (``--scheduler ADDRESS``) or a ``LocalCluster`` of
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,9 @@ def _client(args: argparse.Namespace) -> Any:
         raise ImportError('pmt rank --engine dask needs Dask: pip install "pmt[dask]"') from None
     if args.scheduler:
         return Client(args.scheduler), None
+    # the local scheduler runs in this process: its P2P shuffle logs each shuffle's start and
+    # end at WARNING level, which is routine here, not a warning to the user
+    logging.getLogger("distributed.shuffle._scheduler_plugin").setLevel(logging.ERROR)
     cluster = LocalCluster(
         n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
