@@ -155,7 +155,7 @@ def main(terms: bool = False) -> str:
             "\n\n".join(tables),
             "",
         ]
-    how = " --terms` (pmt {v}, about 10 minutes)" if terms else "` (pmt {v}, about 25 minutes)"
+    how = " --terms` (pmt {v}, about 3 minutes)" if terms else "` (pmt {v}, about 25 minutes)"
     parts += [
         f"Measured by `python docs/make_estimator_table.py{how.format(v=pmt.__version__)}; "
         "SYNTHETIC data; fit seconds are wall-clock on a busy machine.",
