@@ -6,34 +6,18 @@ from functools import partial
 
 import numpy as np
 
-from ._jit import f8, f8_in, i4_in, i8, i8_in, int64, kernel, ranges, run, u1_in
+from ._jit import f8, f8_in, i4, i4_in, i8_in, int64, kernel, ranges, run, u1_in
 
 SCORE_BLOCK = 2048
 #: rows per task: a multiple of SCORE_BLOCK, so a task's blocks are whole
 SCORE_TASK = 64 * SCORE_BLOCK
 
 
-@kernel(
-    (
-        u1_in,
-        i8_in,
-        i8_in,
-        f8_in,
-        f8_in,
-        f8_in,
-        f8_in,
-        i4_in,
-        i4_in,
-        f8_in,
-        f8,
-        f8,
-        int64,
-        int64,
-        int64,
-        i8,
-        f8,
-    )
-)
+#: the arrays both scoring kernels read, as :func:`score` passes them
+_INPUTS = (u1_in, i8_in, i8_in, f8_in, f8_in, f8_in, f8_in, i4_in, i4_in, f8_in)
+
+
+@kernel((*_INPUTS, f8, int64, int64, int64, i4, f8))
 def _score_rows(
     codes,
     offsets,
@@ -45,7 +29,6 @@ def _score_rows(
     cell,
     cell_model,
     cell_shift,
-    terms,
     out,
     n_terms,
     a0,
@@ -55,43 +38,66 @@ def _score_rows(
 ):  # type: ignore[no-untyped-def]
     """Welfare of households ``a0:b0`` into ``out`` (the arrays as :func:`score` flattens them).
 
-    ``m`` and ``acc`` (``SCORE_BLOCK`` each) are scratch for one block's models and sums.
+    ``m`` (int32) and ``acc`` (``SCORE_BLOCK`` each) are scratch for one block's
+    models and sums. Each variable's coefficients and each column of the block
+    are taken as slices, and indexed by unsigned numbers (never negative), so
+    that the loops carry no bounds or wrap-around arithmetic.
     """
     n = cell.shape[0]
     n_models = intercept.shape[0]
-    n_lookup = offsets.shape[0]
-    n_numeric = n_terms
-    keep = terms.shape[0] > 0
-    width = 2 + n_lookup + n_numeric
     for a in range(a0, b0, SCORE_BLOCK):
         b = min(b0, a + SCORE_BLOCK)
-        for i in range(a, b):
-            mi = cell_model[cell[i]]
-            m[i - a] = mi
-            acc[i - a] = intercept[mi]
-            if keep:
-                terms[i * width] = intercept[mi]
-        for v in range(n_lookup):
-            base = n_models * offsets[v]
+        width = b - a
+        for k in range(width):
+            mi = cell_model[cell[a + k]]
+            m[k] = mi
+            acc[k] = intercept[mi]
+        for v in range(offsets.shape[0]):
             size = sizes[v]
-            col = v * n
-            for i in range(a, b):
-                c = lookup[base + m[i - a] * size + codes[col + i]]
-                acc[i - a] += c
-                if keep:
-                    terms[i * width + 1 + v] = c
+            table = lookup[n_models * offsets[v] : n_models * (offsets[v] + size)]
+            col = codes[v * n + a : v * n + b]
+            for k in range(width):
+                acc[k] += table[np.uint64(m[k] * size + col[k])]
+        for j in range(n_terms):
+            beta = beta_t[j * n_models : (j + 1) * n_models]
+            x = numeric[j * n + a : j * n + b]
+            for k in range(width):
+                acc[k] += beta[np.uint64(m[k])] * x[k]
+        for k in range(width):
+            out[a + k] = acc[k] - cell_shift[cell[a + k]]
+
+
+@kernel((*_INPUTS, f8, int64, int64))
+def _score_terms(
+    codes,
+    offsets,
+    sizes,
+    lookup,
+    numeric,
+    beta_t,
+    intercept,
+    cell,
+    cell_model,
+    cell_shift,
+    terms,
+    a,
+    b,
+):  # type: ignore[no-untyped-def]
+    """Each term households ``a:b`` add, into ``terms`` (n, 2 + V + C), in the order added."""
+    n = cell.shape[0]
+    n_models = intercept.shape[0]
+    n_lookup = offsets.shape[0]
+    n_numeric = beta_t.shape[0] // n_models
+    width = 2 + n_lookup + n_numeric
+    for i in range(a, b):
+        mi = cell_model[cell[i]]
+        row = terms[i * width : (i + 1) * width]
+        row[0] = intercept[mi]
+        for v in range(n_lookup):
+            row[1 + v] = lookup[n_models * offsets[v] + mi * sizes[v] + codes[v * n + i]]
         for j in range(n_numeric):
-            col = j * n
-            row = j * n_models
-            for i in range(a, b):
-                c = beta_t[row + m[i - a]] * numeric[col + i]
-                acc[i - a] += c
-                if keep:
-                    terms[i * width + 1 + n_lookup + j] = c
-        for i in range(a, b):
-            out[i] = acc[i - a] - cell_shift[cell[i]]
-            if keep:
-                terms[i * width + 1 + n_lookup + n_numeric] = -cell_shift[cell[i]]
+            row[1 + n_lookup + j] = beta_t[j * n_models + mi] * numeric[j * n + i]
+        row[width - 1] = -cell_shift[cell[i]]
 
 
 def score(
@@ -179,23 +185,12 @@ def score(
         np.ascontiguousarray(cell, dtype=np.int32),
         np.ascontiguousarray(cell_model, dtype=np.int32),
         np.ascontiguousarray(cell_shift, dtype=np.float64),
-        flat_terms,
-        out,
-        n_numeric,
     )
-    run(
-        [
-            partial(
-                _score_rows,
-                *args,
-                a,
-                b,
-                np.empty(SCORE_BLOCK, dtype=np.int64),
-                np.empty(SCORE_BLOCK, dtype=np.float64),
-            )
-            for a, b in ranges(n, -(-n // SCORE_TASK))
-        ]
-    )
+    tasks = ranges(n, -(-n // SCORE_TASK))
+    m, acc = np.empty(SCORE_BLOCK, dtype=np.int32), np.empty(SCORE_BLOCK, dtype=np.float64)
+    run([partial(_score_rows, *args, out, n_numeric, a, b, m.copy(), acc.copy()) for a, b in tasks])
+    if keep:  # what pmt.explain shows: each term as the welfare above added it
+        run([partial(_score_terms, *args, flat_terms, a, b) for a, b in tasks])
     return out
 
 
