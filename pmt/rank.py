@@ -335,21 +335,28 @@ class Scored:
 
 def _scored(enc: Encoded, ws: WeightSet, workspace: Any = None) -> Scored:
     """Welfare, model row, province and person weight of encoded households."""
-    cell_province = (np.asarray(enc.cell_district) // 100).astype(np.int8)
     if workspace is None:
         return Scored(
             welfare=score_encoded(enc, ws),
             model=enc.cell_model[enc.cell],
-            province=cell_province[enc.cell],
+            province=_provinces(enc),
             person_weight=enc.person_weight,
         )
     cell_model = np.asarray(enc.cell_model)
     return Scored(
         welfare=score_encoded(enc, ws, out=workspace.take("welfare", enc.n, np.float64)),
         model=np.take(cell_model, enc.cell, out=workspace.take("model", enc.n, cell_model.dtype)),
-        province=np.take(cell_province, enc.cell, out=workspace.take("province", enc.n, np.int8)),
+        province=_provinces(enc, workspace),
         person_weight=enc.person_weight,
     )
+
+
+def _provinces(enc: Encoded, workspace: Any = None) -> np.ndarray:
+    """The 2-digit province code (int8) of each encoded household."""
+    cell_province = (np.asarray(enc.cell_district) // 100).astype(np.int8)
+    if workspace is None:
+        return cell_province[enc.cell]
+    return np.take(cell_province, enc.cell, out=workspace.take("province", enc.n, np.int8))
 
 
 def rank_scored(

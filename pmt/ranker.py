@@ -26,7 +26,7 @@ from .desil import _check_registry_size
 from .encode import Encoded, encode
 from .errors import ArgumentError
 from .options import RankOptions, mode_cutoffs, rank_options
-from .rank import _scored, _weights, rank_encoded
+from .rank import _provinces, _weights, rank_encoded, score_encoded
 from .results import RankResult
 from .selection import _desil_scopes
 from .weights import WeightSet
@@ -233,19 +233,20 @@ class Ranker:
 
     def _desil(self, enc: Encoded) -> Desil:
         options, ws, space = self.options, self.weights, self.workspace
-        scored = _scored(enc, ws, space)
-        welfare = scored.welfare
-        counts = np.bincount(scored.province, minlength=100)
+        # no model rows: the desil do not need them (a 4-byte gather per household saved)
+        welfare = score_encoded(enc, ws, out=space.take("welfare", enc.n, np.float64))
+        province = _provinces(enc, space)
+        counts = np.bincount(province, minlength=100)
         provinces = np.flatnonzero(counts)
         lut = np.zeros(100, dtype=np.uint8)
         lut[provinces] = np.arange(provinces.size, dtype=np.uint8)
-        group = np.take(lut, scored.province, out=space.take("group", welfare.size, np.uint8))
+        group = np.take(lut, province, out=space.take("group", welfare.size, np.uint8))
         prov_cut, nat_cut = mode_cutoffs(options, ws, provinces)
         if options.cutoffs == "registry" and welfare.size:
             _check_registry_size(welfare.size, counts, options.n)
         r = _desil_scopes(
             welfare,
-            scored.person_weight,
+            enc.person_weight,
             group,
             int(provinces.shape[0]),
             options.n,
@@ -263,7 +264,7 @@ class Ranker:
         cut.update({f"{p:02d}": r.cut_group[g] for g, p in enumerate(provinces.tolist())})
         return Desil(
             welfare,
-            scored.province,
+            province,
             r.desil_national,
             r.desil_group,
             eligible,
