@@ -60,6 +60,45 @@ def households(tmp_path: Path) -> Path:
     return tmp_path
 
 
+# --------------------------------------------------------------------------- the exit
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "says"),
+    [
+        (["rank", "missing.parquet", "--weights", "demo", "--out", "o.parquet"], 2, "missing"),
+        (["synth", "registry", "50", "--out", "hh.parquet"], 0, "hh.parquet"),
+    ],
+)
+def test_the_command_runs_atexit_handlers_flushes_and_keeps_its_status(
+    tmp_path: Path, argv: list[str], status: int, says: str
+) -> None:
+    """``pmt`` leaves by ``os._exit`` once main returns: nothing it says or writes is lost."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        f"sys.argv = ['pmt', *{argv!r}]\n"
+        "from pmt.cli import console\n"
+        "console()\n"
+    )
+    # block-buffered standard streams (as in a pipe), so that a missing flush would lose output
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == status, proc.stderr
+    assert proc.stdout.endswith("atexit ran\n")
+    assert says in proc.stdout + proc.stderr
+    if status == 0:
+        assert len(pd.read_parquet(tmp_path / "hh.parquet")) == 50
+
+
 # --------------------------------------------------------------------------- --version
 
 

@@ -44,8 +44,10 @@ raise :class:`Terminated` so that temporary files are removed as on Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import importlib.util
+import logging
 import os
 import signal
 import sys
@@ -97,6 +99,7 @@ __all__ = [
     "Terminated",
     "check_paths",
     "cli_message",
+    "console",
     "main",
 ]
 
@@ -257,6 +260,26 @@ def _after_line_break(progress: Progress) -> Callable[..., None]:
         show_warning(*args, **kwargs)
 
     return show
+
+
+def console() -> None:
+    """The ``pmt`` command (and ``python -m pmt.cli``): :func:`main`, then a quick exit.
+
+    When :func:`main` returns, every file it wrote is complete and closed. The
+    process then runs its ``atexit`` handlers, flushes the standard streams and
+    leaves with ``os._exit``, skipping the interpreter's teardown of its modules
+    (about 1 s with numba, pandas and pyarrow loaded, measured on 2026-12-02),
+    which nothing of the command needs.
+    """
+    code = main()
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """``python -m pmt.cli``: the ``pmt`` command."""
 
-from . import main
+from . import console
 
-raise SystemExit(main())
+console()
