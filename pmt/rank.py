@@ -359,6 +359,24 @@ def _provinces(enc: Encoded, workspace: Any = None) -> np.ndarray:
     return np.take(cell_province, enc.cell, out=workspace.take("province", enc.n, np.int8))
 
 
+def _province_groups(
+    province: np.ndarray, workspace: Any = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Households per province code (100), the codes present, and each household's group.
+
+    The group is the province's index among the codes present (uint8), the
+    scope the ranking and the selection kernels work in.
+    """
+    counts = np.bincount(province, minlength=100)
+    provinces = np.flatnonzero(counts)
+    lut = np.zeros(100, dtype=np.uint8)
+    lut[provinces] = np.arange(provinces.size, dtype=np.uint8)
+    if workspace is None:
+        return counts, provinces, lut[province]
+    group = np.take(lut, province, out=workspace.take("group", province.size, np.uint8))
+    return counts, provinces, group
+
+
 def rank_scored(
     scored: Scored,
     ws: WeightSet,
@@ -379,15 +397,7 @@ def rank_scored(
     options = _check_options(options)
     n = options.n
     welfare = scored.welfare
-    counts = np.bincount(scored.province, minlength=100)
-    provinces = np.flatnonzero(counts)
-    lut = np.zeros(100, dtype=np.uint8)
-    lut[provinces] = np.arange(provinces.size, dtype=np.uint8)
-    group = (
-        lut[scored.province]
-        if workspace is None
-        else np.take(lut, scored.province, out=workspace.take("group", welfare.size, np.uint8))
-    )
+    counts, provinces, group = _province_groups(scored.province, workspace)
     prov_cut, nat_cut = mode_cutoffs(options, ws, provinces)
     if options.cutoffs == "registry" and welfare.size:
         _check_registry_size(welfare.size, counts, n)

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..spec import VariableSpec
+from ..spec import CANONICAL_COLUMNS, VariableSpec
 from ..terms import Derived, fill
 
 __all__ = ["expand_terms"]
@@ -88,9 +88,7 @@ def expand_terms(
             "expand_terms(spec, survey, knots=...), or knots=0."
         )
     new: list[Derived] = []
-    taken = {v.name for v in spec.variables} | set(spec.numeric_terms)
-    taken |= {"hh_id", "district_code", "urban", "hh_size", "intercept"}
-
+    taken = {v.name for v in spec.variables} | set(spec.terms) | set(CANONICAL_COLUMNS)
     same = {(d.op, d.args, d.power, d.knots) for d in spec.derived}
 
     def add(d: Derived) -> bool:
@@ -113,9 +111,8 @@ def expand_terms(
     bases += [d.name for d in spec.derived if d.op in ("value", *_LOGS, "per_capita")]
     if hh_size:
         linear = Derived(name="hh_size_linear", op="value", args=("hh_size",), label="hh_size")
-        if not any(d.op == "value" and d.args == ("hh_size",) for d in spec.derived) and add(
-            linear
-        ):
+        has_linear = any(d.op == "value" and d.args == ("hh_size",) for d in spec.derived)
+        if not has_linear and add(linear):
             bases.append(linear.name)
         if "hh_size" not in logged:
             add(Derived(name="log_hh_size", op="log", args=("hh_size",), label="log of hh_size"))
