@@ -114,43 +114,54 @@ def _plain_strings(table: pa.Table) -> pa.Table:
     return table
 
 
-def result_arrow(result: RankResult) -> pa.Table:
+def result_arrow(
+    result: RankResult, part: slice = slice(None), *, metadata: bool = True
+) -> pa.Table:
     """:meth:`RankResult.to_frame`'s columns as a pyarrow Table (no index), provenance attached.
 
     Built from the result's arrays: numeric columns are shared with the
     result, not copied; ``model_key`` and ``model_level`` are dictionary
-    columns; ids are passed through (Arrow text ids stay Arrow).
+    columns; ids are passed through (Arrow text ids stay Arrow). ``part``
+    takes households ``part`` only (:func:`pmt.io.rank_file` writes a file
+    this way, chunk by chunk); ``metadata=False`` leaves the provenance out.
     """
     import pyarrow as pa
 
     from .regions import LEVELS, key_level
 
     columns: dict[str, Any] = {}
+    model = np.asarray(result.model[part], dtype=np.int32)
     if result.id_col is not None:
-        columns[result.id_col] = _id_array(result.ids)
+        columns[result.id_col] = _id_array(result.ids[part])
     level_of = np.array([LEVELS.index(key_level(k)) for k in result.model_keys], dtype=np.int8)
-    model = np.asarray(result.model, dtype=np.int32)
     columns.update(
         {
-            "welfare": result.welfare,
+            "welfare": result.welfare[part],
             "model_key": pa.DictionaryArray.from_arrays(
                 pa.array(model), pa.array(list(result.model_keys), type=pa.string())
             ),
             "model_level": pa.DictionaryArray.from_arrays(
                 pa.array(level_of[model]), pa.array(list(LEVELS), type=pa.string())
             ),
-            "province_code": result.province,
-            "desil_national": result.desil_national,
-            "desil_provincial": result.desil_provincial,
-            "rank_national": result.rank_national,
-            "rank_provincial": result.rank_provincial,
-            "share_below_national": result.share_below_national,
-            "share_below_provincial": result.share_below_provincial,
-            "eligible": result.eligible,
-            "person_weight": result.person_weight,
+            "province_code": result.province[part],
+            "desil_national": result.desil_national[part],
+            "desil_provincial": result.desil_provincial[part],
+            "rank_national": result.rank_national[part],
+            "rank_provincial": result.rank_provincial[part],
+            "share_below_national": result.share_below_national[part],
+            "share_below_provincial": result.share_below_provincial[part],
+            "eligible": result.eligible[part],
+            "person_weight": result.person_weight[part],
         }
     )
+    if result.p_eligible is not None and result.p_desil is not None:
+        columns["p_eligible"] = result.p_eligible[part]
+        p_desil = result.p_desil[part]
+        for d in range(p_desil.shape[1]):
+            columns[f"p_desil_{d + 1}"] = np.ascontiguousarray(p_desil[:, d])
     table = pa.table(columns)
+    if not metadata:
+        return table
     meta = {METADATA_KEY: json.dumps(result.provenance, sort_keys=True, default=str).encode()}
     return table.replace_schema_metadata(meta)
 

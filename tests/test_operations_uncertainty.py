@@ -96,6 +96,10 @@ def test_probabilities_by_the_formula(calibrated: WeightSet) -> None:
     assert np.array_equal(res.eligible, res.p_eligible >= 0.5)
     frame = res.to_frame()
     assert {"p_eligible", "p_desil_1", "p_desil_10"} <= set(frame.columns)
+    table = res.to_arrow()  # the Arrow form (and streamed files) carry the same columns
+    assert table.column_names == list(frame.columns)
+    for name in ("p_eligible", "p_desil_1", "p_desil_10"):
+        np.testing.assert_array_equal(table.column(name).to_numpy(), frame[name].to_numpy())
     z = float(np.median(res.welfare))
     line = pmt.rank(hh, calibrated, line=z, uncertainty=True)
     assert line.p_eligible is not None

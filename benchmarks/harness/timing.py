@@ -327,10 +327,13 @@ def io_floor(src: str, ref: str, out: str, row_group: int) -> dict[str, Any]:
 
     pyarrow on all cores: ``read_table`` of every column of ``src`` (the registry holds
     only the columns the job reads), then -- untimed -- pmt's output ``ref`` into memory,
-    and ``write_table`` of it to ``out`` with pyarrow's defaults (snappy, dictionary
-    encoding; pmt's writer uses them too) in row groups of ``row_group``.
+    and ``write_table`` of it to ``out`` with the Parquet settings pmt writes with
+    (``pmt.io.files.parquet_options``: snappy; dictionary encoding where values repeat,
+    statistics except on dictionary columns) in row groups of ``row_group``.
     """
     import pyarrow.parquet as pq
+
+    from pmt.io.files import parquet_options
 
     t0 = time.perf_counter()
     table = pq.read_table(src, use_threads=True)
@@ -339,6 +342,7 @@ def io_floor(src: str, ref: str, out: str, row_group: int) -> dict[str, Any]:
     del table
     result = pq.read_table(ref, use_threads=True)
     t1 = time.perf_counter()
-    pq.write_table(result, out, row_group_size=row_group)
+    options = parquet_options(result.schema, id_col="hh_id")
+    pq.write_table(result, out, row_group_size=row_group, **options)
     write_s = time.perf_counter() - t1
     return {"read_s": read_s, "write_s": write_s, "rows": rows, "out_rows": result.num_rows}

@@ -25,6 +25,7 @@ __all__ = [
     "READERS",
     "WRITERS",
     "output_kind",
+    "parquet_options",
     "read_households",
     "write_result",
     "write_table",
@@ -63,6 +64,39 @@ def _write_csv(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | None)
             frame.iloc[start : start + _CSV_CHUNK].to_csv(f, index=False, header=start == 0)
 
 
+#: Result columns whose values are all, or nearly all, different: Parquet's dictionary
+#: encoding would only be tried on them and dropped.
+DISTINCT_COLUMNS = frozenset(
+    {
+        "welfare",
+        "rank_national",
+        "rank_provincial",
+        "share_below_national",
+        "share_below_provincial",
+    }
+)
+
+
+def parquet_options(schema: Any, id_col: str | None = None) -> dict[str, Any]:
+    """The ``pyarrow.parquet`` writer options pmt writes with (snappy, pyarrow's default).
+
+    Dictionary encoding for every column except the id column and
+    :data:`DISTINCT_COLUMNS` (where pyarrow would build a dictionary and then
+    fall back to plain encoding, for nothing); min/max statistics for every
+    column except dictionary (categorical) ones, where pyarrow computes them
+    slowly over the labels. Readers see the same values either way.
+    """
+    import pyarrow as pa
+
+    return {
+        "compression": "snappy",
+        "use_dictionary": [
+            f.name for f in schema if f.name != id_col and f.name not in DISTINCT_COLUMNS
+        ],
+        "write_statistics": [f.name for f in schema if not pa.types.is_dictionary(f.type)],
+    }
+
+
 def _write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | None) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -72,7 +106,7 @@ def _write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | N
         meta = dict(table.schema.metadata or {})
         meta[b"pmt"] = json.dumps(metadata, sort_keys=True).encode()
         table = table.replace_schema_metadata(meta)
-    pq.write_table(table, path)
+    pq.write_table(table, path, **parquet_options(table.schema))
 
 
 #: Household-table readers by file extension: an input format is one function and one

@@ -50,7 +50,7 @@ from ..rank import (
 )
 from ..weights import WeightSet
 from .atomic import _slow_write_pause, atomic_outputs
-from .files import _write_frame
+from .files import _write_frame, parquet_options
 
 __all__ = ["rank_file"]
 _log = get_logger(__name__)
@@ -285,11 +285,18 @@ def _write(
     progress: ProgressCallback | None,
     total: int,
 ) -> None:
-    """Write the result to Parquet at ``out`` (a temporary path: the caller renames it)."""
+    """Write the result to Parquet at ``out`` (a temporary path: the caller renames it).
+
+    Each chunk's table is built from the result's arrays directly
+    (:func:`pmt._frames.result_arrow`, no pandas), the ids (read again from
+    the input) put first.
+    """
     import json
 
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from .._frames import METADATA_KEY, result_arrow
 
     rows = result.rows
     writer = None
@@ -306,16 +313,15 @@ def _write(
         for batch in batches:
             size = batch.num_rows if batch is not None else min(chunk_size, total - start)
             lo, hi = np.searchsorted(rows, [start, start + size])
-            frame = result.slice_frame(slice(int(lo), int(hi)))
-            if id_col is not None:
-                assert batch is not None  # read with the id column
-                ids = batch.column(0).take(pa.array(rows[lo:hi] - start))
-                frame.insert(0, id_col, ids.to_pandas())
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+            table = result_arrow(result, slice(int(lo), int(hi)), metadata=False)
+            if batch is not None:  # read with the id column
+                table = table.add_column(
+                    0, id_col, batch.column(0).take(pa.array(rows[lo:hi] - start))
+                )
             if writer is None:
-                meta = dict(table.schema.metadata or {})
-                meta[b"pmt"] = json.dumps(result.provenance, sort_keys=True).encode()
-                writer = pq.ParquetWriter(out, table.schema.with_metadata(meta))
+                meta = {METADATA_KEY: json.dumps(result.provenance, sort_keys=True).encode()}
+                schema = table.schema.with_metadata(meta)
+                writer = pq.ParquetWriter(out, schema, **parquet_options(schema, id_col))
             if table.schema != writer.schema:
                 table = table.cast(writer.schema)
             if pending is not None:
