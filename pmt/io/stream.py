@@ -18,6 +18,7 @@ this with tiny chunks).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -101,6 +102,7 @@ def rank_file(
         The ranking arrays of every ranked household, in input order (``rows``
         gives their positions in the file); ``ids`` is None — they are in ``out``.
     """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from .atomic import check_outputs
@@ -140,7 +142,9 @@ def rank_file(
         output_kind(rejects, argument="rejects")
     check_outputs(inputs={"path": path}, outputs={"out": out, "rejects": rejects})
     ws = _weights(weights)
-    source = pq.ParquetFile(path)
+    # pre_buffer=False: a pre-buffering reader keeps every row group's bytes it has read
+    # until it is closed (the whole file, by the end of pass 1), and reads no faster here
+    source = pq.ParquetFile(path, pre_buffer=False)
     total = source.metadata.num_rows
     if total == 0:
         raise E.EmptyInputError(
@@ -159,14 +163,15 @@ def rank_file(
         "model": np.empty(total, dtype=np.int32),
         "province": np.empty(total, dtype=np.int8),
         "pw": np.empty(total, dtype=np.float64),
-        "rows": np.empty(total, dtype=np.int64),
     }
+    # each household's row in the file: made only once a row is set aside (until then the
+    # k-th household kept is row k), so that ranking does not hold 8 bytes per household more
+    rows: np.ndarray | None = None
+    int_ids: np.ndarray | None = None  # integer ids, copied in place (no Arrow buffer kept)
+    id_parts: list[Any] = []  # text ids, as Arrow arrays
     kept = 0
-    id_parts: list[Any] = []
     reject_parts: list[pd.DataFrame] = []
     done = 0
-    import pyarrow as pa
-
     for batch in _prefetch(source.iter_batches(batch_size=chunk_size, columns=needed)):
         table = pa.Table.from_batches([batch])
         enc = encode(
@@ -186,33 +191,46 @@ def rank_file(
         arrays["model"][part] = scored.model
         arrays["province"][part] = scored.province
         arrays["pw"][part] = scored.person_weight
-        arrays["rows"][part] = enc.rows
+        if rows is None and enc.n < table.num_rows:
+            rows = np.empty(total, dtype=np.int64)
+            rows[:kept] = np.arange(kept)
+        if rows is not None:
+            rows[part] = enc.rows
         kept += enc.n
         if id_col is not None:
-            id_parts.append(id_key(enc.ids))
+            key_part = id_key(enc.ids)
+            if isinstance(key_part, np.ndarray):
+                if int_ids is None:
+                    int_ids = np.empty(total, dtype=np.int64)
+                int_ids[part] = key_part
+            else:
+                id_parts.append(key_part)
         if len(enc.rejects):
             reject_parts.append(enc.rejects)
         done += table.num_rows
         if progress is not None:
             progress(done, total, "scoring")
+    del batch, table, enc, scored  # the last chunk's
     _log.debug("validating and scoring %d rows: %.3f s", total, time.perf_counter() - clock)
     clock = time.perf_counter()
     if kept < total:
         arrays = {k: v[:kept] for k, v in arrays.items()}
+        rows = None if rows is None else rows[:kept]
 
     # ---- ids unique over the whole file: the encoder's rule, applied to every chunk at once
     # (rows that broke another rule are not here, as in memory)
     if id_col is not None:
-        if all(isinstance(k, np.ndarray) for k in id_parts):
-            key: Any = np.concatenate(id_parts) if id_parts else np.zeros(0, dtype=np.int64)
-        else:
-            import pyarrow as pa
-
-            key = pa.chunked_array(id_parts)
-        del id_parts  # the key holds them now (a copy for numpy ids, the same chunks for Arrow)
+        if id_parts:  # text ids (a file's id column has one type: no integer chunk)
+            key: Any = pa.chunked_array(id_parts)
+        elif int_ids is not None:
+            key = int_ids[:kept]
+        else:  # every row set aside
+            key = np.zeros(0, dtype=np.int64)
+        del id_parts, int_ids  # the key holds them now
         dup = duplicated_ids(key)
         if dup.any():
-            rows_dup = arrays["rows"][dup]
+            where = np.flatnonzero(dup)
+            rows_dup = where if rows is None else rows[where]
             if on_invalid == "raise":
                 raise E.DuplicateIdError(
                     f"column {id_col!r}: household ids must be unique (duplicate_id); "
@@ -226,7 +244,7 @@ def rank_file(
                 pd.DataFrame(
                     {
                         "row": rows_dup,
-                        id_col: _take(key, np.flatnonzero(dup)),
+                        id_col: _take(key, where),
                         "column": id_col,
                         "rule": "duplicate_id",
                         "value": None,
@@ -235,6 +253,7 @@ def rank_file(
             )
             keep = ~dup
             arrays = {k: v[keep] for k, v in arrays.items()}
+            rows = np.flatnonzero(keep) if rows is None else rows[keep]
         del key, dup  # ids are read again from the file for the output: none held while ranking
 
     scored = Scored(
@@ -255,11 +274,13 @@ def rank_file(
         ws,
         options,
         ids=None,
-        index=pd.Index(arrays["rows"]),
-        rows=arrays["rows"],
+        index=pd.RangeIndex(kept) if rows is None else pd.Index(rows),
+        rows=np.zeros(0, dtype=np.int64) if rows is None else rows,
         rejects=reject_frame,
         n_input=total,
     )
+    if rows is None:  # nothing set aside: made now that ranking's working memory is free
+        result = dataclasses.replace(result, rows=np.arange(kept, dtype=np.int64))
     if progress is not None:
         progress(result.n_households, result.n_households, "ranking")
     log_rejects(_log, reject_frame, total)
