@@ -584,3 +584,29 @@ def test_a_kernel_refuses_types_outside_its_signatures():
     with pytest.raises(TypeError, match=r"pmt kernel _walk: no signature accepts"):
         K.walk(welfare, np.zeros(3), np.zeros(3, np.uint8), 1, np.zeros(3, np.int32), np.zeros(3))
     assert all(sig[0].dtype.name == "float64" for sig in K.KERNELS["_walk"].dispatcher.overloads)
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.float32, np.float64]
+)
+def test_clean_codes_maps_every_dtype_like_a_plain_lookup(dtype: type) -> None:
+    """Integer columns take the kernel's integer path, others the float path: same codes."""
+    rng = np.random.default_rng(7)
+    allowed = [-1, 0, 2, 3, 7] if np.issubdtype(dtype, np.signedinteger) else [0, 2, 3, 7]
+    lo, hi = min(allowed), max(allowed)
+    lut = np.full(hi - lo + 1, 255, dtype=np.uint8)
+    lut[np.array(allowed) - lo] = np.arange(len(allowed), dtype=np.uint8)
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    extremes = [info.min, info.max] if info is not None else [np.nan, np.inf, 2.5, -1e30]
+    values = np.concatenate(
+        [rng.integers(lo - 3, hi + 4, 700_000).astype(dtype), np.array(extremes, dtype=dtype)]
+    )
+    want = np.zeros(values.shape[0], dtype=np.uint8)
+    bad = 0
+    for i, x in enumerate(values.tolist()):  # the rule, read plainly
+        ok = x == x and x in allowed  # NaN != NaN; 2.5 and inf are not allowed codes
+        want[i] = lut[int(x) - lo] if ok else 0
+        bad += not ok
+    out = np.empty(values.shape[0], dtype=np.uint8)
+    assert K.clean_codes(values, lut, lo, out) == bad
+    np.testing.assert_array_equal(out, want)

@@ -20,7 +20,10 @@ from ._jit import (
     f8,
     f8_in,
     float64,
+    i1_in,
+    i2_in,
     i4,
+    i4_in,
     i8_in,
     int64,
     kernel,
@@ -53,15 +56,41 @@ def _codes(values, lut, lo, out):  # type: ignore[no-untyped-def]
     return bad
 
 
+#: integer dtypes :func:`_int_codes` reads as they are (others are converted to float64)
+_INT_CODES = (np.int8, np.int16, np.int32, np.int64, np.uint8)
+
+
+@kernel(*[(t, u1_in, int64, u1) for t in (i1_in, i2_in, i4_in, i8_in, u1_in)])
+def _int_codes(values, lut, lo, out):  # type: ignore[no-untyped-def]
+    """:func:`_codes` for integer values (whole by type): no conversion, no rounding test."""
+    size = lut.shape[0]
+    bad = 0
+    for i in range(values.shape[0]):
+        k = np.int64(values[i]) - lo  # a wrapped difference is far outside the table too
+        c = 255
+        if k >= 0 and k < size:
+            c = lut[k]
+        if c == 255:
+            bad += 1
+            out[i] = 0
+        else:
+            out[i] = c
+    return bad
+
+
 def clean_codes(values: np.ndarray, lut: np.ndarray, lo: int, out: np.ndarray) -> int:
     """``out[i] = lut[values[i] - lo]`` (dense code index); returns the count of bad values.
 
     A value is bad when it is not an allowed code: NaN, not whole, outside the
-    table, or ``lut == 255``.
+    table, or ``lut == 255``. Integer columns of the usual widths are read as
+    they are; any other numeric dtype is converted to float64 first.
     """
     n = values.shape[0]
+    as_int = values.dtype.type in _INT_CODES and values.flags.c_contiguous
 
     def task(a: int, b: int) -> int:
+        if as_int:
+            return int(_int_codes(values[a:b], lut, int(lo), out[a:b]))
         x = np.empty(b - a, dtype=np.float64)
         np.copyto(x, values[a:b], casting="unsafe")
         return int(_codes(x, lut, int(lo), out[a:b]))
