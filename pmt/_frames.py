@@ -132,7 +132,8 @@ def result_arrow(
     columns: dict[str, Any] = {}
     model = np.asarray(result.model[part], dtype=np.int32)
     if result.id_col is not None:
-        columns[result.id_col] = _id_array(result.ids[part])
+        ids = result.ids
+        columns[result.id_col] = _id_array(ids if ids is None else ids[part])
     level_of = np.array([LEVELS.index(key_level(k)) for k in result.model_keys], dtype=np.int8)
     columns.update(
         {

@@ -324,39 +324,64 @@ class Scored:
     """What ranking needs of each household: a few bytes each.
 
     welfare (n,) float64; model (n,) int32 row of the weight set's
-    coefficients; province (n,) int8 2-digit code; person_weight (n,) float64.
+    coefficients; province (n,) int8 2-digit code; person_weight (n,) float64;
+    scopes, if already known, the province groups :func:`_province_groups`
+    would find (households per code, the codes present, each household's group).
     """
 
     welfare: np.ndarray
     model: np.ndarray
     province: np.ndarray
     person_weight: np.ndarray
+    scopes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
 
 def _scored(enc: Encoded, ws: WeightSet, workspace: Any = None) -> Scored:
-    """Welfare, model row, province and person weight of encoded households."""
-    if workspace is None:
-        return Scored(
-            welfare=score_encoded(enc, ws),
-            model=enc.cell_model[enc.cell],
-            province=_provinces(enc),
-            person_weight=enc.person_weight,
-        )
-    cell_model = np.asarray(enc.cell_model)
-    return Scored(
-        welfare=score_encoded(enc, ws, out=workspace.take("welfare", enc.n, np.float64)),
-        model=np.take(cell_model, enc.cell, out=workspace.take("model", enc.n, cell_model.dtype)),
-        province=_provinces(enc, workspace),
-        person_weight=enc.person_weight,
+    """Welfare, model row, province, person weight and province groups of encoded households."""
+    welfare = score_encoded(
+        enc, ws, out=None if workspace is None else workspace.take("welfare", enc.n, np.float64)
     )
+    model, province, scopes = _cell_scopes(enc, workspace)
+    assert model is not None
+    return Scored(welfare, model, province, enc.person_weight, scopes)
 
 
-def _provinces(enc: Encoded, workspace: Any = None) -> np.ndarray:
-    """The 2-digit province code (int8) of each encoded household."""
+def _cell_scopes(
+    enc: Encoded, workspace: Any = None, *, model: bool = True
+) -> tuple[np.ndarray | None, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Model rows (or None without ``model``), province codes and province groups of households.
+
+    One pass over the households' cells (:func:`pmt._kernels.gather_cells`)
+    instead of a gather each and a count: the groups are numbered over the
+    provinces of the encoder's cells, which are those of the households
+    unless a cell has none left (then the groups come from the codes, as
+    :func:`_province_groups` finds them).
+    """
+    n = enc.n
+
+    def buffer(name: str, dtype: Any) -> np.ndarray:
+        return np.empty(n, dtype=dtype) if workspace is None else workspace.take(name, n, dtype)
+
     cell_province = (np.asarray(enc.cell_district) // 100).astype(np.int8)
-    if workspace is None:
-        return cell_province[enc.cell]
-    return np.take(cell_province, enc.cell, out=workspace.take("province", enc.n, np.int8))
+    present = np.unique(cell_province).astype(np.int64)
+    lut = np.zeros(100, dtype=np.uint8)
+    lut[present] = np.arange(present.size, dtype=np.uint8)
+    rows = buffer("model", np.int32) if model else None
+    province, group = buffer("province", np.int8), buffer("group", np.uint8)
+    per_cell = K.gather_cells(
+        np.ascontiguousarray(enc.cell, dtype=np.int32),
+        np.ascontiguousarray(enc.cell_model, dtype=np.int32),
+        cell_province,
+        lut[cell_province],
+        rows,
+        province,
+        group,
+    )
+    counts = np.zeros(100, dtype=np.int64)
+    np.add.at(counts, cell_province.astype(np.intp), per_cell)
+    if (counts[present] == 0).any():  # a province of the cell table has no household
+        return rows, province, _province_groups(province, workspace)
+    return rows, province, (counts, present, group)
 
 
 def _province_groups(
@@ -397,7 +422,9 @@ def rank_scored(
     options = _check_options(options)
     n = options.n
     welfare = scored.welfare
-    counts, provinces, group = _province_groups(scored.province, workspace)
+    counts, provinces, group = (
+        _province_groups(scored.province, workspace) if scored.scopes is None else scored.scopes
+    )
     prov_cut, nat_cut = mode_cutoffs(options, ws, provinces)
     if options.cutoffs == "registry" and welfare.size:
         _check_registry_size(welfare.size, counts, n)

@@ -26,7 +26,7 @@ from .desil import _check_registry_size
 from .encode import Encoded, encode
 from .errors import ArgumentError
 from .options import RankOptions, mode_cutoffs, rank_options
-from .rank import _province_groups, _provinces, _weights, rank_encoded, score_encoded
+from .rank import _cell_scopes, _weights, rank_encoded, score_encoded
 from .results import RankResult
 from .selection import _desil_scopes
 from .weights import WeightSet
@@ -235,8 +235,7 @@ class Ranker:
         options, ws, space = self.options, self.weights, self.workspace
         # no model rows: the desil do not need them (a 4-byte gather per household saved)
         welfare = score_encoded(enc, ws, out=space.take("welfare", enc.n, np.float64))
-        province = _provinces(enc, space)
-        counts, provinces, group = _province_groups(province, space)
+        _, province, (counts, provinces, group) = _cell_scopes(enc, space, model=False)
         prov_cut, nat_cut = mode_cutoffs(options, ws, provinces)
         if options.cutoffs == "registry" and welfare.size:
             _check_registry_size(welfare.size, counts, options.n)

@@ -171,3 +171,35 @@ def test_bad_capacity(tiny_ws, capacity):
 def test_bad_options_are_refused_up_front(tiny_ws):
     with pytest.raises(ArgumentError, match="give max_desil or line, not both"):
         pmt.Ranker(tiny_ws, max_desil=3, line=0.0)
+
+
+@pytest.mark.parametrize("extra_cell", [False, True])
+def test_cell_scopes_are_the_gathers_and_groups_of_the_codes(extra_cell: bool) -> None:
+    """One pass over the cells gives what a gather each and a count of the codes give.
+
+    With an extra cell in a province no household is in (a cell table the
+    encoder does not make, but an Encoded may carry), the groups still come
+    from the households.
+    """
+    from dataclasses import replace
+
+    from pmt.encode import encode
+    from pmt.rank import _cell_scopes, _province_groups
+
+    ws = pmt.load_weights("demo")
+    enc = encode(make_households(3000, seed=11), ws)
+    if extra_cell:
+        enc = replace(
+            enc,
+            cell_district=np.append(enc.cell_district, 9999),  # province 99: nobody there
+            cell_model=np.append(enc.cell_model, 0).astype(np.int32),
+        )
+    for space in (None, Workspace()):
+        model, province, (counts, provinces, group) = _cell_scopes(enc, space)
+        assert model is not None
+        np.testing.assert_array_equal(model, enc.cell_model[enc.cell])
+        np.testing.assert_array_equal(province, (enc.cell_district // 100)[enc.cell])
+        want = _province_groups((enc.cell_district // 100)[enc.cell].astype(np.int8))
+        assert 99 not in provinces.tolist()
+        for got, expected in zip((counts, provinces, group), want, strict=True):
+            np.testing.assert_array_equal(got, expected)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from ._jit import KERNELS, Kernel, on_compile, threads
 from .clean import clean_codes, clean_numbers, factorize_small
 from .desil import RECORD, desil_tally, finish_scopes, scatter_records
-from .score import SCORE_BLOCK, lookup_by_variable, score
+from .score import SCORE_BLOCK, gather_cells, lookup_by_variable, score
 from .sort import SORT_CHUNKS, n_buckets, sort_welfare
 from .walk import scope_passes, walk
 
@@ -41,6 +41,7 @@ __all__ = [
     "desil_tally",
     "factorize_small",
     "finish_scopes",
+    "gather_cells",
     "lookup_by_variable",
     "n_buckets",
     "on_compile",

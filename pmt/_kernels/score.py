@@ -6,7 +6,23 @@ from functools import partial
 
 import numpy as np
 
-from ._jit import f8, f8_in, i4, i4_in, i8_in, int64, kernel, ranges, run, u1_in
+from ._jit import (
+    boolean,
+    f8,
+    f8_in,
+    i1,
+    i1_in,
+    i4,
+    i4_in,
+    i8,
+    i8_in,
+    int64,
+    kernel,
+    ranges,
+    run,
+    u1,
+    u1_in,
+)
 
 SCORE_BLOCK = 2048
 #: rows per task: a multiple of SCORE_BLOCK, so a task's blocks are whole
@@ -201,3 +217,54 @@ def lookup_by_variable(table: np.ndarray, offsets: np.ndarray, sizes: np.ndarray
     for off, size in zip(offsets.tolist(), sizes.tolist(), strict=True):
         out[n_models * off : n_models * (off + size)] = table[:, off : off + size].ravel()
     return out
+
+
+#: rows per task of :func:`gather_cells`
+CELL_TASK = 1 << 20
+
+
+@kernel((i4_in, i4_in, i1_in, u1_in, boolean, i4, i1, u1, i8, int64, int64))
+def _gather_cells(
+    cell, cell_model, cell_province, cell_group, with_model, model, province, group, counts, a, b
+):  # type: ignore[no-untyped-def]
+    for i in range(a, b):
+        c = cell[i]
+        if with_model:
+            model[i] = cell_model[c]
+        province[i] = cell_province[c]
+        group[i] = cell_group[c]
+        counts[c] += 1
+
+
+def gather_cells(
+    cell: np.ndarray,
+    cell_model: np.ndarray,
+    cell_province: np.ndarray,
+    cell_group: np.ndarray,
+    model: np.ndarray | None,
+    province: np.ndarray,
+    group: np.ndarray,
+) -> np.ndarray:
+    """Each household's model row, province and group, from its cell, in one pass.
+
+    ``cell`` (n,) int32 indexes the per-cell tables ``cell_model`` (int32),
+    ``cell_province`` (int8) and ``cell_group`` (uint8); the results go into
+    ``model`` (int32; None to skip it), ``province`` (int8) and ``group``
+    (uint8). Returns the households of each cell, (K,) int64.
+    """
+    n, k = cell.shape[0], cell_model.shape[0]
+    tasks = ranges(n, -(-n // CELL_TASK))
+    counts = np.zeros((max(1, len(tasks)), k), dtype=np.int64)
+    skip = model is None
+    out_model = np.zeros(0, dtype=np.int32) if model is None else model
+    run(
+        [
+            partial(
+                _gather_cells,
+                *(cell, cell_model, cell_province, cell_group, not skip),
+                *(out_model, province, group, counts[t], a, b),
+            )
+            for t, (a, b) in enumerate(tasks)
+        ]
+    )
+    return counts.sum(axis=0)
