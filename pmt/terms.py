@@ -215,10 +215,15 @@ def fill(
 def check_finite(
     derived: tuple[Derived, ...], out: Mapping[str, np.ndarray], rows: np.ndarray, row_offset: int
 ) -> None:
-    """Raise :class:`~pmt.errors.InvalidValueError` if a term is not finite at ``rows``."""
+    """Raise :class:`~pmt.errors.InvalidValueError` if a term is not finite at ``rows``.
+
+    ``rows`` are ascending positions; when they are every row, the columns are
+    read as they are (no copy).
+    """
     for d in derived:
         for name in d.outputs:
-            finite = np.isfinite(out[name][rows])
+            col = out[name]
+            finite = np.isfinite(col if rows.size == col.shape[0] else col[rows])
             if not finite.all():
                 bad = rows[~finite]
                 raise E.InvalidValueError(

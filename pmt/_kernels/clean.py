@@ -56,7 +56,8 @@ def _codes(values, lut, lo, out):  # type: ignore[no-untyped-def]
     return bad
 
 
-#: integer dtypes :func:`_int_codes` reads as they are (others are converted to float64)
+#: integer dtypes :func:`_int_codes` and :func:`_int_numbers` read as they are (others are
+#: converted to float64 first)
 _INT_CODES = (np.int8, np.int16, np.int32, np.int64, np.uint8)
 
 
@@ -115,6 +116,26 @@ def _numbers(out, lo, hi, whole, cap, a, b):  # type: ignore[no-untyped-def]
     return bad
 
 
+@kernel(
+    *[(t, f8, float64, float64, i8_in, int64, int64) for t in (i1_in, i2_in, i4_in, i8_in, u1_in)]
+)
+def _int_numbers(values, out, lo, hi, cap, a, b):  # type: ignore[no-untyped-def]
+    """:func:`_numbers` for integer values, converted as it goes (whole and finite by type)."""
+    use_cap = cap.shape[0] > 0
+    bad = 0
+    for i in range(a, b):
+        x = np.float64(values[i])
+        ok = x >= lo and x <= hi
+        if ok and use_cap:
+            ok = x <= cap[i]
+        if ok:
+            out[i] = x
+        else:
+            bad += 1
+            out[i] = 0.0
+    return bad
+
+
 def clean_numbers(
     values: np.ndarray, lo: float, hi: float, whole: bool, cap: np.ndarray, out: np.ndarray
 ) -> int:
@@ -122,13 +143,17 @@ def clean_numbers(
 
     A value is bad when it is NaN or infinite, outside ``[lo, hi]``, not whole
     (if ``whole``), or above ``cap[i]`` (if ``cap`` has one entry per value).
+    Integer columns of the usual widths are converted and checked in one pass.
     """
     n = values.shape[0]
     cap = np.ascontiguousarray(cap, dtype=np.int64)
     if cap.shape[0] != n:
         cap = np.zeros(0, dtype=np.int64)
+    as_int = values.dtype.type in _INT_CODES and values.flags.c_contiguous
 
     def task(a: int, b: int) -> int:
+        if as_int:
+            return int(_int_numbers(values, out, float(lo), float(hi), cap, a, b))
         np.copyto(out[a:b], values[a:b], casting="unsafe")
         return int(_numbers(out, float(lo), float(hi), bool(whole), cap, a, b))
 
