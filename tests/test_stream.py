@@ -109,3 +109,38 @@ def test_bad_files_and_options(tiny_ws, tmp_path):
         rank_file(tmp_path / "ok.parquet", tiny_ws, tmp_path / "o.parquet", chunk_size=0)
     with pytest.raises(ValueError, match="rejects=PATH"):
         rank_file(tmp_path / "ok.parquet", tiny_ws, tmp_path / "o.parquet", on_invalid="reject")
+
+
+def test_parquet_results_are_written_with_pmts_settings(registry_file, tiny_ws_ref, tmp_path):
+    """Parquet results carry pmt's encodings; streamed and in-memory files read back the same.
+
+    Dictionary encoding where values repeat, none for ids and all-distinct
+    columns; no statistics on the label columns.
+    """
+    import pyarrow.parquet as pq
+
+    df, path = registry_file
+    streamed, in_memory = tmp_path / "streamed.parquet", tmp_path / "memory.parquet"
+    distinct = {"welfare", "rank_national", "rank_provincial"}
+    distinct |= {"share_below_national", "share_below_provincial"}
+    rank_file(path, tiny_ws_ref, streamed, chunk_size=150, cutoffs="reference")
+    pmt.rank(df, tiny_ws_ref, cutoffs="reference").to_parquet(in_memory)
+    for out, id_dictionary in ((streamed, False), (in_memory, True)):
+        meta = pq.ParquetFile(out).metadata
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            chunks = {group.column(i).path_in_schema: group.column(i) for i in range(13)}
+            for name, chunk in chunks.items():
+                dictionary = "RLE_DICTIONARY" in chunk.encodings
+                if name in distinct:
+                    assert not dictionary, name
+                elif name == "hh_id":  # the streamed writer knows which column is the id
+                    assert dictionary == id_dictionary
+                elif name == "eligible":  # Parquet never dictionary-encodes booleans
+                    assert not dictionary
+                else:
+                    assert dictionary, name
+                assert chunk.is_stats_set == (name not in ("model_key", "model_level")), name
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(streamed), pd.read_parquet(in_memory), check_exact=True
+    )
