@@ -19,6 +19,7 @@ this with tiny chunks).
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -324,6 +325,7 @@ def _write(
     start = 0
     pool = ThreadPoolExecutor(max_workers=1)  # writes chunk k while chunk k+1 is built
     pending: Future[None] | None = None
+    flush = _Writeback(out)
     try:
         columns = [id_col] if id_col is not None else []
         batches = (
@@ -347,7 +349,7 @@ def _write(
                 table = table.cast(writer.schema)
             if pending is not None:
                 pending.result()
-            pending = pool.submit(writer.write_table, table)
+            pending = pool.submit(_write_chunk, writer, table, flush)
             start += size
             if progress is not None:
                 progress(start, total, "writing")
@@ -363,6 +365,41 @@ def _write(
         pool.shutdown(wait=True)
         if writer is not None:
             writer.close()
+        flush.close()
+
+
+def _write_chunk(writer: Any, table: Any, flush: _Writeback) -> None:
+    writer.write_table(table)
+    flush()
+
+
+class _Writeback:
+    """Start writing a file's new pages to disk while the rest is being written.
+
+    ``posix_fadvise(..., POSIX_FADV_DONTNEED)`` asks Linux to start writeback of
+    the file's dirty pages without waiting for it, so that the fsync before the
+    rename (:func:`pmt.io.atomic.atomic_outputs`) waits only for the last
+    chunk's. Where the call does not exist (not Linux) or fails, nothing happens.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self._fd: int | None = None
+        self._path = path
+
+    def __call__(self) -> None:
+        if not hasattr(os, "posix_fadvise"):
+            return
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._path, os.O_RDONLY)
+            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _take(key: Any, positions: np.ndarray) -> np.ndarray:
