@@ -7,6 +7,7 @@ path: in memory, across the chunks of a file, and across Dask partitions.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,8 @@ import pandas as pd
 
 from . import errors as E
 from ._columns import _Table
+from ._kernels._jit import run as run_tasks
+from ._threads import kernels as K
 
 __all__ = ["duplicated_ids", "id_column", "id_key"]
 
@@ -90,6 +93,32 @@ def _id_type_error(id_col: str, dtype: str) -> E.ColumnTypeError:
     )
 
 
+#: ids from which :func:`_any_repeated` sorts two halves on two threads (below: one sort,
+#: and no kernel to compile on a first small call)
+_SPLIT = 1 << 20
+
+
+def _any_repeated(ids: np.ndarray) -> bool:
+    """Whether an integer id occurs twice: ascending ids in one pass, else two sorted halves.
+
+    The halves are sorted on two threads (numpy's sort releases the GIL), each
+    checked for equal neighbours, then merged for a value in both.
+    """
+    if ids.shape[0] < 2 or bool((ids[1:] > ids[:-1]).all()):  # e.g. a file in id order
+        return False
+    if ids.shape[0] < _SPLIT or not np.can_cast(ids.dtype, np.int64):  # small, or uint64
+        s = np.sort(ids)
+        return bool((s[1:] == s[:-1]).any())
+    half = ids.shape[0] // 2
+    low, high = run_tasks([partial(np.sort, ids[:half]), partial(np.sort, ids[half:])])
+    for s in (low, high):
+        if bool((s[1:] == s[:-1]).any()):
+            return True
+    # int64 keeps the order of every type that casts to it safely
+    low, high = low.astype(np.int64, copy=False), high.astype(np.int64, copy=False)
+    return bool(K.sorted_overlap(low, high))
+
+
 def duplicated_ids(key: Any, among: np.ndarray | None = None) -> np.ndarray:
     """Rows whose id occurs more than once among the rows ``among`` (every copy is marked).
 
@@ -101,8 +130,7 @@ def duplicated_ids(key: Any, among: np.ndarray | None = None) -> np.ndarray:
     among = np.ones(n, dtype=bool) if among is None else among
     if isinstance(key, np.ndarray):
         sub = key if among.all() else key[among]
-        s = np.sort(sub)
-        if not (s[1:] == s[:-1]).any():  # the common case: all unique
+        if not _any_repeated(sub):  # the common case: all unique
             return np.zeros(n, dtype=bool)
         dup_sub = pd.Series(sub).duplicated(keep=False).to_numpy()
     else:

@@ -266,6 +266,34 @@ def test_duplicated_ids_matches_a_counting_reference(ids: list[str], among: st.D
     assert duplicated_ids(as_int, mask).tolist() == expected_i
 
 
+@pytest.mark.parametrize(
+    "dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+)
+@pytest.mark.parametrize("split", [False, True])
+def test_any_repeated_integer_id_is_found_whatever_the_dtype(
+    dtype: type, split: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ascending ids, one sort, or two sorted halves and a merge: a repeat is never missed."""
+    from pmt import ids as ids_module
+
+    if split:  # the two-halves path, which large id columns take, on small ones
+        monkeypatch.setattr(ids_module, "_SPLIT", 0)
+    info = np.iinfo(dtype)
+    edges = np.array([info.min, info.max, 0, 1, 5, info.max - 1], dtype=dtype)
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(0, 40))
+        ids = (
+            rng.choice(edges, n)
+            if seed % 2
+            else rng.integers(info.min, info.max, n, dtype=dtype, endpoint=True)
+        )
+        if seed % 5 == 0:
+            ids = np.sort(ids)  # ascending (with any repeats kept)
+        repeated = len(set(ids.tolist())) < n
+        assert duplicated_ids(ids).any() == repeated, (seed, ids)
+
+
 def test_text_ids_stream_through_parquet(tmp_path):
     df = BASE.copy()
     df["hh_id"] = [f"{i:016d}" for i in range(N)]

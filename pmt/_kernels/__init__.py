@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ._jit import KERNELS, Kernel, on_compile, threads
-from .clean import clean_codes, clean_numbers, factorize_small
+from .clean import clean_codes, clean_numbers, factorize_small, sorted_overlap
 from .desil import RECORD, desil_tally, finish_scopes, scatter_records
 from .score import SCORE_BLOCK, gather_cells, lookup_by_variable, score
 from .sort import SORT_CHUNKS, n_buckets, sort_welfare
@@ -49,6 +49,7 @@ __all__ = [
     "scope_passes",
     "score",
     "sort_welfare",
+    "sorted_overlap",
     "threads",
     "walk",
     "warmup",

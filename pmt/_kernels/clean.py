@@ -188,3 +188,18 @@ def factorize_small(key: np.ndarray, ok: np.ndarray, size: int) -> tuple[np.ndar
     out = np.empty(key.shape[0], dtype=np.int32)
     _factorize_small(key, ok, seen, np.empty(size, dtype=np.int32), out)
     return out, np.flatnonzero(seen).astype(np.int64)
+
+
+@kernel((i8_in, i8_in))
+def sorted_overlap(a, b):  # type: ignore[no-untyped-def]
+    """Whether two ascending int64 arrays share a value (one merge walk)."""
+    i = 0
+    j = 0
+    while i < a.shape[0] and j < b.shape[0]:
+        if a[i] < b[j]:
+            i += 1
+        elif a[i] > b[j]:
+            j += 1
+        else:
+            return True
+    return False
