@@ -57,3 +57,22 @@ def test_the_command_line_says_once_when_it_compiles():
     np.testing.assert_array_equal(out, x + 1.0)
     assert stream.getvalue().count("compiling numba kernels (first run only") == 1
     assert _jit._compile_listener[0] is None  # put back
+
+
+def test_warmup_knows_every_kernel_of_every_kernel_module():
+    """Each kernel is in KERNELS under its own name, so that warmup compiles it.
+
+    (Two kernels once shared a name: warmup compiled one, and the first ranking
+    after ``pmt warmup`` still compiled the other.)
+    """
+    import importlib
+    import pkgutil
+
+    found = []
+    for info in pkgutil.iter_modules(K.__path__):
+        module = importlib.import_module(f"pmt._kernels.{info.name}")
+        found += [v for v in vars(module).values() if isinstance(v, _jit.Kernel)]
+    assert len(found) >= 15
+    for k in found:
+        assert _jit.KERNELS[k.__name__] is k, k
+    assert len({id(k) for k in found}) == len(_jit.KERNELS)

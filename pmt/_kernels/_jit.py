@@ -178,6 +178,8 @@ def kernel(*signatures: tuple[Any, ...]) -> Callable[[Callable[..., Any]], Kerne
     """Declare a kernel with its signatures (argument types, the return type inferred)."""
 
     def wrap(func: Callable[..., Any]) -> Kernel:
+        if func.__name__ in KERNELS:  # one name, one kernel: warmup compiles them by name
+            raise RuntimeError(f"two pmt kernels are named {func.__name__!r}")
         k = Kernel(func, signatures)
         KERNELS[func.__name__] = k
         return k

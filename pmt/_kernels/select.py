@@ -92,7 +92,7 @@ def _gather(welfare, weight, group, lo, scale, n_buckets, n_groups, a, b, pos, k
 
 
 @kernel((f8, f8, i8_in, i8_in, f8_in, f8_in, i8_in, i8_in, i8_in, int64, f8_2d))
-def _walk(key, sw, start, end, below, total, k_lo, k_hi, row, n_classes, cut):  # type: ignore[no-untyped-def]
+def _walk_ranges(key, sw, start, end, below, total, k_lo, k_hi, row, n_classes, cut):  # type: ignore[no-untyped-def]
     """Find the cutoffs ``k_lo[j] <= k < k_hi[j]`` of each sorted range ``start[j]:end[j]``.
 
     ``below[j]`` is the weight of the scope's households before the range,
@@ -278,7 +278,7 @@ def select_cutoffs(
         sg = np.zeros(key.shape[0], dtype=np.uint8)
         for a0, b0, s_below, s_total, k_lo, k_hi, row in jobs:
             sort_range(key, idx, sw, sg, a0, b0)
-            _walk(
+            _walk_ranges(
                 key,
                 sw,
                 np.array([a0], dtype=np.int64),
