@@ -114,16 +114,14 @@ def _plain_strings(table: pa.Table) -> pa.Table:
     return table
 
 
-def result_arrow(
-    result: RankResult, part: slice = slice(None), *, metadata: bool = True
-) -> pa.Table:
+def result_arrow(result: RankResult, part: slice = slice(None)) -> pa.Table:
     """:meth:`RankResult.to_frame`'s columns as a pyarrow Table (no index), provenance attached.
 
     Built from the result's arrays: numeric columns are shared with the
     result, not copied; ``model_key`` and ``model_level`` are dictionary
     columns; ids are passed through (Arrow text ids stay Arrow). ``part``
     takes households ``part`` only (:func:`pmt.io.rank_file` writes a file
-    this way, chunk by chunk); ``metadata=False`` leaves the provenance out.
+    this way, chunk by chunk).
     """
     import pyarrow as pa
 
@@ -161,8 +159,6 @@ def result_arrow(
         for d in range(p_desil.shape[1]):
             columns[f"p_desil_{d + 1}"] = np.ascontiguousarray(p_desil[:, d])
     table = pa.table(columns)
-    if not metadata:
-        return table
     meta = {METADATA_KEY: json.dumps(result.provenance, sort_keys=True, default=str).encode()}
     return table.replace_schema_metadata(meta)
 

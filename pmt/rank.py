@@ -366,22 +366,22 @@ def _cell_scopes(
     present = np.unique(cell_province).astype(np.int64)
     lut = np.zeros(100, dtype=np.uint8)
     lut[present] = np.arange(present.size, dtype=np.uint8)
-    rows = buffer("model", np.int32) if model else None
+    model_rows = buffer("model", np.int32) if model else None
     province, group = buffer("province", np.int8), buffer("group", np.uint8)
     per_cell = K.gather_cells(
         np.ascontiguousarray(enc.cell, dtype=np.int32),
         np.ascontiguousarray(enc.cell_model, dtype=np.int32),
         cell_province,
         lut[cell_province],
-        rows,
+        model_rows,
         province,
         group,
     )
     counts = np.zeros(100, dtype=np.int64)
     np.add.at(counts, cell_province.astype(np.intp), per_cell)
     if (counts[present] == 0).any():  # a province of the cell table has no household
-        return rows, province, _province_groups(province, workspace)
-    return rows, province, (counts, present, group)
+        return model_rows, province, _province_groups(province, workspace)
+    return model_rows, province, (counts, present, group)
 
 
 def _province_groups(

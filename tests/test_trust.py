@@ -279,7 +279,7 @@ def test_any_repeated_integer_id_is_found_whatever_the_dtype(
     if split:  # the two-halves path, which large id columns take, on small ones
         monkeypatch.setattr(ids_module, "_SPLIT", 0)
     info = np.iinfo(dtype)
-    edges = np.array([info.min, info.max, 0, 1, 5, info.max - 1], dtype=dtype)
+    edges: np.ndarray = np.array([info.min, info.max, 0, 1, 5, info.max - 1], dtype=dtype)
     for seed in range(200):
         rng = np.random.default_rng(seed)
         n = int(rng.integers(0, 40))

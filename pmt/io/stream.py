@@ -313,12 +313,10 @@ def _write(
     (:func:`pmt._frames.result_arrow`, no pandas), the ids (read again from
     the input) put first.
     """
-    import json
-
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .._frames import METADATA_KEY, result_arrow
+    from .._frames import result_arrow
 
     rows = result.rows
     writer = None
@@ -336,14 +334,13 @@ def _write(
         for batch in batches:
             size = batch.num_rows if batch is not None else min(chunk_size, total - start)
             lo, hi = np.searchsorted(rows, [start, start + size])
-            table = result_arrow(result, slice(int(lo), int(hi)), metadata=False)
+            table = result_arrow(result, slice(int(lo), int(hi)))  # provenance in its schema
             if batch is not None:  # read with the id column
                 table = table.add_column(
                     0, id_col, batch.column(0).take(pa.array(rows[lo:hi] - start))
                 )
             if writer is None:
-                meta = {METADATA_KEY: json.dumps(result.provenance, sort_keys=True).encode()}
-                schema = table.schema.with_metadata(meta)
+                schema = table.schema
                 writer = pq.ParquetWriter(out, schema, **parquet_options(schema, id_col))
             if table.schema != writer.schema:
                 table = table.cast(writer.schema)
