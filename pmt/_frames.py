@@ -125,39 +125,17 @@ def result_arrow(result: RankResult, part: slice = slice(None)) -> pa.Table:
     """
     import pyarrow as pa
 
-    from .regions import LEVELS, key_level
+    from .results import _Labelled
 
     columns: dict[str, Any] = {}
-    model = np.asarray(result.model[part], dtype=np.int32)
     if result.id_col is not None:
         ids = result.ids
         columns[result.id_col] = _id_array(ids if ids is None else ids[part])
-    level_of = np.array([LEVELS.index(key_level(k)) for k in result.model_keys], dtype=np.int8)
-    columns.update(
-        {
-            "welfare": result.welfare[part],
-            "model_key": pa.DictionaryArray.from_arrays(
-                pa.array(model), pa.array(list(result.model_keys), type=pa.string())
-            ),
-            "model_level": pa.DictionaryArray.from_arrays(
-                pa.array(level_of[model]), pa.array(list(LEVELS), type=pa.string())
-            ),
-            "province_code": result.province[part],
-            "desil_national": result.desil_national[part],
-            "desil_provincial": result.desil_provincial[part],
-            "rank_national": result.rank_national[part],
-            "rank_provincial": result.rank_provincial[part],
-            "share_below_national": result.share_below_national[part],
-            "share_below_provincial": result.share_below_provincial[part],
-            "eligible": result.eligible[part],
-            "person_weight": result.person_weight[part],
-        }
-    )
-    if result.p_eligible is not None and result.p_desil is not None:
-        columns["p_eligible"] = result.p_eligible[part]
-        p_desil = result.p_desil[part]
-        for d in range(p_desil.shape[1]):
-            columns[f"p_desil_{d + 1}"] = np.ascontiguousarray(p_desil[:, d])
+    for name, col in result._columns(part).items():
+        if isinstance(col, _Labelled):
+            labels = pa.array(list(col.labels), type=pa.string())
+            col = pa.DictionaryArray.from_arrays(pa.array(col.codes), labels)
+        columns[name] = np.ascontiguousarray(col) if isinstance(col, np.ndarray) else col
     table = pa.table(columns)
     meta = {METADATA_KEY: json.dumps(result.provenance, sort_keys=True, default=str).encode()}
     return table.replace_schema_metadata(meta)

@@ -30,6 +30,13 @@ def html_repr(obj: Any) -> str:
     return f"<p><code>{html.escape(repr(obj))}</code></p>" + obj.summary().to_html(max_rows=60)
 
 
+class _Labelled(NamedTuple):
+    """A label column as codes into its labels (``model_key``, ``model_level``)."""
+
+    codes: np.ndarray
+    labels: tuple[str, ...]
+
+
 class DesilResult(NamedTuple):
     """Desil, rank and share below of :func:`assign_desil`, each of shape (n_households,)."""
 
@@ -193,14 +200,31 @@ class RankResult:
 
     def slice_frame(self, part: slice) -> pd.DataFrame:
         """The :meth:`to_frame` columns after the id, for households ``part`` (a slice)."""
+        return pd.DataFrame(
+            {
+                name: (
+                    pd.Categorical.from_codes(col.codes, categories=list(col.labels))
+                    if isinstance(col, _Labelled)
+                    else col
+                )
+                for name, col in self._columns(part).items()
+            }
+        )
+
+    def _columns(self, part: slice = slice(None)) -> dict[str, Any]:
+        """The :meth:`to_frame` columns after the id, as arrays, for households ``part``.
+
+        The one list of the result's columns, which :meth:`to_frame` and
+        :meth:`to_arrow` both build from: each is an array (a view of the
+        result's, not a copy), except ``model_key`` and ``model_level``, which
+        are :class:`_Labelled` codes.
+        """
         model = self.model[part]
-        keys = pd.Categorical.from_codes(model, categories=list(self.model_keys))
         level_of = np.array([LEVELS.index(key_level(k)) for k in self.model_keys], dtype=np.int8)
-        levels = pd.Categorical.from_codes(level_of[model], categories=list(LEVELS))
         cols: dict[str, Any] = {
             "welfare": self.welfare[part],
-            "model_key": keys,
-            "model_level": levels,
+            "model_key": _Labelled(model, tuple(self.model_keys)),
+            "model_level": _Labelled(level_of[model], LEVELS),
             "province_code": self.province[part],
             "desil_national": self.desil_national[part],
             "desil_provincial": self.desil_provincial[part],
@@ -215,7 +239,7 @@ class RankResult:
             cols["p_eligible"] = self.p_eligible[part]
             for d in range(self.p_desil.shape[1]):
                 cols[f"p_desil_{d + 1}"] = self.p_desil[part, d]
-        return pd.DataFrame(cols)
+        return cols
 
     @cached_property
     def _tally(self) -> tuple[np.ndarray, ...]:
