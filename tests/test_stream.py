@@ -144,3 +144,57 @@ def test_parquet_results_are_written_with_pmts_settings(registry_file, tiny_ws_r
     pd.testing.assert_frame_equal(
         pd.read_parquet(streamed), pd.read_parquet(in_memory), check_exact=True
     )
+
+
+def _late_rejects(df: pd.DataFrame) -> pd.DataFrame:
+    df.loc[[430, 431], "floor_material"] = 99  # only the last chunks set rows aside
+    return df
+
+
+def _first_chunk_rejected(df: pd.DataFrame) -> pd.DataFrame:
+    df.loc[:99, "floor_material"] = 99
+    return df
+
+
+def _big_unsigned_ids(df: pd.DataFrame) -> pd.DataFrame:
+    df["hh_id"] = np.arange(len(df), dtype=np.uint64)[::-1] + np.uint64(2**63 + 7)
+    df.loc[300, "hh_id"] = df.loc[2, "hh_id"]
+    return df
+
+
+def _text_ids(df: pd.DataFrame) -> pd.DataFrame:
+    df["hh_id"] = [f"{i:016d}" for i in range(len(df))]
+    df.loc[499, "hh_id"] = df.loc[0, "hh_id"]
+    return df
+
+
+@pytest.mark.parametrize(
+    "change", [_late_rejects, _first_chunk_rejected, _big_unsigned_ids, _text_ids]
+)
+def test_rows_and_ids_kept_by_the_file_path_match_memory(change, tiny_ws_ref, tmp_path):
+    """The file path's rows, ids and rejects are those of pmt.rank, whatever is set aside.
+
+    Row positions are made only once a row is set aside, and ids of every kind
+    are checked across chunks.
+    """
+    df = change(make_households(500, seed=4))
+    df.to_parquet(tmp_path / "hh.parquet")
+    out, rejects = tmp_path / "out.parquet", tmp_path / "rejects.parquet"
+    res = rank_file(
+        tmp_path / "hh.parquet",
+        tiny_ws_ref,
+        out,
+        chunk_size=100,
+        cutoffs="reference",
+        on_invalid="reject",
+        rejects=rejects,
+    )
+    mem = pmt.rank(df, tiny_ws_ref, cutoffs="reference", on_invalid="reject")
+    expected = mem.to_frame().reset_index(drop=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
+    np.testing.assert_array_equal(res.rows, mem.rows)
+    assert res.index.tolist() == mem.index.tolist()
+    got = pd.read_parquet(rejects)
+    assert got["row"].tolist() == mem.rejects["row"].tolist()
+    assert got["rule"].tolist() == mem.rejects["rule"].tolist()
+    assert res.n_rejected == mem.n_rejected > 0
