@@ -86,35 +86,32 @@ def _rank_scopes(
     parallel, desil and ``S / T``. Reference cutoffs, if given, replace the
     registry desil. ``clock(stage)``, if given, is called as each stage ends
     (``benchmarks/`` times them). Working memory besides the outputs: 28 bytes per household
-    (the order, and a workspace that holds sorted welfare, weights and groups, then
+    (the order, and a workspace that holds the sort's 24-byte records, then the
     24-byte result records). ``workspace`` (a :class:`pmt.ranker.Workspace`), if
     given, lends every buffer and output, so that repeated calls reuse memory.
     """
     size = welfare.shape[0]
-    # One 24-byte-per-household workspace: sorted welfare, weights and groups for
-    # the walks, then the records that carry their results back to input order.
-    # Reusing it touches less fresh memory, which costs more than the arithmetic.
-    work = _buffer(workspace, "work", size, K.RECORD)
-    raw = work.view(np.uint8)
-    key = raw[: 8 * size].view(np.float64)
-    sw = raw[8 * size : 16 * size].view(np.float64)
-    sg = raw[16 * size : 16 * size + size * group.itemsize].view(group.dtype)
+    # One 24-byte-per-household workspace: the sort's records (welfare, weight, input
+    # position, group) for the walks, then the records that carry their results back to
+    # input order. Reusing it touches less fresh memory, which costs more than the arithmetic.
+    work = _buffer(workspace, "work", size, K.sort_record(size))
     idx = _buffer(workspace, "order", size, np.int32 if size < 2**31 else np.int64)
     tick = clock if clock is not None else (lambda stage: None)
-    K.sort_welfare(welfare, weight, group, K.n_buckets(size), key, idx, sw, sg)
-    tick("sort welfare (bucket sort carrying weight and group)")
+    K.sort_welfare(welfare, weight, group, K.n_buckets(size), work)
+    tick("sort welfare (bucket sort of 24-byte records)")
     # the rank and share outputs hold sorted-order values until finish_scopes
     rank_nat = _buffer(workspace, "rank_national", size, np.int32)
     share_nat = _buffer(workspace, "share_national", size, np.float64)
     rank_grp = _buffer(workspace, "rank_group", size, np.int32)
     share_grp = _buffer(workspace, "share_group", size, np.float64)
     tot_nat, tot_grp, cut_nat, cut_grp = K.scope_passes(
-        key, sw, sg, n_groups, n, rank_nat, share_nat, rank_grp, share_grp
+        work, n_groups, n, rank_nat, share_nat, rank_grp, share_grp, idx
     )
     _check_totals(float(tot_nat[0]))
     tick("walk up the sorted households (national and provincial, a thread each)")
-    del key, sw, sg, raw
-    rec = work  # the walks are done with key, sw and sg
+    # the walks are done with the sort's records (their positions are in idx)
+    rec = work.view(np.uint8)[: size * K.RECORD.itemsize].view(K.RECORD)
+    del work
     K.scatter_records(idx, rank_nat, share_nat, rank_grp, share_grp, rec)
     del idx
     tick("results back to input order (24-byte records)")

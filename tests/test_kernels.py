@@ -447,9 +447,9 @@ def test_sort_welfare_sorts(case, buckets):
     _, welfare = case
     weight = np.arange(welfare.size, dtype=np.float64) * 0.5
     group = (np.arange(welfare.size) % 7).astype(np.uint8)
-    key, sw = np.empty(welfare.size), np.empty(welfare.size)
-    idx, sg = np.empty(welfare.size, dtype=np.int32), np.empty(welfare.size, dtype=np.uint8)
-    K.sort_welfare(welfare, weight, group, buckets, key, idx, sw, sg)
+    rec = np.empty(welfare.size, dtype=K.sort_record(welfare.size))
+    K.sort_welfare(welfare, weight, group, buckets, rec)
+    key, sw, idx, sg = rec["key"], rec["sw"], rec["idx"], rec["g"]
     np.testing.assert_array_equal(key, np.sort(welfare))
     np.testing.assert_array_equal(np.sort(idx), np.arange(welfare.size))  # a permutation
     np.testing.assert_array_equal(welfare[idx], key)
@@ -467,12 +467,12 @@ def test_sort_welfare_orders_ties_by_weight(buckets):
     welfare = rng.choice(rng.normal(size=40), n)
     weight = rng.choice(np.array([0.5, 1.0, 2.25, 7.0, 0.1]), n)
     group = rng.integers(0, 9, n).astype(np.uint8)
-    key, sw = np.empty(n), np.empty(n)
-    idx, sg = np.empty(n, dtype=np.int32), np.empty(n, dtype=np.uint8)
-    K.sort_welfare(welfare, weight, group, buckets, key, idx, sw, sg)
+    rec = np.empty(n, dtype=K.sort_record(n))
+    K.sort_welfare(welfare, weight, group, buckets, rec)
     expected = np.lexsort((weight, welfare))
-    np.testing.assert_array_equal(key, welfare[expected])
-    np.testing.assert_array_equal(sw, weight[expected])
+    np.testing.assert_array_equal(rec["key"], welfare[expected])
+    np.testing.assert_array_equal(rec["sw"], weight[expected])
+    np.testing.assert_array_equal(group[rec["idx"]], rec["g"])
 
 
 @pytest.mark.parametrize("seed", range(3))

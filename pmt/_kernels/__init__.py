@@ -27,7 +27,7 @@ from ._jit import KERNELS, Kernel, on_compile, threads
 from .clean import clean_codes, clean_numbers, factorize_small, sorted_overlap
 from .desil import RECORD, desil_tally, finish_scopes, scatter_records
 from .score import SCORE_BLOCK, gather_cells, lookup_by_variable, score
-from .sort import SORT_CHUNKS, n_buckets, sort_welfare
+from .sort import SORT_CHUNKS, SORT_RECORD, n_buckets, sort_record, sort_welfare
 from .walk import scope_passes, walk
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "RECORD",
     "SCORE_BLOCK",
     "SORT_CHUNKS",
+    "SORT_RECORD",
     "Kernel",
     "clean_codes",
     "clean_numbers",
@@ -48,6 +49,7 @@ __all__ = [
     "scatter_records",
     "scope_passes",
     "score",
+    "sort_record",
     "sort_welfare",
     "sorted_overlap",
     "threads",

@@ -44,7 +44,7 @@ from ._jit import (
     u1_in,
 )
 from .desil import TASK, count_above
-from .sort import _bucket, sort_range
+from .sort import _RECORDS, _bucket, sort_range, sort_record
 
 _GROUPS_IN = (u1_in, i4_in)
 #: the tallies of all chunks together stay under this many bytes
@@ -75,24 +75,32 @@ def _tally(welfare, weight, group, lo, scale, n_buckets, n_groups, a, b, count, 
 
 @kernel(
     *[
-        (f8_in, f8_in, g, float64, float64, int64, int64, int64, int64, i8, f8, f8)
+        (f8_in, f8_in, g, float64, float64, int64, int64, int64, int64, i8, rec)
         for g in _GROUPS_IN
+        for rec in _RECORDS
     ]
 )
-def _gather(welfare, weight, group, lo, scale, n_buckets, n_groups, a, b, pos, key, sw):  # type: ignore[no-untyped-def]
-    """Households of ``a:b`` in a wanted slot (``pos >= 0``) to its next positions."""
+def _gather(welfare, weight, group, lo, scale, n_buckets, n_groups, a, b, pos, rec):  # type: ignore[no-untyped-def]
+    """Households of ``a:b`` in a wanted slot (``pos >= 0``) to its next positions.
+
+    Into sort records (:data:`pmt._kernels.sort.SORT_RECORD`): welfare and
+    weight; position and group are not needed here (0).
+    """
     for i in range(a, b):
         k = 0 if n_buckets == 1 else _bucket(welfare[i], lo, scale, n_buckets)
         s = k * n_groups + group[i]
         q = pos[s]
         if q >= 0:
-            key[q] = welfare[i]
-            sw[q] = weight[i]
+            r = rec[q]
+            r.key = welfare[i]
+            r.sw = weight[i]
+            r.idx = 0
+            r.g = 0
             pos[s] = q + 1
 
 
-@kernel((f8, f8, i8_in, i8_in, f8_in, f8_in, i8_in, i8_in, i8_in, int64, f8_2d))
-def _walk_ranges(key, sw, start, end, below, total, k_lo, k_hi, row, n_classes, cut):  # type: ignore[no-untyped-def]
+@kernel(*[(rec, i8_in, i8_in, f8_in, f8_in, i8_in, i8_in, i8_in, int64, f8_2d) for rec in _RECORDS])
+def _walk_ranges(rec, start, end, below, total, k_lo, k_hi, row, n_classes, cut):  # type: ignore[no-untyped-def]
     """Find the cutoffs ``k_lo[j] <= k < k_hi[j]`` of each sorted range ``start[j]:end[j]``.
 
     ``below[j]`` is the weight of the scope's households before the range,
@@ -109,15 +117,16 @@ def _walk_ranges(key, sw, start, end, below, total, k_lo, k_hi, row, n_classes, 
         prev = np.nan
         t = a
         while t < b and k < k_hi[j]:
+            x = rec[t].key
             r = t + 1
-            while r < b and key[r] == key[t]:
+            while r < b and rec[r].key == x:
                 r += 1
             while k < k_hi[j] and n_classes * s >= k * t_all:
                 cut[row[j], k - 1] = prev
                 k += 1
-            prev = key[t] + 0.0  # -0.0 becomes 0.0, as in the full walk
+            prev = x + 0.0  # -0.0 becomes 0.0, as in the full walk
             for u in range(t, r):
-                s += sw[u]
+                s += rec[u].sw
             t = r
         while k < k_hi[j]:  # the first household after the range meets the rule
             cut[row[j], k - 1] = prev
@@ -246,13 +255,10 @@ def select_cutoffs(
     pos = first[:-1][None, :] + np.cumsum(t.count, axis=0) - t.count
     pos = np.ascontiguousarray(np.where(wanted_flat[None, :], pos, -1))
     m = int(first[-1])
-    key = np.empty(m, dtype=np.float64)
-    sw = np.empty(m, dtype=np.float64)
+    rec = np.empty(m, dtype=sort_record(m))
     run(
         [
-            partial(
-                _gather, welfare, weight, group, t.lo, t.scale, nb, n_groups, a, b, pos[c], key, sw
-            )
+            partial(_gather, welfare, weight, group, t.lo, t.scale, nb, n_groups, a, b, pos[c], rec)
             for c, (a, b) in enumerate(t.chunks)
         ]
     )
@@ -274,13 +280,10 @@ def select_cutoffs(
     if jobs:
         # a job's range is sorted just before its walk: a province's range lies inside
         # its bucket's national range, which is sorted (and walked) after it
-        idx = np.zeros(key.shape[0], dtype=np.int32)  # the sort's payload, unused here
-        sg = np.zeros(key.shape[0], dtype=np.uint8)
         for a0, b0, s_below, s_total, k_lo, k_hi, row in jobs:
-            sort_range(key, idx, sw, sg, a0, b0)
+            sort_range(rec, a0, b0)
             _walk_ranges(
-                key,
-                sw,
+                rec,
                 np.array([a0], dtype=np.int64),
                 np.array([b0], dtype=np.int64),
                 np.array([s_below]),

@@ -10,22 +10,30 @@ on how the sort broke ties. The walks expect households sorted as
 from __future__ import annotations
 
 import numpy as np
+from numba import types
 
 from ._jit import f8, f8_2d, i4, i8, kernel, run, u1
 
 _GROUPS = (u1, i4)  # uint8 up to 255 groups, else int32
+#: the fields of the sort's records (:data:`pmt._kernels.sort.SORT_RECORD`), as strided views
+_VIEWS = (types.Array(types.float64, 1, "A"), types.Array(types.int32, 1, "A"))
 
 
-@kernel(*[(f8, f8, g, i4, f8, f8, f8, i8, f8_2d, i8, f8) for g in _GROUPS])
+@kernel(
+    *[(f8, f8, g, i4, f8, f8, f8, i8, f8_2d, i8, f8) for g in _GROUPS],
+    (_VIEWS[0], _VIEWS[0], _VIEWS[1], i4, f8, f8, f8, i8, f8_2d, i8, f8),
+)
 def _walk(key, sw, sg, rank, below, acc, run_sum, cnt, cut, k_next, last):  # type: ignore[no-untyped-def]
     """:func:`walk` into ``acc`` (the totals) and ``cut`` (the cutoffs, NaN on entry).
 
     ``acc``, ``run_sum`` and ``cnt`` start at zero, ``k_next`` at one and
-    ``last`` at NaN (one entry per group). The cutoffs are found in a second
-    pass, once the totals are known; none when ``cut`` has no columns. One
-    kernel, not two: a first call compiles less.
+    ``last`` at NaN (one entry per group); with one group, ``sg`` is not read
+    (every household is in group 0). The cutoffs are found in a second pass,
+    once the totals are known; none when ``cut`` has no columns. One kernel,
+    not two: a first call compiles less.
     """
     n = key.shape[0]
+    one = acc.shape[0] == 1
     t = 0
     while t < n:
         if t + 1 < n and key[t + 1] == key[t]:
@@ -36,20 +44,20 @@ def _walk(key, sw, sg, rank, below, acc, run_sum, cnt, cut, k_next, last):  # ty
             while r < n and key[r] == key[t]:
                 r += 1
             for u in range(t, r):
-                g = sg[u]
+                g = 0 if one else sg[u]
                 rank[u] = cnt[g] + 1
                 below[u] = acc[g]
             for u in range(t, r):
-                g = sg[u]
+                g = 0 if one else sg[u]
                 run_sum[g] += sw[u]
                 cnt[g] += 1
             for u in range(t, r):  # a group's later members add zero
-                g = sg[u]
+                g = 0 if one else sg[u]
                 acc[g] = acc[g] + run_sum[g]
                 run_sum[g] = 0.0
             t = r
             continue
-        g = sg[t]
+        g = 0 if one else sg[t]
         c = cnt[g]
         rank[t] = c + 1
         below[t] = acc[g]
@@ -61,7 +69,7 @@ def _walk(key, sw, sg, rank, below, acc, run_sum, cnt, cut, k_next, last):  # ty
     if n_classes == 1:
         return
     for t in range(n):
-        g = sg[t]
+        g = 0 if one else sg[t]
         ns = n_classes * below[t]
         while k_next[g] <= n_classes - 1 and ns >= k_next[g] * acc[g]:
             cut[g, k_next[g] - 1] = last[g]
@@ -101,25 +109,29 @@ def walk(
 
 
 def scope_passes(
-    key: np.ndarray,
-    sw: np.ndarray,
-    sg: np.ndarray,
+    rec: np.ndarray,
     n_groups: int,
     n_classes: int,
     rank_nat: np.ndarray,
     below_nat: np.ndarray,
     rank_grp: np.ndarray,
     below_grp: np.ndarray,
+    order: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The national and the grouped walk, on two threads.
+    """The national and the grouped walk over sorted records, on two threads.
 
-    Returns (national total (1,), group totals (G,), national cutoffs (1, n-1),
-    group cutoffs (G, n-1)).
+    ``rec`` holds the households as :func:`pmt._kernels.sort.sort_welfare`
+    leaves them. The national walk's thread then copies their input positions
+    into ``order`` (so that ``rec`` may be overwritten afterwards). Returns
+    (national total (1,), group totals (G,), national cutoffs (1, n-1), group
+    cutoffs (G, n-1)).
     """
+    key, sw, sg = rec["key"], rec["sw"], rec["g"]
 
     def national() -> tuple[np.ndarray, np.ndarray]:
-        one = np.zeros(key.shape[0], sg.dtype)
-        return walk(key, sw, one, 1, rank_nat, below_nat, n_classes)
+        out = walk(key, sw, sg, 1, rank_nat, below_nat, n_classes)
+        np.copyto(order, rec["idx"])
+        return out
 
     def grouped() -> tuple[np.ndarray, np.ndarray]:
         return walk(key, sw, sg, n_groups, rank_grp, below_grp, n_classes)
