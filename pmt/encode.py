@@ -15,6 +15,7 @@ rejects table with its reason, so that ranked + rejected = input.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -133,6 +134,7 @@ def encode(
     region_scheme: str | None = None,
     row_offset: int = 0,
     check_ids: bool = True,
+    workspace: Any = None,
 ) -> Encoded:
     """Validate ``households`` against ``weights`` and build the kernel arrays.
 
@@ -163,6 +165,13 @@ def encode(
     check_ids : bool, default True
         Check ids for duplicates here. The chunked file path passes False and checks
         all chunks at once with :func:`duplicated_ids`, the same rule.
+    workspace : pmt.ranker.Workspace, optional
+        Lends the two largest arrays, the codes and the numeric terms (about
+        170 bytes per household with the demo spec), instead of new memory:
+        the chunked file path encodes chunk after chunk into the same buffers,
+        so the operating system does not back them afresh each time. The
+        result's ``codes`` and ``numeric`` then belong to the workspace, and
+        the next call that lends them overwrites them.
 
     Raises
     ------
@@ -220,11 +229,11 @@ def encode(
     # variables
     # (each column is checked and written straight into its column of the kernel arrays)
     lookups = spec.lookup_variables
-    codes = np.empty((n, len(lookups)), dtype=np.uint8, order="F")
+    codes = _matrix(workspace, "codes", n, len(lookups), np.uint8)
     for j, var in enumerate(lookups):
         _lookup_column(table, problems, var, codes[:, j])
     names = spec.numeric_terms
-    numeric = np.empty((n, len(names)), dtype=np.float64, order="F")
+    numeric = _matrix(workspace, "numeric", n, len(names), np.float64)
     # the validated columns derived terms may use (pmt.terms.fill)
     raw: dict[str, np.ndarray] = {"hh_size": hh_size, "urban": urban}
     used = {a for d in spec.derived for a in d.args}  # binary columns only where a term uses them
@@ -350,6 +359,14 @@ def encode(
     )
 
 
+def _matrix(workspace: Any, name: str, n: int, width: int, dtype: Any) -> np.ndarray:
+    """An (n, width) Fortran-order array: new, or the workspace's buffer ``name``."""
+    if workspace is None:
+        return np.empty((n, width), dtype=dtype, order="F")
+    flat = workspace.take(name, n * width, dtype)
+    return flat.reshape((width, n)).T  # column j is flat[j * n : (j + 1) * n]
+
+
 def _flag(mask: np.ndarray | None, n: int) -> np.ndarray:
     return np.zeros(n, dtype=bool) if mask is None else mask
 
@@ -443,29 +460,68 @@ def _region_scheme(weights: WeightSet, declared: str | None) -> RegionScheme:
     return scheme(own)
 
 
+#: cell keys are ``district * 2 + urban`` for 4-digit districts
+_CELL_KEYS = 20000
+_UNRESOLVED = -2
+
+
+class _CellTable:
+    """Each (district, urban) cell's model row, log poverty line and whether it has none.
+
+    Resolved once per weight set and cell key (the fallback chains are walked
+    in Python), then looked up by array: a file ranked in chunks resolves its
+    cells in the first chunk only.
+    """
+
+    def __init__(self, weights: WeightSet) -> None:
+        self.weights = weights
+        self.model = np.full(_CELL_KEYS, _UNRESOLVED, dtype=np.int32)  # -1: no model
+        self.shift = np.zeros(_CELL_KEYS, dtype=np.float64)
+        self.no_line = np.zeros(_CELL_KEYS, dtype=bool)
+
+    def resolve(self, keys: np.ndarray) -> None:
+        weights = self.weights
+        models = weights.model_index()
+        lines = weights.poverty_lines
+        for key in keys.tolist():
+            d, u = divmod(key, 2)
+            own = weights.model_chain(d, u)  # models: none outside a partial set's coverage
+            if lines:
+                chain = fallback_chain(d, u)  # poverty lines: the household's own region
+                line = next((lines[k] for k in chain if k in lines), None)
+                if line is None:
+                    self.no_line[key] = True
+                else:
+                    self.shift[key] = np.log(line)
+            # written last: another thread that sees the model sees the line too
+            self.model[key] = next((models[k] for k in own if k in models), -1)
+
+
+_CELL_TABLES: weakref.WeakKeyDictionary[WeightSet, _CellTable] = weakref.WeakKeyDictionary()
+
+
+def _cell_table(weights: WeightSet) -> _CellTable:
+    table = _CELL_TABLES.get(weights)
+    if table is None:
+        table = _CELL_TABLES.setdefault(weights, _CellTable(weights))
+    return table
+
+
 def _resolve_cells(
     district: np.ndarray, urban: np.ndarray, ok: np.ndarray, weights: WeightSet, problems: _Problems
 ) -> tuple[np.ndarray, ...]:
     """Factorise (district, urban) into cells and resolve each cell's model and line."""
     key = district * 2 + urban
-    cell, cell_keys = K.factorize_small(key, ok, 20000)
+    cell, cell_keys = K.factorize_small(key, ok, _CELL_KEYS)
     cell_district = cell_keys // 2
     cell_urban = cell_keys % 2
-    models = weights.model_index()
-    lines = weights.poverty_lines
-    cell_model = np.full(cell_keys.size, -1, dtype=np.int32)
-    cell_shift = np.zeros(cell_keys.size, dtype=np.float64)
-    no_line = np.zeros(cell_keys.size, dtype=bool)
-    for c, (d, u) in enumerate(zip(cell_district.tolist(), cell_urban.tolist(), strict=True)):
-        chain = fallback_chain(d, u)  # poverty lines: the household's own region
-        own = weights.model_chain(d, u)  # models: none outside a partial set's coverage
-        cell_model[c] = next((models[k] for k in own if k in models), -1)
-        if lines:
-            line = next((lines[k] for k in chain if k in lines), None)
-            if line is None:
-                no_line[c] = True
-            else:
-                cell_shift[c] = np.log(line)
+    table = _cell_table(weights)
+    new = cell_keys[table.model[cell_keys] == _UNRESOLVED]
+    if new.size:  # cells this weight set has not resolved before
+        table.resolve(new)
+    cell_model = table.model[cell_keys]
+    cell_shift = table.shift[cell_keys]
+    no_line = table.no_line[cell_keys]
     bad_cells = (cell_model < 0) | no_line
     if bad_cells.any():
         mask = ok & bad_cells[cell]

@@ -205,9 +205,9 @@ def fill(
                 np.copyto(col, a)
                 for name in d.args[1:]:
                     np.add(col, columns[name], out=col)
-                np.divide(col, columns["hh_size"].astype(np.float64), out=col)
+                np.divide(col, columns["hh_size"], out=col)  # int64 hh_size: cast exactly
             else:  # log_per_capita
-                np.divide(a, columns["hh_size"].astype(np.float64), out=col)
+                np.divide(a, columns["hh_size"], out=col)
                 np.log(col, out=col)
             columns[d.name] = col
 

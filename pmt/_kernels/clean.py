@@ -63,19 +63,22 @@ _INT_CODES = (np.int8, np.int16, np.int32, np.int64, np.uint8)
 
 @kernel(*[(t, u1_in, int64, u1) for t in (i1_in, i2_in, i4_in, i8_in, u1_in)])
 def _int_codes(values, lut, lo, out):  # type: ignore[no-untyped-def]
-    """:func:`_codes` for integer values (whole by type): no conversion, no rounding test."""
-    size = lut.shape[0]
+    """:func:`_codes` for integer values (whole by type): no conversion, no rounding test.
+
+    ``lut`` ends with one extra 255, where every value outside the table looks
+    up: no branch per value (a negative difference is a huge unsigned one).
+    """
+    last = np.uint64(lut.shape[0] - 1)
     bad = 0
     for i in range(values.shape[0]):
-        k = np.int64(values[i]) - lo  # a wrapped difference is far outside the table too
-        c = 255
-        if k >= 0 and k < size:
-            c = lut[k]
-        if c == 255:
-            bad += 1
-            out[i] = 0
-        else:
-            out[i] = c
+        k = np.uint64(np.int64(values[i]) - lo)  # a wrapped difference is far outside too
+        c = lut[min(k, last)]
+        bad += c == 255
+        out[i] = c
+    if bad:
+        for i in range(values.shape[0]):
+            if out[i] == 255:
+                out[i] = 0
     return bad
 
 
@@ -88,6 +91,9 @@ def clean_codes(values: np.ndarray, lut: np.ndarray, lo: int, out: np.ndarray) -
     """
     n = values.shape[0]
     as_int = values.dtype.type in _INT_CODES and values.flags.c_contiguous
+
+    if as_int:
+        lut = np.append(lut, np.uint8(255))
 
     def task(a: int, b: int) -> int:
         if as_int:
@@ -121,13 +127,17 @@ def _numbers(out, lo, hi, whole, cap, a, b):  # type: ignore[no-untyped-def]
 )
 def _int_numbers(values, out, lo, hi, cap, a, b):  # type: ignore[no-untyped-def]
     """:func:`_numbers` for integer values, converted as it goes (whole and finite by type)."""
-    use_cap = cap.shape[0] > 0
     bad = 0
+    if cap.shape[0] == 0:  # no branch per value
+        for i in range(a, b):
+            x = np.float64(values[i])
+            ok = (x >= lo) & (x <= hi)
+            out[i] = x if ok else 0.0
+            bad += not ok
+        return bad
     for i in range(a, b):
         x = np.float64(values[i])
-        ok = x >= lo and x <= hi
-        if ok and use_cap:
-            ok = x <= cap[i]
+        ok = x >= lo and x <= hi and x <= cap[i]
         if ok:
             out[i] = x
         else:
