@@ -218,6 +218,10 @@ def _rows(fname: str, text: str, problems: list[str]) -> list[tuple[int, list[st
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
+#: A record's cells joined by commas, each a :data:`_NUMBER`: one match checks a whole row
+_NUMBERS = re.compile(rf"{_NUMBER.pattern}(?:,{_NUMBER.pattern})*")
+
+
 def _float(cell: str) -> float | None:
     """The finite number a cell holds, or None."""
     if not _NUMBER.fullmatch(cell):
@@ -262,7 +266,9 @@ def _parse_coefficients(
             f"{fname}:1: missing columns for {len(missing)} terms of the spec, e.g. {missing[:5]}"
         )
     order = [col_of.get(t, -1) for t in terms]
+    whole = all(j >= 0 for j in order)  # every term has its column
     keys: list[str] = []
+    seen: set[str] = set()
     coef = np.zeros((max(len(rows) - 1, 0), len(terms)))
     for i, (line, row) in enumerate(records[1:]):
         where = f"{fname}:{line}"
@@ -271,11 +277,19 @@ def _parse_coefficients(
             keys.append(row[0] if row else "")
             continue
         key = row[0]
-        if key in keys:
+        if key in seen:
             problems.append(f"{where}: model key {key!r} appears twice")
         _check_key(manifest, key, where, problems)
         keys.append(key)
-        for t_i, j in enumerate(order):
+        seen.add(key)
+        if whole:  # the usual case: one match for the row, then the numbers
+            cells = [row[j + 1] for j in order]
+            if _NUMBERS.fullmatch(",".join(cells)):
+                values = np.array([float(c) for c in cells])
+                if np.isfinite(values).all():
+                    coef[i] = values
+                    continue
+        for t_i, j in enumerate(order):  # a cell to report, or columns missing
             if j < 0:
                 continue
             x = _float(row[j + 1])
