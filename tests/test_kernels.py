@@ -589,10 +589,19 @@ def test_a_kernel_refuses_types_outside_its_signatures():
 @pytest.mark.parametrize(
     "dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.float32, np.float64]
 )
-def test_clean_codes_maps_every_dtype_like_a_plain_lookup(dtype: type) -> None:
-    """Integer columns take the kernel's integer path, others the float path: same codes."""
+@pytest.mark.parametrize("codes", ["gaps", "consecutive", "consecutive, out of order"])
+def test_clean_codes_maps_every_dtype_like_a_plain_lookup(dtype: type, codes: str) -> None:
+    """Integer columns take an integer path, others the float path: same codes.
+
+    The integer paths: a table, or, for codes lo, lo + 1, ... in order, the value - lo.
+    """
     rng = np.random.default_rng(7)
-    allowed = [-1, 0, 2, 3, 7] if np.issubdtype(dtype, np.signedinteger) else [0, 2, 3, 7]
+    signed = np.issubdtype(dtype, np.signedinteger)
+    allowed = {
+        "gaps": [-1, 0, 2, 3, 7] if signed else [0, 2, 3, 7],
+        "consecutive": [-1, 0, 1, 2, 3] if signed else [0, 1, 2, 3],
+        "consecutive, out of order": [1, 0, 3, 2],
+    }[codes]
     lo, hi = min(allowed), max(allowed)
     lut = np.full(hi - lo + 1, 255, dtype=np.uint8)
     lut[np.array(allowed) - lo] = np.arange(len(allowed), dtype=np.uint8)
