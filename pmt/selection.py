@@ -81,9 +81,13 @@ def _desil_scopes(
             welfare, weight, group, n_groups, n, ref_national, ref_group, workspace=workspace
         )
         return _DesilScopes(r.desil_national, r.cut_national, r.desil_group, r.cut_group, False)
-    cut_nat, cut_grp = KS.select_cutoffs(welfare, weight, group, t, n)
     d_nat = _buffer(workspace, "desil_national", size, np.int8)
     d_grp = _buffer(workspace, "desil_group", size, np.int8)
+    if ref_national is None and ref_group is None:
+        # registry desil, placed while the cutoffs are found (no pass of their own)
+        cut_nat, cut_grp = KS.select_cutoffs(welfare, weight, group, t, n, (d_nat, d_grp))
+        return _DesilScopes(d_nat, cut_nat, d_grp, cut_grp, True)
+    cut_nat, cut_grp = KS.select_cutoffs(welfare, weight, group, t, n)
     KS.desil_from_cutoffs(
         welfare,
         group,

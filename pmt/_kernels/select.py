@@ -34,6 +34,7 @@ from ._jit import (
     f8_in,
     float64,
     i1,
+    i1_in,
     i4_in,
     i8,
     i8_in,
@@ -75,17 +76,38 @@ def _tally(welfare, weight, group, lo, scale, n_buckets, n_groups, a, b, count, 
 
 @kernel(
     *[
-        (f8_in, f8_in, g, float64, float64, int64, int64, int64, int64, i8, rec)
+        (f8_in, f8_in, g, float64, float64, *(int64,) * 4, i8, rec, i1_in, i1_in, i1, i1)
         for g in _GROUPS_IN
         for rec in _RECORDS
     ]
 )
-def _gather(welfare, weight, group, lo, scale, n_buckets, n_groups, a, b, pos, rec):  # type: ignore[no-untyped-def]
+def _gather(
+    welfare,
+    weight,
+    group,
+    lo,
+    scale,
+    n_buckets,
+    n_groups,
+    a,
+    b,
+    pos,
+    rec,
+    bucket_desil,
+    slot_desil,
+    desil_nat,
+    desil_grp,
+):  # type: ignore[no-untyped-def]
     """Households of ``a:b`` in a wanted slot (``pos >= 0``) to its next positions.
 
-    Into sort records (:data:`pmt._kernels.sort.SORT_RECORD`): welfare and
-    weight; position and group are not needed here (0).
+    Into sort records (:data:`pmt._kernels.sort.SORT_RECORD`): welfare,
+    weight, input position and group. When ``bucket_desil`` has an entry per
+    bucket, every other household's desil is placed here: its bucket (its
+    slot, for the group) holds none of its scopes' cutoffs, so they are the
+    bucket's (``bucket_desil``, ``slot_desil``); without it, nothing else is
+    written.
     """
+    place = bucket_desil.shape[0] > 0
     for i in range(a, b):
         k = 0 if n_buckets == 1 else _bucket(welfare[i], lo, scale, n_buckets)
         s = k * n_groups + group[i]
@@ -94,9 +116,22 @@ def _gather(welfare, weight, group, lo, scale, n_buckets, n_groups, a, b, pos, r
             r = rec[q]
             r.key = welfare[i]
             r.sw = weight[i]
-            r.idx = 0
-            r.g = 0
+            r.idx = i
+            r.g = group[i]
             pos[s] = q + 1
+        elif place:
+            desil_nat[i] = bucket_desil[k]
+            desil_grp[i] = slot_desil[s]
+
+
+@kernel(*[(rec, f8_2d_in, f8_2d_in, int64, i1, i1) for rec in _RECORDS])
+def _place_gathered(rec, cut_nat, cut_grp, m, desil_nat, desil_grp):  # type: ignore[no-untyped-def]
+    """The desil of the gathered households, against their scopes' cutoffs."""
+    for t in range(rec.shape[0]):
+        w = rec[t].key
+        i = rec[t].idx
+        desil_nat[i] = 1 + count_above(w, cut_nat, 0, m)
+        desil_grp[i] = 1 + count_above(w, cut_grp, np.int64(rec[t].g), m)
 
 
 @kernel(*[(rec, i8_in, i8_in, f8_in, f8_in, i8_in, i8_in, i8_in, int64, f8_2d) for rec in _RECORDS])
@@ -230,11 +265,20 @@ def _cutoff_buckets(
 
 
 def select_cutoffs(
-    welfare: np.ndarray, weight: np.ndarray, group: np.ndarray, t: Tally, n_classes: int
+    welfare: np.ndarray,
+    weight: np.ndarray,
+    group: np.ndarray,
+    t: Tally,
+    n_classes: int,
+    desil: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Registry cutoffs from a whole-number :class:`Tally`: (national (1, n-1), groups (G, n-1)).
 
     A scope with no household gets NaN cutoffs (as the full walk gives).
+    With ``desil`` (national and group (n,) int8 arrays), each household's
+    registry desil goes there too, ``1 + #{k : welfare > c_k}``: from its
+    bucket where no cutoff of its scopes lies in it (bucket order is welfare
+    order), else by comparing, once the cutoffs are known. No pass of its own.
     """
     nb, n_groups = t.n_buckets, t.n_groups
     count = t.count.sum(axis=0).reshape(nb, n_groups)
@@ -255,10 +299,23 @@ def select_cutoffs(
     pos = first[:-1][None, :] + np.cumsum(t.count, axis=0) - t.count
     pos = np.ascontiguousarray(np.where(wanted_flat[None, :], pos, -1))
     m = int(first[-1])
-    rec = np.empty(m, dtype=sort_record(m))
+    rec = np.empty(m, dtype=sort_record(welfare.shape[0]))  # positions up to n
+    none = np.zeros(0, dtype=np.int8)
+    bucket_desil, slot_desil, (d_nat, d_grp) = none, none, (none, none) if desil is None else desil
+    if desil is not None:
+        # desil of a bucket holding no cutoff: 1 + the cutoffs in buckets below it
+        b_idx = np.arange(nb)
+        bucket_desil = _desil_by_bucket(where[n_groups], b_idx)
+        slot_desil = np.ascontiguousarray(
+            np.stack([_desil_by_bucket(where[g], b_idx) for g in range(n_groups)], axis=1).ravel()
+        )
     run(
         [
-            partial(_gather, welfare, weight, group, t.lo, t.scale, nb, n_groups, a, b, pos[c], rec)
+            partial(
+                _gather,
+                *(welfare, weight, group, t.lo, t.scale, nb, n_groups, a, b, pos[c], rec),
+                *(bucket_desil, slot_desil, d_nat, d_grp),
+            )
             for c, (a, b) in enumerate(t.chunks)
         ]
     )
@@ -294,7 +351,16 @@ def select_cutoffs(
                 n_classes,
                 cut,
             )
-    return np.ascontiguousarray(cut[n_groups:]), np.ascontiguousarray(cut[:n_groups])
+    cut_nat, cut_grp = np.ascontiguousarray(cut[n_groups:]), np.ascontiguousarray(cut[:n_groups])
+    if desil is not None:
+        _place_gathered(rec, cut_nat, cut_grp, n_classes - 1, d_nat, d_grp)
+    return cut_nat, cut_grp
+
+
+def _desil_by_bucket(where: np.ndarray, buckets: np.ndarray) -> np.ndarray:
+    """``1 + #{k : where[k] < b}`` for each bucket ``b`` (cutoffs of an empty scope: -1, none)."""
+    cut_buckets = np.sort(where[where >= 0])
+    return (1 + np.searchsorted(cut_buckets, buckets, side="left")).astype(np.int8)
 
 
 def scope_totals(t: Tally) -> tuple[float, np.ndarray, np.ndarray]:
