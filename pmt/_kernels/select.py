@@ -11,8 +11,13 @@ see ``docs/desil.md``). The cutoffs need no full sort:
    cutoff is known: the last non-empty bucket whose first household ``S``
    still has ``n*S < k*T``;
 3. a second pass copies out only the households of those buckets, which are
-   sorted and walked up like the full walk to find each cutoff;
-4. a last pass compares each household's welfare with its scopes' cutoffs.
+   sorted and walked up like the full walk to find each cutoff; with
+   registry desil wanted, the same pass gives every other household its
+   desil from its bucket (no cutoff of its scopes lies in it, and bucket
+   order is welfare order), and the households copied out get theirs by
+   comparison once the cutoffs are known;
+4. with reference or given cutoffs instead, a last pass compares each
+   household's welfare with its scopes' cutoffs.
 
 This is exact only when every partial sum of the weights is exact in
 float64 — whole-number weights with a total below ``2**53`` (household size,
