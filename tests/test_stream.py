@@ -198,3 +198,30 @@ def test_rows_and_ids_kept_by_the_file_path_match_memory(change, tiny_ws_ref, tm
     assert got["row"].tolist() == mem.rejects["row"].tolist()
     assert got["rule"].tolist() == mem.rejects["rule"].tolist()
     assert res.n_rejected == mem.n_rejected > 0
+
+
+def test_encoding_into_a_workspace_gives_what_new_arrays_give(tiny_ws):
+    """The file path encodes every chunk into the same buffers: each chunk as if alone.
+
+    A larger chunk, a smaller one with a rejected row, then the larger again:
+    the codes and numeric terms equal a plain encode's, and a later call
+    overwrites the buffers an earlier result holds (as documented).
+    """
+    from pmt.encode import encode
+    from pmt.ranker import Workspace
+
+    space = Workspace()
+    big = make_households(500, seed=3)
+    small = make_households(120, seed=4)
+    small.loc[7, "hh_size"] = 0  # set aside: the kept rows are copied out of the buffers
+    held = None
+    for frame in (big, small, big):
+        want = encode(frame, tiny_ws, on_invalid="reject")
+        got = encode(frame, tiny_ws, on_invalid="reject", workspace=space)
+        np.testing.assert_array_equal(got.codes, want.codes)
+        np.testing.assert_array_equal(got.numeric, want.numeric)
+        assert got.codes.flags.f_contiguous and got.numeric.flags.f_contiguous
+        np.testing.assert_array_equal(got.rows, want.rows)
+        if held is None:
+            held = got
+    assert held is not None and np.shares_memory(held.numeric, space.take("numeric", 1, np.float64))
