@@ -50,7 +50,7 @@ from ._jit import (
     u1_in,
 )
 from .desil import TASK, count_above
-from .sort import _RECORDS, _bucket, sort_range, sort_record
+from .sort import _RECORDS, _bucket, _put, sort_range, sort_record
 
 _GROUPS_IN = (u1_in, i4_in)
 #: the tallies of all chunks together stay under this many bytes
@@ -118,11 +118,7 @@ def _gather(
         s = k * n_groups + group[i]
         q = pos[s]
         if q >= 0:
-            r = rec[q]
-            r.key = welfare[i]
-            r.sw = weight[i]
-            r.idx = i
-            r.g = group[i]
+            _put(rec, q, welfare[i], weight[i], i, group[i])
             pos[s] = q + 1
         elif place:
             desil_nat[i] = bucket_desil[k]

@@ -73,6 +73,16 @@ def _before(rec, u, k, w):  # type: ignore[no-untyped-def]
 
 
 @helper
+def _put(rec, q, k, w, i, g):  # type: ignore[no-untyped-def]
+    """Write record ``q``: key ``k``, weight ``w``, input position ``i``, group ``g``."""
+    r = rec[q]
+    r.key = k
+    r.sw = w
+    r.idx = i
+    r.g = g
+
+
+@helper
 def _insertion(rec, a, b):  # type: ignore[no-untyped-def]
     for t in range(a + 1, b):
         k = rec[t].key
@@ -85,22 +95,14 @@ def _insertion(rec, a, b):  # type: ignore[no-untyped-def]
         while u >= a and _before(rec, u, k, w):
             rec[u + 1] = rec[u]
             u -= 1
-        r = rec[u + 1]
-        r.key = k
-        r.sw = w
-        r.idx = i
-        r.g = g
+        _put(rec, u + 1, k, w, i, g)
 
 
 @helper
 def _swap(rec, i, j):  # type: ignore[no-untyped-def]
     k, w, x, g = rec[i].key, rec[i].sw, rec[i].idx, rec[i].g
     rec[i] = rec[j]
-    r = rec[j]
-    r.key = k
-    r.sw = w
-    r.idx = x
-    r.g = g
+    _put(rec, j, k, w, x, g)
 
 
 @helper
@@ -155,11 +157,7 @@ def _scatter_buckets(welfare, weight, group, lo, scale, n_buckets, a, b, count_o
         x = welfare[i]
         k = _bucket(x, lo, scale, n_buckets)
         q = pos[k]
-        r = rec[q]
-        r.key = x
-        r.sw = weight[i]
-        r.idx = i
-        r.g = group[i]
+        _put(rec, q, x, weight[i], i, group[i])
         pos[k] = q + 1
 
 
