@@ -104,9 +104,7 @@ def _rank_scopes(
     share_nat = _buffer(workspace, "share_national", size, np.float64)
     rank_grp = _buffer(workspace, "rank_group", size, np.int32)
     share_grp = _buffer(workspace, "share_group", size, np.float64)
-    tot_nat, tot_grp, cut_nat, cut_grp = K.scope_passes(
-        work, n_groups, n, rank_nat, share_nat, rank_grp, share_grp, idx
-    )
+    tot_nat, tot_grp = K.scope_passes(work, n_groups, rank_nat, share_nat, rank_grp, share_grp, idx)
     _check_totals(float(tot_nat[0]))
     tick("walk up the sorted households (national and provincial, a thread each)")
     # the walks are done with the sort's records (their positions are in idx)
@@ -127,7 +125,7 @@ def _rank_scopes(
         if ref_group is None
         else np.ascontiguousarray(ref_group, dtype=np.float64)
     )
-    K.finish_scopes(
+    cut_nat, cut_grp = K.finish_scopes(
         welfare,
         group,
         rec,

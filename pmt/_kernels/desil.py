@@ -102,6 +102,8 @@ def count_above(w, ref, g, m):  # type: ignore[no-untyped-def]
             i4,
             f8,
             f8,
+            f8,
+            f8,
             int64,
             int64,
         )
@@ -127,9 +129,16 @@ def _finish_rows(
     rank_grp,
     share_nat,
     share_grp,
+    top_nat,
+    top_grp,
     a,
     b,
 ):  # type: ignore[no-untyped-def]
+    """Households ``a:b`` of :func:`finish_scopes`.
+
+    ``top_nat`` (n) and ``top_grp`` (G * n) get the largest welfare of each
+    registry class (for the registry cutoffs).
+    """
     m = n_classes - 1
     t_nat = tot_nat[0]
     for i in range(a, b):
@@ -138,23 +147,26 @@ def _finish_rows(
         r = rec[i]
         s = r["below_nat"]
         ns = n_classes * s
-        d = 1
+        d = 1  # the registry class
+        for k in range(m):
+            d += ns >= thr_nat[0, k]
+        if w > top_nat[d - 1]:
+            top_nat[d - 1] = w
         if use_ref_nat:
-            d += count_above(w, ref_nat, np.int64(0), m)  # one type: one compile
-        else:
-            for k in range(m):
-                d += ns >= thr_nat[0, k]
+            d = 1 + count_above(w, ref_nat, np.int64(0), m)  # one type: one compile
         desil_nat[i] = d
         share_nat[i] = s / t_nat
         rank_nat[i] = r["rank_nat"]
         s = r["below_grp"]
         ns = n_classes * s
         d = 1
+        for k in range(m):
+            d += ns >= thr_grp[g, k]
+        slot = g * n_classes + d - 1
+        if w > top_grp[slot]:
+            top_grp[slot] = w
         if use_ref_grp:
-            d += count_above(w, ref_grp, np.int64(g), m)
-        else:
-            for k in range(m):
-                d += ns >= thr_grp[g, k]
+            d = 1 + count_above(w, ref_grp, np.int64(g), m)
         desil_grp[i] = d
         share_grp[i] = s / tot_grp[g]
         rank_grp[i] = r["rank_grp"]
@@ -183,15 +195,26 @@ def finish_scopes(
     rank_grp: np.ndarray,
     share_nat: np.ndarray,
     share_grp: np.ndarray,
-) -> None:
+) -> tuple[np.ndarray, np.ndarray]:
     """Desil, rank and share below of every household in input order, both scopes.
 
     From the strictly-poorer weight ``S`` and scope total ``T``: registry desil
     ``1 + #{k in 1..n-1 : n*S >= k*T}``, or with a reference table ``1 + #{k :
     welfare > ref[g, k]}``; share below ``S / T``. The counts are sums of
     comparisons, not branches: ``S`` arrives in random order.
+
+    Returns the registry cutoffs (national (1, n-1), groups (G, n-1)): ``c_k``
+    is the largest welfare whose registry desil is at most ``k``. Since ``S``
+    grows with welfare, those households come first in welfare order, and
+    ``c_k`` is the welfare of the last household before the first one with
+    ``n*S >= k*T``: the rule's cutoff (``docs/desil.md``). NaN for a scope
+    with no such household (no households, or a total of 0).
     """
     n = welfare.shape[0]
+    n_groups = tot_grp.shape[0]
+    tasks = ranges(n, -(-n // TASK))
+    top_nat = np.full((max(1, len(tasks)), n_classes), -np.inf)
+    top_grp = np.full((max(1, len(tasks)), n_groups * n_classes), -np.inf)
     tot_nat = np.ascontiguousarray(tot_nat, dtype=np.float64)
     tot_grp = np.ascontiguousarray(tot_grp, dtype=np.float64)
     args = (
@@ -214,7 +237,26 @@ def finish_scopes(
         share_nat,
         share_grp,
     )
-    run([partial(_finish_rows, *args, a, b) for a, b in ranges(n, -(-n // TASK))])
+    run(
+        [
+            partial(_finish_rows, *args, top_nat[t], top_grp[t], a, b)
+            for t, (a, b) in enumerate(tasks)
+        ]
+    )
+    return (
+        _cutoffs(top_nat.max(axis=0).reshape(1, n_classes)),
+        _cutoffs(top_grp.max(axis=0).reshape(n_groups, n_classes)),
+    )
+
+
+def _cutoffs(top: np.ndarray) -> np.ndarray:
+    """(scopes, n-1) cutoffs from the largest welfare of each registry class (scopes, n).
+
+    ``c_k`` = the largest of classes 1..k; NaN where they hold no household;
+    -0.0 becomes 0.0 (equal welfare, one cutoff, whatever the row order).
+    """
+    upto = np.maximum.accumulate(top, axis=1)[:, :-1]
+    return np.where(upto > -np.inf, upto + 0.0, np.nan)
 
 
 @kernel((i1_in, i1_in, u1_in, f8_in, int64, int64, int64, i8, f8, f8))

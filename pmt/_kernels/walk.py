@@ -1,4 +1,4 @@
-"""The walks up the sorted households: rank, weight strictly poorer, totals and cutoffs.
+"""The walks up the sorted households: rank, weight strictly poorer and totals.
 
 Cumulative person weights are summed in welfare order; within a run of equal
 welfare the run's weights are summed in ascending order of weight, so the
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import types
 
-from ._jit import f8, f8_2d, i4, i8, kernel, run, u1
+from ._jit import f8, i4, i8, kernel, run, u1
 
 _GROUPS = (u1, i4)  # uint8 up to 255 groups, else int32
 #: the fields of the sort's records (:data:`pmt._kernels.sort.SORT_RECORD`), as strided views
@@ -20,17 +20,14 @@ _VIEWS = (types.Array(types.float64, 1, "A"), types.Array(types.int32, 1, "A"))
 
 
 @kernel(
-    *[(f8, f8, g, i4, f8, f8, f8, i8, f8_2d, i8, f8) for g in _GROUPS],
-    (_VIEWS[0], _VIEWS[0], _VIEWS[1], i4, f8, f8, f8, i8, f8_2d, i8, f8),
+    *[(f8, f8, g, i4, f8, f8, f8, i8) for g in _GROUPS],
+    (_VIEWS[0], _VIEWS[0], _VIEWS[1], i4, f8, f8, f8, i8),
 )
-def _walk(key, sw, sg, rank, below, acc, run_sum, cnt, cut, k_next, last):  # type: ignore[no-untyped-def]
-    """:func:`walk` into ``acc`` (the totals) and ``cut`` (the cutoffs, NaN on entry).
+def _walk(key, sw, sg, rank, below, acc, run_sum, cnt):  # type: ignore[no-untyped-def]
+    """:func:`walk` into ``acc`` (the totals).
 
-    ``acc``, ``run_sum`` and ``cnt`` start at zero, ``k_next`` at one and
-    ``last`` at NaN (one entry per group); with one group, ``sg`` is not read
-    (every household is in group 0). The cutoffs are found in a second pass,
-    once the totals are known; none when ``cut`` has no columns. One kernel,
-    not two: a first call compiles less.
+    ``acc``, ``run_sum`` and ``cnt`` start at zero (one entry per group); with
+    one group, ``sg`` is not read (every household is in group 0).
     """
     n = key.shape[0]
     one = acc.shape[0] == 1
@@ -65,20 +62,6 @@ def _walk(key, sw, sg, rank, below, acc, run_sum, cnt, cut, k_next, last):  # ty
         cnt[g] = c + 1
         t += 1
 
-    n_classes = cut.shape[1] + 1
-    if n_classes == 1:
-        return
-    for t in range(n):
-        g = 0 if one else sg[t]
-        ns = n_classes * below[t]
-        while k_next[g] <= n_classes - 1 and ns >= k_next[g] * acc[g]:
-            cut[g, k_next[g] - 1] = last[g]
-            k_next[g] += 1
-        last[g] = key[t] + 0.0  # -0.0 becomes 0.0: equal welfare, one cutoff, any row order
-    for g in range(acc.shape[0]):
-        for k in range(k_next[g], n_classes):
-            cut[g, k - 1] = last[g]
-
 
 def walk(
     key: np.ndarray,
@@ -87,54 +70,48 @@ def walk(
     n_groups: int,
     rank: np.ndarray,
     below: np.ndarray,
-    n_classes: int = 1,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> np.ndarray:
     """One walk up the sorted households, within each group ``sg``.
 
     At sorted position ``t``: ``rank[t] = 1 + #strictly poorer in its group`` and
     ``below[t]`` = their weight, summed run by run in welfare order (a tie run's
-    weights in ascending order), as are the totals. Returns (group totals (G,),
-    registry cutoffs (G, n_classes - 1)): ``c[g, k-1]`` is the smallest welfare
-    whose weight at or below it reaches ``k/n`` of the group's total, the welfare
-    of the last household before the first one whose strictly-poorer weight
-    ``S`` has ``n*S >= k*T``.
+    weights in ascending order), as are the totals. Returns the group totals
+    (G,). The registry cutoffs follow from ``below`` and the totals
+    (:func:`pmt._kernels.desil.finish_scopes` finds them).
     """
     acc = np.zeros(n_groups, dtype=np.float64)
-    cut = np.full((n_groups, n_classes - 1), np.nan)
-    _walk(
-        *(key, sw, sg, rank, below, acc, np.zeros(n_groups), np.zeros(n_groups, dtype=np.int64)),
-        *(cut, np.ones(n_groups, dtype=np.int64), np.full(n_groups, np.nan)),
-    )
-    return acc, cut
+    _walk(key, sw, sg, rank, below, acc, np.zeros(n_groups), np.zeros(n_groups, dtype=np.int64))
+    return acc
 
 
 def scope_passes(
     rec: np.ndarray,
     n_groups: int,
-    n_classes: int,
     rank_nat: np.ndarray,
     below_nat: np.ndarray,
     rank_grp: np.ndarray,
     below_grp: np.ndarray,
     order: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """The national and the grouped walk over sorted records, on two threads.
 
     ``rec`` holds the households as :func:`pmt._kernels.sort.sort_welfare`
-    leaves them. The national walk's thread then copies their input positions
-    into ``order`` (so that ``rec`` may be overwritten afterwards). Returns
-    (national total (1,), group totals (G,), national cutoffs (1, n-1), group
-    cutoffs (G, n-1)).
+    leaves them. The records' input positions are copied into ``order`` too,
+    in two halves, one after each walk (so that ``rec`` may be overwritten
+    afterwards). Returns (national total (1,), group totals (G,)).
     """
-    key, sw, sg = rec["key"], rec["sw"], rec["g"]
+    key, sw, sg, idx = rec["key"], rec["sw"], rec["g"], rec["idx"]
+    half = rec.shape[0] // 2
 
-    def national() -> tuple[np.ndarray, np.ndarray]:
-        out = walk(key, sw, sg, 1, rank_nat, below_nat, n_classes)
-        np.copyto(order, rec["idx"])
+    def national() -> np.ndarray:
+        out = walk(key, sw, sg, 1, rank_nat, below_nat)
+        np.copyto(order[:half], idx[:half])
         return out
 
-    def grouped() -> tuple[np.ndarray, np.ndarray]:
-        return walk(key, sw, sg, n_groups, rank_grp, below_grp, n_classes)
+    def grouped() -> np.ndarray:
+        out = walk(key, sw, sg, n_groups, rank_grp, below_grp)
+        np.copyto(order[half:], idx[half:])
+        return out
 
-    (tot_nat, cut_nat), (tot_grp, cut_grp) = run([national, grouped])
-    return tot_nat, tot_grp, cut_nat, cut_grp
+    tot_nat, tot_grp = run([national, grouped])
+    return tot_nat, tot_grp

@@ -303,7 +303,7 @@ def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
     one = np.zeros(m + 1, np.uint8)  # the nation: one group
     total_nat = K.walk(
         np.concatenate([lead, key]), np.concatenate([[carry.weight_nat], sw]), one, 1, rank, below
-    )[0][0]
+    )[0]
     out["below_nat"] = back(below[1:])
     out["rank_nat"] = back((rank[1:].astype(np.int64) - 1 + carry.count_nat).astype(np.int32))
     codes = np.arange(N_CODES, dtype=np.uint8)
@@ -316,7 +316,7 @@ def _walk(frame: pd.DataFrame, carry: _Carry) -> tuple[pd.DataFrame, _Carry]:
         N_CODES,
         rank,
         below,
-    )[0]
+    )
     out["below_grp"] = back(below[N_CODES:])
     out["rank_grp"] = back(
         (rank[N_CODES:].astype(np.int64) - 1 + carry.count_grp[sg]).astype(np.int32)
