@@ -1,8 +1,9 @@
 """The desil rule over arrays: rank, share below and desil in both scopes, and cutoffs.
 
 One sort of welfare and one walk per scope (:mod:`pmt._kernels`) give every
-household its rank, the person weight strictly poorer and the scope's
-registry cutoffs; reference or given cutoffs replace the registry desil.
+household its rank and the person weight strictly poorer; a pass in input
+order gives the desil, the shares below and the scope's registry cutoffs;
+reference or given cutoffs replace the registry desil.
 :func:`assign_desil` and :func:`reference_cutoffs` are the rule on plain
 arrays; :func:`pmt.rank` and every other path reach it through
 :func:`_rank_scopes` (see ``docs/desil.md``).
@@ -83,7 +84,7 @@ def _rank_scopes(
     ``group`` (n,) holds each household's group index (< ``n_groups``). Welfare
     is sorted once; one walk per scope (on two threads) gives each household
     its rank and the weight strictly poorer ``S``; then, in input order and in
-    parallel, desil and ``S / T``. Reference cutoffs, if given, replace the
+    parallel, desil, ``S / T`` and the registry cutoffs. Reference cutoffs, if given, replace the
     registry desil. ``clock(stage)``, if given, is called as each stage ends
     (``benchmarks/`` times them). Working memory besides the outputs: 28 bytes per household
     (the order, and a workspace that holds the sort's 24-byte records, then the
