@@ -473,14 +473,13 @@ class _CellTable:
     cells in the first chunk only.
     """
 
-    def __init__(self, weights: WeightSet) -> None:
-        self.weights = weights
+    def __init__(self) -> None:
+        # no reference to the weight set: it is this table's key in a weak mapping
         self.model = np.full(_CELL_KEYS, _UNRESOLVED, dtype=np.int32)  # -1: no model
         self.shift = np.zeros(_CELL_KEYS, dtype=np.float64)
         self.no_line = np.zeros(_CELL_KEYS, dtype=bool)
 
-    def resolve(self, keys: np.ndarray) -> None:
-        weights = self.weights
+    def resolve(self, keys: np.ndarray, weights: WeightSet) -> None:
         models = weights.model_index()
         lines = weights.poverty_lines
         for key in keys.tolist():
@@ -503,7 +502,7 @@ _CELL_TABLES: weakref.WeakKeyDictionary[WeightSet, _CellTable] = weakref.WeakKey
 def _cell_table(weights: WeightSet) -> _CellTable:
     table = _CELL_TABLES.get(weights)
     if table is None:
-        table = _CELL_TABLES.setdefault(weights, _CellTable(weights))
+        table = _CELL_TABLES.setdefault(weights, _CellTable())
     return table
 
 
@@ -518,7 +517,7 @@ def _resolve_cells(
     table = _cell_table(weights)
     new = cell_keys[table.model[cell_keys] == _UNRESOLVED]
     if new.size:  # cells this weight set has not resolved before
-        table.resolve(new)
+        table.resolve(new, weights)
     cell_model = table.model[cell_keys]
     cell_shift = table.shift[cell_keys]
     no_line = table.no_line[cell_keys]

@@ -218,3 +218,31 @@ def test_pmt_io_is_reachable_after_import_pmt() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["rank_file", "read_households"]
     assert "io" in pmt.__all__ and "io" in dir(pmt)
+
+
+def test_cell_tables_do_not_keep_weight_sets_alive(tiny_ws):
+    """A weight set no longer used elsewhere is freed with its table of resolved cells.
+
+    Encoding keeps each weight set's resolved cells in a weak mapping, so a service that
+    loads many sets, or a cross-validation that builds one per fold, does not accumulate them.
+    """
+    import gc
+    import weakref
+
+    from conftest import make_households
+
+    from pmt.encode import _CELL_TABLES, encode
+
+    ws = pmt.WeightSet(
+        manifest=tiny_ws.manifest,
+        model_keys=tiny_ws.model_keys,
+        coefficients=tiny_ws.coefficients.copy(),
+        poverty_lines=dict(tiny_ws.poverty_lines),
+        cutoffs={k: v.copy() for k, v in tiny_ws.cutoffs.items()},
+    )
+    encode(make_households(50, seed=1), ws)
+    assert ws in _CELL_TABLES
+    gone = weakref.ref(ws)
+    del ws
+    gc.collect()
+    assert gone() is None
