@@ -114,6 +114,7 @@ def _score(
         if sizes.size
         else np.zeros(0, dtype=np.int64)
     )
+    bounds = np.empty(3)  # smallest, largest, how many not finite
     welfare = K.score(
         enc.codes,
         offsets,
@@ -127,9 +128,10 @@ def _score(
         enc.cell_shift,
         terms,
         out,
+        bounds,
     )
-    bad = np.flatnonzero(~np.isfinite(welfare))
-    if bad.size:
+    if bounds[2]:
+        bad = np.flatnonzero(~np.isfinite(welfare))
         raise NonFiniteWelfareError(
             f"welfare is not finite for {bad.size} households (rows "
             f"{enc.rows[bad[:5]].tolist()}): the weight set's coefficients overflow on these "

@@ -23,6 +23,7 @@ from conftest import DISTRICTS, make_households
 
 import pmt
 from pmt import _kernels as K
+from pmt._kernels.score import SCORE_BLOCK, SCORE_TASK
 from pmt.rank import reference_cutoffs
 
 
@@ -257,6 +258,90 @@ def test_score_matches_naive_without_poverty_lines(tiny_ws, weights_dir):
     np.testing.assert_array_equal(pmt.score(df, bare).to_numpy(), naive.welfare(df, bare))
     assert "poverty line" not in pmt.rank(df, bare).provenance["welfare"]
     assert "poverty line" in pmt.rank(df, tiny_ws).provenance["welfare"]
+
+
+def _sequential_welfare(codes, sizes, table, numeric, beta, intercept, model, shift):
+    """The scoring rule term by term, every household at once.
+
+    The intercept, then each lookup variable, then each numeric term, minus the
+    shift: the kernel's order.
+    """
+    acc = intercept[model].copy()
+    offset = 0
+    for v, size in enumerate(sizes.tolist()):
+        acc = acc + table[model, offset + codes[:, v].astype(np.int64)]
+        offset += size
+    for j in range(numeric.shape[1]):
+        acc = acc + beta[model, j] * numeric[:, j]
+    return acc - shift
+
+
+@pytest.mark.parametrize(
+    ("n_lookup", "n_numeric"), [(0, 0), (1, 1), (3, 4), (5, 6), (7, 9), (35, 16)]
+)
+def test_score_kernel_equals_the_sums_in_order_across_blocks_and_tasks(n_lookup, n_numeric):
+    """Scoring equals the plain sums bit for bit, over blocks and tasks.
+
+    The kernel groups terms (three variables, four numeric terms at a time) and
+    cuts the households into blocks and tasks; the sums must still be the plain
+    ones, and the bounds the smallest and largest welfare.
+    """
+    rng = np.random.default_rng(n_lookup * 100 + n_numeric)
+    n = 2 * SCORE_TASK + SCORE_BLOCK // 3  # whole tasks, then a partial block
+    n_models, n_cells = 7, 40
+    sizes = rng.integers(2, 14, n_lookup).astype(np.int64)
+    offsets = np.cumsum(sizes) - sizes
+    table = rng.normal(0, 0.1, (n_models, int(sizes.sum())))
+    beta = rng.normal(0, 0.05, (n_models, n_numeric))
+    intercept = rng.normal(14, 0.5, n_models)
+    cell_model = rng.integers(0, n_models, n_cells).astype(np.int32)
+    cell_shift = rng.normal(13, 0.2, n_cells)
+    cell = rng.integers(0, n_cells, n).astype(np.int32)
+    codes = np.asfortranarray((rng.random((n, n_lookup)) * sizes).astype(np.uint8))
+    numeric = np.asfortranarray(rng.normal(1, 2, (n, n_numeric)))
+    bounds = np.empty(3)
+    got = K.score(
+        codes, offsets, sizes, K.lookup_by_variable(table, offsets, sizes), numeric,
+        np.ascontiguousarray(beta.T), intercept, cell, cell_model, cell_shift,
+        np.zeros((0, 0)), None, bounds,
+    )  # fmt: skip
+    want = _sequential_welfare(
+        codes, sizes, table, numeric, beta, intercept, cell_model[cell], cell_shift[cell]
+    )
+    np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+    assert bounds.tolist() == [want.min(), want.max(), 0.0]
+    if n_numeric:  # terms that overflow: counted; the bounds skip NaN only
+        numeric[[5, n - 1], 0] = [np.inf, np.nan]
+        got = K.score(
+            codes, offsets, sizes, K.lookup_by_variable(table, offsets, sizes), numeric,
+            np.ascontiguousarray(beta.T), intercept, cell, cell_model, cell_shift,
+            np.zeros((0, 0)), None, bounds,
+        )  # fmt: skip
+        finite = np.isfinite(got)
+        assert np.flatnonzero(~finite).tolist() == [5, n - 1]
+        assert bounds.tolist() == [np.nanmin(got), np.nanmax(got), 2.0]
+
+
+def test_welfare_that_overflows_is_refused_naming_its_rows(tiny_ws, weights_dir):
+    """Coefficients that overflow float64 on some households: a typed error with their rows."""
+    coef = tiny_ws.coefficients.copy()
+    one, two = tiny_ws.spec.lookup_variables[:2]
+    # the first code of each of the first two variables, in every model: finite alone,
+    # their sum is not
+    coef[:, 1] = coef[:, 1 + len(one.code_values)] = 1e308
+    huge = pmt.save_weights(
+        pmt.WeightSet(tiny_ws.manifest, tiny_ws.model_keys, coef), weights_dir / "tiny-huge"
+    )
+    df = make_households(400, 5)
+    hit = np.flatnonzero(
+        (df[one.name].to_numpy() == one.code_values[0])
+        & (df[two.name].to_numpy() == two.code_values[0])
+    )
+    assert 0 < hit.size < len(df)
+    with pytest.raises(pmt.errors.NonFiniteWelfareError, match="not finite") as err:
+        pmt.rank(df, huge)
+    assert f"for {hit.size} households" in str(err.value)
+    assert str(hit[:5].tolist()) in str(err.value)
 
 
 def test_identical_households_tie_bit_for_bit(tiny_ws):

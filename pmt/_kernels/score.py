@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import partial
 
 import numpy as np
@@ -10,6 +11,7 @@ from ._jit import (
     boolean,
     f8,
     f8_in,
+    helper,
     i1,
     i1_in,
     i4,
@@ -24,16 +26,31 @@ from ._jit import (
     u1_in,
 )
 
-SCORE_BLOCK = 2048
+#: households per block: each block is summed one group of terms at a time, over the
+#: whole block, so its columns are read in runs long enough for the prefetcher
+#: (2,048 → 16,384 took 0.82 → 0.65 s at 30 M households, on two threads)
+SCORE_BLOCK = 16384
 #: rows per task: a multiple of SCORE_BLOCK, so a task's blocks are whole
-SCORE_TASK = 64 * SCORE_BLOCK
+SCORE_TASK = 8 * SCORE_BLOCK
 
 
 #: the arrays both scoring kernels read, as :func:`score` passes them
 _INPUTS = (u1_in, i8_in, i8_in, f8_in, f8_in, f8_in, f8_in, i4_in, i4_in, f8_in)
 
 
-@kernel((*_INPUTS, f8, int64, int64, int64, i4, f8))
+@helper
+def _coefs(lookup, offsets, sizes, n_models, v):  # type: ignore[no-untyped-def]
+    """Lookup variable ``v``'s coefficients, model-major (``sizes[v]`` per model)."""
+    return lookup[n_models * offsets[v] : n_models * (offsets[v] + sizes[v])]
+
+
+@helper
+def _rows(flat, j, n, a, b):  # type: ignore[no-untyped-def]
+    """Rows ``a:b`` of column ``j`` of an (n, ·) Fortran-order array, flattened."""
+    return flat[j * n + a : j * n + b]
+
+
+@kernel((*_INPUTS, f8, int64, int64, int64, i4, f8, f8))
 def _score_rows(
     codes,
     offsets,
@@ -51,16 +68,29 @@ def _score_rows(
     b0,
     m,
     acc,
+    stats,
 ):  # type: ignore[no-untyped-def]
     """Welfare of households ``a0:b0`` into ``out`` (the arrays as :func:`score` flattens them).
 
     ``m`` (int32) and ``acc`` (``SCORE_BLOCK`` each) are scratch for one block's
-    models and sums. Each variable's coefficients and each column of the block
+    models and sums. ``stats`` (3,) gets the smallest and largest welfare and
+    the number that are not finite (it starts at inf, -inf, 0).
+
+    A household's terms are added in the fixed order, but three lookup
+    variables (or four numeric terms) at a time: their sum stays in a register
+    between them, instead of a load and a store of ``acc`` per term. Three,
+    because a fourth variable's table, column and size no longer fit in the
+    registers (measured at 30 M: 0.65 s for one at a time, 0.50 s by threes,
+    0.61 s by fours). Each variable's coefficients and each column of the block
     are taken as slices, and indexed by unsigned numbers (never negative), so
     that the loops carry no bounds or wrap-around arithmetic.
     """
     n = cell.shape[0]
     n_models = intercept.shape[0]
+    n_lookup = offsets.shape[0]
+    lo = stats[0]
+    hi = stats[1]
+    bad = stats[2]
     for a in range(a0, b0, SCORE_BLOCK):
         b = min(b0, a + SCORE_BLOCK)
         width = b - a
@@ -68,19 +98,64 @@ def _score_rows(
             mi = cell_model[cell[a + k]]
             m[k] = mi
             acc[k] = intercept[mi]
-        for v in range(offsets.shape[0]):
-            size = sizes[v]
-            table = lookup[n_models * offsets[v] : n_models * (offsets[v] + size)]
-            col = codes[v * n + a : v * n + b]
+        v = 0
+        while v + 3 <= n_lookup:
+            s0, s1, s2 = sizes[v], sizes[v + 1], sizes[v + 2]
+            t0 = _coefs(lookup, offsets, sizes, n_models, v)
+            t1 = _coefs(lookup, offsets, sizes, n_models, v + 1)
+            t2 = _coefs(lookup, offsets, sizes, n_models, v + 2)
+            c0 = _rows(codes, v, n, a, b)
+            c1 = _rows(codes, v + 1, n, a, b)
+            c2 = _rows(codes, v + 2, n, a, b)
+            for k in range(width):
+                mk = m[k]
+                x = acc[k]
+                x += t0[np.uint64(mk * s0 + c0[k])]
+                x += t1[np.uint64(mk * s1 + c1[k])]
+                x += t2[np.uint64(mk * s2 + c2[k])]
+                acc[k] = x
+            v += 3
+        for u in range(v, n_lookup):  # the one or two left
+            size = sizes[u]
+            table = _coefs(lookup, offsets, sizes, n_models, u)
+            col = _rows(codes, u, n, a, b)
             for k in range(width):
                 acc[k] += table[np.uint64(m[k] * size + col[k])]
-        for j in range(n_terms):
-            beta = beta_t[j * n_models : (j + 1) * n_models]
-            x = numeric[j * n + a : j * n + b]
+        j = 0
+        while j + 4 <= n_terms:
+            e0 = beta_t[j * n_models : (j + 1) * n_models]
+            e1 = beta_t[(j + 1) * n_models : (j + 2) * n_models]
+            e2 = beta_t[(j + 2) * n_models : (j + 3) * n_models]
+            e3 = beta_t[(j + 3) * n_models : (j + 4) * n_models]
+            x0 = _rows(numeric, j, n, a, b)
+            x1 = _rows(numeric, j + 1, n, a, b)
+            x2 = _rows(numeric, j + 2, n, a, b)
+            x3 = _rows(numeric, j + 3, n, a, b)
+            for k in range(width):
+                mk = np.uint64(m[k])
+                x = acc[k]
+                x += e0[mk] * x0[k]
+                x += e1[mk] * x1[k]
+                x += e2[mk] * x2[k]
+                x += e3[mk] * x3[k]
+                acc[k] = x
+            j += 4
+        for u in range(j, n_terms):  # up to three left
+            beta = beta_t[u * n_models : (u + 1) * n_models]
+            x = _rows(numeric, u, n, a, b)
             for k in range(width):
                 acc[k] += beta[np.uint64(m[k])] * x[k]
         for k in range(width):
-            out[a + k] = acc[k] - cell_shift[cell[a + k]]
+            y = acc[k] - cell_shift[cell[a + k]]
+            out[a + k] = y
+            if y < lo:  # false for NaN
+                lo = y
+            if y > hi:
+                hi = y
+            bad += not (y - y == 0.0)  # y - y is NaN for inf and NaN
+    stats[0] = lo
+    stats[1] = hi
+    stats[2] = bad
 
 
 @kernel((*_INPUTS, f8, int64, int64))
@@ -116,6 +191,20 @@ def _score_terms(
         row[width - 1] = -cell_shift[cell[i]]
 
 
+_local = threading.local()
+
+
+def _score_task(
+    args: tuple[np.ndarray, ...], out: np.ndarray, n_terms: int, a: int, b: int, stats: np.ndarray
+) -> None:
+    """:func:`_score_rows` with this thread's block scratch (kept for the thread's life)."""
+    scratch = getattr(_local, "block", None)
+    if scratch is None:
+        scratch = np.empty(SCORE_BLOCK, dtype=np.int32), np.empty(SCORE_BLOCK, dtype=np.float64)
+        _local.block = scratch
+    _score_rows(*args, out, n_terms, a, b, *scratch, stats)
+
+
 def score(
     codes: np.ndarray,
     offsets: np.ndarray,
@@ -129,6 +218,7 @@ def score(
     cell_shift: np.ndarray,
     terms: np.ndarray,
     out: np.ndarray | None = None,
+    bounds: np.ndarray | None = None,
 ) -> np.ndarray:
     """Welfare of every household.
 
@@ -163,6 +253,10 @@ def score(
         (what :func:`pmt.explain` shows). Welfare is the same either way.
     out : (n,) float64, optional
         Where to write welfare (a buffer kept between calls); default a new array.
+    bounds : (3,) float64, optional
+        Gets the smallest and the largest welfare (NaN skipped), and how many
+        are not finite (found while scoring: no pass of their own). With no
+        household: inf, -inf, 0.
 
     Returns
     -------
@@ -171,8 +265,8 @@ def score(
 
     Notes
     -----
-    Households go in blocks; within a block one variable at a time, so the
-    coefficients in use (one variable's, all models) stay in cache. Each
+    Households go in blocks; within a block a few variables at a time, so the
+    coefficients in use (theirs, all models) stay in cache. Each
     household's terms are still added in one fixed order: the intercept, the
     lookup terms in spec order, the numeric terms in spec order, minus the log
     poverty line.
@@ -180,6 +274,8 @@ def score(
     n = cell.shape[0]
     if out is None:
         out = np.empty(n, dtype=np.float64)
+    if bounds is not None:
+        bounds[:] = np.inf, -np.inf, 0.0
     if n == 0:
         return out
     n_numeric = beta_t.shape[0]
@@ -203,8 +299,11 @@ def score(
         np.ascontiguousarray(cell_shift, dtype=np.float64),
     )
     tasks = ranges(n, -(-n // SCORE_TASK))
-    m, acc = np.empty(SCORE_BLOCK, dtype=np.int32), np.empty(SCORE_BLOCK, dtype=np.float64)
-    run([partial(_score_rows, *args, out, n_numeric, a, b, m.copy(), acc.copy()) for a, b in tasks])
+    stats = np.zeros((len(tasks), 3))
+    stats[:, 0], stats[:, 1] = np.inf, -np.inf
+    run([partial(_score_task, args, out, n_numeric, *ab, stats[t]) for t, ab in enumerate(tasks)])
+    if bounds is not None:
+        bounds[:] = stats[:, 0].min(), stats[:, 1].max(), stats[:, 2].sum()
     if keep:  # what pmt.explain shows: each term as the welfare above added it
         run([partial(_score_terms, *args, flat_terms, a, b) for a, b in tasks])
     return out
