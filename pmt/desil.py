@@ -78,6 +78,7 @@ def _rank_scopes(
     ref_group: np.ndarray | None = None,
     clock: Callable[[str], None] | None = None,
     workspace: Any = None,
+    bounds: tuple[float, float] | None = None,
 ) -> _Scopes:
     """Both scopes of the exact rule from one sort (see ``docs/desil.md``).
 
@@ -90,6 +91,8 @@ def _rank_scopes(
     (the order, and a workspace that holds the sort's 24-byte records, then the
     24-byte result records). ``workspace`` (a :class:`pmt.ranker.Workspace`), if
     given, lends every buffer and output, so that repeated calls reuse memory.
+    ``bounds``, if known, are welfare's smallest and largest values (scoring
+    finds them), which the sort would otherwise look for.
     """
     size = welfare.shape[0]
     # One 24-byte-per-household workspace: the sort's records (welfare, weight, input
@@ -98,7 +101,7 @@ def _rank_scopes(
     work = _buffer(workspace, "work", size, K.sort_record(size))
     idx = _buffer(workspace, "order", size, np.int32 if size < 2**31 else np.int64)
     tick = clock if clock is not None else (lambda stage: None)
-    K.sort_welfare(welfare, weight, group, K.n_buckets(size), work)
+    K.sort_welfare(welfare, weight, group, K.n_buckets(size), work, bounds)
     tick("sort welfare (bucket sort of 24-byte records)")
     # the rank and share outputs hold sorted-order values until finish_scopes
     rank_nat = _buffer(workspace, "rank_national", size, np.int32)

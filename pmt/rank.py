@@ -63,16 +63,20 @@ def _weights(weights: WeightSet | str) -> WeightSet:
     )
 
 
-def score_encoded(enc: Encoded, ws: WeightSet, *, out: np.ndarray | None = None) -> np.ndarray:
+def score_encoded(
+    enc: Encoded, ws: WeightSet, *, out: np.ndarray | None = None, bounds: np.ndarray | None = None
+) -> np.ndarray:
     """Welfare of encoded households: the one scoring implementation.
 
-    ``out``, if given, is a (n_households,) float64 array to write welfare into.
+    ``out``, if given, is a (n_households,) float64 array to write welfare into;
+    ``bounds``, a (3,) float64 array that gets the smallest and largest welfare
+    (and 0, the number not finite: others raise).
 
     Returns
     -------
     welfare : (n_households,) float64
     """
-    return _score(enc, ws, np.zeros((0, 0)), out)
+    return _score(enc, ws, np.zeros((0, 0)), out, bounds)
 
 
 def score_terms(enc: Encoded, ws: WeightSet) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
@@ -100,7 +104,11 @@ def score_terms(enc: Encoded, ws: WeightSet) -> tuple[tuple[str, ...], np.ndarra
 
 
 def _score(
-    enc: Encoded, ws: WeightSet, terms: np.ndarray, out: np.ndarray | None = None
+    enc: Encoded,
+    ws: WeightSet,
+    terms: np.ndarray,
+    out: np.ndarray | None = None,
+    bounds: np.ndarray | None = None,
 ) -> np.ndarray:
     spec = ws.spec
     n_lookup_cols = len(spec.lookup_terms)
@@ -114,7 +122,7 @@ def _score(
         if sizes.size
         else np.zeros(0, dtype=np.int64)
     )
-    bounds = np.empty(3)  # smallest, largest, how many not finite
+    bounds = np.empty(3) if bounds is None else bounds  # smallest, largest, not finite
     welfare = K.score(
         enc.codes,
         offsets,
@@ -328,7 +336,8 @@ class Scored:
     welfare (n,) float64; model (n,) int32 row of the weight set's
     coefficients; province (n,) int8 2-digit code; person_weight (n,) float64;
     scopes, if already known, the province groups :func:`_province_groups`
-    would find (households per code, the codes present, each household's group).
+    would find (households per code, the codes present, each household's group);
+    bounds, if known, the smallest and largest welfare (the sort needs them).
     """
 
     welfare: np.ndarray
@@ -336,16 +345,22 @@ class Scored:
     province: np.ndarray
     person_weight: np.ndarray
     scopes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    bounds: tuple[float, float] | None = None
 
 
 def _scored(enc: Encoded, ws: WeightSet, workspace: Any = None) -> Scored:
     """Welfare, model row, province, person weight and province groups of encoded households."""
+    bounds = np.empty(3)
     welfare = score_encoded(
-        enc, ws, out=None if workspace is None else workspace.take("welfare", enc.n, np.float64)
+        enc,
+        ws,
+        out=None if workspace is None else workspace.take("welfare", enc.n, np.float64),
+        bounds=bounds,
     )
     model, province, scopes = _cell_scopes(enc, workspace)
     assert model is not None
-    return Scored(welfare, model, province, enc.person_weight, scopes)
+    lo, hi = float(bounds[0]), float(bounds[1])
+    return Scored(welfare, model, province, enc.person_weight, scopes, (lo, hi))
 
 
 def _cell_scopes(
@@ -439,6 +454,7 @@ def rank_scored(
         ref_national=nat_cut,
         ref_group=prov_cut,
         workspace=workspace,
+        bounds=scored.bounds,
     )
     del group
     d_nat, r_nat, s_nat, c_nat = r.desil_national, r.rank_national, r.share_national, r.cut_national

@@ -234,7 +234,10 @@ class Ranker:
     def _desil(self, enc: Encoded) -> Desil:
         options, ws, space = self.options, self.weights, self.workspace
         # no model rows: the desil do not need them (a 4-byte gather per household saved)
-        welfare = score_encoded(enc, ws, out=space.take("welfare", enc.n, np.float64))
+        bounds = np.empty(3)
+        welfare = score_encoded(
+            enc, ws, out=space.take("welfare", enc.n, np.float64), bounds=bounds
+        )
         _, province, (counts, provinces, group) = _cell_scopes(enc, space, model=False)
         prov_cut, nat_cut = mode_cutoffs(options, ws, provinces)
         if options.cutoffs == "registry" and welfare.size:
@@ -248,6 +251,7 @@ class Ranker:
             ref_national=nat_cut,
             ref_group=prov_cut,
             workspace=space,
+            bounds=(float(bounds[0]), float(bounds[1])),
         )
         eligible = space.take("eligible", welfare.size, np.bool_)
         if options.line is None:

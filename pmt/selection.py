@@ -62,6 +62,7 @@ def _desil_scopes(
     ref_national: np.ndarray | None = None,
     ref_group: np.ndarray | None = None,
     workspace: Any = None,
+    bounds: tuple[float, float] | None = None,
 ) -> _DesilScopes:
     """National and group desil and registry cutoffs, without ranks (see the module).
 
@@ -70,7 +71,7 @@ def _desil_scopes(
     when selection would not be exact.
     """
     size = welfare.shape[0]
-    t = KS.tally(welfare, weight, group, n_groups) if size else None
+    t = KS.tally(welfare, weight, group, n_groups, bounds) if size else None
     exact = t is not None and t.odd == 0
     if t is not None and exact:
         total, totals, counts = KS.scope_totals(t)
@@ -78,7 +79,10 @@ def _desil_scopes(
         exact = total < MAX_TOTAL_WEIGHT and not bool(((counts > 0) & ~(totals > 0)).any())
     if t is None or not exact:
         r = _rank_scopes(
-            welfare, weight, group, n_groups, n, ref_national, ref_group, workspace=workspace
+            welfare,
+            *(weight, group, n_groups, n, ref_national, ref_group),
+            workspace=workspace,
+            bounds=bounds,
         )
         return _DesilScopes(r.desil_national, r.cut_national, r.desil_group, r.cut_group, False)
     d_nat = _buffer(workspace, "desil_national", size, np.int8)

@@ -214,12 +214,23 @@ class Tally:
         self.chunks, self.count, self.wsum, self.odd = chunks, count, wsum, odd
 
 
-def tally(welfare: np.ndarray, weight: np.ndarray, group: np.ndarray, n_groups: int) -> Tally:
-    """First pass: bucket the households by welfare, count them and add up their weight."""
+def tally(
+    welfare: np.ndarray,
+    weight: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    bounds: tuple[float, float] | None = None,
+) -> Tally:
+    """First pass: bucket the households by welfare, count them and add up their weight.
+
+    ``bounds``, if given, must be welfare's smallest and largest values (found
+    here otherwise).
+    """
     n = welfare.shape[0]
     nb = int(max(1, min(n // PER_BUCKET, _MAX_SLOTS // max(1, n_groups))))
-    lo = float(welfare.min()) if n else 0.0
-    hi = float(welfare.max()) if n else 0.0
+    lo, hi = 0.0, 0.0
+    if n:
+        lo, hi = (float(welfare.min()), float(welfare.max())) if bounds is None else bounds
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         scale = nb / (hi - lo) if hi > lo else 0.0
     if not (0.0 < scale < np.inf) or nb < 2:

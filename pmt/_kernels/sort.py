@@ -264,7 +264,12 @@ def sort_range(rec: np.ndarray, a: int, b: int) -> None:
 
 
 def sort_welfare(
-    welfare: np.ndarray, weight: np.ndarray, group: np.ndarray, n_buckets: int, rec: np.ndarray
+    welfare: np.ndarray,
+    weight: np.ndarray,
+    group: np.ndarray,
+    n_buckets: int,
+    rec: np.ndarray,
+    bounds: tuple[float, float] | None = None,
 ) -> None:
     """Sort households by welfare and, among equal welfare, by weight, into records.
 
@@ -272,12 +277,13 @@ def sort_welfare(
     welfare, each household's welfare (``key``), weight (``sw``), input
     position (``idx``) and group (``g``); ``sw`` is non-decreasing within a run
     of equal ``key``. The order of equal (welfare, weight) pairs is unspecified.
+    ``bounds``, if given, must be welfare's smallest and largest values (found
+    here otherwise).
     """
     n = welfare.shape[0]
     if n == 0:
         return
-    lo = float(welfare.min())
-    hi = float(welfare.max())
+    lo, hi = (float(welfare.min()), float(welfare.max())) if bounds is None else bounds
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         scale = n_buckets / (hi - lo) if hi > lo else 0.0
     if not (0.0 < scale < np.inf) or n_buckets < 2:
