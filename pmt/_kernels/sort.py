@@ -168,7 +168,7 @@ def _sort_buckets(rec, starts, k0, k1, tmp, stack_a, stack_b, count):  # type: i
     MSD bucketing, then insertion sort for small segments; heap sort where a
     segment does not split (a run of ties, or an extreme range). For a largest
     bucket of ``m`` households, ``tmp`` holds ``m`` records, ``stack_a`` and
-    ``stack_b`` ``m // (_SMALL + 1) + 1`` and ``count`` ``m // 2 + 1``.
+    ``stack_b`` ``m // (_SMALL + 1) + 1`` and ``count`` ``m + 1``.
     """
     for kk in range(k0, k1):
         a0 = starts[kk]
@@ -197,7 +197,7 @@ def _sort_buckets(rec, starts, k0, k1, tmp, stack_a, stack_b, count):  # type: i
             if lo == hi:  # a run of ties: by weight
                 _heapsort(rec, a, b)
                 continue
-            nb = size // 2
+            nb = size  # about one per sub-bucket (size // 2 took 0.46 s at 30 M, this 0.41 s)
             scale = nb / (hi - lo)
             if not (scale > 0.0 and scale < np.inf):
                 _heapsort(rec, a, b)
@@ -253,7 +253,7 @@ def _sort_task(rec: np.ndarray, starts: np.ndarray, k0: int, k1: int) -> None:
         np.empty(m, dtype=rec.dtype),
         np.empty(stack, dtype=np.int64),
         np.empty(stack, dtype=np.int64),
-        np.empty(m // 2 + 1, dtype=np.int64),
+        np.empty(m + 1, dtype=np.int64),
     )
 
 
