@@ -251,7 +251,7 @@ def pmt_stages(clock: StageClock) -> Iterator[None]:
     score_fn, rank_fn = getattr(R, score), getattr(R, _RANK)
 
     def timed_score(*a: Any, **kw: Any) -> Any:
-        return clock.time("score (kernel + finite check)", score_fn, *a, **kw)
+        return clock.time("score (and the cells' model rows and groups)", score_fn, *a, **kw)
 
     def timed_rank(*a: Any, **kw: Any) -> Any:
         clock.restart()
