@@ -212,6 +212,9 @@ def _whole(
 ) -> np.ndarray:
     """A whole-number column within [lo, hi], as int64 (invalid rows hold ``lo``)."""
     plain = _plain(table, column)
+    if plain is not None and plain.dtype.kind in "iu" and plain.size:
+        if lo <= plain.min() and plain.max() <= hi:  # whole and in range: nothing to check
+            return plain.astype(np.int64)
     if plain is not None:
         out = np.empty(plain.shape[0], dtype=np.float64)
         if K.clean_numbers(plain, float(lo), float(hi), True, _NO_CAP, out) == 0:

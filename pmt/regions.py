@@ -152,6 +152,8 @@ class RegionScheme:
     def known_districts(self, codes: np.ndarray) -> np.ndarray:
         """Whether each code of ``codes`` (n,) int is a district of the scheme (bool (n,))."""
         codes = np.asarray(codes)
+        if codes.size and codes.min() >= 0 and codes.max() < 10_000:
+            return self._known[codes]  # one gather (a masked one took 4x as long)
         inside = (codes >= 0) & (codes < 10_000)
         out = np.zeros(codes.shape, dtype=bool)
         out[inside] = self._known[codes[inside]]

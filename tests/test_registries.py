@@ -69,3 +69,19 @@ def test_a_scheme_with_codes_outside_its_provinces_is_refused() -> None:
         register_scheme(RegionScheme("bad", "x", provinces, district_list=frozenset({3201})))
     with pytest.raises(ValueError, match="4 digits PPDD"):
         register_scheme(RegionScheme("bad", "x", provinces, district_list=frozenset({3100})))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.int16, np.uint16])
+def test_known_districts_is_set_membership_for_any_code(dtype: type) -> None:
+    """The one-gather path (every code in 0..9999) and the guarded one agree with a set."""
+    bps = scheme("BPS")
+    known = sorted(bps.districts)
+    rng = np.random.default_rng(3)
+    inside = np.concatenate([rng.choice(known, 500), rng.integers(0, 10_000, 500)])
+    outside = np.array([-1, -9999, 10_000, 65_000, 0, 9999])
+    for codes in (inside, np.concatenate([inside, outside])):
+        if np.dtype(dtype).kind == "u":
+            codes = codes[codes >= 0]
+        codes = codes.astype(dtype)
+        want = np.array([int(c) in bps.districts for c in codes.tolist()])
+        np.testing.assert_array_equal(bps.known_districts(codes), want)
