@@ -350,17 +350,20 @@ class Scored:
 
 def _scored(enc: Encoded, ws: WeightSet, workspace: Any = None) -> Scored:
     """Welfare, model row, province, person weight and province groups of encoded households."""
-    bounds = np.empty(3)
-    welfare = score_encoded(
-        enc,
-        ws,
-        out=None if workspace is None else workspace.take("welfare", enc.n, np.float64),
-        bounds=bounds,
-    )
+    welfare, bounds = _welfare_and_bounds(enc, ws, workspace)
     model, province, scopes = _cell_scopes(enc, workspace)
     assert model is not None
-    lo, hi = float(bounds[0]), float(bounds[1])
-    return Scored(welfare, model, province, enc.person_weight, scopes, (lo, hi))
+    return Scored(welfare, model, province, enc.person_weight, scopes, bounds)
+
+
+def _welfare_and_bounds(
+    enc: Encoded, ws: WeightSet, workspace: Any = None
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """Welfare (in the workspace's buffer, if given) and its smallest and largest value."""
+    bounds = np.empty(3)
+    out = None if workspace is None else workspace.take("welfare", enc.n, np.float64)
+    welfare = score_encoded(enc, ws, out=out, bounds=bounds)
+    return welfare, (float(bounds[0]), float(bounds[1]))
 
 
 def _cell_scopes(

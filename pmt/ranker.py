@@ -26,7 +26,7 @@ from .desil import _check_registry_size
 from .encode import Encoded, encode
 from .errors import ArgumentError
 from .options import RankOptions, mode_cutoffs, rank_options
-from .rank import _cell_scopes, _weights, rank_encoded, score_encoded
+from .rank import _cell_scopes, _weights, _welfare_and_bounds, rank_encoded
 from .results import RankResult
 from .selection import _desil_scopes
 from .weights import WeightSet
@@ -234,10 +234,7 @@ class Ranker:
     def _desil(self, enc: Encoded) -> Desil:
         options, ws, space = self.options, self.weights, self.workspace
         # no model rows: the desil do not need them (a 4-byte gather per household saved)
-        bounds = np.empty(3)
-        welfare = score_encoded(
-            enc, ws, out=space.take("welfare", enc.n, np.float64), bounds=bounds
-        )
+        welfare, bounds = _welfare_and_bounds(enc, ws, space)
         _, province, (counts, provinces, group) = _cell_scopes(enc, space, model=False)
         prov_cut, nat_cut = mode_cutoffs(options, ws, provinces)
         if options.cutoffs == "registry" and welfare.size:
@@ -251,7 +248,7 @@ class Ranker:
             ref_national=nat_cut,
             ref_group=prov_cut,
             workspace=space,
-            bounds=(float(bounds[0]), float(bounds[1])),
+            bounds=bounds,
         )
         eligible = space.take("eligible", welfare.size, np.bool_)
         if options.line is None:
