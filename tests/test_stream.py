@@ -115,7 +115,8 @@ def test_parquet_results_are_written_with_pmts_settings(registry_file, tiny_ws_r
     """Parquet results carry pmt's encodings; streamed and in-memory files read back the same.
 
     Dictionary encoding where values repeat, none for ids and all-distinct
-    columns; no statistics on the label columns.
+    columns; all-distinct columns uncompressed, the others snappy; no
+    statistics on the label columns; every column required (no missing value).
     """
     import pyarrow.parquet as pq
 
@@ -141,9 +142,26 @@ def test_parquet_results_are_written_with_pmts_settings(registry_file, tiny_ws_r
                 else:
                     assert dictionary, name
                 assert chunk.is_stats_set == (name not in ("model_key", "model_level")), name
+                assert chunk.compression == ("UNCOMPRESSED" if name in distinct else "SNAPPY")
+        schema = pq.read_schema(out)
+        assert len(schema) == 13 and not any(f.nullable for f in schema), schema
     pd.testing.assert_frame_equal(
         pd.read_parquet(streamed), pd.read_parquet(in_memory), check_exact=True
     )
+
+
+def test_parquet_columns_with_missing_values_stay_optional(tmp_path):
+    """Only columns without a missing value are written required; the values read back."""
+    import pyarrow.parquet as pq
+
+    frame = pd.DataFrame(
+        {"full": [1.5, 2.5, 3.5], "gaps": [1.0, None, 3.0], "text": ["a", None, "c"]}
+    )
+    frame["none"] = None
+    pmt.io.write_table(frame, tmp_path / "t.parquet")
+    schema = pq.read_schema(tmp_path / "t.parquet")
+    assert [f.nullable for f in schema] == [False, True, True, True]
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), frame)
 
 
 def _late_rejects(df: pd.DataFrame) -> pd.DataFrame:

@@ -65,7 +65,7 @@ def _write_csv(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | None)
 
 
 #: Result columns whose values are all, or nearly all, different: Parquet's dictionary
-#: encoding would only be tried on them and dropped.
+#: encoding would only be tried on them and dropped, and snappy does not shrink them.
 DISTINCT_COLUMNS = frozenset(
     {
         "welfare",
@@ -78,23 +78,44 @@ DISTINCT_COLUMNS = frozenset(
 
 
 def parquet_options(schema: Any, id_col: str | None = None) -> dict[str, Any]:
-    """The ``pyarrow.parquet`` writer options pmt writes with (snappy, pyarrow's default).
+    """The ``pyarrow.parquet`` writer options pmt writes with.
 
-    Dictionary encoding for every column except the id column and
-    :data:`DISTINCT_COLUMNS` (where pyarrow would build a dictionary and then
-    fall back to plain encoding, for nothing); min/max statistics for every
-    column except dictionary (categorical) ones, where pyarrow computes them
-    slowly over the labels. Readers see the same values either way.
+    Snappy compression, except for :data:`DISTINCT_COLUMNS`, which are stored
+    uncompressed: snappy does not shrink them (floats and ranks that are all
+    different) and only costs time. Dictionary encoding for every column
+    except the id column and :data:`DISTINCT_COLUMNS` (where pyarrow would
+    build a dictionary and then fall back to plain encoding, for nothing);
+    min/max statistics for every column except dictionary (categorical) ones,
+    where pyarrow computes them slowly over the labels. Readers see the same
+    values either way.
     """
     import pyarrow as pa
 
     return {
-        "compression": "snappy",
+        "compression": {f.name: "none" if f.name in DISTINCT_COLUMNS else "snappy" for f in schema},
         "use_dictionary": [
             f.name for f in schema if f.name != id_col and f.name not in DISTINCT_COLUMNS
         ],
         "write_statistics": [f.name for f in schema if not pa.types.is_dictionary(f.type)],
     }
+
+
+def required(table: Any) -> Any:
+    """``table`` (pyarrow) with every column that holds no missing value marked not null.
+
+    Parquet then stores the column as *required*, without definition levels,
+    which makes writing it about a third faster; the values read back are the
+    same. A ranking result has no missing value, so all its columns are
+    required, whether written at once or streamed chunk by chunk. Columns with
+    a missing value, and columns of Arrow's null type, stay optional.
+    """
+    import pyarrow as pa
+
+    fields = [
+        f.with_nullable(f.nullable and (c.null_count > 0 or pa.types.is_null(f.type)))
+        for f, c in zip(table.schema, table.columns, strict=True)
+    ]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
 def _write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | None) -> None:
@@ -106,6 +127,7 @@ def _write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | N
         meta = dict(table.schema.metadata or {})
         meta[b"pmt"] = json.dumps(metadata, sort_keys=True).encode()
         table = table.replace_schema_metadata(meta)
+    table = required(table)
     pq.write_table(table, path, **parquet_options(table.schema))
 
 
