@@ -220,11 +220,10 @@ class RankResult:
         are :class:`_Labelled` codes.
         """
         model = self.model[part]
-        level_of = np.array([LEVELS.index(key_level(k)) for k in self.model_keys], dtype=np.int8)
         cols: dict[str, Any] = {
             "welfare": self.welfare[part],
             "model_key": _Labelled(model, tuple(self.model_keys)),
-            "model_level": _Labelled(level_of[model], LEVELS),
+            "model_level": _Labelled(self._level_of[model], LEVELS),
             "province_code": self.province[part],
             "desil_national": self.desil_national[part],
             "desil_provincial": self.desil_provincial[part],
@@ -240,6 +239,11 @@ class RankResult:
             for d in range(self.p_desil.shape[1]):
                 cols[f"p_desil_{d + 1}"] = self.p_desil[part, d]
         return cols
+
+    @cached_property
+    def _level_of(self) -> np.ndarray:
+        """Each model row's index in ``LEVELS`` (made once: a file is written chunk by chunk)."""
+        return np.array([LEVELS.index(key_level(k)) for k in self.model_keys], dtype=np.int8)
 
     @cached_property
     def _tally(self) -> tuple[np.ndarray, ...]:
