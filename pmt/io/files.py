@@ -198,7 +198,9 @@ def write_table(
 ) -> None:
     """Write a DataFrame to CSV or Parquet (by extension), keeping ``metadata`` in Parquet.
 
-    The file is written atomically (:func:`atomic_output`).
+    The file is written atomically (:func:`atomic_output`). Parquet is written
+    with :func:`parquet_options`, and each column without a missing value is
+    stored as required (:func:`required`).
     """
     write_tables({path: (frame, metadata)})
 
