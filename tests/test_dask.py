@@ -232,6 +232,17 @@ def test_to_parquet_is_atomic(client, tiny_ws, tmp_path):
     back = pd.read_parquet(out)
     pd.testing.assert_frame_equal(back, _memory(df, tiny_ws).to_frame().reset_index(drop=True))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ranked", "rejects"]
+    # pmt's Parquet settings, as the in-memory and streamed writers use them
+    import pyarrow.parquet as pq
+
+    for part in sorted(out.glob("*.parquet")):
+        assert not any(f.nullable for f in pq.read_schema(part)), part
+        group = pq.ParquetFile(part).metadata.row_group(0)
+        chunks = {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+        assert chunks["welfare"].compression == "UNCOMPRESSED"
+        assert chunks["desil_national"].compression == "SNAPPY"
+        assert "RLE_DICTIONARY" not in chunks["share_below_national"].encodings
+        assert not chunks["model_key"].is_stats_set
     # a job that fails while writing leaves the old dataset, and no temporary folder
     marker = tmp_path / "fail"
     failing = dataclasses.replace(

@@ -163,8 +163,13 @@ class DaskRankResult:
         """
         import pyarrow as pa
 
+        from ..io.files import parquet_options
+
         text = {c: pa.string() for c in ("column", "rule", "value")}
-        targets = [(self.frame, Path(path), self._schema(self.frame, {}))]
+        # every result column is required (not null), as pmt's other writers store it
+        ranked = self._schema(self.frame, {})
+        ranked = pa.schema([f.with_nullable(False) for f in ranked], metadata=ranked.metadata)
+        targets = [(self.frame, Path(path), ranked)]
         if rejects is not None:
             targets.append((self.rejects, Path(rejects), self._schema(self.rejects, text)))
         temps: list[Path] = []
@@ -173,7 +178,13 @@ class DaskRankResult:
             for frame, final, schema in targets:
                 tmp = final.parent / f".{final.name[:200]}.pmt-tmp-{secrets.token_hex(4)}"
                 temps.append(tmp)
-                frame.to_parquet(tmp, write_index=False, custom_metadata=meta, schema=schema)
+                frame.to_parquet(
+                    tmp,
+                    write_index=False,
+                    custom_metadata=meta,
+                    schema=schema,
+                    **parquet_options(schema),
+                )
             for tmp, (_, final, _) in zip(temps, targets, strict=True):
                 if final.is_dir():
                     old = final.parent / f".{final.name[:200]}.pmt-old-{secrets.token_hex(4)}"
