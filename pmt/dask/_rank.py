@@ -163,13 +163,10 @@ class DaskRankResult:
         """
         import pyarrow as pa
 
-        from ..io.files import parquet_options
+        from ..io.files import parquet_options, result_schema
 
         text = {c: pa.string() for c in ("column", "rule", "value")}
-        # every result column is required (not null), as pmt's other writers store it
-        ranked = self._schema(self.frame, {})
-        ranked = pa.schema([f.with_nullable(False) for f in ranked], metadata=ranked.metadata)
-        targets = [(self.frame, Path(path), ranked)]
+        targets = [(self.frame, Path(path), result_schema(self._schema(self.frame, {})))]
         if rejects is not None:
             targets.append((self.rejects, Path(rejects), self._schema(self.rejects, text)))
         temps: list[Path] = []

@@ -100,6 +100,18 @@ def parquet_options(schema: Any, id_col: str | None = None) -> dict[str, Any]:
     }
 
 
+def result_schema(schema: Any) -> Any:
+    """A ranking result's Arrow ``schema`` as pmt writes it: every column required (not null).
+
+    A ranked household has every value, so the streamed and the Dask writers,
+    which fix the schema before all the rows are seen, declare every column
+    required; casting a chunk to it raises if a value were missing.
+    """
+    import pyarrow as pa
+
+    return pa.schema([f.with_nullable(False) for f in schema], metadata=schema.metadata)
+
+
 def required(table: Any) -> Any:
     """``table`` (pyarrow) with every column that holds no missing value marked not null.
 

@@ -53,7 +53,7 @@ from ..rank import (
 from ..ranker import Workspace
 from ..weights import WeightSet
 from .atomic import _slow_write_pause, atomic_outputs
-from .files import _write_frame, parquet_options, required
+from .files import _write_frame, parquet_options, result_schema
 
 __all__ = ["rank_file"]
 _log = get_logger(__name__)
@@ -346,8 +346,8 @@ def _write(
                 table = table.add_column(
                     0, id_col, batch.column(0).take(pa.array(rows[lo:hi] - start))
                 )
-            if writer is None:  # every result column is required (not null): no chunk has a gap
-                schema = required(table).schema
+            if writer is None:
+                schema = result_schema(table.schema)
                 writer = pq.ParquetWriter(out, schema, **parquet_options(schema, id_col))
             if table.schema != writer.schema:
                 table = table.cast(writer.schema)  # zero-copy; raises if a value were missing
