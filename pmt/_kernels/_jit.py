@@ -233,14 +233,56 @@ def run(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
     # ``width`` lanes, each running its share of the tasks in order
     lanes = [list(range(k, len(tasks), width)) for k in range(width)]
     out: list[Any] = [None] * len(tasks)
+    running = _Lanes()
 
     def lane(ids: list[int]) -> None:
-        for i in ids:
-            out[i] = tasks[i]()
+        if running.enter():
+            try:
+                for i in ids:
+                    out[i] = tasks[i]()
+            finally:
+                running.leave()
 
-    for f in [pool.submit(lane, ids) for ids in lanes]:
-        f.result()
+    try:
+        for f in [pool.submit(lane, ids) for ids in lanes]:
+            f.result()
+    finally:  # an error or an interrupt: no lane goes on writing behind the caller's back
+        running.stop()
     return out
+
+
+class _Lanes:
+    """The lanes of one :func:`run` call that are running; ``stop`` waits for them.
+
+    On an error in one lane, or an interrupt of the caller (which can land
+    while the pool starts a thread, before the caller holds that lane's
+    future), lanes not yet started never start and running ones are waited
+    for, so that no kernel writes into the caller's arrays (a
+    :class:`pmt.Ranker`'s workspace, say) after :func:`run` has returned or
+    raised.
+    """
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._active = 0
+        self._stopped = False
+
+    def enter(self) -> bool:
+        with self._cv:
+            if self._stopped:
+                return False
+            self._active += 1
+            return True
+
+    def leave(self) -> None:
+        with self._cv:
+            self._active -= 1
+            self._cv.notify_all()
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopped = True
+            self._cv.wait_for(lambda: self._active == 0)
 
 
 def ranges(n: int, parts: int) -> list[tuple[int, int]]:

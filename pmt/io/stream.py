@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -348,12 +349,14 @@ def _write(
                 )
             if writer is None:
                 schema = result_schema(table.schema)
-                writer = pq.ParquetWriter(out, schema, **parquet_options(schema, id_col))
+                writer = _ChunkWriter(
+                    pq.ParquetWriter(out, schema, **parquet_options(schema, id_col)), flush
+                )
             if table.schema != writer.schema:
                 table = table.cast(writer.schema)  # zero-copy; raises if a value were missing
             if pending is not None:
                 pending.result()
-            pending = pool.submit(_write_chunk, writer, table, flush)
+            pending = pool.submit(writer.write, table)
             start += size
             if progress is not None:
                 progress(start, total, "writing")
@@ -366,15 +369,44 @@ def _write(
                 frame.insert(0, id_col, pd.Series([], dtype=object))
             _write_frame(frame, Path(out), "parquet", result.provenance)
     finally:
-        pool.shutdown(wait=True)
+        pool.shutdown(wait=True, cancel_futures=True)
         if writer is not None:
-            writer.close()
+            writer.close()  # waits for a write still running (see _ChunkWriter)
         flush.close()
 
 
-def _write_chunk(writer: Any, table: Any, flush: _Writeback) -> None:
-    writer.write_table(table)
-    flush()
+class _ChunkWriter:
+    """A Parquet writer written by a background thread and closed by the caller's.
+
+    A write and the close never overlap, whatever interrupts the caller. An
+    interrupt (``KeyboardInterrupt``, or SIGTERM's
+    :class:`pmt.errors.Terminated`) can land while the pool starts its thread,
+    after the thread runs but before the pool knows of it; the pool's
+    ``shutdown`` then returns without waiting for that write, and closing a
+    Parquet writer in the middle of a write crashed the process (SIGSEGV) or
+    failed ("Only 4 out of 13 columns are initialized"). So each write and the
+    close hold one lock, and a write that comes after the close does nothing
+    (its file is being removed).
+    """
+
+    def __init__(self, writer: Any, flush: _Writeback) -> None:
+        self._writer = writer
+        self._flush = flush
+        self._lock = threading.Lock()
+        self._open = True
+        self.schema = writer.schema
+
+    def write(self, table: Any) -> None:
+        with self._lock:
+            if self._open:
+                self._writer.write_table(table)
+                self._flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._open:
+                self._open = False
+                self._writer.close()
 
 
 class _Writeback:
