@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -275,6 +276,34 @@ def test_a_cancelled_write_leaves_nothing(client, tiny_ws, tmp_path):
     with pytest.raises(KeyboardInterrupt):
         cancelled.to_parquet(tmp_path / "ranked")
     assert list(tmp_path.iterdir()) == []  # no dataset, no temporary folder
+
+
+def test_an_interrupt_between_the_two_renames_puts_the_old_dataset_back(
+    client, tiny_ws, tmp_path, monkeypatch
+):
+    # a folder cannot be renamed onto another: the old dataset is moved aside first, and an
+    # interrupt before the new one takes its name must not leave the name empty
+    got = _distributed(_parts(make_households(30, seed=1), [10]), tiny_ws)
+    out = tmp_path / "ranked"
+    got.to_parquet(out)
+    before = pd.read_parquet(out)
+    replace = os.replace
+
+    def interrupted(src: Any, dst: Any) -> None:
+        if Path(dst) == out and ".pmt-tmp-" in Path(src).name:
+            raise KeyboardInterrupt
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        dataclasses.replace(got, frame=got.frame.map_partitions(_shifted)).to_parquet(out)
+    monkeypatch.undo()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ranked"]
+    pd.testing.assert_frame_equal(pd.read_parquet(out), before)
+
+
+def _shifted(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.assign(welfare=frame["welfare"] + 1.0)
 
 
 def _fail_at(frame: pd.DataFrame, marker: str) -> pd.DataFrame:

@@ -170,30 +170,32 @@ class DaskRankResult:
         if rejects is not None:
             targets.append((self.rejects, Path(rejects), self._schema(self.rejects, text)))
         temps: list[Path] = []
+        aside: list[tuple[Path, Path]] = []  # (old dataset moved aside, its final name)
         meta = {"pmt": json.dumps(self.provenance, sort_keys=True)}
         try:
             for frame, final, schema in targets:
-                tmp = final.parent / f".{final.name[:200]}.pmt-tmp-{secrets.token_hex(4)}"
-                temps.append(tmp)
+                temps.append(_hidden(final, "tmp"))
                 frame.to_parquet(
-                    tmp,
+                    temps[-1],
                     write_index=False,
                     custom_metadata=meta,
                     schema=schema,
                     **parquet_options(schema),
                 )
             for tmp, (_, final, _) in zip(temps, targets, strict=True):
-                if final.is_dir():
-                    old = final.parent / f".{final.name[:200]}.pmt-old-{secrets.token_hex(4)}"
-                    os.replace(final, old)
-                    os.replace(tmp, final)
-                    shutil.rmtree(old, ignore_errors=True)
-                else:
-                    os.replace(tmp, final)
+                if final.is_dir():  # a folder cannot be renamed onto another: two renames
+                    aside.append((_hidden(final, "old"), final))
+                    os.replace(final, aside[-1][0])
+                os.replace(tmp, final)
         finally:
             for tmp in temps:
                 if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
+                    _remove_folder(tmp)
+            for old, final in aside:
+                if final.exists():
+                    _remove_folder(old)
+                else:  # interrupted between the two renames: the old dataset goes back
+                    os.replace(old, final)
 
     def _schema(self, frame: Any, types: dict[str, Any]) -> Any:
         """The Arrow schema of ``frame``, object columns typed by ``types`` and ``arrow_types``."""
@@ -214,6 +216,26 @@ class DaskRankResult:
 
 
 # --------------------------------------------------------------------------- rank
+
+
+def _hidden(final: Path, kind: str) -> Path:
+    """A new hidden name beside ``final``: ``.NAME.pmt-KIND-XXXXXXXX``."""
+    return final.parent / f".{final.name[:200]}.pmt-{kind}-{secrets.token_hex(4)}"
+
+
+def _remove_folder(folder: Path) -> None:
+    """Remove a dataset folder that a cancelled job's tasks may still be writing to.
+
+    After an interrupt, Dask's schedulers do not wait for the tasks already
+    running. The folder is renamed first, so that no task can create a new
+    file in it (a file already open goes with it), then removed.
+    """
+    doomed = _hidden(folder, "del")
+    try:
+        os.replace(folder, doomed)
+    except OSError:
+        doomed = folder
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def rank(
