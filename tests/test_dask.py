@@ -278,28 +278,64 @@ def test_a_cancelled_write_leaves_nothing(client, tiny_ws, tmp_path):
     assert list(tmp_path.iterdir()) == []  # no dataset, no temporary folder
 
 
-def test_an_interrupt_between_the_two_renames_puts_the_old_dataset_back(
-    client, tiny_ws, tmp_path, monkeypatch
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "two renames"])
+def test_an_interrupt_as_the_new_dataset_takes_its_name_keeps_the_old_one(
+    client, tiny_ws, tmp_path, monkeypatch, exchange
 ):
-    # a folder cannot be renamed onto another: the old dataset is moved aside first, and an
-    # interrupt before the new one takes its name must not leave the name empty
+    # a folder cannot be renamed onto another: without the atomic exchange (not Linux) the old
+    # dataset is moved aside first, and an interrupt before the new one takes its name must
+    # not leave the name empty (it left the old dataset hidden in .ranked.pmt-old-*)
+    import pmt._folders
+
     got = _distributed(_parts(make_households(30, seed=1), [10]), tiny_ws)
     out = tmp_path / "ranked"
     got.to_parquet(out)
     before = pd.read_parquet(out)
-    replace = os.replace
+    if not exchange:
+        monkeypatch.setattr(pmt._folders, "_exchange", lambda a, b: False)
+    rename = os.rename
 
     def interrupted(src: Any, dst: Any) -> None:
         if Path(dst) == out and ".pmt-tmp-" in Path(src).name:
             raise KeyboardInterrupt
-        replace(src, dst)
+        rename(src, dst)
 
-    monkeypatch.setattr(os, "replace", interrupted)
+    def exchange_interrupted(a: Any, b: Any) -> bool:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "rename", interrupted)
+    if exchange:
+        monkeypatch.setattr(pmt._folders, "_exchange", exchange_interrupted)
     with pytest.raises(KeyboardInterrupt):
         dataclasses.replace(got, frame=got.frame.map_partitions(_shifted)).to_parquet(out)
     monkeypatch.undo()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ranked"]
     pd.testing.assert_frame_equal(pd.read_parquet(out), before)
+
+
+def test_a_folder_that_is_more_than_a_dataset_is_never_replaced(client, tiny_ws, tmp_path):
+    got = _distributed(_parts(make_households(30, seed=1), [10]), tiny_ws)
+    home = tmp_path / "home"
+    (home / "code").mkdir(parents=True)
+    (home / "notes.txt").write_text("mine")
+    (home / "data.parquet").write_bytes(b"PAR1")
+    before = sorted(str(p.relative_to(home)) for p in home.rglob("*"))
+    stray = r"more than a Parquet dataset, e\.g\. code/, notes\.txt"
+    with pytest.raises(E.OutputPathError, match=stray):
+        got.to_parquet(home)
+    with pytest.raises(E.OutputPathError, match=r"rejects .*notes\.txt") as caught:
+        got.to_parquet(tmp_path / "ranked", rejects=home)
+    assert caught.value.argument == "rejects"
+    assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # nothing written
+    # a dataset's own files, files readers skip and hive folders are a dataset: replaced
+    ds = tmp_path / "ds"
+    (ds / "province=11").mkdir(parents=True)
+    for name in ("part.0.parquet", "_metadata", "_SUCCESS", ".part.0.parquet.crc"):
+        (ds / name).write_bytes(b"")
+    (ds / "province=11" / "part.1.parquet").write_bytes(b"")
+    got.to_parquet(ds)
+    assert len(pd.read_parquet(ds)) == 30
 
 
 def _shifted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -352,6 +388,14 @@ def test_command_line_on_the_cluster(client, tiny_ws, tmp_path, capsys):
     assert pd.read_parquet(tmp_path / "rejects")["rule"].tolist() == ["invalid_code"]
     assert main([*args, "--workers", "2"]) == 2  # --workers without --engine dask: a usage error
     assert "--engine dask" in capsys.readouterr().err
+    # an --out folder that is more than a dataset: refused before any work, untouched
+    (tmp_path / "ranked" / "notes.txt").write_text("mine")
+    listing = sorted(p.name for p in tmp_path.iterdir())
+    code = main([*args, "--engine", "dask", "--scheduler", address])
+    err = capsys.readouterr().err
+    assert code == 2, err  # a usage error
+    assert "--out" in err and "notes.txt" in err and "more than a Parquet dataset" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == listing
 
 
 def test_import_pmt_does_not_import_dask() -> None:

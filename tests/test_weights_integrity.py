@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import pmt
+import pmt._folders as F
 import pmt.weights.store as W
 from pmt.errors import WeightSetError
 from pmt.weights import Manifest, WeightFiles, WeightSet, save_weights
@@ -458,27 +459,31 @@ class Boom(BaseException):
 
 
 def _fail_on_call(monkeypatch: pytest.MonkeyPatch, name: str, n: int, exc: BaseException) -> None:
-    real = getattr(W, name)
+    """Call ``n`` of ``name`` raises ``exc``, counted over every module that calls it."""
     calls = {"n": 0}
+    for module in (W, F):  # the weight store and the folder helpers it calls
+        real = getattr(module, name, None)
+        if real is None:
+            continue
 
-    def wrapper(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == n:
-            raise exc
-        return real(*args, **kwargs)
+        def wrapper(*args, real=real, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise exc
+            return real(*args, **kwargs)
 
-    monkeypatch.setattr(W, name, wrapper)
+        monkeypatch.setattr(module, name, wrapper)
 
 
 #: (function, which call is interrupted, whether the new set is in place by then)
 INTERRUPTIONS = [
-    ("_write_durably", 1, False),
-    ("_write_durably", 3, False),
-    ("_write_durably", 4, False),
+    ("write_durably", 1, False),
+    ("write_durably", 3, False),
+    ("write_durably", 4, False),
     ("_carry_over", 1, False),
-    ("_sync_folder", 1, False),
+    ("sync_folder", 1, False),
     ("_exchange", 1, False),
-    ("_sync_folder", 2, True),
+    ("sync_folder", 2, True),
 ]
 
 
@@ -522,7 +527,7 @@ def test_save_without_an_atomic_exchange(
         dict(base.poverty_lines),
         dict(base.cutoffs),
     )
-    monkeypatch.setattr(W, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(F, "_exchange", lambda a, b: False)
     real_rename = os.rename
     calls = {"n": 0}
 
@@ -553,7 +558,7 @@ def test_the_atomic_exchange_swaps_two_folders(tmp_path: Path) -> None:
     b.mkdir()
     (a / "x").write_text("a")
     (b / "x").write_text("b")
-    if not W._exchange(a, b):
+    if not F._exchange(a, b):
         pytest.skip("this file system has no atomic exchange")
     assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
 

@@ -90,6 +90,11 @@ def run(args: argparse.Namespace, progress: Progress) -> int:
         weights=args.weights,
         folders={"--out": args.out, "--rejects": args.rejects},
     )
+    from pmt.dask import check_dataset_target
+
+    check_dataset_target(args.out, "--out")
+    if args.rejects:
+        check_dataset_target(args.rejects, "--rejects")
     with progress.step(f"loading weight set {args.weights!r}", key="load_weights"):
         ws = pmt.load_weights(args.weights)
     options = {

@@ -14,6 +14,6 @@ except ImportError as exc:  # pragma: no cover - exercised with Dask absent
         'pmt.dask needs Dask (dask.dataframe and distributed): pip install "pmt[dask]"'
     ) from exc
 
-from ._rank import DaskRankResult, rank
+from ._rank import DaskRankResult, check_dataset_target, rank
 
-__all__ = ["DaskRankResult", "rank"]
+__all__ = ["DaskRankResult", "check_dataset_target", "rank"]

@@ -54,6 +54,7 @@ import pandas as pd
 from dask import delayed
 
 from .. import errors as E
+from .._folders import swap_into_place
 from ..desil import _check_registry_size
 from ..encode import check_columns, empty_rejects
 from ..options import CutoffMode, mode_cutoffs, rank_options
@@ -155,11 +156,21 @@ class DaskRankResult:
         """Write :attr:`frame` (and :attr:`rejects`) as Parquet datasets, atomically.
 
         Each dataset is written to a hidden temporary folder beside its final
-        name (``.NAME.pmt-tmp-XXXXXXXX``) and renamed onto it only when every
+        name (``.NAME.pmt-tmp-XXXXXXXX``) and put in place only when every
         partition is written: a failed or cancelled job leaves no folder under
         the final name (and removes its temporary folder when it can). An
-        existing dataset at the final name is replaced only at that rename.
-        The provenance is in each file's metadata, key ``pmt``.
+        existing dataset at the final name is replaced only then, in one
+        atomic exchange on Linux (elsewhere two renames; if the second fails
+        or is interrupted, the old dataset is put back). A folder at the final
+        name that holds more than a Parquet dataset is refused before any
+        work (:func:`check_dataset_target`). The provenance is in each file's
+        metadata, key ``pmt``.
+
+        Raises
+        ------
+        pmt.errors.OutputPathError
+            ``path`` or ``rejects`` is a folder that holds more than a Parquet
+            dataset.
         """
         import pyarrow as pa
 
@@ -169,8 +180,9 @@ class DaskRankResult:
         targets = [(self.frame, Path(path), result_schema(self._schema(self.frame, {})))]
         if rejects is not None:
             targets.append((self.rejects, Path(rejects), self._schema(self.rejects, text)))
+        for label, (_, final, _) in zip(("path", "rejects"), targets, strict=False):
+            check_dataset_target(final, label)
         temps: list[Path] = []
-        aside: list[tuple[Path, Path]] = []  # (old dataset moved aside, its final name)
         meta = {"pmt": json.dumps(self.provenance, sort_keys=True)}
         try:
             for frame, final, schema in targets:
@@ -183,19 +195,13 @@ class DaskRankResult:
                     **parquet_options(schema),
                 )
             for tmp, (_, final, _) in zip(temps, targets, strict=True):
-                if final.is_dir():  # a folder cannot be renamed onto another: two renames
-                    aside.append((_hidden(final, "old"), final))
-                    os.replace(final, aside[-1][0])
-                os.replace(tmp, final)
+                # one atomic exchange on Linux; elsewhere two renames, the old dataset put back
+                # if the second fails or is interrupted. Afterwards tmp holds the old one.
+                swap_into_place(tmp, final, exists=final.is_dir())
         finally:
             for tmp in temps:
                 if tmp.exists():
                     _remove_folder(tmp)
-            for old, final in aside:
-                if final.exists():
-                    _remove_folder(old)
-                else:  # interrupted between the two renames: the old dataset goes back
-                    os.replace(old, final)
 
     def _schema(self, frame: Any, types: dict[str, Any]) -> Any:
         """The Arrow schema of ``frame``, object columns typed by ``types`` and ``arrow_types``."""
@@ -221,6 +227,46 @@ class DaskRankResult:
 def _hidden(final: Path, kind: str) -> Path:
     """A new hidden name beside ``final``: ``.NAME.pmt-KIND-XXXXXXXX``."""
     return final.parent / f".{final.name[:200]}.pmt-{kind}-{secrets.token_hex(4)}"
+
+
+def check_dataset_target(path: str | os.PathLike[str], label: str = "path") -> None:
+    """Refuse to replace a folder that is not a Parquet dataset.
+
+    :meth:`DaskRankResult.to_parquet` replaces the whole folder at its path.
+    A folder there may hold only ``*.parquet`` files, files that Parquet
+    readers skip (names starting with ``_`` or ``.``, such as ``_metadata``)
+    and hive partition folders (``key=value``) of the same; anything else (a
+    home folder, notes, a CSV) means the path is wrong, and nothing is
+    written.
+
+    Raises
+    ------
+    pmt.errors.OutputPathError
+        Naming the path, the rule and a few of the entries that are not part
+        of a dataset.
+    """
+    final = Path(path)
+    if not final.is_dir():
+        return
+    strays: list[str] = []
+    for entry in sorted(final.rglob("*")):
+        name = entry.relative_to(final)
+        if entry.is_dir() and not entry.is_symlink():
+            if "=" not in entry.name:
+                strays.append(f"{name}/")
+        elif not entry.name.endswith(".parquet") and entry.name[:1] not in ("_", "."):
+            strays.append(str(name))
+        if len(strays) == 3:
+            break
+    if strays:
+        raise E.OutputPathError(
+            f"{label} {final}: is a folder that holds more than a Parquet dataset, e.g. "
+            f"{', '.join(strays)} (rule: writing a dataset replaces the whole folder, and "
+            "pmt replaces only a dataset). Fix: give a new folder, or the folder of a "
+            "dataset to replace.",
+            argument=label,
+            path=str(path),
+        )
 
 
 def _remove_folder(folder: Path) -> None:

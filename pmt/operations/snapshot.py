@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .._folders import new_sibling, swap_into_place, sync_folder, write_durably
 from ..results import html_repr
 from ..weights import WeightSet, compute_hash, file_hash
 from ..weights.parse import _float, _read_text, _rows
-from ..weights.store import _new_sibling, _swap_into_place, _sync_folder, _write_durably
 from .errors import SnapshotError, SnapshotMismatchError
 
 __all__ = ["SNAPSHOT_FORMAT", "Snapshot", "SnapshotManifest", "load_snapshot"]
@@ -287,13 +287,13 @@ class Snapshot:
         target = Path(path).resolve()
         exists = _existing(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _new_sibling(target, "new")
+        tmp = new_sibling(target, "new")
         try:
             for name, body in sorted(files.items()):
-                _write_durably(tmp / name, body)
-            _write_durably(tmp / _MANIFEST, text)
-            _sync_folder(tmp)
-            _swap_into_place(tmp, target, exists=exists)
+                write_durably(tmp / name, body)
+            write_durably(tmp / _MANIFEST, text)
+            sync_folder(tmp)
+            swap_into_place(tmp, target, exists=exists)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return load_snapshot(path)

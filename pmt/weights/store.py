@@ -6,15 +6,12 @@ The save is atomic: a complete new folder is swapped into place.
 from __future__ import annotations
 
 import csv
-import errno
 import hashlib
 import io
 import json
 import os
-import secrets
 import shutil
 import stat
-import sys
 import time
 from collections.abc import Mapping
 from importlib import resources
@@ -24,6 +21,7 @@ from pydantic import (
     ValidationError,
 )
 
+from .._folders import new_sibling, swap_into_place, sync_folder, write_durably
 from .._log import get_logger
 from ..errors import WeightSetError
 from .model import _MANIFEST, _NAME, _RESAVE, Manifest, WeightFiles, WeightSet, _collected
@@ -324,16 +322,16 @@ def save_weights(ws: WeightSet, folder: str | Path) -> WeightSet:
     target = Path(folder).resolve()
     old_names = _existing_set_names(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _new_sibling(target, "new")
+    tmp = new_sibling(target, "new")
     try:
         for name, text in sorted(files.items()):
-            _write_durably(tmp / name, text)
-        _write_durably(tmp / _MANIFEST, manifest_text)
+            write_durably(tmp / name, text)
+        write_durably(tmp / _MANIFEST, manifest_text)
         if old_names is not None:
             _carry_over(target, tmp, skip=old_names | set(files) | {_MANIFEST})
             os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
-        _sync_folder(tmp)
-        _swap_into_place(tmp, target, exists=old_names is not None)
+        sync_folder(tmp)
+        swap_into_place(tmp, target, exists=old_names is not None)
     finally:
         # after a swap, tmp holds the old set; after a failure, the partial new one
         shutil.rmtree(tmp, ignore_errors=True)
@@ -392,38 +390,6 @@ def _existing_set_names(target: Path) -> set[str] | None:
     return names
 
 
-def _new_sibling(target: Path, kind: str) -> Path:
-    """Create and return an empty hidden folder next to ``target`` (permissions by umask)."""
-    for _ in range(100):
-        path = target.parent / f".{target.name}.pmt-{kind}-{secrets.token_hex(4)}"
-        try:
-            path.mkdir()
-        except FileExistsError:
-            continue
-        return path
-    raise FileExistsError(
-        f"save_weights: cannot create a temporary folder in {str(target.parent)!r}"
-    )
-
-
-def _write_durably(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8", newline="\n") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _sync_folder(path: Path) -> None:
-    """Flush a folder's entries to disk (POSIX; a no-op where folders cannot be opened)."""
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _carry_over(old: Path, new: Path, *, skip: set[str]) -> None:
     """Copy the entries of ``old`` that are not in ``skip`` into ``new`` (links as links)."""
     for entry in sorted(old.iterdir()):
@@ -436,52 +402,3 @@ def _carry_over(old: Path, new: Path, *, skip: set[str]) -> None:
             shutil.copytree(entry, dest, symlinks=True)
         else:
             shutil.copy2(entry, dest)
-
-
-def _swap_into_place(new: Path, target: Path, *, exists: bool) -> None:
-    """Put folder ``new`` at ``target``; afterwards ``new`` holds the old folder, if any."""
-    if not exists:
-        os.rename(new, target)
-    elif not _exchange(new, target):
-        old = _new_sibling(target, "old")
-        os.rmdir(old)
-        os.rename(target, old)
-        try:
-            os.rename(new, target)
-        except BaseException:
-            os.rename(old, target)
-            raise
-        os.rename(old, new)
-    _sync_folder(target.parent)
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
-
-    Returns False where the system or file system cannot; raises OSError on
-    any other failure.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    renameat2.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-    ]
-    renameat2.restype = ctypes.c_int
-    at_fdcwd, rename_exchange = -100, 2
-    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}:
-        return False
-    raise OSError(err, os.strerror(err), str(b))
