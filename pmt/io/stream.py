@@ -379,14 +379,14 @@ class _ChunkWriter:
     """A Parquet writer written by a background thread and closed by the caller's.
 
     A write and the close never overlap, whatever interrupts the caller. An
-    interrupt (``KeyboardInterrupt``, or SIGTERM's
-    :class:`pmt.errors.Terminated`) can land while the pool starts its thread,
-    after the thread runs but before the pool knows of it; the pool's
-    ``shutdown`` then returns without waiting for that write, and closing a
-    Parquet writer in the middle of a write crashed the process (SIGSEGV) or
-    failed ("Only 4 out of 13 columns are initialized"). So each write and the
-    close hold one lock, and a write that comes after the close does nothing
-    (its file is being removed).
+    interrupt (``KeyboardInterrupt``, or the one ``pmt``'s SIGTERM handler
+    raises) can land while the pool starts its thread, after the thread runs
+    but before the pool knows of it; the pool's ``shutdown`` then returns
+    without waiting for that write, and closing a Parquet writer in the
+    middle of a write crashed the process (SIGSEGV) or failed ("Only 4 out of
+    13 columns are initialized"). So each write and the close hold one lock,
+    and a write that comes after the close does nothing (its file is being
+    removed).
     """
 
     def __init__(self, writer: Any, flush: _Writeback) -> None:
