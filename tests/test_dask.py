@@ -338,6 +338,22 @@ def test_a_folder_that_is_more_than_a_dataset_is_never_replaced(client, tiny_ws,
     assert len(pd.read_parquet(ds)) == 30
 
 
+def test_a_link_to_a_dataset_is_followed_and_kept(client, tiny_ws, tmp_path):
+    got = _distributed(_parts(make_households(30, seed=1), [10]), tiny_ws)
+    real, link = tmp_path / "store" / "ranked", tmp_path / "ranked"
+    real.parent.mkdir()
+    got.to_parquet(real)
+    link.symlink_to(real, target_is_directory=True)
+    shifted = dataclasses.replace(got, frame=got.frame.map_partitions(_shifted))
+    shifted.to_parquet(link)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(real), shifted.frame.compute().reset_index(drop=True)
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ranked", "store"]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["ranked"]
+
+
 def _shifted(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(welfare=frame["welfare"] + 1.0)
 

@@ -159,7 +159,8 @@ class DaskRankResult:
         name (``.NAME.pmt-tmp-XXXXXXXX``) and put in place only when every
         partition is written: a failed or cancelled job leaves no folder under
         the final name (and removes its temporary folder when it can). An
-        existing dataset at the final name is replaced only then, in one
+        existing dataset at the final name (or, if the name is a symbolic
+        link, at the folder it points to) is replaced only then, in one
         atomic exchange on Linux (elsewhere two renames; if the second fails
         or is interrupted, the old dataset is put back). A folder at the final
         name that holds more than a Parquet dataset is refused before any
@@ -177,9 +178,10 @@ class DaskRankResult:
         from ..io.files import parquet_options, result_schema
 
         text = {c: pa.string() for c in ("column", "rule", "value")}
-        targets = [(self.frame, Path(path), result_schema(self._schema(self.frame, {})))]
+        # a symbolic link at a final name is followed: the folder it points to is replaced
+        targets = [(self.frame, _real(path), result_schema(self._schema(self.frame, {})))]
         if rejects is not None:
-            targets.append((self.rejects, Path(rejects), self._schema(self.rejects, text)))
+            targets.append((self.rejects, _real(rejects), self._schema(self.rejects, text)))
         for label, (_, final, _) in zip(("path", "rejects"), targets, strict=False):
             check_dataset_target(final, label)
         temps: list[Path] = []
@@ -222,6 +224,10 @@ class DaskRankResult:
 
 
 # --------------------------------------------------------------------------- rank
+
+
+def _real(path: str | os.PathLike[str]) -> Path:
+    return Path(os.path.realpath(path))
 
 
 def _hidden(final: Path, kind: str) -> Path:
@@ -281,7 +287,10 @@ def _remove_folder(folder: Path) -> None:
         os.replace(folder, doomed)
     except OSError:
         doomed = folder
-    shutil.rmtree(doomed, ignore_errors=True)
+    if doomed.is_symlink():
+        doomed.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(doomed, ignore_errors=True)
 
 
 def rank(
