@@ -331,7 +331,7 @@ def test_a_folder_that_is_more_than_a_dataset_is_never_replaced(client, tiny_ws,
     # a dataset's own files, files readers skip and hive folders are a dataset: replaced
     ds = tmp_path / "ds"
     (ds / "province=11").mkdir(parents=True)
-    for name in ("part.0.parquet", "_metadata", "_SUCCESS", ".part.0.parquet.crc"):
+    for name in ("part.0.parquet", "part.9.PQ", "_metadata", "_SUCCESS", ".part.0.parquet.crc"):
         (ds / name).write_bytes(b"")
     (ds / "province=11" / "part.1.parquet").write_bytes(b"")
     got.to_parquet(ds)

@@ -239,11 +239,11 @@ def check_dataset_target(path: str | os.PathLike[str], label: str = "path") -> N
     """Refuse to replace a folder that is not a Parquet dataset.
 
     :meth:`DaskRankResult.to_parquet` replaces the whole folder at its path.
-    A folder there may hold only ``*.parquet`` files, files that Parquet
-    readers skip (names starting with ``_`` or ``.``, such as ``_metadata``)
-    and hive partition folders (``key=value``) of the same; anything else (a
-    home folder, notes, a CSV) means the path is wrong, and nothing is
-    written.
+    A folder there may hold only ``*.parquet`` (or ``*.pq``) files, files
+    that Parquet readers skip (names starting with ``_`` or ``.``, such as
+    ``_metadata``) and hive partition folders (``key=value``) of the same;
+    anything else (a home folder, notes, a CSV, a ``.git`` folder) means the
+    path is wrong, and nothing is written.
 
     Raises
     ------
@@ -260,7 +260,7 @@ def check_dataset_target(path: str | os.PathLike[str], label: str = "path") -> N
         if entry.is_dir() and not entry.is_symlink():
             if "=" not in entry.name:
                 strays.append(f"{name}/")
-        elif not entry.name.endswith(".parquet") and entry.name[:1] not in ("_", "."):
+        elif entry.suffix.lower() not in (".parquet", ".pq") and entry.name[:1] not in "_.":
             strays.append(str(name))
         if len(strays) == 3:
             break
