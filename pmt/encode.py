@@ -193,7 +193,9 @@ def encode(
     spec = weights.spec
     check_columns(table.names, table.n, spec.variables, weight, id_col, urban=spec.urban)
     n = table.n
-    problems = _Problems(n, on_invalid, table, row_offset)
+    # chunked callers (a file, Dask partitions) check ids across chunks: their first chunk is
+    # a part of the input too
+    problems = _Problems(n, on_invalid, table, row_offset, part=not check_ids)
 
     # ids: present, not blank, unique. Values never echoed.
     ids = key = None

@@ -66,9 +66,12 @@ _ERROR = {
 class _Problems:
     """Row-level rule breaks, first reason per row; raises at once in raise mode."""
 
-    def __init__(self, n: int, mode: OnInvalid, table: _Table, offset: int = 0) -> None:
+    def __init__(
+        self, n: int, mode: OnInvalid, table: _Table, offset: int = 0, *, part: bool = False
+    ) -> None:
         self.mode = mode
         self.offset = offset
+        self.part = part or offset > 0  # a chunk of a larger input: errors name its rows
         self.bad = np.zeros(n, dtype=bool)
         self.records: list[tuple[np.ndarray, str, str, np.ndarray | None]] = []
         self.table = table
@@ -90,9 +93,9 @@ class _Problems:
             shown = values[rows[:5]] if (echo and values is not None) else None
             examples = E.format_examples(rows[:5] + self.offset, shown)
             scope = (
-                f"{mask.size:,} rows"
-                if not self.offset
-                else f"the {mask.size:,} rows from row {self.offset:,}"
+                f"the {mask.size:,} rows from row {self.offset:,}"
+                if self.part
+                else f"{mask.size:,} rows"
             )
             raise _ERROR[rule](
                 f"column {column!r}: {what} ({rule}); {rows.size:,} of {scope} break "

@@ -84,6 +84,12 @@ def test_errors_report_positions_in_the_file(tiny_ws, tmp_path):
         rank_file(tmp_path / "hh.parquet", tiny_ws, tmp_path / "o.parquet", chunk_size=50)
     assert info.value.rows == (130,) and "row 130 (0)" in str(info.value)
     assert "the 50 rows from row 100" in str(info.value)
+    # in the first chunk too, the error says it counted a part of the file, not all of it
+    df.loc[[7, 130], "floor_material"] = [0, 1]
+    df.loc[180, "floor_material"] = 0
+    df.to_parquet(tmp_path / "hh.parquet")
+    with pytest.raises(E.InvalidCodeError, match="1 of the 50 rows from row 0 break it"):
+        rank_file(tmp_path / "hh.parquet", tiny_ws, tmp_path / "o.parquet", chunk_size=50)
 
 
 def test_duplicate_ids_across_chunks_raise(tiny_ws, tmp_path):
