@@ -239,7 +239,7 @@ def _whole(
 def _lookup_column(table: _Table, problems: _Problems, var: Variable, out: np.ndarray) -> None:
     """Write the dense code indices (uint8) of a binary or categorical column into ``out``."""
     allowed = np.array(var.code_values, dtype=np.int64)
-    lo, hi = int(allowed.min()), int(allowed.max())
+    lo, hi = int(np.min(allowed)), int(np.max(allowed))
     lut = np.full(hi - lo + 1, 255, dtype=np.uint8)
     lut[allowed - lo] = np.arange(allowed.size, dtype=np.uint8)
     plain = _plain(table, var.name)

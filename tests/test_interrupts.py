@@ -92,11 +92,14 @@ def test_a_failing_lane_is_raised_only_once_every_other_lane_has_stopped(
 ) -> None:
     monkeypatch.setattr(_jit, "threads", lambda: 2)
     done: list[str] = []
+    started = threading.Event()
 
     def fails() -> None:
+        started.wait(10)  # the other lane runs by now (a lane not yet started would be skipped)
         raise ValueError("lane 0 fails")
 
     def slow() -> None:
+        started.set()
         time.sleep(0.3)
         done.append("slow")
 

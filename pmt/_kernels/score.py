@@ -303,7 +303,7 @@ def score(
     stats[:, 0], stats[:, 1] = np.inf, -np.inf
     run([partial(_score_task, args, out, n_numeric, *ab, stats[t]) for t, ab in enumerate(tasks)])
     if bounds is not None:
-        bounds[:] = stats[:, 0].min(), stats[:, 1].max(), stats[:, 2].sum()
+        bounds[:] = np.min(stats[:, 0]), np.max(stats[:, 1]), stats[:, 2].sum()
     if keep:  # what pmt.explain shows: each term as the welfare above added it
         run([partial(_score_terms, *args, flat_terms, a, b) for a, b in tasks])
     return out

@@ -206,5 +206,5 @@ def cv_alpha(
         resid = y[test][:, None] - path[:, 0][None, :] - X[test] @ path[:, 1:].T
         sse += w[test] @ resid**2
     mse = sse / total.sw
-    best = int(np.flatnonzero(mse <= mse.min() * (1 + 1e-12))[0])  # alphas decrease
+    best = int(np.flatnonzero(mse <= np.min(mse) * (1 + 1e-12))[0])  # alphas decrease
     return float(alphas[best]), {"alphas": alphas.tolist(), "cv_mse": mse.tolist(), "folds": k}

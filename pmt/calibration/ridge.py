@@ -61,7 +61,7 @@ def ridge_path(
             continue
         coef = np.where(ok, g / np.where(ok, e + lam, 1.0), 0.0) if lam == 0 else g / (e + lam)
         out[i] = b + (V @ coef) / d
-    return out, xbar, ybar
+    return out, xbar, float(ybar)
 
 
 def ridge_se(

@@ -125,7 +125,7 @@ def choose_lambdas(
         elif not sse.any():
             lam, lam0 = math.inf, math.inf
         else:
-            best = sse.min()
+            best = np.min(sse)
             cands = [
                 (i, j)
                 for i in range(len(lam_grid))

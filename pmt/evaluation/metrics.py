@@ -90,9 +90,9 @@ def fgt(y: np.ndarray, pw: np.ndarray) -> tuple[float, float, float]:
     with np.errstate(divide="ignore"):
         watts = np.where(poor, -np.log(np.where(poor, y, 1.0)), 0.0)
     return (
-        ratio((pw * poor).sum(), total),
-        ratio((pw * gap).sum(), total),
-        ratio((pw * watts).sum(), total),
+        ratio(float((pw * poor).sum()), float(total)),
+        ratio(float((pw * gap).sum()), float(total)),
+        ratio(float((pw * watts).sum()), float(total)),
     )
 
 
@@ -134,7 +134,7 @@ class Confusion:
     @cached_property
     def total(self) -> float:
         """Σw."""
-        return self.w.sum()
+        return float(self.w.sum())
 
     @cached_property
     def poor_targeted(self) -> float:
@@ -189,7 +189,7 @@ class Confusion:
     @cached_property
     def benefit_total(self) -> float:
         """Σb·T."""
-        return self.benefit.sum()
+        return float(self.benefit.sum())
 
     @cached_property
     def poverty_before(self) -> tuple[float, float, float]:
@@ -249,7 +249,8 @@ def targeting_differential_closed_form(c: Confusion) -> float:
 def cgh(c: Confusion) -> float:
     """Share of benefits to the poor ÷ the poor's population share (Coady, Grosh, Hoddinott)."""
     return ratio(
-        ratio((c.benefit * c.poor).sum(), c.benefit_total), ratio((c.pw * c.poor).sum(), c.pw.sum())
+        ratio(float((c.benefit * c.poor).sum()), c.benefit_total),
+        ratio(float((c.pw * c.poor).sum()), float(c.pw.sum())),
     )
 
 

@@ -397,7 +397,7 @@ def _fill(
     return {
         "quota": quota,
         "selected_households": int(chosen.size),
-        "selected_people": float(np.add.reduce(people[chosen])) if chosen.size else 0.0,
+        "selected_people": float(people[chosen].sum()) if chosen.size else 0.0,
         "total": total,
         "overshoot": max(total - quota, 0.0),
         "shortfall": max(quota - total, 0.0),
