@@ -251,6 +251,32 @@ def _wait(predicate: Callable[[], bool], proc: subprocess.Popen[str], what: str)
         time.sleep(0.01)
 
 
+def test_an_interrupt_that_a_library_turns_into_another_error_still_exits_130(
+    work: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pandas 2's CSV reader turns the KeyboardInterrupt raised in its read into
+    # "ParserError: ... Calling read(nbytes) on source failed": pmt rank exited 2, not 130
+    import pmt.io
+
+    def read_interrupted(*args: object, **kwargs: object) -> None:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises here
+        except KeyboardInterrupt:
+            raise ValueError("Error tokenizing data. Calling read(nbytes) failed") from None
+
+    monkeypatch.setattr(pmt.io, "read_households", read_interrupted)
+    args = ["rank", str(work / "hh.csv"), "--weights", str(work / "tiny")]
+    code = cli.main([*args, "--out", str(tmp_path / "out.csv")])
+    err = capsys.readouterr().err
+    assert code == 130, err
+    assert "pmt: interrupted; no partial output left" in err and "Error tokenizing" not in err
+    assert list(tmp_path.iterdir()) == []
+    # the next command, with no signal, reports its errors as errors again
+    monkeypatch.setattr(pmt.io, "read_households", lambda *a, **k: int("x"))
+    assert cli.main([*args, "--out", str(tmp_path / "out.csv")]) != 130
+
+
 @pytest.mark.parametrize("kind", ["csv", "parquet"])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("point", ["working", "writing"])

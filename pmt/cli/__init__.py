@@ -73,6 +73,7 @@ from ._common import (
 )
 from ._errors import (
     DEBUG_ENV,
+    RECEIVED,
     Parser,
     Terminated,
     UsageError,
@@ -80,6 +81,7 @@ from ._errors import (
     error_line,
     install_signal_handlers,
     option_flags,
+    received_signal,
     show_warning,
 )
 
@@ -282,6 +284,15 @@ def console() -> None:
     os._exit(code)
 
 
+def _interrupted(signum: int) -> int:
+    """Say that a signal ended the command; its exit status (130 for SIGINT, 128 + N)."""
+    if signum == signal.SIGINT:
+        sys.stderr.write("pmt: interrupted; no partial output left\n")
+        return EXIT_SIGINT
+    sys.stderr.write(f"pmt: terminated ({signal.Signals(signum).name}); no partial output left\n")
+    return 128 + signum
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pmt`` command; returns the exit status (:data:`EXIT_CODES`)."""
     old_handlers = install_signal_handlers()
@@ -310,13 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except Terminated as exc:
-        sys.stderr.write(
-            f"pmt: terminated ({signal.Signals(exc.signum).name}); no partial output left\n"
-        )
-        return 128 + exc.signum
+        return _interrupted(exc.signum)
     except KeyboardInterrupt:
-        sys.stderr.write("pmt: interrupted; no partial output left\n")
-        return EXIT_SIGINT
+        return _interrupted(signal.SIGINT)
     except BrokenPipeError:  # e.g. `pmt ... | head`: quiet, and no second error at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -325,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get(DEBUG_ENV):
             raise
+        signum = received_signal()
+        if signum is not None:  # a library turned the interrupt into an error of its own
+            return _interrupted(signum)
         code, line = error_line(exc, flags)
         sys.stderr.write(line + "\n")
         if getattr(args, "json", False):  # --json: stdout still holds one document
@@ -337,3 +347,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.showwarning = old_showwarning
         for sig, handler in old_handlers.items():
             signal.signal(sig, handler)
+        RECEIVED.clear()

@@ -37,8 +37,26 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+#: Signals received while a command ran (SIGINT, SIGTERM, SIGHUP), in order. A library can
+#: turn the exception a signal raises into an error of its own (pandas' CSV reader turns
+#: KeyboardInterrupt into "ParserError: ... Calling read(nbytes) on source failed"); the
+#: command still ends as interrupted when one was received (:func:`received_signal`).
+RECEIVED: list[int] = []
+
+
 def _raise_terminated(signum: int, frame: Any) -> NoReturn:
+    RECEIVED.append(signum)
     raise Terminated(signum)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> NoReturn:
+    RECEIVED.append(signum)
+    raise KeyboardInterrupt
+
+
+def received_signal() -> int | None:
+    """The first signal received while the command ran, if any."""
+    return RECEIVED[0] if RECEIVED else None
 
 
 class UsageError(Exception):
@@ -218,14 +236,22 @@ def error_line(exc: BaseException, flags: Mapping[str, tuple[str, bool]]) -> tup
 
 
 def install_signal_handlers() -> dict[int, Any]:
-    """SIGTERM and SIGHUP raise :class:`Terminated` (unless ignored); the old handlers."""
+    """Install pmt's signal handlers; the old handlers.
+
+    SIGTERM and SIGHUP raise :class:`Terminated` (unless ignored), SIGINT
+    ``KeyboardInterrupt`` (unless the caller set a handler of its own); each
+    signal is recorded in :data:`RECEIVED`.
+    """
     old: dict[int, Any] = {}
     if threading.current_thread() is not threading.main_thread():
         return old
+    RECEIVED.clear()
     for name in ("SIGTERM", "SIGHUP"):
         sig = getattr(signal, name, None)
         if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
             old[sig] = signal.signal(sig, _raise_terminated)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # Python's: Ctrl-C
+        old[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_interrupt)
     return old
 
 
