@@ -718,7 +718,7 @@ def test_clean_numbers_checks_every_dtype_like_a_plain_reading(dtype: type, capp
     values = np.concatenate(
         [rng.integers(0, 60, 300_000).astype(dtype), np.array(extremes, dtype=dtype)]
     )
-    cap = np.zeros(0, dtype=np.int64)
+    cap: np.ndarray = np.zeros(0, dtype=np.int64)
     if capped:
         cap = np.asarray(rng.integers(1, 50, values.shape[0]), dtype=np.int64)
     lo, hi = 1.0, 40.0

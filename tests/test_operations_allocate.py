@@ -103,7 +103,7 @@ def test_national_quota_matches_the_plain_rule_and_row_order(
     quota = float(round(share * size.sum()))
     kw: dict[str, Any] = {"benefit": benefit, "per": per} if unit == "budget" else {}
     a = allocate(ranked, quota=quota, unit=unit, ties=ties, within_desil=within, **kw)
-    members = np.arange(ranked.n_households)
+    members: np.ndarray = np.arange(ranked.n_households)
     if within is not None:
         members = members[ranked.desil_national <= within]
     want = reference_fill(ranked, members, ranked.rank_national, size, quota, ties)

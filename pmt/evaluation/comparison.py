@@ -463,7 +463,7 @@ def compare(
     merged = fa.merge(fb, on="id", how="outer", suffixes=("_a", "_b"), indicator=True)
     both = merged["_merge"] == "both"
     m = merged.loc[both].drop(columns="_merge").reset_index(drop=True)
-    pw = np.full(len(m), np.nan)
+    pw: np.ndarray = np.full(len(m), np.nan)
     for side in ("a", "b"):
         col = f"person_weight_{side}"
         if col in m.columns:

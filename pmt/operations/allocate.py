@@ -216,7 +216,7 @@ def allocate(
     _choice("ties", ties, ("exclude", "include", "nearest"))
     size = _sizes(result, unit, benefit, per)
     n_classes = result.n_classes
-    candidate = np.ones(result.n_households, dtype=bool)
+    candidate: np.ndarray = np.ones(result.n_households, dtype=bool)
     if within_desil is not None:
         _whole_in("within_desil", within_desil, 1, n_classes)
         candidate = result.desil_national <= within_desil
@@ -230,7 +230,7 @@ def allocate(
             )
         q = _quota("quota", quota)
         quotas = {"national": q}
-        scope_of = {"national": np.arange(result.n_households)}
+        scope_of: dict[str, np.ndarray] = {"national": np.arange(result.n_households)}
         rank = result.rank_national
     else:
         if provincial_quotas is not None:

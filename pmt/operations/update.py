@@ -102,7 +102,7 @@ def _text_ids(values: pd.Series) -> pd.Series:
     """Ids as Python text (None where missing), an object Series: hashed lookups stay fast."""
     text = values.astype("string").str.strip()
     return pd.Series(
-        np.where(text.isna().to_numpy(), None, text.to_numpy(dtype=object, na_value=None)),
+        text.to_numpy(dtype=object, na_value=None),  # None where missing
         index=values.index,
         dtype=object,
     )

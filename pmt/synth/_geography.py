@@ -362,7 +362,7 @@ def _district_frame(scheme: str) -> pd.DataFrame:
         share = size / size.sum()
         target = _URBAN[p.name]
         kota_mean = max(_KOTA_URBAN, target)
-        urban = np.empty(n_kab + n_kota)
+        urban: np.ndarray = np.empty(n_kab + n_kota)
         urban[n_kab:] = 1.0 - (1.0 - kota_mean) * rng.lognormal(0.0, 0.3, n_kota)
         kota_part = float(share[n_kab:] @ urban[n_kab:])
         kab_mass = float(share[:n_kab].sum())
