@@ -16,7 +16,7 @@ import secrets
 import sys
 from pathlib import Path
 
-__all__ = ["new_sibling", "swap_into_place", "sync_folder", "write_durably"]
+__all__ = ["fsync_path", "new_sibling", "swap_into_place", "sync_folder", "write_durably"]
 
 
 def new_sibling(target: Path, kind: str) -> Path:
@@ -38,15 +38,19 @@ def write_durably(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
-def sync_folder(path: Path) -> None:
-    """Flush a folder's entries to disk (POSIX; a no-op where folders cannot be opened)."""
-    if os.name != "posix":
-        return
+def fsync_path(path: Path) -> None:
+    """Flush a file (or, on POSIX, a folder's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def sync_folder(path: Path) -> None:
+    """Flush a folder's entries to disk (POSIX; a no-op where folders cannot be opened)."""
+    if os.name == "posix":
+        fsync_path(path)
 
 
 def swap_into_place(new: Path, target: Path, *, exists: bool) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._folders import fsync_path, sync_folder
 from ..errors import OutputPathError
 
 __all__ = ["SLOW_WRITE_ENV", "TEMP_MARK", "atomic_output", "atomic_outputs", "check_outputs"]
@@ -61,16 +62,6 @@ def _new_temp(final: Path, temps: list[Path]) -> None:
         os.close(fd)
         return
     raise FileExistsError(f"{final.parent}: could not create a temporary file for {final.name}")
-
-
-def _fsync(path: Path, *, folder: bool = False) -> None:
-    if folder and os.name == "nt":  # Windows cannot open a folder to sync it
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -127,7 +118,7 @@ def atomic_outputs(*paths: PathLike) -> Iterator[tuple[Path, ...]]:
             _new_temp(final, temps)
         yield tuple(temps)
         for tmp, final in zip(temps, finals, strict=True):
-            _fsync(tmp)
+            fsync_path(tmp)
             with contextlib.suppress(OSError):
                 os.chmod(tmp, os.stat(final).st_mode & 0o7777)
         _slow_write_pause()
@@ -140,7 +131,7 @@ def atomic_outputs(*paths: PathLike) -> Iterator[tuple[Path, ...]]:
                 tmp.unlink()
     for folder in dict.fromkeys(final.parent for final in finals):
         with contextlib.suppress(OSError):  # the renames themselves survive a crash
-            _fsync(folder, folder=True)
+            sync_folder(folder)
 
 
 # --------------------------------------------------------------------------- output checks
