@@ -15,6 +15,7 @@ rejects table with its reason, so that ranked + rejected = input.
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -493,7 +494,7 @@ class _CellTable:
                 if line is None:
                     self.no_line[key] = True
                 else:
-                    self.shift[key] = np.log(line)
+                    self.shift[key] = math.log(line)  # the C library's (pmt.terms)
             # written last: another thread that sees the model sees the line too
             self.model[key] = next((models[k] for k in own if k in models), -1)
 

@@ -24,7 +24,11 @@ a derived term declared earlier in the spec. The ops:
 :func:`fill` computes every derived term from the validated columns; it is
 the one implementation, called by :func:`pmt.encode.encode`, whose numeric
 array both scoring and calibration's design matrix
-(:func:`pmt.calibration.data.design`) read.
+(:func:`pmt.calibration.data.design`) read. Logs and powers are the C
+library's, value by value (Python's ``math.log``, ``math.log1p`` and
+``math.pow`` give the same bits), not numpy's, whose results depend on the
+processor: so a household's welfare is the same on every machine with the
+same C library.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from pydantic import (
 )
 
 from . import errors as E
+from ._kernels import libm
 
 if TYPE_CHECKING:
     from .spec import Variable
@@ -191,12 +196,15 @@ def fill(
             if d.op == "value":
                 np.copyto(col, a)
             elif d.op == "log":
-                np.log(a, out=col)
+                np.copyto(col, a)
+                libm.log(col, col)
             elif d.op == "log1p":
-                np.log1p(a, out=col)
+                np.copyto(col, a)
+                libm.log1p(col, col)
             elif d.op == "power":
                 assert d.power is not None
-                np.power(np.asarray(a, dtype=np.float64), d.power, out=col)
+                np.copyto(col, a)
+                libm.power(col, d.power, col)
             elif d.op == "product":
                 np.multiply(a, columns[d.args[1]], out=col)
                 for name in d.args[2:]:
@@ -208,7 +216,7 @@ def fill(
                 np.divide(col, columns["hh_size"], out=col)  # int64 hh_size: cast exactly
             else:  # log_per_capita
                 np.divide(a, columns["hh_size"], out=col)
-                np.log(col, out=col)
+                libm.log(col, col)
             columns[d.name] = col
 
 

@@ -17,8 +17,8 @@ from pmt.regions import fallback_chain
 
 
 def _log(x: float) -> float:
-    """Natural log as numpy computes it (numpy's SIMD log may differ from libm's by an ulp)."""
-    return float(np.log(np.float64(x)))
+    """Natural log as the C library computes it: pmt's rule (numpy's may differ by an ulp)."""
+    return math.log(x)
 
 
 def model_key(ws, district: int, urban: int) -> str:

@@ -6,7 +6,8 @@ report (they return flags or counts); the Python layer raises.
 Layout: :mod:`._jit` (numba options, explicit signatures compiled on first
 use, the thread pool), :mod:`.score`, :mod:`.sort`, :mod:`.walk` (ranks,
 weight below, totals, cutoffs), :mod:`.desil` (desil, rank and share in input
-order; tallies) and :mod:`.clean` (column checks for the encoder).
+order; tallies), :mod:`.clean` (column checks for the encoder) and :mod:`.libm`
+(the logs and powers of derived terms, as the C library computes them).
 
 Determinism. A household's welfare is summed in one fixed order (intercept,
 lookup terms in spec order, numeric terms in spec order, minus the log
@@ -14,15 +15,17 @@ poverty line), so identical households under one model tie bit for bit.
 Cumulative person weights are summed in welfare order; within a run of equal
 welfare the run's weights are summed in ascending order of weight, so the
 sums — and hence desil, rank and share below — do not depend on row order or
-on how the sort broke ties. Work is cut into ranges by the data alone, never
-by the number of threads. No fastmath anywhere: reordering a sum could move
-a household across a cutoff.
+on how the sort broke ties. Logs and powers are the C library's, never numpy's,
+which depend on the processor (:mod:`.libm`). Work is cut into ranges by the
+data alone, never by the number of threads. No fastmath anywhere: reordering a
+sum could move a household across a cutoff.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import libm
 from ._jit import KERNELS, Kernel, on_compile, threads
 from .clean import clean_codes, clean_numbers, factorize_small, sorted_overlap
 from .desil import RECORD, desil_tally, finish_scopes, scatter_records
@@ -43,6 +46,7 @@ __all__ = [
     "factorize_small",
     "finish_scopes",
     "gather_cells",
+    "libm",
     "lookup_by_variable",
     "n_buckets",
     "on_compile",

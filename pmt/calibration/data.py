@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .. import errors as E
+from .._kernels import libm
 from ..encode import Encoded, encode
 from ..errors import CalibrationError, SmallSampleError
 from ..spec import VariableSpec, default_spec
@@ -375,7 +376,9 @@ def prepare(
     enc = encode(frame, zero, weight=weight, weighting="person", id_col=id_col)
     consumption_values = _survey_column(frame, consumption, "per-capita consumption")
     _check_unit(consumption_values, consumption)
-    y = np.log(consumption_values)
+    # the C library's log, as the encoder's terms (pmt.terms): the same bits on every machine
+    spent = np.asarray(consumption_values, dtype=np.float64)
+    y = libm.log(spent, np.empty(spent.shape[0]))
     psu_codes = _codes(frame, psu, "PSU (primary sampling unit)")
     district = enc.cell_district[enc.cell].astype(np.int64)
     urban = enc.cell_urban[enc.cell].astype(np.int64)

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from .._kernels import libm
 from ..errors import ArgumentError, WeightSetError
 from ..results import RankResult
 from ..weights import WeightSet
@@ -283,7 +284,8 @@ def calibration_check(
     enc = encode(survey, weights, id_col=id_col)
     pred = score_encoded(enc, weights)
     shift = enc.cell_shift[enc.cell]
-    observed = np.log(survey[consumption].to_numpy(dtype=np.float64)[enc.rows]) - shift
+    spent = survey[consumption].to_numpy(dtype=np.float64)[enc.rows]
+    observed = libm.log(spent, np.empty(spent.shape[0])) - shift  # the C library's (pmt.terms)
     w = survey[weight].to_numpy(dtype=np.float64)[enc.rows] * enc.person_weight
     sigma = sigma_m[enc.cell_model[enc.cell]]
     p = ndtr((cutoff - pred) / sigma)
