@@ -173,10 +173,10 @@ def floor_line(floor: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             f"{total:.2f} s; wall time over the floor: {over}")
 
 
-def check(ref: Path, other: Path, run: suite.Run) -> tuple[bool, str]:
+def check(ref: Path, other: Path, run: suite.Run, tool: str) -> tuple[bool, str]:
     """:func:`harness.agree.compare_files` in a child, so that the parent stays small."""
     res = proc.call("harness.agree:compare_files", guard=run.guard, timeout=7200.0,
-                    ref=str(ref), other=str(other))
+                    ref=str(ref), other=str(other), tol=agree.welfare_tol(tool))
     if "failed" in res:
         return False, f"check failed: {res['failed']}"
     return bool(res["ok"]), str(res["text"])
@@ -194,7 +194,7 @@ def time_tool(tool: str, src: Path, ties: Path, run_dir: Path, run: suite.Run, a
         return row
     if tool != "pmt" and (run_dir / "ties_pmt.parquet").exists():
         row["ties"] = check(run_dir / "ties_pmt.parquet", run_dir / f"ties_{tool}.parquet",
-                            run)[1]
+                            run, tool)[1]
     out = run_dir / f"{tool}.parquet"
     for i in range(args.repeat):
         out.unlink(missing_ok=True)
@@ -219,7 +219,7 @@ def time_tool(tool: str, src: Path, ties: Path, run_dir: Path, run: suite.Run, a
         row["agree"] = f"not checked (above {CHECK_MAX:,} households)"
     else:
         print(f"  {tool:<7} checking against pmt ...", end=" ", flush=True)
-        row["agree_ok"], row["agree"] = check(run_dir / "pmt.parquet", out, run)
+        row["agree_ok"], row["agree"] = check(run_dir / "pmt.parquet", out, run, tool)
         print(row["agree"], flush=True)
     if row.get("ties") and not row["ties"].startswith("ok"):
         row["agree_ok"] = False

@@ -42,6 +42,11 @@ PEERS = {
     "polars": "peers.polars_peer",
     "duckdb": "peers.duckdb_peer",
 }
+#: Tools whose log is numpy's ``np.log``, not the C library's (pmt's, polars', DuckDB's,
+#: numba's): on processors with AVX-512 the two differ in the last bit for some values, so
+#: the agreement check allows these tools' welfare a tiny difference
+#: (:data:`harness.agree.NUMPY_LOG_TOL`) and counts the households where it differs.
+NUMPY_LOG = frozenset({"numpy", "pandas"})
 #: What each benchmark kind needs of a peer.
 KIND_FUNCTIONS = {"frame": ("frame",), "compute": ("compute",),
                   "files": ("files", "files_command")}
