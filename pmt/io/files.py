@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import OutputPathError
@@ -134,13 +135,36 @@ def _write_parquet(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | N
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except OverflowError:  # whole numbers past int64 in an object column: uint64 ids (rejects)
+        table = pa.Table.from_pandas(_unsigned_ints(frame), preserve_index=False)
     if metadata:
         meta = dict(table.schema.metadata or {})
         meta[b"pmt"] = json.dumps(metadata, sort_keys=True).encode()
         table = table.replace_schema_metadata(meta)
     table = required(table)
     pq.write_table(table, path, **parquet_options(table.schema))
+
+
+def _unsigned_ints(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each object column of whole numbers >= 0 (or missing) as UInt64.
+
+    A rejects table holds the rejected rows' ids as Python objects; ids of a
+    uint64 column can pass int64's range, which Arrow will not guess from
+    Python ints.
+    """
+    out = frame.copy(deep=False)
+    for name in out.columns:
+        col = out[name]
+        if col.dtype != object:
+            continue
+        present = col.dropna()
+        if len(present) and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 0 for v in present
+        ):
+            out[name] = pd.array(col.tolist(), dtype="UInt64")
+    return out
 
 
 #: Household-table readers by file extension: an input format is one function and one
