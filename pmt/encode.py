@@ -168,11 +168,12 @@ def encode(
         all chunks at once with :func:`duplicated_ids`, the same rule.
     workspace : pmt.ranker.Workspace, optional
         Lends the two largest arrays, the codes and the numeric terms (about
-        170 bytes per household with the demo spec), instead of new memory:
-        the chunked file path encodes chunk after chunk into the same buffers,
-        so the operating system does not back them afresh each time. The
-        result's ``codes`` and ``numeric`` then belong to the workspace, and
-        the next call that lends them overwrites them.
+        170 bytes per household with the demo spec), and the person weights,
+        instead of new memory: the chunked file path encodes chunk after chunk
+        into the same buffers, so the operating system does not back them
+        afresh each time. The result's ``codes``, ``numeric`` and
+        ``person_weight`` then belong to the workspace, and the next call that
+        lends them overwrites them.
 
     Raises
     ------
@@ -332,15 +333,24 @@ def encode(
     columns = {t: numeric[:, j] for j, t in enumerate(names)}
     fill(spec.derived, raw, columns)
     check_finite(spec.derived, columns, rows, row_offset)
-    hsz = hh_size.astype(np.float64)
     if not all_kept:
         numeric = np.asfortranarray(numeric[rows])
-    hsz = take(hsz)
 
+    # person weights: new, or the workspace's buffer (the chunked file path lends where the
+    # file's weights are kept, so the chunk's are written there directly)
+    pw = (
+        np.empty(rows.size)
+        if workspace is None
+        else workspace.take("person_weight", rows.size, np.float64)
+    )
     if weighting == "person":
-        pw = hsz if w is None else hsz * take(w)
+        np.copyto(pw, take(hh_size))  # whole numbers up to max_household_size: exact
+        if w is not None:
+            np.multiply(pw, take(w), out=pw)
+    elif w is None:
+        pw.fill(1.0)
     else:
-        pw = np.ones(rows.size) if w is None else take(w).astype(np.float64)
+        np.copyto(pw, take(w))
 
     cell_idx, cell_district, cell_urban, cell_model, cell_shift, cell_group, present = cells
     return Encoded(
@@ -355,7 +365,7 @@ def encode(
         cell_shift=cell_shift,
         cell_group=cell_group,
         provinces=present,
-        person_weight=np.ascontiguousarray(pw),
+        person_weight=pw,
         ids=None if ids is None else (ids if all_kept else ids.take(rows)),
         index=table.index if all_kept else table.index[rows],
         rejects=problems.frame(id_col, ids),

@@ -221,7 +221,74 @@ def test_rows_and_ids_kept_by_the_file_path_match_memory(change, tiny_ws_ref, tm
     got = pd.read_parquet(rejects)
     assert got["row"].tolist() == mem.rejects["row"].tolist()
     assert got["rule"].tolist() == mem.rejects["rule"].tolist()
+    assert got["hh_id"].tolist() == mem.rejects["hh_id"].tolist()
     assert res.n_rejected == mem.n_rejected > 0
+
+
+def _edge_repeat(df: pd.DataFrame) -> pd.DataFrame:  # last id of one chunk first of the next
+    df.loc[100, "hh_id"] = df.loc[99, "hh_id"]
+    return df
+
+
+def _neighbours(df: pd.DataFrame) -> pd.DataFrame:  # equal neighbours inside a chunk
+    df.loc[151, "hh_id"] = df.loc[150, "hh_id"]
+    return df
+
+
+def _descending_start(df: pd.DataFrame) -> pd.DataFrame:  # not ascending from the first chunk
+    df["hh_id"] = df["hh_id"].to_numpy()[::-1]
+    df.loc[480, "hh_id"] = df.loc[5, "hh_id"]
+    return df
+
+
+def _repeat_of_a_rejected_row(df: pd.DataFrame) -> pd.DataFrame:
+    """A later row repeats the id of a row set aside earlier: not a duplicate (memory's rule)."""
+    df.loc[30, "hh_size"] = 0
+    df.loc[420, "hh_id"] = df.loc[30, "hh_id"]
+    df.loc[421, "hh_id"] = df.loc[31, "hh_id"]  # and a true repeat, found after the re-read
+    return df
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda df: df, _edge_repeat, _neighbours, _descending_start, _repeat_of_a_rejected_row],
+)
+@pytest.mark.parametrize("unsigned", [False, True])
+def test_ascending_ids_are_checked_without_holding_them(change, unsigned, tiny_ws_ref, tmp_path):
+    """Integer ids in ascending order are checked chunk by chunk; any other order as before.
+
+    Pass 1 remembers only the last id while the ids ascend, and reads the
+    earlier ones again from the file at the first chunk where they do not:
+    the duplicates found, and so the rejects and the result, are the memory
+    path's in every case.
+    """
+    df = make_households(500, seed=6)
+    if unsigned:
+        df["hh_id"] = df["hh_id"].astype(np.uint64) + np.uint64(2**63)
+    df = change(df)
+    df["hh_size"] = df["hh_size"].astype("float64")
+    df.to_parquet(tmp_path / "hh.parquet")
+    out, rejects = tmp_path / "out.parquet", tmp_path / "rejects.parquet"
+    kw = {"cutoffs": "reference", "on_invalid": "reject"}
+    res = rank_file(
+        tmp_path / "hh.parquet", tiny_ws_ref, out, chunk_size=100, rejects=rejects, **kw
+    )
+    mem = pmt.rank(df, tiny_ws_ref, **kw)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out), mem.to_frame().reset_index(drop=True), check_exact=True
+    )
+    got = pd.read_parquet(rejects)
+    assert got["row"].tolist() == mem.rejects["row"].tolist()
+    assert got["rule"].tolist() == mem.rejects["rule"].tolist()
+    assert got["hh_id"].tolist() == mem.rejects["hh_id"].tolist()  # uint64 ids past int64 too
+    np.testing.assert_array_equal(res.rows, mem.rows)
+    if mem.n_rejected:  # raise mode names the same rows
+        with pytest.raises(E.InputError) as file_error:
+            rank_file(tmp_path / "hh.parquet", tiny_ws_ref, tmp_path / "o.parquet", chunk_size=100)
+        with pytest.raises(E.InputError) as memory_error:
+            pmt.rank(df, tiny_ws_ref)
+        assert type(file_error.value) is type(memory_error.value)
+        assert file_error.value.rows == memory_error.value.rows
 
 
 def test_encoding_into_a_workspace_gives_what_new_arrays_give(tiny_ws):
@@ -244,6 +311,7 @@ def test_encoding_into_a_workspace_gives_what_new_arrays_give(tiny_ws):
         got = encode(frame, tiny_ws, on_invalid="reject", workspace=space)
         np.testing.assert_array_equal(got.codes, want.codes)
         np.testing.assert_array_equal(got.numeric, want.numeric)
+        np.testing.assert_array_equal(got.person_weight, want.person_weight)
         assert got.codes.flags.f_contiguous and got.numeric.flags.f_contiguous
         np.testing.assert_array_equal(got.rows, want.rows)
         if held is None:

@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -165,12 +166,12 @@ def rank_file(
         "welfare": np.empty(total, dtype=np.float64),
         "model": np.empty(total, dtype=np.int32),
         "province": np.empty(total, dtype=np.int8),
-        "pw": np.empty(total, dtype=np.float64),
+        "person_weight": np.empty(total, dtype=np.float64),
     }
     # each household's row in the file: made only once a row is set aside (until then the
     # k-th household kept is row k), so that ranking does not hold 8 bytes per household more
     rows: np.ndarray | None = None
-    int_ids: np.ndarray | None = None  # integer ids, copied in place (no Arrow buffer kept)
+    int_ids = _IntIds(total)  # integer ids: only the last while they ascend (see _IntIds)
     id_parts: list[Any] = []  # text ids, as Arrow arrays
     kept = 0
     reject_parts: list[pd.DataFrame] = []
@@ -181,6 +182,9 @@ def rank_file(
     space = Workspace()
     for batch in _prefetch(source.iter_batches(batch_size=chunk_size, columns=needed)):
         table = pa.Table.from_batches([batch])
+        # the chunk's person weights, welfare, model rows and provinces are written straight
+        # into the file's arrays, from position ``kept`` (no copy, no buffer between)
+        into = _Into(space, arrays, kept)
         enc = encode(
             table,
             ws,
@@ -191,28 +195,22 @@ def rank_file(
             region_scheme=region_scheme,
             row_offset=done,
             check_ids=False,
-            workspace=space,
+            workspace=into,
         )
         part = slice(kept, kept + enc.n)
-        scored = _scored(enc, ws, space)
-        arrays["welfare"][part] = scored.welfare
-        arrays["model"][part] = scored.model
-        arrays["province"][part] = scored.province
-        arrays["pw"][part] = scored.person_weight
+        scored = _scored(enc, ws, into)
         if rows is None and enc.n < table.num_rows:
             rows = np.empty(total, dtype=np.int64)
             rows[:kept] = np.arange(kept)
         if rows is not None:
             rows[part] = enc.rows
-        kept += enc.n
         if id_col is not None:
             key_part = id_key(enc.ids)
-            if isinstance(key_part, np.ndarray):
-                if int_ids is None:
-                    int_ids = np.empty(total, dtype=np.int64)
-                int_ids[part] = key_part
+            if isinstance(key_part, np.ndarray):  # earlier ids: of the rows before this chunk
+                int_ids.add(key_part, partial(_kept_ids, source, id_col, rows, kept, done))
             else:
                 id_parts.append(key_part)
+        kept += enc.n
         if len(enc.rejects):
             reject_parts.append(enc.rejects)
         done += table.num_rows
@@ -231,10 +229,8 @@ def rank_file(
     if id_col is not None:
         if id_parts:  # text ids (a file's id column has one type: no integer chunk)
             key: Any = pa.chunked_array(id_parts)
-        elif int_ids is not None:
-            key = int_ids[:kept]
-        else:  # every row set aside
-            key = np.zeros(0, dtype=np.int64)
+        else:  # integer ids (none while they ascended: then none repeats), or every row set aside
+            key = int_ids.held()
         del id_parts, int_ids  # the key holds them now
         dup = duplicated_ids(key)
         if dup.any():
@@ -269,7 +265,7 @@ def rank_file(
         welfare=arrays["welfare"],
         model=arrays["model"],
         province=arrays["province"],
-        person_weight=arrays["pw"],
+        person_weight=arrays["person_weight"],
     )
     reject_frame = (
         pd.concat(reject_parts, ignore_index=True)
@@ -373,6 +369,76 @@ def _write(
         if writer is not None:
             writer.close()  # waits for a write still running (see _ChunkWriter)
         flush.close()
+
+
+class _IntIds:
+    """The integer ids of pass 1's kept households, for the check that none repeats.
+
+    While each id is larger than the one kept before it, no id can repeat, and
+    only the last is remembered: no 8 bytes per household (a registry written
+    in id order, the usual case, is checked this way). At the first chunk
+    where that fails, the ids of the households kept so far are read again
+    from the file (``reread``), and from then on every id is held.
+    """
+
+    def __init__(self, total: int) -> None:
+        self._total = total
+        self._last: Any = None
+        self._count = 0
+        self._held: np.ndarray | None = None
+
+    def add(self, key: np.ndarray, reread: Any) -> None:
+        """Take the next kept households' ids; ``reread()`` gives every earlier one, in order."""
+        if self._held is None:
+            if key.shape[0] == 0:
+                return
+            if (self._last is None or key[0] > self._last) and bool((key[1:] > key[:-1]).all()):
+                self._last = key[-1]
+                self._count += key.shape[0]
+                return
+            self._held = np.empty(self._total, dtype=key.dtype)  # a file's ids have one type
+            earlier = reread()
+            assert earlier.shape[0] == self._count
+            self._held[: self._count] = earlier
+        self._held[self._count : self._count + key.shape[0]] = key
+        self._count += key.shape[0]
+
+    def held(self) -> np.ndarray:
+        """The ids to check: none when they ascended throughout (then none repeats)."""
+        if self._held is None:
+            return np.zeros(0, dtype=np.int64)
+        return self._held[: self._count]
+
+
+def _kept_ids(source: Any, id_col: str, rows: np.ndarray | None, kept: int, done: int) -> Any:
+    """The ids of the first ``kept`` kept households, read again from the file's first rows."""
+    head = source.read(columns=[id_col]).column(0).slice(0, done).combine_chunks()
+    key = id_key(head)
+    return key[:kept] if rows is None else key[rows[:kept]]
+
+
+class _Into:
+    """A workspace lending the file's arrays for four of a chunk's buffers.
+
+    The buffers ``welfare``, ``model``, ``province`` and ``person_weight`` are
+    the file's arrays from position ``start`` on; the others are ``space``'s.
+
+    Encoding and scoring a chunk then write those four where pass 1 keeps
+    them (a copy each less per chunk).
+    """
+
+    def __init__(self, space: Workspace, arrays: dict[str, np.ndarray], start: int) -> None:
+        self._space = space
+        self._arrays = arrays
+        self._start = start
+
+    def take(self, name: str, size: int, dtype: Any) -> np.ndarray:
+        kept = self._arrays.get(name)
+        if kept is None:
+            return self._space.take(name, size, dtype)
+        out = kept[self._start : self._start + size]
+        assert out.dtype == np.dtype(dtype) and out.shape[0] == size
+        return out
 
 
 class _ChunkWriter:
