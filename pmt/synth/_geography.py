@@ -20,6 +20,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from .._kernels import libm
 from ..regions import province_table
 
 __all__ = ["districts"]
@@ -369,7 +370,7 @@ def _district_frame(scheme: str) -> pd.DataFrame:
         kab_mean = (target - kota_part) / kab_mass if kab_mass > 0 else 0.0
         kab_mean = min(max(kab_mean, 0.02), 0.90)
         logit = math.log(kab_mean / (1.0 - kab_mean)) + rng.normal(0.0, 0.6, n_kab)
-        urban[:n_kab] = 1.0 / (1.0 + np.exp(-logit))
+        urban[:n_kab] = 1.0 / (1.0 + libm.of(libm.exp, -logit))
         urban = np.clip(urban, 0.0, 1.0)
         effect = _WELFARE[p.name] + rng.normal(0.0, _DISTRICT_WELFARE_SD, n_kab + n_kota)
         effect[n_kab:] += _KOTA_WELFARE

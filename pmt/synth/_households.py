@@ -32,9 +32,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._kernels import libm
 from ..spec import Variable, VariableSpec, default_spec
 from ._catalogue import _BINARY, _CUTS, _LIVESTOCK, _NORMAL, _Cut, _thresholds
 from ._geography import _URBAN_WELFARE, _Geography
+
+
+def _exp(x: object) -> np.ndarray:  # the C library's, as scoring's logs (pmt._kernels.libm)
+    return libm.of(libm.exp, x)
+
+
+def _log(x: object) -> np.ndarray:
+    return libm.of(libm.log, x)
+
 
 _ROW_OFFSET = 64.0  # see _ordinal
 _MAX_HH_SIZE = 15
@@ -147,7 +157,7 @@ def _reference(
     c: dict[str, np.ndarray] = {}
 
     # --- members -------------------------------------------------------------------
-    lam = 2.95 * np.exp(-0.12 * zs) * np.where(urban, 0.95, 1.02)
+    lam = 2.95 * _exp(-0.12 * zs) * np.where(urban, 0.95, 1.02)
     size = 1 + rng.poisson(lam)
     single = rng.random(m) < 0.04
     size[single] = 1
@@ -163,7 +173,7 @@ def _reference(
     age = np.clip(np.rint(age), 16, 98).astype(np.int64)
     c["head_age"] = age
     p_female = np.where(one, 0.45, 0.12) + np.where(age >= 65, 0.15, 0.0)
-    p_female = p_female * np.exp(-0.10 * zs)
+    p_female = p_female * _exp(-0.10 * zs)
     c["head_female"] = rng.random(m) < p_female
 
     head_old = (age >= 65).astype(np.int64)
@@ -172,7 +182,7 @@ def _reference(
     p_eld = np.where(others > 2, p_eld * 0.6, p_eld)
     n_elderly = head_old + rng.binomial(others, p_eld)
     young_others = size - n_elderly - (1 - head_old)  # non-elderly members besides the head
-    p_child = np.select([age < 50, age < 60], [0.62, 0.35], 0.22) * np.exp(-0.15 * zs)
+    p_child = np.select([age < 50, age < 60], [0.62, 0.35], 0.22) * _exp(-0.15 * zs)
     n_children = rng.binomial(np.maximum(young_others - 1, 0), np.minimum(p_child, 0.9))
     c["n_elderly"], c["n_children"] = n_elderly, n_children
 
@@ -190,13 +200,13 @@ def _reference(
     c["head_education"] = _ordinal(rng, zs, urban, _CUTS["head_education"], edu_shift)
 
     not_old = size - n_elderly
-    p_dis = np.minimum(0.015 * np.exp(-0.25 * zs), 0.2)
+    p_dis = np.minimum(0.015 * _exp(-0.25 * zs), 0.2)
     c["n_disabled"] = rng.binomial(not_old, p_dis) + rng.binomial(n_elderly, 0.12)
     c["n_chronic_ill"] = rng.binomial(not_old, 0.04) + rng.binomial(n_elderly, 0.35)
     school_age = rng.binomial(n_children, 0.55) + rng.binomial(
         np.maximum(size - n_children - n_elderly - 2, 0), 0.35
     )
-    p_drop = np.minimum(0.08 * np.exp(-0.6 * zs), 0.6)
+    p_drop = np.minimum(0.08 * _exp(-0.6 * zs), 0.6)
     c["n_school_dropout"] = rng.binomial(school_age, p_drop)
 
     # --- housing -------------------------------------------------------------------
@@ -208,11 +218,11 @@ def _reference(
     log_area = (
         math.log(55.0)
         + 0.38 * zs
-        + 0.35 * np.log(size / 3.8)
+        + 0.35 * _log(size / 3.8)
         - 0.05 * urban
         + rng.normal(0.0, 0.35, m)
     )
-    c["floor_area"] = np.clip(np.rint(np.exp(log_area)), 6.0, None)
+    c["floor_area"] = np.clip(np.rint(_exp(log_area)), 6.0, None)
     c["floor_material"] = _ordinal(
         rng, zs, urban, _CUTS["floor_material"], sh.get("floor_material", 0.0)
     )
@@ -280,14 +290,14 @@ def _generic(
     hi = var.max
     if var.kind == "count":
         if var.max_hh_size:
-            return rng.binomial(size, np.minimum(0.15 * np.exp(-0.3 * zs), 0.9))
-        return (0 if lo is None else math.ceil(lo)) + rng.poisson(np.exp(0.3 * lat))
+            return rng.binomial(size, np.minimum(0.15 * _exp(-0.3 * zs), 0.9))
+        return (0 if lo is None else math.ceil(lo)) + rng.poisson(_exp(0.3 * lat))
     if lo is not None and hi is not None:
-        return lo + (hi - lo) / (1.0 + np.exp(-lat))
+        return lo + (hi - lo) / (1.0 + _exp(-lat))
     if lo is not None:
-        return lo + np.exp(lat)
+        return lo + _exp(lat)
     if hi is not None:
-        return hi - np.exp(-lat)
+        return hi - _exp(-lat)
     return lat
 
 

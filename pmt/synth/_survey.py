@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .._kernels import libm
 from ..rank import score
 from ..regions import province_table
 from ..spec import VariableSpec
@@ -230,7 +231,7 @@ def survey(
     truth = WeightSet(manifest, keys, coef, _illustrative_lines(scheme))
     log_c = xb + rng.normal(0.0, psu_sd, total_psu)[psu_id - 1] + rng.normal(0.0, noise_sd, n)
     log_c = log_c + nonlinear_effect(table, float(nonlinear))
-    table["consumption"] = np.round(np.exp(log_c), 2)
+    table["consumption"] = np.round(libm.of(libm.exp, log_c), 2)
     table["weight"] = weight
     table["psu"] = psu_id.astype(np.int32)
     table["strata"] = stratum.astype(np.int32)

@@ -13,12 +13,14 @@ invented, so that :func:`pmt.calibrate` can be checked against a truth.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
+from .._kernels import libm
 from ..rank import score
 from ..regions import province_table
 from ..spec import VariableSpec
@@ -71,7 +73,7 @@ _TRUE_SLOPE_SD = {"province": 0.15, "province_urban": 0.08, "district_urban": 0.
 #: in floor area per person at 10 m² (log 10 ~ 2.303) above which each log point adds 0.10.
 _NONLINEAR_AGE_PEAK = 50.0
 _NONLINEAR_AGE_CURVE = -0.0004
-_NONLINEAR_AREA_KNOT = float(np.log(10.0))
+_NONLINEAR_AREA_KNOT = math.log(10.0)
 _NONLINEAR_AREA_SLOPE = 0.10
 
 
@@ -87,8 +89,9 @@ def nonlinear_effect(frame: pd.DataFrame, strength: float) -> np.ndarray:
     if strength == 0:
         return np.zeros(len(frame))
     age = frame["head_age"].to_numpy(dtype=np.float64)
-    area_pc = np.log(
-        frame["floor_area"].to_numpy(dtype=np.float64) / frame["hh_size"].to_numpy(np.float64)
+    area_pc = libm.of(
+        libm.log,
+        frame["floor_area"].to_numpy(dtype=np.float64) / frame["hh_size"].to_numpy(np.float64),
     )
     curve = _NONLINEAR_AGE_CURVE * (age - _NONLINEAR_AGE_PEAK) ** 2
     kink = _NONLINEAR_AREA_SLOPE * np.maximum(area_pc - _NONLINEAR_AREA_KNOT, 0.0)
@@ -117,7 +120,7 @@ def _illustrative_lines(scheme: str) -> dict[str, float]:
     """Poverty lines per province x urban/rural: ILLUSTRATIVE values, not BPS figures."""
     lines: dict[str, float] = {}
     for code in province_table(scheme):
-        level = 560_000 * np.exp(0.3 * _LINE_RICHER.get(code, _LINE_POORER.get(code, 0.0)))
+        level = 560_000 * math.exp(0.3 * _LINE_RICHER.get(code, _LINE_POORER.get(code, 0.0)))
         level *= 1.25 if code >= 91 else 1.0
         level *= 1.15 if code in (19, 21, 31, 64, 65) else 1.0
         lines[f"{code:02d}-urban"] = float(round(level * 1.06, -2))
