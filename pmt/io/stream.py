@@ -207,7 +207,7 @@ def rank_file(
         if id_col is not None:
             key_part = id_key(enc.ids)
             if isinstance(key_part, np.ndarray):  # earlier ids: of the rows before this chunk
-                int_ids.add(key_part, partial(_kept_ids, source, id_col, rows, kept, done))
+                int_ids.add(key_part, partial(_kept_ids, path, id_col, rows, kept, done))
             else:
                 id_parts.append(key_part)
         kept += enc.n
@@ -410,9 +410,15 @@ class _IntIds:
         return self._held[: self._count]
 
 
-def _kept_ids(source: Any, id_col: str, rows: np.ndarray | None, kept: int, done: int) -> Any:
-    """The ids of the first ``kept`` kept households, read again from the file's first rows."""
-    head = source.read(columns=[id_col]).column(0).slice(0, done).combine_chunks()
+def _kept_ids(path: str | Path, id_col: str, rows: np.ndarray | None, kept: int, done: int) -> Any:
+    """The ids of the first ``kept`` kept households, read again from the file's first rows.
+
+    A reader of its own: pass 1's is reading the next chunk in another thread.
+    """
+    import pyarrow.parquet as pq
+
+    head = pq.ParquetFile(path, pre_buffer=False).read(columns=[id_col])
+    head = head.column(0).slice(0, done).combine_chunks()
     key = id_key(head)
     return key[:kept] if rows is None else key[rows[:kept]]
 
