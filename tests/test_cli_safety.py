@@ -260,7 +260,9 @@ def test_an_interrupt_that_a_library_turns_into_another_error_still_exits_130(
 
     def read_interrupted(*args: object, **kwargs: object) -> None:
         try:
-            os.kill(os.getpid(), signal.SIGINT)
+            # to this (the main) thread: sent to the process, the signal may land in another of
+            # the test process's threads, which does not interrupt this sleep (seen in CI once)
+            signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
             time.sleep(5)  # the handler raises here
         except KeyboardInterrupt:
             raise ValueError("Error tokenizing data. Calling read(nbytes) failed") from None
