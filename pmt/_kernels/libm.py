@@ -30,10 +30,23 @@ from ._jit import f8, f8_in, float64, int64, kernel, ranges, run
 TASK = 1 << 18
 
 
-@kernel((f8_in, f8, int64, int64))
-def _log(a, out, i, hi):  # type: ignore[no-untyped-def]
+#: the functions :func:`_apply` computes
+_LOG, _LOG1P, _POWER, _EXP = 0, 1, 2, 3
+
+
+@kernel((f8_in, f8, int64, float64, int64, int64))
+def _apply(a, out, function, p, i, hi):  # type: ignore[no-untyped-def]
+    """``out[k] = function(a[k])`` (``pow(a[k], p)``) from ``i`` to the first non-finite result."""
     while i < hi:
-        y = math.log(a[i])
+        x = a[i]
+        if function == _LOG:
+            y = math.log(x)
+        elif function == _LOG1P:
+            y = math.log1p(x)
+        elif function == _POWER:
+            y = math.pow(x, p)
+        else:
+            y = math.exp(x)
         out[i] = y
         i += 1
         if not y - y == 0.0:
@@ -41,69 +54,36 @@ def _log(a, out, i, hi):  # type: ignore[no-untyped-def]
     return i
 
 
-@kernel((f8_in, f8, int64, int64))
-def _log1p(a, out, i, hi):  # type: ignore[no-untyped-def]
-    while i < hi:
-        y = math.log1p(a[i])
-        out[i] = y
-        i += 1
-        if not y - y == 0.0:
-            return i
-    return i
-
-
-@kernel((f8_in, float64, f8, int64, int64))
-def _power(a, p, out, i, hi):  # type: ignore[no-untyped-def]
-    while i < hi:
-        y = math.pow(a[i], p)
-        out[i] = y
-        i += 1
-        if not y - y == 0.0:
-            return i
-    return i
-
-
-@kernel((f8_in, f8, int64, int64))
-def _exp(a, out, i, hi):  # type: ignore[no-untyped-def]
-    while i < hi:
-        y = math.exp(a[i])
-        out[i] = y
-        i += 1
-        if not y - y == 0.0:
-            return i
-    return i
-
-
-def _each(step: object, a: np.ndarray, out: np.ndarray, *extra: float) -> None:
+def _each(function: int, a: np.ndarray, out: np.ndarray, p: float = 0.0) -> None:
     def task(lo: int, hi: int) -> None:
         i = lo
         while i < hi:
-            i = int(step(a, *extra, out, i, hi))  # type: ignore[operator]
+            i = int(_apply(a, out, function, p, i, hi))
 
     run([partial(task, lo, hi) for lo, hi in ranges(a.shape[0], -(-a.shape[0] // TASK))])
 
 
 def log(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[i] = log(a[i])`` (float64 in and out; ``out`` may be ``a``)."""
-    _each(_log, a, out)
+    _each(_LOG, a, out)
     return out
 
 
 def log1p(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[i] = log1p(a[i])`` (float64 in and out; ``out`` may be ``a``)."""
-    _each(_log1p, a, out)
+    _each(_LOG1P, a, out)
     return out
 
 
 def power(a: np.ndarray, p: float, out: np.ndarray) -> np.ndarray:
     """``out[i] = pow(a[i], p)`` (float64 in and out; ``out`` may be ``a``)."""
-    _each(_power, a, out, float(p))
+    _each(_POWER, a, out, float(p))
     return out
 
 
 def exp(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[i] = exp(a[i])`` (float64 in and out; ``out`` may be ``a``)."""
-    _each(_exp, a, out)
+    _each(_EXP, a, out)
     return out
 
 

@@ -377,8 +377,7 @@ def prepare(
     consumption_values = _survey_column(frame, consumption, "per-capita consumption")
     _check_unit(consumption_values, consumption)
     # the C library's log, as the encoder's terms (pmt.terms): the same bits on every machine
-    spent = np.asarray(consumption_values, dtype=np.float64)
-    y = libm.log(spent, np.empty(spent.shape[0]))
+    y = libm.of(libm.log, consumption_values)
     psu_codes = _codes(frame, psu, "PSU (primary sampling unit)")
     district = enc.cell_district[enc.cell].astype(np.int64)
     urban = enc.cell_urban[enc.cell].astype(np.int64)

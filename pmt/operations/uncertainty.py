@@ -285,7 +285,7 @@ def calibration_check(
     pred = score_encoded(enc, weights)
     shift = enc.cell_shift[enc.cell]
     spent = survey[consumption].to_numpy(dtype=np.float64)[enc.rows]
-    observed = libm.log(spent, np.empty(spent.shape[0])) - shift  # the C library's (pmt.terms)
+    observed = libm.of(libm.log, spent) - shift  # the C library's (pmt.terms)
     w = survey[weight].to_numpy(dtype=np.float64)[enc.rows] * enc.person_weight
     sigma = sigma_m[enc.cell_model[enc.cell]]
     p = ndtr((cutoff - pred) / sigma)
