@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
+from . import _memory
 from ._log import get_logger, log_rejects, timed
 from ._progress import ProgressCallback, check_progress, report
 from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
@@ -361,7 +362,8 @@ def _welfare_and_bounds(
 ) -> tuple[np.ndarray, tuple[float, float]]:
     """Welfare (in the workspace's buffer, if given) and its smallest and largest value."""
     bounds = np.empty(3)
-    out = None if workspace is None else workspace.take("welfare", enc.n, np.float64)
+    n = enc.n
+    out = _memory.empty(n) if workspace is None else workspace.take("welfare", n, np.float64)
     welfare = score_encoded(enc, ws, out=out, bounds=bounds)
     return welfare, (float(bounds[0]), float(bounds[1]))
 
@@ -380,7 +382,7 @@ def _cell_scopes(
     n = enc.n
 
     def buffer(name: str, dtype: Any) -> np.ndarray:
-        return np.empty(n, dtype=dtype) if workspace is None else workspace.take(name, n, dtype)
+        return _memory.empty(n, dtype) if workspace is None else workspace.take(name, n, dtype)
 
     cell_province = (np.asarray(enc.cell_district) // 100).astype(np.int8)
     present = np.unique(cell_province).astype(np.int64)

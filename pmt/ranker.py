@@ -22,6 +22,7 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from . import _memory
 from .desil import _check_registry_size
 from .encode import Encoded, encode
 from .errors import ArgumentError
@@ -83,7 +84,7 @@ class Workspace:
         """A (size,) array of ``dtype``: buffer ``name``, grown (uninitialised) if too small."""
         dtype = np.dtype(dtype)
         if name in OUTPUTS and not self.keep_outputs:
-            return np.empty(size, dtype=dtype)
+            return _memory.empty(size, dtype)
         need = size * dtype.itemsize
         buf = self._buffers.get(name)
         if buf is None or buf.nbytes < need:

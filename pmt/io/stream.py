@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .. import _memory
 from .. import errors as E
 from .._log import get_logger, log_rejects
 from .._progress import ProgressCallback, check_progress
@@ -163,10 +164,10 @@ def rank_file(
     clock = time.perf_counter()
     # filled in place (the row count is known), so there is never a second copy
     arrays = {
-        "welfare": np.empty(total, dtype=np.float64),
-        "model": np.empty(total, dtype=np.int32),
-        "province": np.empty(total, dtype=np.int8),
-        "person_weight": np.empty(total, dtype=np.float64),
+        "welfare": _memory.empty(total, np.float64),
+        "model": _memory.empty(total, np.int32),
+        "province": _memory.empty(total, np.int8),
+        "person_weight": _memory.empty(total, np.float64),
     }
     # each household's row in the file: made only once a row is set aside (until then the
     # k-th household kept is row k), so that ranking does not hold 8 bytes per household more
