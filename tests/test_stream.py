@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import make_households
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +16,7 @@ from hypothesis import strategies as st
 import pmt
 from pmt import errors as E
 from pmt.io import rank_file
+from pmt.io.stream import _chunks
 
 
 def _in_memory(df: pd.DataFrame, ws, **kw) -> pd.DataFrame:
@@ -42,6 +45,46 @@ def test_any_chunk_size_gives_the_in_memory_result(
     pd.testing.assert_frame_equal(pd.read_parquet(out), expected, check_exact=True)
     assert res.n_households == len(df) and res.n_rejected == 0
     np.testing.assert_array_equal(res.rows, np.arange(len(df)))
+
+
+#: row groups of uneven sizes, an empty one among them
+GROUPS = [10, 50, 3, 0, 200, 7, 41]
+
+
+def _grouped_file(path: Path, table: pa.Table) -> None:
+    with pq.ParquetWriter(path, table.schema) as writer:
+        lo = 0
+        for size in GROUPS:
+            writer.write_table(table.slice(lo, size))
+            lo += size
+
+
+@pytest.mark.parametrize("chunk", [1, 6, 7, 10, 49, 50, 53, 64, 300, 1000])
+def test_chunks_cover_the_file_in_order_within_the_chunk_size(tmp_path, chunk):
+    # every branch of _chunks: row groups gathered, read whole and cut, read batch by batch
+    n = sum(GROUPS)
+    table = pa.table({"a": np.arange(n), "b": np.arange(n) * 0.5, "c": np.arange(n) % 7})
+    path = tmp_path / "groups.parquet"
+    _grouped_file(path, table)
+    source = pq.ParquetFile(path)
+    assert [source.metadata.row_group(i).num_rows for i in range(len(GROUPS))] == GROUPS
+    chunks = list(_chunks(source, ["c", "a"], chunk))
+    assert all(0 < t.num_rows <= chunk for t in chunks)
+    assert pa.concat_tables(chunks).equals(table.select(["c", "a"]))
+    # no more chunks than reading chunk rows at a time from each row group needs
+    assert len(chunks) <= sum(-(-g // chunk) for g in GROUPS)
+
+
+@pytest.mark.parametrize("chunk", [4, 30, 64, 500])
+def test_uneven_row_groups_give_the_in_memory_result(tiny_ws_ref, tmp_path, chunk):
+    df = make_households(sum(GROUPS), seed=8)
+    path = tmp_path / "hh.parquet"
+    _grouped_file(path, pa.Table.from_pandas(df, preserve_index=False))
+    out = tmp_path / "out.parquet"
+    rank_file(path, tiny_ws_ref, out, chunk_size=chunk)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(out), _in_memory(df, tiny_ws_ref), check_exact=True
+    )
 
 
 def test_rejects_and_duplicate_ids_across_chunks(tiny_ws, tmp_path):

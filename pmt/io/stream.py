@@ -181,8 +181,7 @@ def rank_file(
     # chunk: new ones each time would be backed afresh by the operating system (page
     # faults: about 3 s of CPU at 30 M households)
     space = Workspace()
-    for batch in _prefetch(source.iter_batches(batch_size=chunk_size, columns=needed)):
-        table = pa.Table.from_batches([batch])
+    for table in _prefetch(_chunks(source, needed, chunk_size)):
         # the chunk's person weights, welfare, model rows and provinces are written straight
         # into the file's arrays, from position ``kept`` (no copy, no buffer between)
         into = _Into(space, arrays, kept)
@@ -217,7 +216,7 @@ def rank_file(
         done += table.num_rows
         if progress is not None:
             progress(done, total, "scoring")
-    del batch, table, enc, scored  # the last chunk's
+    del table, enc, scored  # the last chunk's
     space.clear()
     _log.debug("validating and scoring %d rows: %.3f s", total, time.perf_counter() - clock)
     clock = time.perf_counter()
@@ -331,18 +330,18 @@ def _write(
     flush = _Writeback(out)
     try:
         columns = [id_col] if id_col is not None else []
-        batches = (
-            _prefetch(source.iter_batches(batch_size=chunk_size, columns=columns))
+        chunks = (
+            _prefetch(_chunks(source, columns, chunk_size))
             if columns
             else (None for _ in range(0, total, chunk_size))
         )
-        for batch in batches:
-            size = batch.num_rows if batch is not None else min(chunk_size, total - start)
+        for chunk in chunks:
+            size = chunk.num_rows if chunk is not None else min(chunk_size, total - start)
             lo, hi = np.searchsorted(rows, [start, start + size])
             table = result_arrow(result, slice(int(lo), int(hi)))  # provenance in its schema
-            if batch is not None:  # read with the id column
+            if chunk is not None:  # read with the id column
                 table = table.add_column(
-                    0, id_col, batch.column(0).take(pa.array(rows[lo:hi] - start))
+                    0, id_col, chunk.column(0).take(pa.array(rows[lo:hi] - start))
                 )
             if writer is None:
                 schema = result_schema(table.schema)
@@ -518,6 +517,51 @@ def _take(key: Any, positions: np.ndarray) -> np.ndarray:
     import pyarrow as pa
 
     return np.array(key.take(pa.array(positions)).to_pylist(), dtype=object)
+
+
+#: A row group of up to this many chunks is read whole, then cut into chunks (see _chunks)
+_WHOLE_GROUP_CHUNKS = 4
+
+
+def _chunks(source: Any, columns: list[str], chunk_size: int) -> Iterator[Any]:
+    """The file's rows in order, as Arrow tables of at most ``chunk_size`` rows.
+
+    Row groups are read whole, consecutive small ones together up to
+    ``chunk_size`` rows: pyarrow decodes a row group's columns in parallel,
+    and does so faster than batch by batch (reading the 30 M-household
+    benchmark file's needed columns: 2.7-3.6 s by row group against 4.2-7.5 s
+    with ``iter_batches``, docs/performance.md). A row group of more than
+    ``chunk_size`` rows is read whole and cut, or, past
+    ``_WHOLE_GROUP_CHUNKS`` chunks, batch by batch, so that memory stays
+    bounded by the chunk size whatever the file's layout.
+    """
+    import pyarrow as pa
+
+    meta = source.metadata
+    group: list[int] = []  # consecutive row groups not yet read
+    rows = 0
+    for i in range(meta.num_row_groups):
+        n = meta.row_group(i).num_rows
+        if n == 0:
+            continue
+        if group and rows + n > chunk_size:
+            yield source.read_row_groups(group, columns=columns)
+            group, rows = [], 0
+        if n <= chunk_size:
+            group.append(i)
+            rows += n
+        elif n <= _WHOLE_GROUP_CHUNKS * chunk_size:
+            whole = source.read_row_group(i, columns=columns)
+            for lo in range(0, n, chunk_size):
+                yield whole.slice(lo, chunk_size)
+            del whole
+        else:
+            for batch in source.iter_batches(
+                batch_size=chunk_size, row_groups=[i], columns=columns
+            ):
+                yield pa.Table.from_batches([batch])
+    if group:
+        yield source.read_row_groups(group, columns=columns)
 
 
 def _prefetch(items: Iterable[Any]) -> Iterator[Any]:
