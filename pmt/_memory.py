@@ -6,7 +6,7 @@ measured on, the first touch of a huge page costs about five times as much
 as that of the same memory in 4 KB pages, because the host must back the
 whole 2 MB at once: filling a new 1 GB array took 2.4-2.6 s with huge pages
 and 0.5 s without, each run after 8 s idle (docs/performance.md, "Huge
-pages"). A call's results and one-pass buffers are touched once, in order,
+pages and row groups"). A call's results and one-pass buffers are touched once, in order,
 so small pages cost them nothing in the walk that follows; arrays read at
 random positions (the sort's records) keep huge pages, where the
 processor's address cache matters more.
