@@ -1,15 +1,15 @@
 """New arrays that a call fills once and front to back, on small pages.
 
 numpy asks Linux for transparent huge pages (2 MB) for every array of 4 MB
-or more (``madvise(MADV_HUGEPAGE)``). On the virtual machines pmt is
-measured on, the first touch of a huge page costs about five times as much
-as that of the same memory in 4 KB pages, because the host must back the
-whole 2 MB at once: filling a new 1 GB array took 2.4-2.6 s with huge pages
-and 0.5 s without, each run after 8 s idle (docs/performance.md, "Huge
-pages and row groups"). A call's results and one-pass buffers are touched once, in order,
-so small pages cost them nothing in the walk that follows; arrays read at
-random positions (the sort's records) keep huge pages, where the
-processor's address cache matters more.
+or more (``madvise(MADV_HUGEPAGE)``). On the virtual machine pmt is
+measured on, the first touch of a huge page cost about five times as much
+as that of the same memory in 4 KB pages: filling a new 1 GB array took
+2.4-2.6 s with huge pages and 0.5 s without, each run after 8 s idle
+(docs/performance.md, "Huge pages and row groups"). A call's results and
+one-pass buffers are touched once, in order, so small pages cost them
+little in the walk that follows; arrays read at random positions (the
+sort's records) keep huge pages, where the processor's address cache
+matters more.
 
 :func:`empty` is ``np.empty`` with that advice withdrawn for the array's
 pages (Linux; elsewhere, or if the call fails, plain ``np.empty``). It

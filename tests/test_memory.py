@@ -13,8 +13,10 @@ from pmt import _memory
 from pmt.desil import _rank_scopes
 
 SMAPS = Path("/proc/self/smaps")
+THP = Path("/sys/kernel/mm/transparent_hugepage")  # absent: a kernel without huge pages
 linux_only = pytest.mark.skipif(
-    not (sys.platform.startswith("linux") and SMAPS.exists()), reason="Linux /proc/self/smaps"
+    not (sys.platform.startswith("linux") and SMAPS.exists() and THP.exists()),
+    reason="Linux with transparent huge pages and /proc/self/smaps",
 )
 
 
