@@ -360,3 +360,23 @@ def test_encoding_into_a_workspace_gives_what_new_arrays_give(tiny_ws):
         if held is None:
             held = got
     assert held is not None and np.shares_memory(held.numeric, space.take("numeric", 1, np.float64))
+
+
+def test_writeback_asks_for_the_bytes_written_since_the_call_before(tmp_path, monkeypatch):
+    import os
+
+    from pmt.io.stream import _Writeback
+
+    if not hasattr(os, "posix_fadvise"):
+        pytest.skip("no posix_fadvise here")
+    calls: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "posix_fadvise", lambda fd, off, n, advice: calls.append((off, n)))
+    path = tmp_path / "out.bin"
+    flush = _Writeback(path)
+    with open(path, "wb") as f:
+        for size in (1000, 0, 4096, 7):
+            f.write(b"x" * size)
+            f.flush()
+            flush()
+    flush.close()
+    assert calls == [(0, 0), (1000, 0), (1000, 0), (5096, 0)]

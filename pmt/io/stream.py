@@ -487,12 +487,16 @@ class _Writeback:
     ``posix_fadvise(..., POSIX_FADV_DONTNEED)`` asks Linux to start writeback of
     the file's dirty pages without waiting for it, so that the fsync before the
     rename (:func:`pmt.io.atomic.atomic_outputs`) waits only for the last
-    chunk's. Where the call does not exist (not Linux) or fails, nothing happens.
+    chunk's. Each call covers the bytes written since the one before: asking
+    for the whole file each time cost the writing thread 0.20 s over 30 chunks
+    of 38 MB, against 0.06-0.09 s (the fsync after it took 0.01-0.02 s either
+    way). Where the call does not exist (not Linux) or fails, nothing happens.
     """
 
     def __init__(self, path: str | Path) -> None:
         self._fd: int | None = None
         self._path = path
+        self._done = 0  # the file's size at the call before
 
     def __call__(self) -> None:
         if not hasattr(os, "posix_fadvise"):
@@ -500,7 +504,9 @@ class _Writeback:
         try:
             if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDONLY)
-            os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            size = os.fstat(self._fd).st_size
+            os.posix_fadvise(self._fd, self._done, 0, os.POSIX_FADV_DONTNEED)
+            self._done = size
         except OSError:
             pass
 
