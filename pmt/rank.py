@@ -19,11 +19,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from . import _memory
 from ._log import get_logger, log_rejects, timed
 from ._progress import ProgressCallback, check_progress, report
 from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
-from .desil import _check_registry_size, _rank_scopes, assign_desil, reference_cutoffs
+from .desil import _buffer, _check_registry_size, _rank_scopes, assign_desil, reference_cutoffs
 from .encode import Encoded, encode
 from .errors import (
     NonFiniteWelfareError,
@@ -362,8 +361,7 @@ def _welfare_and_bounds(
 ) -> tuple[np.ndarray, tuple[float, float]]:
     """Welfare (in the workspace's buffer, if given) and its smallest and largest value."""
     bounds = np.empty(3)
-    n = enc.n
-    out = _memory.empty(n) if workspace is None else workspace.take("welfare", n, np.float64)
+    out = _buffer(workspace, "welfare", enc.n, np.float64)
     welfare = score_encoded(enc, ws, out=out, bounds=bounds)
     return welfare, (float(bounds[0]), float(bounds[1]))
 
@@ -380,16 +378,13 @@ def _cell_scopes(
     :func:`_province_groups` finds them).
     """
     n = enc.n
-
-    def buffer(name: str, dtype: Any) -> np.ndarray:
-        return _memory.empty(n, dtype) if workspace is None else workspace.take(name, n, dtype)
-
     cell_province = (np.asarray(enc.cell_district) // 100).astype(np.int8)
     present = np.unique(cell_province).astype(np.int64)
     lut = np.zeros(100, dtype=np.uint8)
     lut[present] = np.arange(present.size, dtype=np.uint8)
-    model_rows = buffer("model", np.int32) if model else None
-    province, group = buffer("province", np.int8), buffer("group", np.uint8)
+    model_rows = _buffer(workspace, "model", n, np.int32) if model else None
+    province = _buffer(workspace, "province", n, np.int8)
+    group = _buffer(workspace, "group", n, np.uint8)
     per_cell = K.gather_cells(
         np.ascontiguousarray(enc.cell, dtype=np.int32),
         np.ascontiguousarray(enc.cell_model, dtype=np.int32),
@@ -418,9 +413,7 @@ def _province_groups(
     provinces = np.flatnonzero(counts)
     lut = np.zeros(100, dtype=np.uint8)
     lut[provinces] = np.arange(provinces.size, dtype=np.uint8)
-    if workspace is None:
-        return counts, provinces, lut[province]
-    group = np.take(lut, province, out=workspace.take("group", province.size, np.uint8))
+    group = np.take(lut, province, out=_buffer(workspace, "group", province.size, np.uint8))
     return counts, provinces, group
 
 
