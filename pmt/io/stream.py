@@ -482,21 +482,28 @@ class _ChunkWriter:
 
 
 class _Writeback:
-    """Start writing a file's new pages to disk while the rest is being written.
+    """Start writing a file's new pages to disk, and let go of those already written.
 
-    ``posix_fadvise(..., POSIX_FADV_DONTNEED)`` asks Linux to start writeback of
-    the file's dirty pages without waiting for it, so that the fsync before the
-    rename (:func:`pmt.io.atomic.atomic_outputs`) waits only for the last
-    chunk's. Each call covers the bytes written since the one before: asking
-    for the whole file each time cost the writing thread 0.20 s over 30 chunks
-    of 38 MB, against 0.06-0.09 s (the fsync after it took 0.01-0.02 s either
-    way). Where the call does not exist (not Linux) or fails, nothing happens.
+    Each call is ``posix_fadvise(..., POSIX_FADV_DONTNEED)`` from where the call
+    before began: for the bytes written since then, Linux starts writeback
+    without waiting for it, so that the fsync before the rename
+    (:func:`pmt.io.atomic.atomic_outputs`) waits only for the last chunk's; the
+    chunk before, on disk by now, leaves the page cache. Its pages are then
+    free for the next chunk's bytes: on a virtual machine that hands free
+    memory back to its host, a page the cache takes new costs far more to fill
+    than one it just gave up (writing 1.14 GB in 30 chunks took 3.3-4.1 s
+    when each call covered only the new bytes, 0.30-0.37 s this way; see
+    docs/performance.md). Pages still being written when the call comes stay
+    cached; nothing unwritten is dropped. The result file is therefore mostly
+    not in the page cache afterwards. Where the call does not exist (not
+    Linux) or fails, nothing happens.
     """
 
     def __init__(self, path: str | Path) -> None:
         self._fd: int | None = None
         self._path = path
         self._done = 0  # the file's size at the call before
+        self._from = 0  # where the call before began
 
     def __call__(self) -> None:
         if not hasattr(os, "posix_fadvise"):
@@ -505,8 +512,8 @@ class _Writeback:
             if self._fd is None:
                 self._fd = os.open(self._path, os.O_RDONLY)
             size = os.fstat(self._fd).st_size
-            os.posix_fadvise(self._fd, self._done, 0, os.POSIX_FADV_DONTNEED)
-            self._done = size
+            os.posix_fadvise(self._fd, self._from, 0, os.POSIX_FADV_DONTNEED)
+            self._from, self._done = self._done, size
         except OSError:
             pass
 
