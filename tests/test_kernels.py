@@ -710,11 +710,14 @@ def test_clean_codes_maps_every_dtype_like_a_plain_lookup(dtype: type, codes: st
     "dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.float32, np.float64]
 )
 @pytest.mark.parametrize("capped", [False, True])
-def test_clean_numbers_checks_every_dtype_like_a_plain_reading(dtype: type, capped: bool) -> None:
+@pytest.mark.parametrize("whole", [True, False])
+def test_clean_numbers_checks_every_dtype_like_a_plain_reading(
+    dtype: type, capped: bool, whole: bool
+) -> None:
     """Integer columns are converted and checked in one pass, others after a cast: same result."""
     rng = np.random.default_rng(8)
     info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
-    extremes = [info.min, info.max] if info is not None else [np.nan, np.inf, 2.5, -1e30]
+    extremes = [info.min, info.max] if info is not None else [np.nan, np.inf, -np.inf, 2.5, -1e30]
     values = np.concatenate(
         [rng.integers(0, 60, 300_000).astype(dtype), np.array(extremes, dtype=dtype)]
     )
@@ -724,10 +727,10 @@ def test_clean_numbers_checks_every_dtype_like_a_plain_reading(dtype: type, capp
     lo, hi = 1.0, 40.0
     want = np.zeros(values.shape[0])
     bad = 0
-    for i, x in enumerate(values.tolist()):  # the rule, read plainly (whole numbers only)
-        ok = x == x and lo <= x <= hi and x == int(x) and (not capped or x <= cap[i])
+    for i, x in enumerate(values.tolist()):  # the rule, read plainly
+        ok = x == x and lo <= x <= hi and (not whole or x == int(x)) and (not capped or x <= cap[i])
         want[i] = float(x) if ok else 0.0
         bad += not ok
     out = np.empty(values.shape[0])
-    assert K.clean_numbers(values, lo, hi, True, cap, out) == bad
+    assert K.clean_numbers(values, lo, hi, whole, cap, out) == bad
     np.testing.assert_array_equal(out, want)
