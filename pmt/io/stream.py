@@ -218,6 +218,10 @@ def rank_file(
             progress(done, total, "scoring")
     del table, enc, scored  # the last chunk's
     space.clear()
+    # pyarrow's allocator keeps pages of the chunks it decoded; handed back now, they are
+    # taken at once by the ranking's new arrays, before Linux reports them free to a
+    # virtual machine's host, which takes such pages back (docs/performance.md)
+    pa.default_memory_pool().release_unused()
     _log.debug("validating and scoring %d rows: %.3f s", total, time.perf_counter() - clock)
     clock = time.perf_counter()
     if kept < total:
