@@ -492,7 +492,7 @@ class _Writeback:
     before began: for the bytes written since then, Linux starts writeback
     without waiting for it, so that the fsync before the rename
     (:func:`pmt.io.atomic.atomic_outputs`) waits only for the last chunk's; the
-    chunk before, on disk by now, leaves the page cache. Its pages are then
+    chunk before, usually on disk by now, leaves the page cache. Its pages are then
     free for the next chunk's bytes: on a virtual machine that hands free
     memory back to its host, a page the cache takes new costs far more to fill
     than one it just gave up (writing 1.14 GB in 30 chunks took 3.3-4.1 s
