@@ -146,17 +146,13 @@ def _numbers(out, lo, hi, whole, cap, a, b):  # type: ignore[no-untyped-def]
 )
 def _int_numbers(values, out, lo, hi, cap, a, b):  # type: ignore[no-untyped-def]
     """:func:`_numbers` for integer values, converted as it goes (whole and finite by type)."""
+    use_cap = cap.shape[0] > 0
     bad = 0
-    if cap.shape[0] == 0:  # no branch per value
-        for i in range(a, b):
-            x = np.float64(values[i])
-            ok = (x >= lo) & (x <= hi)
-            out[i] = x if ok else 0.0
-            bad += not ok
-        return bad
-    for i in range(a, b):  # nor here (a branch: 6.4 ms per 1 M random values, one thread)
+    for i in range(a, b):  # no branch per value (use_cap holds for the whole loop)
         x = np.float64(values[i])
-        ok = (x >= lo) & (x <= hi) & (x <= cap[i])
+        ok = (x >= lo) & (x <= hi)
+        if use_cap:
+            ok = ok & (x <= cap[i])
         out[i] = x if ok else 0.0
         bad += not ok
     return bad
