@@ -141,10 +141,14 @@ def _finish_rows(
     """
     m = n_classes - 1
     t_nat = tot_nat[0]
-    for i in range(a, b):
-        g = group[i]
-        w = welfare[i]
-        r = rec[i]
+    # the task's slices, indexed from 0: no wrap-around test per access
+    w_, g_, r_ = welfare[a:b], group[a:b], rec[a:b]
+    dn, dg, rn, rg = desil_nat[a:b], desil_grp[a:b], rank_nat[a:b], rank_grp[a:b]
+    sn, sg = share_nat[a:b], share_grp[a:b]
+    for i in range(w_.shape[0]):
+        g = g_[i]
+        w = w_[i]
+        r = r_[i]
         s = r["below_nat"]
         ns = n_classes * s
         d = 1  # the registry class
@@ -154,9 +158,9 @@ def _finish_rows(
             top_nat[d - 1] = w
         if use_ref_nat:
             d = 1 + count_above(w, ref_nat, np.int64(0), m)  # one type: one compile
-        desil_nat[i] = d
-        share_nat[i] = s / t_nat
-        rank_nat[i] = r["rank_nat"]
+        dn[i] = d
+        sn[i] = s / t_nat
+        rn[i] = r["rank_nat"]
         s = r["below_grp"]
         ns = n_classes * s
         d = 1
@@ -167,9 +171,9 @@ def _finish_rows(
             top_grp[slot] = w
         if use_ref_grp:
             d = 1 + count_above(w, ref_grp, np.int64(g), m)
-        desil_grp[i] = d
-        share_grp[i] = s / tot_grp[g]
-        rank_grp[i] = r["rank_grp"]
+        dg[i] = d
+        sg[i] = s / tot_grp[g]
+        rg[i] = r["rank_grp"]
 
 
 def _thresholds(totals: np.ndarray, n_classes: int) -> np.ndarray:
