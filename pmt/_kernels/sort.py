@@ -149,15 +149,16 @@ def _scatter_buckets(welfare, weight, group, lo, scale, n_buckets, a, b, count_o
     With ``count_only``, only count the households of each bucket into ``pos``
     (one kernel for both passes: a first call compiles one).
     """
+    w_, s_, g_ = welfare[a:b], weight[a:b], group[a:b]  # indexed from 0: no wrap-around test
     if count_only:
-        for i in range(a, b):
-            pos[_bucket(welfare[i], lo, scale, n_buckets)] += 1
+        for i in range(w_.shape[0]):
+            pos[_bucket(w_[i], lo, scale, n_buckets)] += 1
         return
-    for i in range(a, b):
-        x = welfare[i]
+    for i in range(w_.shape[0]):
+        x = w_[i]
         k = _bucket(x, lo, scale, n_buckets)
         q = pos[k]
-        _put(rec, q, x, weight[i], i, group[i])
+        _put(rec, q, x, s_[i], a + i, g_[i])
         pos[k] = q + 1
 
 
