@@ -37,7 +37,7 @@ from ._jit import (
 #: tasks to the pool's threads costs, so a chunk of a file (1 M rows) is checked in one
 #: call on the calling thread (the other core is decoding the next chunk meanwhile):
 #: encoding and scoring six chunks took 0.74-0.76 s of CPU in tasks of 0.26 M rows,
-#: 0.52-0.60 s in one task per column
+#: 0.52-0.75 s in one task per column (docs/performance.md)
 TASK = 1 << 22
 
 
