@@ -8,6 +8,7 @@ lines execute as Python and must give bit-identical results.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -675,11 +676,18 @@ def test_a_kernel_refuses_types_outside_its_signatures():
     "dtype", [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.float32, np.float64]
 )
 @pytest.mark.parametrize("codes", ["gaps", "consecutive", "consecutive, out of order"])
-def test_clean_codes_maps_every_dtype_like_a_plain_lookup(dtype: type, codes: str) -> None:
+@pytest.mark.parametrize("task", [None, 1 << 16])
+def test_clean_codes_maps_every_dtype_like_a_plain_lookup(
+    dtype: type, codes: str, task: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Integer columns take an integer path, others the float path: same codes.
 
     The integer paths: a table, or, for codes lo, lo + 1, ... in order, the value - lo.
+    With ``task`` rows per task the column is cut into tasks (each kernel call
+    reads its slice), as a column of more than 4 M rows is.
     """
+    if task is not None:
+        monkeypatch.setattr(importlib.import_module("pmt._kernels.clean"), "TASK", task)
     rng = np.random.default_rng(7)
     signed = np.issubdtype(dtype, np.signedinteger)
     allowed = {
@@ -711,10 +719,16 @@ def test_clean_codes_maps_every_dtype_like_a_plain_lookup(dtype: type, codes: st
 )
 @pytest.mark.parametrize("capped", [False, True])
 @pytest.mark.parametrize("whole", [True, False])
+@pytest.mark.parametrize("task", [None, 1 << 16])
 def test_clean_numbers_checks_every_dtype_like_a_plain_reading(
-    dtype: type, capped: bool, whole: bool
+    dtype: type, capped: bool, whole: bool, task: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Integer columns are converted and checked in one pass, others after a cast: same result."""
+    """Integer columns are converted and checked in one pass, others after a cast: same result.
+
+    With ``task`` rows per task, each task checks its slice (and its slice of the cap).
+    """
+    if task is not None:
+        monkeypatch.setattr(importlib.import_module("pmt._kernels.clean"), "TASK", task)
     rng = np.random.default_rng(8)
     info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
     extremes = [info.min, info.max] if info is not None else [np.nan, np.inf, -np.inf, 2.5, -1e30]

@@ -135,7 +135,8 @@ def _numbers(out, lo, hi, whole, cap):  # type: ignore[no-untyped-def]
 
     The loops run from 0 over whole arrays (the caller passes a task's slices):
     an index the compiler knows is not negative needs no wrap-around test, and
-    the loop vectorises (7x faster than indexing ``a:b`` of the full arrays).
+    the loop vectorises (an int16 column of 1 M values: 2.29 ms indexed ``a:b``
+    of the full arrays, 0.21 ms so, docs/performance.md).
     """
     use_cap = cap.shape[0] > 0
     bad = 0
