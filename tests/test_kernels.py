@@ -564,8 +564,12 @@ def test_sort_welfare_orders_ties_by_weight(buckets):
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("ties", [False, True])
 def test_assign_desil_matches_naive_through_many_buckets(seed, ties, monkeypatch):
-    """The full path with welfare cut into many first-level buckets (about 16 each)."""
+    """The full path with welfare cut into many first-level buckets (about 16 each).
+
+    The per-household passes run in tasks of 1,000 rows, each reading its slice.
+    """
     monkeypatch.setattr(K, "n_buckets", lambda n: max(1, n // 16))
+    monkeypatch.setattr(importlib.import_module("pmt._kernels.desil"), "TASK", 1000)
     rng = np.random.default_rng(seed)
     size = 10_000
     welfare = rng.choice(rng.normal(size=300), size) if ties else np.round(rng.normal(size=size), 2)
