@@ -51,8 +51,18 @@ OUTPUTS = frozenset(
 )
 
 
+#: the buffers written and read at random positions (the sort's records, then the result
+#: records): they keep numpy's huge pages, where the processor's address cache matters; the
+#: others are filled front to back and are made on 4 KB pages (:mod:`pmt._memory`), which a
+#: first call backs faster where new huge pages are dear
+RANDOM_ACCESS = frozenset({"work"})
+
+
 class Workspace:
     """Named buffers kept between calls, grown only when a larger table comes.
+
+    Buffers are new memory on 4 KB pages, except the sort's records
+    (:data:`RANDOM_ACCESS`), which keep huge pages.
 
     Parameters
     ----------
@@ -88,7 +98,8 @@ class Workspace:
         need = size * dtype.itemsize
         buf = self._buffers.get(name)
         if buf is None or buf.nbytes < need:
-            buf = np.empty(max(need, self.capacity * dtype.itemsize), dtype=np.uint8)
+            make = np.empty if name in RANDOM_ACCESS else _memory.empty
+            buf = make(max(need, self.capacity * dtype.itemsize), dtype=np.uint8)
             self._buffers[name] = buf
         return buf[:need].view(dtype)
 

@@ -75,3 +75,25 @@ def test_ranking_results_are_on_small_pages() -> None:
     for arr in (scopes.rank_national, scopes.share_national, scopes.rank_group, scopes.share_group):
         assert arr.nbytes >= 1 << 22
         assert "nh" in _vm_flags(arr)
+
+
+@linux_only
+def test_workspace_buffers_are_on_small_pages_but_the_sort_records() -> None:
+    from pmt.ranker import RANDOM_ACCESS, Workspace
+
+    space = Workspace()
+    rng = np.random.default_rng(4)
+    n = 1_200_000
+    _rank_scopes(
+        rng.normal(13.0, 0.6, n),
+        rng.integers(1, 8, n).astype(np.float64),
+        rng.integers(0, 5, n).astype(np.uint8),
+        5,
+        10,
+        workspace=space,
+    )
+    held = space._buffers
+    assert set(RANDOM_ACCESS) <= set(held) and {"order", "rank_national"} <= set(held)
+    for name, buf in held.items():
+        if buf.nbytes >= 1 << 22:
+            assert ("nh" in _vm_flags(buf)) == (name not in RANDOM_ACCESS), name
