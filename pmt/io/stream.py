@@ -200,7 +200,7 @@ def rank_file(
         part = slice(kept, kept + enc.n)
         scored = _scored(enc, ws, into)
         if rows is None and enc.n < table.num_rows:
-            rows = np.empty(total, dtype=np.int64)
+            rows = _memory.empty(total, np.int64)  # filled front to back: 4 KB pages
             rows[:kept] = np.arange(kept)
         if rows is not None:
             rows[part] = enc.rows
@@ -400,7 +400,8 @@ class _IntIds:
                 self._last = key[-1]
                 self._count += key.shape[0]
                 return
-            self._held = np.empty(self._total, dtype=key.dtype)  # a file's ids have one type
+            # a file's ids have one type; filled front to back, so on 4 KB pages (pmt._memory)
+            self._held = _memory.empty(self._total, key.dtype)
             earlier = reread()
             assert earlier.shape[0] == self._count
             self._held[: self._count] = earlier
