@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["empty", "small_pages"]
+__all__ = ["RANDOM_ACCESS", "buffer", "empty", "small_pages"]
 
 _MADV_NOHUGEPAGE = 15  # <asm-generic/mman-common.h>
 _SMALLEST = 1 << 22  # numpy advises huge pages from 4 MB up
@@ -66,3 +66,19 @@ def small_pages(a: np.ndarray) -> np.ndarray:
 def empty(shape: Any, dtype: Any = np.float64) -> np.ndarray:
     """``np.empty(shape, dtype)`` on small pages (see the module's note)."""
     return small_pages(np.empty(shape, dtype=dtype))
+
+
+#: the named buffers (:func:`buffer`) written and read at random positions: the sort's
+#: records, then the result records. They keep numpy's huge pages, where the processor's
+#: address cache matters; every other buffer is filled front to back, on small pages.
+RANDOM_ACCESS = frozenset({"work"})
+
+
+def buffer(name: str, shape: Any, dtype: Any = np.float64) -> np.ndarray:
+    """A new array for the ranking's buffer ``name``.
+
+    :func:`empty` (small pages), or ``np.empty`` for the buffers in :data:`RANDOM_ACCESS`.
+    """
+    if name in RANDOM_ACCESS:
+        return np.empty(shape, dtype=dtype)
+    return empty(shape, dtype)

@@ -99,7 +99,7 @@ def _rank_scopes(
     # One 24-byte-per-household workspace: the sort's records (welfare, weight, input
     # position, group) for the walks, then the records that carry their results back to
     # input order. Reusing it touches less fresh memory, which costs more than the arithmetic.
-    work = _buffer(workspace, "work", size, K.sort_record(size), small=False)
+    work = _buffer(workspace, "work", size, K.sort_record(size))
     idx = _buffer(workspace, "order", size, np.int32 if size < 2**31 else np.int64)
     tick = clock if clock is not None else (lambda stage: None)
     K.sort_welfare(welfare, weight, group, K.n_buckets(size), work, bounds)
@@ -152,15 +152,15 @@ def _rank_scopes(
     return _Scopes(desil_nat, rank_nat, share_nat, cut_nat, desil_grp, rank_grp, share_grp, cut_grp)
 
 
-def _buffer(workspace: Any, name: str, size: int, dtype: Any, *, small: bool = True) -> np.ndarray:
-    """A new array (on small pages if ``small``: see :mod:`pmt._memory`), or the workspace's.
+def _buffer(workspace: Any, name: str, size: int, dtype: Any) -> np.ndarray:
+    """A new array (:func:`pmt._memory.buffer`), or the workspace's.
 
     The workspace's buffer ``name`` is grown if too small. Only the sort's
     records, scattered to and read back at random positions, keep huge pages.
     """
     if workspace is not None:
         return workspace.take(name, size, dtype)
-    return _memory.empty(size, dtype) if small else np.empty(size, dtype=dtype)
+    return _memory.buffer(name, size, dtype)
 
 
 def _check_totals(total: float) -> None:

@@ -51,18 +51,11 @@ OUTPUTS = frozenset(
 )
 
 
-#: the buffers written and read at random positions (the sort's records, then the result
-#: records): they keep numpy's huge pages, where the processor's address cache matters; the
-#: others are filled front to back and are made on 4 KB pages (:mod:`pmt._memory`), which a
-#: first call backs faster where new huge pages are dear
-RANDOM_ACCESS = frozenset({"work"})
-
-
 class Workspace:
     """Named buffers kept between calls, grown only when a larger table comes.
 
     Buffers are new memory on 4 KB pages, except the sort's records
-    (:data:`RANDOM_ACCESS`), which keep huge pages.
+    (:data:`pmt._memory.RANDOM_ACCESS`), which keep huge pages.
 
     Parameters
     ----------
@@ -98,8 +91,7 @@ class Workspace:
         need = size * dtype.itemsize
         buf = self._buffers.get(name)
         if buf is None or buf.nbytes < need:
-            make = np.empty if name in RANDOM_ACCESS else _memory.empty
-            buf = make(max(need, self.capacity * dtype.itemsize), dtype=np.uint8)
+            buf = _memory.buffer(name, max(need, self.capacity * dtype.itemsize), np.uint8)
             self._buffers[name] = buf
         return buf[:need].view(dtype)
 

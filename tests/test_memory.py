@@ -79,7 +79,8 @@ def test_ranking_results_are_on_small_pages() -> None:
 
 @linux_only
 def test_workspace_buffers_are_on_small_pages_but_the_sort_records() -> None:
-    from pmt.ranker import RANDOM_ACCESS, Workspace
+    from pmt._memory import RANDOM_ACCESS
+    from pmt.ranker import Workspace
 
     space = Workspace()
     rng = np.random.default_rng(4)
