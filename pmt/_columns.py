@@ -7,6 +7,7 @@ records the offending rows in the encoder's :class:`~pmt.rejects._Problems`.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -156,10 +157,81 @@ def _numeric_series(
             "decimal",
         ):
             raise _dtype_error(column, f"object holding {inferred} values")
-    missing = s.isna().to_numpy()
-    parsed = pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        if inferred in ("mixed", "mixed-integer"):  # other objects may hide among the numbers
+            number, missing = _numbers_of_cells(s)
+            return _flag_text(s, number, missing)
+    try:
+        missing = s.isna().to_numpy()
+        number = pd.to_numeric(s, errors="coerce")
+    except (TypeError, ArithmeticError):  # a signalling NaN: Decimal("sNaN") refuses both
+        number = None
+    if number is None or number.dtype.kind == "c":
+        number, missing = _numbers_of_cells(s)
+    return _flag_text(s, number, missing)
+
+
+def _flag_text(
+    s: pd.Series, number: pd.Series, missing: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """(values, missing mask or None, mask of cells that are no number or None)."""
+    parsed = number.to_numpy(dtype="float64", na_value=np.nan)
     text = np.isnan(parsed) & ~missing
+    if text.any():  # text spelling NaN is a missing number, as text spelling inf is infinite
+        nan_text = _nan_text(s.to_numpy(dtype=object), text)
+        if nan_text is not None:
+            missing, text = missing | nan_text, text & ~nan_text
     return parsed, (missing if missing.any() else None), (text if text.any() else None)
+
+
+#: Python types of the object cells read as numbers (text is parsed; bool is an int)
+_NUMBER_CELLS = (int, float, np.integer, np.floating, np.bool_, Decimal, str, bytes)
+
+
+def _cell_kind(v: object) -> int:
+    """0 a number, text or missing; 1 a signalling NaN (missing); 2 any other object."""
+    if isinstance(v, _NUMBER_CELLS):
+        return 1 if isinstance(v, Decimal) and v.is_snan() else 0
+    return 0 if v is None or v is pd.NA or v is pd.NaT else 2
+
+
+def _numbers_of_cells(s: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """An object column parsed as numbers cell by cell, and its missing mask.
+
+    pandas would take a ``Fraction`` among integers (not among floats), the
+    real part of a complex number, and fail on ``Decimal("sNaN")``. Here a
+    signalling NaN is missing (it is a NaN), and a cell that is neither a
+    number nor text (complex, Fraction, Timestamp, …) is no number, whatever
+    the other cells hold: its row is flagged as ``wrong_dtype``.
+    """
+    cells = s.to_numpy(dtype=object)
+    kind = np.fromiter(map(_cell_kind, cells), dtype=np.uint8, count=cells.shape[0])
+    if kind.any():
+        s = pd.Series(np.where(kind > 0, None, cells), index=s.index, dtype=object)
+    return pd.to_numeric(s, errors="coerce"), s.isna().to_numpy() & (kind != 2)
+
+
+def _nan_text(cells: np.ndarray, text: np.ndarray) -> np.ndarray | None:
+    """Of the rows ``text`` of ``cells``, those holding text that spells NaN ("nan", "NaN"…)."""
+    rows = np.flatnonzero(text)
+    hit = [i for i, v in zip(rows, cells[rows], strict=True) if isinstance(v, str) and _is_nan(v)]
+    if not hit:
+        return None
+    out = np.zeros(text.shape[0], dtype=bool)
+    out[hit] = True
+    return out
+
+
+def _is_nan(text: str) -> bool:
+    try:
+        return bool(np.isnan(float(text)))
+    except ValueError:
+        return False
+
+
+def _found(cells: np.ndarray) -> str:
+    """What non-number cells hold, for an error: text, or their Python types by name."""
+    kinds = dict.fromkeys("text" if isinstance(v, str) else type(v).__name__ for v in cells)
+    return ", ".join(kinds)
 
 
 def _plain(table: _Table, column: str) -> np.ndarray | None:
@@ -174,12 +246,13 @@ def _values(table: _Table, problems: _Problems, column: str) -> np.ndarray:
     """Numeric values of ``column`` (float64 or int), flagging text and missing values."""
     vals, missing, text = table.numeric(column)
     if text is not None:
+        cells = table.series(column).to_numpy()
         problems.add(
             "wrong_dtype",
             column,
             text,
-            table.series(column).to_numpy(),
-            what="values must be numbers, found text",
+            cells,
+            what=f"values must be numbers, found {_found(cells[text])}",
         )
     if vals.dtype.kind == "f":
         nonfinite = ~np.isfinite(vals)

@@ -79,7 +79,12 @@ def household_table(data: Any, *, columns: Sequence[str] | None = None) -> Any:
             data = data.select([c for c in dict.fromkeys(columns) if c in present])
         data = data.collect()
     if polars is not None and isinstance(data, polars.DataFrame):
-        return _plain_strings(data.to_arrow())
+        import pyarrow as pa
+
+        try:
+            return _plain_strings(data.to_arrow())
+        except (pa.ArrowException, polars.exceptions.PolarsError) as exc:
+            return _plain_strings(_polars_by_column(data, columns, exc))
     if hasattr(data, "__arrow_c_stream__") and not isinstance(data, type):
         import pyarrow as pa
 
@@ -92,6 +97,42 @@ def household_table(data: Any, *, columns: Sequence[str] | None = None) -> Any:
         "Fix: pass one of those (e.g. pd.DataFrame(...)), or read the file with "
         "pmt.io.read_households."
     )
+
+
+def _polars_by_column(data: Any, columns: Sequence[str] | None, exc: Exception) -> pa.Table:
+    """A polars frame that Arrow refused, column by column: the columns pmt reads must convert.
+
+    Polars types Arrow has no type for (Int128, UInt128) fail the whole frame.
+    A column pmt reads that fails raises :class:`~pmt.errors.ColumnTypeError`
+    naming it; one pmt does not read is left out, as other columns are ignored.
+    """
+    import pyarrow as pa
+    from polars.exceptions import PolarsError
+
+    from . import errors as E
+
+    failed = []
+    for name in data.columns:
+        try:
+            data.select(name).to_arrow()
+        except (pa.ArrowException, PolarsError):
+            failed.append(name)
+    if not failed:
+        raise exc
+    read = failed if columns is None else [c for c in failed if c in set(columns)]
+    if read:
+        many = len(read) > 1
+        dtypes = ", ".join(f"{c!r} (polars {data.schema[c]})" for c in read)
+        raise E.ColumnTypeError(
+            f"column{'s' if many else ''} {dtypes}: pmt reads polars tables through Arrow, "
+            f"which has no type for {'these dtypes' if many else 'this dtype'} (rule: variables "
+            "are bool, integers of up to 64 bits or float16/32/64, or text holding numbers; ids "
+            "are integers of up to 64 bits or text). Fix: cast "
+            f"{'them' if many else 'it'}, e.g. df.with_columns(pl.col({read[0]!r}).cast("
+            "pl.Int64)); ids beyond 64 bits to pl.String.",
+            column=read[0],
+        ) from None
+    return data.select([c for c in data.columns if c not in failed]).to_arrow()
 
 
 def _plain_strings(table: pa.Table) -> pa.Table:

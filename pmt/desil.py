@@ -178,12 +178,24 @@ def _check_totals(total: float) -> None:
         )
 
 
+def _real(values: Any) -> Any:
+    """``values`` (an array, or a sequence made one), refused if complex.
+
+    numpy would cast complex numbers to float64 by dropping their imaginary parts.
+    """
+    if not hasattr(values, "dtype"):
+        values = np.asarray(values)
+    if getattr(values.dtype, "kind", "") == "c":
+        raise TypeError(f"dtype {values.dtype}: complex numbers would lose their imaginary parts")
+    return values
+
+
 def _desil_arrays(
     welfare: Any, person_weight: Any, groups: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[Any]]:
     """Checked (welfare, person weight, group index, group labels) for plain-array calls."""
     try:
-        w = np.ascontiguousarray(welfare, dtype=np.float64)
+        w = np.ascontiguousarray(_real(welfare), dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"welfare must be an array of numbers; got {type(welfare).__name__} "
@@ -207,7 +219,7 @@ def _desil_arrays(
         p = np.ones_like(w)
     else:
         try:
-            p = np.ascontiguousarray(person_weight, dtype=np.float64)
+            p = np.ascontiguousarray(_real(person_weight), dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise TypeError(
                 f"person_weight must be an array of numbers ({exc}). Fix: pass a "
@@ -284,16 +296,24 @@ def _cutoff_rows(cutoffs: Any, labels: Sequence[Any], n: int, *, grouped: bool) 
 
 def _one_cutoff_row(c: Any, n: int, where: str) -> np.ndarray:
     try:
-        arr = np.asarray(c, dtype=np.float64)
-    except (TypeError, ValueError):
+        arr = np.asarray(_real(c), dtype=np.float64)
+    except (TypeError, ValueError):  # complex cutoffs too
         arr = np.zeros(0)
     if arr.shape != (n - 1,) or not np.isfinite(arr).all() or (np.diff(arr) < 0).any():
         raise ArgumentError(
             f"{where} must be {n - 1} finite, non-decreasing numbers for n={n}; "
-            f"got {c!r:.80}. Fix: pass the cutoffs c_1..c_{n - 1}.",
+            f"got {_brief(c)}. Fix: pass the cutoffs c_1..c_{n - 1}.",
             argument="cutoffs",
         )
     return arr
+
+
+def _brief(value: Any) -> str:
+    """``value`` on one line, at most 80 characters (an array's repr spans lines)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    text = " ".join(repr(value).split())
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def assign_desil(

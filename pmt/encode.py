@@ -33,6 +33,7 @@ from ._columns import (
 from ._frames import household_table
 from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
 from .ids import duplicated_ids, id_column, id_key
+from .options import check_id_col, check_on_invalid
 from .regions import RegionScheme, fallback_chain, scheme
 from .rejects import CHECK_ORDER, OnInvalid, _Problems, empty_rejects
 from .spec import CANONICAL_COLUMNS, Variable
@@ -179,10 +180,12 @@ def encode(
     ------
     TypeError, pmt.errors.InputError
     """
-    if on_invalid not in ("raise", "reject"):
-        raise ValueError(f"on_invalid must be 'raise' or 'reject'; got {on_invalid!r}")
+    check_on_invalid(on_invalid)
     if weighting not in ("person", "household"):
-        raise ValueError(f"weighting must be 'person' or 'household'; got {weighting!r}")
+        raise E.ArgumentError(
+            f"weighting must be 'person' or 'household'; got {weighting!r}.", argument="weighting"
+        )
+    check_id_col(id_col)
     scheme = _region_scheme(weights, region_scheme)
     table = _Table(
         household_table(
@@ -441,6 +444,16 @@ def check_columns(
         )
     missing = [c for c in required_columns(variables, weight, id_col, urban=urban) if c not in seen]
     canonical = [c for c in CANONICAL_COLUMNS if urban or c != "urban"]
+    for col, option, what in (
+        (id_col, "id_col", "household id"),
+        (weight, "weight", "survey weight"),
+    ):
+        if col is not None and col in missing:  # named by an option, not by the spec
+            raise E.MissingColumnError(
+                f"{option}: the table has no column {col!r} (rule: the {what} column must be "
+                f"in the table). Fix: pass the name of your {what} column as {option}='NAME'.",
+                column=col,
+            )
     if missing:
         raise E.MissingColumnError(
             f"missing columns {missing[:10]}{' ...' if len(missing) > 10 else ''} (rule: the "
@@ -461,7 +474,10 @@ def _region_scheme(weights: WeightSet, declared: str | None) -> RegionScheme:
     """The weight set's region scheme, checked against the scheme the caller declares."""
     own = weights.manifest.region_scheme
     if declared is not None:
-        scheme(declared)  # a known name
+        try:
+            scheme(declared)  # a known name
+        except ValueError as exc:
+            raise E.ArgumentError(str(exc), argument="region_scheme") from None
         if declared != own:
             raise E.RegionSchemeError(
                 f"region_scheme: the input's district codes are {declared} codes but weight set "

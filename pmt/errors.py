@@ -28,6 +28,7 @@ __all__ = [
     "HouseholdSizeError",
     "InputError",
     "InvalidCodeError",
+    "InvalidFileError",
     "InvalidValueError",
     "MissingColumnError",
     "MissingValueError",
@@ -72,6 +73,22 @@ class EmptyInputError(InputError):
     """The household table has no rows."""
 
     rule = "empty"
+
+
+class InvalidFileError(InputError):
+    """A household file is not a valid file of its type: truncated, corrupt or another format.
+
+    Attributes
+    ----------
+    path : str
+        The file, as given.
+    """
+
+    rule = "invalid_file"
+
+    def __init__(self, message: str, *, path: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class MissingColumnError(InputError):

@@ -43,6 +43,9 @@ def id_column(table: _Table, id_col: str) -> tuple[Any, Any, np.ndarray]:
             col = pa.chunked_array([pa.array(s, from_pandas=True)])
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             raise _id_type_error(id_col, "object holding a mix of text and numbers") from None
+        except OverflowError:  # Python ints past int64: unsigned 64-bit ids, or refused
+            s = _unsigned_ids(id_col, s)
+            values, col = s.array, pa.chunked_array([pa.array(s, from_pandas=True)])
     else:
         col = table.data.column(id_col)
         values = pd.arrays.ArrowExtensionArray(col)
@@ -81,6 +84,35 @@ def id_key(values: Any) -> Any:
     if pa.types.is_integer(arr.type):
         return np.asarray(arr.fill_null(0).to_numpy(zero_copy_only=False))
     return arr
+
+
+def _unsigned_ids(id_col: str, s: pd.Series) -> pd.Series:
+    """An object column of whole-number ids past int64 as ``UInt64``, if every id fits one.
+
+    Raises :class:`~pmt.errors.ColumnTypeError` naming the rows (never the ids) of
+    ids no 64-bit integer holds, or if the column also holds other values.
+    """
+    cells = s.to_numpy(dtype=object)
+    present = ~s.isna().to_numpy()
+    if not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+        for v in cells[present]
+    ):
+        raise _id_type_error(id_col, "object holding a mix of whole numbers and other values")
+    ids = [int(v) for v in cells[present]]
+    lo, hi = (-(2**63), 2**63 - 1) if min(ids) < 0 else (0, 2**64 - 1)
+    if lo == 0 and max(ids) <= hi:
+        return s.astype("UInt64")
+    rows = np.flatnonzero(present)[[not lo <= v <= hi for v in ids]]
+    raise E.ColumnTypeError(
+        f"column {id_col!r}: whole-number household ids must fit in 64 bits (rule: ids pass "
+        "through exactly, as int64 — from -2**63 to 2**63-1 — or, when none is negative, "
+        f"uint64 — up to 2**64-1); {rows.size:,} of {len(s):,} rows break it, e.g. "
+        f"{E.format_examples(rows)}. Fix: store the ids as text, e.g. "
+        f"df[{id_col!r}] = df[{id_col!r}].astype('string') (missing ids stay missing).",
+        column=id_col,
+        rows=rows[:5],
+    )
 
 
 def _id_type_error(id_col: str, dtype: str) -> E.ColumnTypeError:

@@ -7,6 +7,7 @@ error message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,7 +18,15 @@ from .desil import _check_n, _cutoff_table, _one_cutoff_row
 from .errors import ArgumentError, WeightSetError
 from .weights import WeightSet
 
-__all__ = ["CutoffMode", "RankOptions", "mode_cutoffs", "rank_options"]
+__all__ = [
+    "OUTPUT_COLUMNS",
+    "CutoffMode",
+    "RankOptions",
+    "check_id_col",
+    "check_on_invalid",
+    "mode_cutoffs",
+    "rank_options",
+]
 
 
 CutoffMode = Literal["registry", "reference"]
@@ -41,6 +50,7 @@ def rank_options(
         Naming the option that breaks its rule.
     """
     _check_n(n)
+    check_id_col(id_col)
     if isinstance(cutoffs, str):
         if cutoffs not in ("registry", "reference"):
             raise ArgumentError(
@@ -101,6 +111,64 @@ def rank_options(
         id_col=id_col,
         table=table,
     )
+
+
+#: the columns pmt writes beside the id column: a result's (:meth:`pmt.RankResult.to_frame`,
+#: with ``p_desil_1`` … for every class), the rejects table's, an allocation's and the
+#: uncertainty list's. An id column of one of these names would be written twice.
+OUTPUT_COLUMNS = frozenset(
+    {
+        "welfare",
+        "model_key",
+        "model_level",
+        "province_code",
+        "desil_national",
+        "desil_provincial",
+        "rank_national",
+        "rank_provincial",
+        "share_below_national",
+        "share_below_provincial",
+        "eligible",
+        "person_weight",
+        "p_eligible",
+        "row",
+        "column",
+        "rule",
+        "value",
+        "size",
+        "selected",
+        "uncertainty",
+    }
+)
+_P_DESIL = re.compile(r"p_desil_[0-9]+\Z")
+
+
+def check_id_col(id_col: Any) -> None:
+    """The id column's name is not one that pmt writes beside it (:data:`OUTPUT_COLUMNS`).
+
+    Raises
+    ------
+    pmt.errors.ArgumentError
+        Naming ``id_col``, before any data is read.
+    """
+    if isinstance(id_col, str) and (id_col in OUTPUT_COLUMNS or _P_DESIL.match(id_col)):
+        raise ArgumentError(
+            f"id_col: the id column may not be called {id_col!r} (rule: pmt writes a column of "
+            "that name next to the ids, in the results or the rejects table, and two columns "
+            "of one name make an ambiguous table). Fix: rename the id column in the input "
+            "(e.g. to 'hh_id') and pass that name.",
+            argument="id_col",
+        )
+
+
+def check_on_invalid(on_invalid: Any) -> None:
+    """``on_invalid`` is ``"raise"`` or ``"reject"`` (else an ArgumentError naming it)."""
+    if on_invalid not in ("raise", "reject"):
+        raise ArgumentError(
+            f"on_invalid must be 'raise' or 'reject'; got {on_invalid!r}. Fix: 'raise' stops at "
+            "the first broken rule, 'reject' sets the rows that break one aside with a reason.",
+            argument="on_invalid",
+        )
 
 
 def _given_cutoffs(cutoffs: Mapping[Any, Any], n: int) -> dict[str, np.ndarray]:

@@ -37,7 +37,8 @@ CHECK_ORDER = (
 
 
 _FIX = {
-    "wrong_dtype": "convert the column to numbers (e.g. pd.to_numeric) and fix the text entries",
+    "wrong_dtype": "convert the column to numbers (e.g. pd.to_numeric) and fix the entries "
+    "that are not numbers",
     "missing_or_infinite": "fill or remove the missing values, or pass on_invalid='reject' to "
     "set those rows aside",
     "out_of_range": "correct the values, or pass on_invalid='reject' to set those rows aside",

@@ -13,6 +13,8 @@ import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +258,70 @@ ROW_CASES = [
         (1,),
         (("weight", "sw"),),
     ),
+    Case(
+        "complex in a continuous column (object)",
+        _set("floor_area", 17, complex(26.0, 1e6), "object"),
+        E.ColumnTypeError,
+        "floor_area",
+        (17,),
+    ),
+    Case(
+        "complex with no imaginary part in a count column (object)",
+        _set("n_goat", 16, complex(2.0, 0.0), "object"),
+        E.ColumnTypeError,
+        "n_goat",
+        (16,),
+    ),
+    Case(
+        "Timestamp in a count column (object)",
+        _set("n_pig", 3, pd.Timestamp("2024-01-01"), "object"),
+        E.ColumnTypeError,
+        "n_pig",
+        (3,),
+    ),
+    Case(
+        "whole Fraction in a code column (object)",
+        _set("tenure", 8, Fraction(2, 1), "object"),
+        E.ColumnTypeError,
+        "tenure",
+        (8,),
+    ),
+    Case(
+        "Decimal sNaN in a continuous column (object)",
+        _set("floor_area", 4, Decimal("sNaN"), "object"),
+        E.MissingValueError,
+        "floor_area",
+        (4,),
+    ),
+    Case(
+        "Decimal sNaN in hh_size (object)",
+        _set("hh_size", 11, Decimal("-sNaN"), "object"),
+        E.MissingValueError,
+        "hh_size",
+        (11,),
+    ),
+    Case(
+        "text NaN in a continuous column (object)",
+        _text("floor_area", 5, "NaN", "object"),
+        E.MissingValueError,
+        "floor_area",
+        (5,),
+    ),
+    Case(
+        "text nan in a code column (str)",
+        _text("tenure", 7, " nan ", "str"),
+        E.MissingValueError,
+        "tenure",
+        (7,),
+    ),
+    Case(
+        "survey weight text NaN",
+        _text("sw", 1, "NaN", "object"),
+        E.MissingValueError,
+        "sw",
+        (1,),
+        (("weight", "sw"),),
+    ),
 ]
 
 
@@ -315,6 +381,7 @@ ARROW_CASES = [
         "duplicate hh_id",
         "unknown province code",
         "NA in a nullable integer column",
+        "text nan in a code column (str)",
     }
 ]
 
@@ -371,6 +438,135 @@ def test_numbers_in_text_are_accepted(tiny_ws):
     np.testing.assert_array_equal(pmt.score(as_text, tiny_ws), pmt.score(df, tiny_ws))
 
 
+@pytest.mark.parametrize(
+    ("cells", "found"),
+    [
+        ({3: "abc"}, "found text"),
+        ({3: pd.Timestamp("2024-01-01")}, "found Timestamp"),
+        ({3: Fraction(1, 3)}, "found Fraction"),
+        ({3: complex(1.0, 2.0)}, "found complex"),
+        (
+            {3: "abc", 9: pd.Timestamp("2024-01-01"), 11: Fraction(4, 1), 12: complex(4.0, 0.0)},
+            "found text, Timestamp, Fraction, complex",
+        ),
+    ],
+)
+def test_wrong_dtype_names_what_was_found(tiny_ws, cells, found):
+    """A cell that is neither a number nor text holding one is named by its type, not as text."""
+    df = households()
+    df["floor_area"] = df["floor_area"].astype(object)
+    for row, value in cells.items():
+        df.loc[row, "floor_area"] = value
+    with pytest.raises(E.ColumnTypeError) as info:
+        pmt.rank(df, tiny_ws)
+    assert f"column 'floor_area': values must be numbers, {found} (wrong_dtype)" in str(info.value)
+    assert info.value.rows == tuple(cells)
+    res = pmt.rank(df, tiny_ws, on_invalid="reject")
+    assert res.rejects["row"].tolist() == list(cells)
+    assert set(res.rejects["rule"]) == {"wrong_dtype"}
+
+
+def test_decimals_are_read_past_a_signalling_nan(tiny_ws):
+    """Decimal("sNaN") is a missing value; the other Decimals keep their exact float values."""
+    df = households()
+    df["floor_area"] = pd.Series([Decimal(repr(x)) for x in df["floor_area"]], dtype=object)
+    df.loc[6, "floor_area"] = Decimal("sNaN")
+    res = pmt.rank(df, tiny_ws, on_invalid="reject")
+    assert res.rejects[["row", "rule", "column"]].values.tolist() == [
+        [6, "missing_or_infinite", "floor_area"]
+    ]
+    plain = households().drop(index=6)
+    np.testing.assert_array_equal(res.welfare, pmt.rank(plain, tiny_ws).welfare)
+
+
+@pytest.mark.parametrize(
+    ("ids", "rows"),
+    [
+        ([2**64 + ID0 + i for i in range(N)], (0, 1, 2, 3, 4)),
+        ([ID0 + i if i != 6 else 2**70 + ID0 for i in range(N)], (6,)),
+        ([-(ID0 + i) if i != 9 else 2**63 + ID0 for i in range(N)], (9,)),  # no 64-bit type
+        ([ID0 + i if i != 4 else -(2**63) - ID0 for i in range(N)], (4,)),
+    ],
+    ids=["all past 2**64", "one past 2**64", "negative and past 2**63", "below -2**63"],
+)
+def test_object_ids_beyond_64_bits_are_refused(tiny_ws, ids, rows):
+    df = households()
+    df["hh_id"] = pd.Series(ids, dtype=object)
+    for mode in ("raise", "reject"):  # a column's type: always raised
+        with pytest.raises(E.ColumnTypeError) as info:
+            pmt.rank(df, tiny_ws, on_invalid=mode)
+        err = info.value
+        msg = str(err)
+        assert isinstance(err, TypeError) and err.column == "hh_id" and err.rows == rows
+        assert msg.startswith("column 'hh_id': whole-number household ids must fit in 64 bits")
+        assert "Fix: store the ids as text" in msg
+        assert not any(str(abs(i)) in msg for i in ids)
+        _assert_no_id(msg)
+
+
+@pytest.mark.parametrize("other", ["A12", True])
+def test_object_ids_mixing_numbers_past_int64_and_others_are_refused(tiny_ws, other):
+    df = households()
+    df["hh_id"] = pd.Series([2**63 + ID0 + i for i in range(N)], dtype=object)
+    df.loc[3, "hh_id"] = other
+    with pytest.raises(E.ColumnTypeError, match="mix of whole numbers and other values") as info:
+        pmt.rank(df, tiny_ws)
+    assert info.value.column == "hh_id" and "Fix: read the id column as text" in str(info.value)
+
+
+def test_whole_number_ids_of_64_bits_pass_through(tiny_ws):
+    """Ids past 2**63 in an object column are read as uint64, like a UInt64 column."""
+    df = households()
+    ids = [2**63 + ID0 + i for i in range(N)]
+    ids[5] = None
+    df["hh_id"] = pd.Series(ids, dtype=object)
+    df.loc[7, "hh_size"] = 0
+    res = pmt.rank(df, tiny_ws, on_invalid="reject")
+    assert res.rejects["row"].tolist() == [5, 7] and res.rejects["hh_id"][1] == ids[7]
+    kept = [v for i, v in enumerate(ids) if i not in (5, 7)]
+    assert res.to_frame()["hh_id"].tolist() == kept
+    assert res.to_arrow().schema.field("hh_id").type == pa.uint64()
+    as_uint = pmt.rank(df.assign(hh_id=pd.array(ids, dtype="UInt64")), tiny_ws, on_invalid="reject")
+    a, b = res.to_frame(), as_uint.to_frame()
+    a.attrs, b.attrs = {}, {}
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    # numpy uint64 past 2**63 and negative int64 ids are whole numbers of 64 bits too
+    for whole in (np.uint64(2**63) + np.arange(N, dtype=np.uint64), -(ID0 + np.arange(N))):
+        got = pmt.rank(df.assign(hh_id=whole, hh_size=households()["hh_size"]), tiny_ws)
+        np.testing.assert_array_equal(got.to_frame()["hh_id"].to_numpy(), whole)
+
+
+@pytest.mark.parametrize("dtype", ["Int128", "UInt128"])
+@pytest.mark.parametrize("column", ["tenure", "hh_id"])
+def test_polars_dtypes_arrow_cannot_hold_are_column_type_errors(tiny_ws, dtype, column):
+    pl = pytest.importorskip("polars")
+    if not hasattr(pl, dtype):
+        pytest.skip(f"polars {pl.__version__} has no {dtype}")
+    frame = pl.from_pandas(households()).with_columns(pl.col(column).cast(getattr(pl, dtype)))
+    for data in (frame, frame.lazy()):
+        with pytest.raises(E.ColumnTypeError) as info:
+            pmt.rank(data, tiny_ws)
+        err = info.value
+        msg = str(err)
+        assert isinstance(err, TypeError) and err.column == column
+        assert msg.startswith(f"column {column!r} (polars {dtype}): pmt reads polars tables")
+        assert "rule:" in msg and f"Fix: cast it, e.g. df.with_columns(pl.col({column!r})" in msg
+        _assert_no_id(msg)
+
+
+def test_polars_dtypes_arrow_cannot_hold_named_together_or_ignored(tiny_ws):
+    pl = pytest.importorskip("polars")
+    df = households()
+    frame = pl.from_pandas(df)
+    both = frame.with_columns(pl.col("n_goat", "tenure").cast(pl.Int128))
+    with pytest.raises(E.ColumnTypeError) as info:
+        pmt.rank(both, tiny_ws)
+    assert "columns 'tenure' (polars Int128), 'n_goat' (polars Int128):" in str(info.value)
+    # a column pmt does not read is ignored, whatever its type
+    extra = frame.with_columns(notes=pl.col("tenure").cast(pl.Int128))
+    np.testing.assert_array_equal(pmt.score(extra, tiny_ws), pmt.score(df, tiny_ws))
+
+
 def test_missing_column(tiny_ws):
     with pytest.raises(E.MissingColumnError) as info:
         pmt.rank(households().drop(columns=["head_sector"]), tiny_ws)
@@ -391,6 +587,17 @@ def test_missing_survey_weight_column(tiny_ws):
     with pytest.raises(E.MissingColumnError) as info:
         pmt.rank(households(), tiny_ws, weight="sw")
     assert info.value.column == "sw"
+    # the fix is the option, not the spec's names
+    assert str(info.value).startswith("weight: the table has no column 'sw'")
+    assert "Fix: pass the name of your survey weight column as weight='NAME'." in str(info.value)
+
+
+def test_missing_id_column_points_at_the_option(tiny_ws):
+    with pytest.raises(E.MissingColumnError) as info:
+        pmt.rank(households(), tiny_ws, id_col="nik")
+    assert info.value.column == "nik"
+    assert "Fix: pass the name of your household id column as id_col='NAME'." in str(info.value)
+    assert "spec" not in str(info.value)
 
 
 def test_duplicate_column_names(tiny_ws):
@@ -599,6 +806,30 @@ def test_assign_desil_bad_arrays():
         pmt.assign_desil([0.0, 1.0], cutoffs=[0.5], n=3)
     with pytest.raises(ValueError, match="one-dimensional"):
         pmt.assign_desil(np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (
+            {"welfare": np.array([0.0, 1.0 + 1e6j, 2.0])},
+            TypeError,
+            r"welfare must be an array of numbers.*complex128: complex numbers would lose",
+        ),
+        ({"welfare": [0.0, 1.0 + 0j, 2.0]}, TypeError, r"welfare must be .*complex numbers"),
+        (
+            {"person_weight": np.array([1, 1, 1j])},
+            TypeError,
+            r"person_weight must be an array of numbers.*complex numbers",
+        ),
+        ({"cutoffs": np.array([0.5 + 1j]), "n": 2}, E.ArgumentError, r"cutoffs must be .*0\.5\+1j"),
+    ],
+    ids=["welfare", "welfare list", "person_weight", "cutoffs"],
+)
+def test_assign_desil_refuses_complex_numbers(kwargs, error, match):
+    """Never a float cast that drops the imaginary parts (numpy's ComplexWarning)."""
+    with pytest.raises(error, match=match):
+        pmt.assign_desil(**{"welfare": np.array([0.0, 1.0, 2.0]), **kwargs})
 
 
 # --------------------------------------------------------------------------- corrupt weight sets

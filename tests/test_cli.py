@@ -160,6 +160,9 @@ def test_weights_validate_corrupt_set(tmp_path: Path) -> None:
     (folder / "cutoffs.csv").write_text("\n".join(lines) + "\n")
     proc = run("weights", "validate", str(folder), cwd=tmp_path)
     assert_one_line_error(proc, 2, "WeightSetError", "cutoffs.csv:2", "must not decrease")
+    # one problem, told once, in plain numbers: the bad row is not also a missing row
+    assert "(1 problem)" in proc.stderr and "no 'national' row" not in proc.stderr
+    assert f"c4 = {float(cells[4])!r} < c3 = {float(cells[3])!r}" in proc.stderr
 
 
 def test_synth_registry_writes_the_generator_output(tmp_path: Path) -> None:

@@ -467,7 +467,12 @@ def test_every_error_is_one_line_naming_the_option(work: Path, tmp_path: Path) -
             ["WeightSetError", "--weights"],
             [],
         ),
-        "missing input file": ([*rank, "nothere.csv", "--out", "o.csv"], 2, ["nothere.csv"], []),
+        "missing input file": (
+            [*rank, "nothere.csv", "--out", "o.csv"],
+            2,
+            ["FileNotFoundError", "nothere.csv", "Fix: "],
+            [],
+        ),
         "unwritable output folder": (
             [*rank, "hh.csv", "--out", str(locked / "o.csv")],
             2,
@@ -497,6 +502,64 @@ def test_every_error_is_one_line_naming_the_option(work: Path, tmp_path: Path) -
         for word in forbidden:
             assert word not in line.replace("--max-desil", ""), (name, word, line)
     assert not list(tmp_path.glob("o.*")) and temporaries(tmp_path) == []
+
+
+def test_unreadable_or_ambiguous_input_files_are_one_line_naming_the_file(
+    work: Path, tmp_path: Path
+) -> None:
+    variable = next(v.name for v in SPEC.variables if v.is_lookup)
+    header, rows = (work / "hh.csv").read_text().split("\n", 1)
+    (tmp_path / "dup.csv").write_text(f"{header},{variable}\n" + rows.replace("\n", ",1\n"))
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "empty.parquet").write_bytes(b"")
+    data = (work / "hh.parquet").read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(data[: len(data) // 2])
+    (tmp_path / "garbage.dta").write_bytes(b"no Stata here")
+    old = tmp_path / "o.parquet"
+    write_table(pd.DataFrame({"x": [1, 2]}), old)
+    before = digest(old)
+    rank = ["--quiet", "rank", "--weights", str(work / "tiny"), "--out"]
+    cases = {
+        # name: (arguments, the error, words the line holds)
+        "duplicated column": (
+            [*rank, "o.parquet", "dup.csv"],
+            "DuplicateColumnError",
+            ["dup.csv", repr(variable), "Fix: rename or drop the copies in the file"],
+        ),
+        "empty csv": ([*rank, "o.parquet", "empty.csv"], "EmptyInputError", ["0 bytes"]),
+        "empty parquet, streamed": (
+            [*rank, "o.parquet", "empty.parquet"],
+            "EmptyInputError",
+            ["0 bytes"],
+        ),
+        "cut parquet, streamed": (
+            [*rank, "o.parquet", "cut.parquet"],
+            "InvalidFileError",
+            ["not a valid Parquet file", "write it again"],
+        ),
+        "cut parquet, in memory": (
+            [*rank, "o.csv", "cut.parquet"],
+            "InvalidFileError",
+            ["not a valid Parquet file", "write it again"],
+        ),
+        "garbage stata": ([*rank, "o.parquet", "garbage.dta"], "InvalidFileError", ["Stata"]),
+        "missing parquet, streamed": (
+            [*rank, "o.parquet", "nothere.parquet"],
+            "FileNotFoundError",
+            ["check the file's name"],
+        ),
+    }
+    results = run_all({k: v[0] for k, v in cases.items()}, tmp_path)
+    for name, (args, error, needles) in cases.items():
+        code, _, stderr = results[name]
+        assert code == 2, (name, stderr)
+        line = one_error_line(code, stderr)
+        assert line.startswith(f"pmt: error: {error}: {args[-1]}: "), (name, line)
+        assert "Fix: " in line and "internal error" not in line, (name, line)
+        for needle in needles:
+            assert needle in line, (name, needle, line)
+    assert digest(old) == before and not (tmp_path / "o.csv").exists()
+    assert temporaries(tmp_path) == []
 
 
 def test_unexpected_errors_are_one_line_too(

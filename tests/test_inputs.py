@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -246,3 +247,165 @@ def test_cell_tables_do_not_keep_weight_sets_alive(tiny_ws):
     del ws
     gc.collect()
     assert gone() is None
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _assert_no_id(text: str, frame: pd.DataFrame) -> None:
+    for value in frame["hh_id"].head(20):
+        assert f"'{value}'" not in text and f"({value})" not in text
+
+
+@pytest.mark.parametrize("how", ["a second copy", "another column renamed", "a column pmt ignores"])
+def test_a_csv_header_that_names_a_column_twice_is_refused(
+    how: str, frame: pd.DataFrame, tmp_path: Path
+) -> None:
+    hh = frame.copy()
+    if how == "a second copy":  # other values than the first: which one to score is a guess
+        hh["copy"], name = 1 + hh["floor_material"] % 5, "floor_material"
+    elif how == "another column renamed":
+        name = "floor_material"
+    else:
+        hh["note"], hh["copy"], name = "a", "b", "note"
+    path = tmp_path / "dup.csv"
+    hh.to_csv(path, index=False)
+    lines = path.read_text().splitlines(keepends=True)
+    header = lines[0].split(",")
+    header[-1 if how != "another column renamed" else header.index("wall_material")] = name
+    if how != "another column renamed":
+        header[-1] += "\n"
+    path.write_text(",".join(header) + "".join(lines[1:]))
+    with pytest.raises(E.DuplicateColumnError) as err:
+        pmt.io.read_households(path)
+    text = str(err.value)
+    assert err.value.column == name and f"columns [{name!r}]" in text
+    assert str(path) in text and "more than once in the header" in text
+    assert "Fix: rename or drop the copies in the file" in text
+    _assert_no_id(text, frame)
+
+
+def test_a_csv_header_with_empty_names_still_reads(tmp_path: Path) -> None:
+    path = tmp_path / "trailing.csv"
+    path.write_text("hh_id,hh_size,,\n001,4,,\n")  # trailing commas: unnamed, not duplicated
+    got = pmt.io.read_households(path)
+    assert got["hh_id"].tolist() == ["001"] and len(got.columns) == 4
+
+
+def _file_bytes(kind: str, frame: pd.DataFrame, tmp_path: Path) -> bytes:
+    """A valid household file of ``kind`` (``csv``, ``parquet`` or ``dta``), as bytes."""
+    path = tmp_path / f"valid.{kind}"
+    if kind == "csv":
+        frame.to_csv(path, index=False)
+    elif kind == "parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_stata(path, write_index=False)
+    return path.read_bytes()
+
+
+#: name: (the file's bytes from a valid file's, the error, words of its message)
+UNREADABLE: dict[str, tuple[Callable[[bytes], bytes], type[Exception], list[str]]] = {
+    "empty.csv": (lambda b: b"", E.EmptyInputError, ["is empty (0 bytes", "Fix: check the step"]),
+    "blank.csv": (lambda b: b"\n\n\n", E.EmptyInputError, ["no header", "Fix: check the step"]),
+    "ragged.csv": (
+        lambda b: b"hh_id,hh_size\n1,2\n3,4,5\n",
+        E.InvalidFileError,
+        ["not a valid CSV file", "Expected 2 fields in line 3", "Fix: check that the file"],
+    ),
+    "latin1.csv": (
+        lambda b: b.replace(b"hh_id", b"hh_\xefd", 1),
+        E.InvalidFileError,
+        ["not a valid CSV file", "UTF-8", "Fix: check that the file"],
+    ),
+    "empty.parquet": (lambda b: b"", E.EmptyInputError, ["is empty (0 bytes", "Fix:"]),
+    "garbage.parquet": (
+        lambda b: b"no Parquet here",
+        E.InvalidFileError,
+        ["not a valid Parquet file", "Fix: check that the file is a complete Parquet file"],
+    ),
+    "truncated.parquet": (
+        lambda b: b[: len(b) // 2],
+        E.InvalidFileError,
+        ["not a valid Parquet file", "write it again"],
+    ),
+    "corrupt.parquet": (  # a valid footer, page headers overwritten
+        lambda b: b[:4] + bytes(2000) + b[2004:],
+        E.InvalidFileError,
+        ["not a valid Parquet file", "write it again"],
+    ),
+    "text.parquet": (
+        lambda b: b"hh_id,hh_size\n1,2\n",
+        E.InvalidFileError,
+        ["not a valid Parquet file", "that format's extension (.csv, .dta, .parquet, .pq)"],
+    ),
+    "empty.dta": (lambda b: b"", E.EmptyInputError, ["is empty (0 bytes", "Fix:"]),
+    "garbage.dta": (lambda b: b"no Stata here", E.InvalidFileError, ["not a valid Stata file"]),
+    "truncated.dta": (
+        lambda b: b[: len(b) // 2],
+        E.InvalidFileError,
+        ["not a valid Stata file", "Fix: check that the file is a complete Stata .dta file"],
+    ),
+    "text.dta": (
+        lambda b: b"hh_id,hh_size\n1,2\n" * 20,
+        E.InvalidFileError,
+        ["not a valid Stata file", "Fix:"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNREADABLE))
+def test_a_file_that_cannot_be_read_names_the_file_and_the_fix(
+    name: str, frame: pd.DataFrame, ws: pmt.WeightSet, tmp_path: Path
+) -> None:
+    make, error, words = UNREADABLE[name]
+    kind = name.rsplit(".", 1)[1]
+    path = tmp_path / name
+    path.write_bytes(make(_file_bytes(kind, frame, tmp_path)))
+    readers: list[Callable[[], object]] = [lambda: pmt.io.read_households(path)]
+    if kind == "parquet":  # streamed too (pmt rank with Parquet in and out)
+        readers.append(lambda: pmt.io.rank_file(path, ws, tmp_path / "o.parquet"))
+    for read in readers:
+        with pytest.raises(error) as err:
+            read()
+        assert type(err.value) is error
+        text = str(err.value)
+        assert text.startswith(f"{path}: ") and "Fix:" in text
+        for word in words:
+            assert word in text, (word, text)
+        if isinstance(err.value, E.InvalidFileError):
+            assert err.value.path == str(path) and "(rule: " in text
+        _assert_no_id(text, frame)
+    assert not (tmp_path / "o.parquet").exists()
+
+
+@pytest.mark.parametrize("name", ["nothere.csv", "nothere.parquet", "folder.csv", "folder.parquet"])
+def test_a_missing_file_or_a_folder_names_it_and_the_fix(
+    name: str, ws: pmt.WeightSet, tmp_path: Path
+) -> None:
+    path = tmp_path / name
+    error: type[Exception] = FileNotFoundError
+    if name.startswith("folder"):
+        path.mkdir()
+        error = IsADirectoryError
+    readers: list[Callable[[], object]] = [lambda: pmt.io.read_households(path)]
+    if path.suffix == ".parquet":
+        readers.append(lambda: pmt.io.rank_file(path, ws, tmp_path / "o.parquet"))
+    for read in readers:
+        with pytest.raises(error) as err:
+            read()
+        text = str(err.value)
+        assert text.startswith(f"{path}: ") and "Fix: " in text, text
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".dta"])
+def test_columns_asked_for_that_the_file_lacks_are_named(suffix: str, tmp_path: Path) -> None:
+    hh = pmt.synth.registry(20, seed=1)
+    path = tmp_path / f"hh{suffix}"
+    {".csv": lambda: hh.to_csv(path, index=False), ".parquet": lambda: hh.to_parquet(path),
+     ".dta": lambda: hh.to_stata(path, write_index=False)}[suffix]()  # fmt: skip
+    assert pmt.io.read_households(path, columns=["hh_id", "hh_size"]).shape == (20, 2)
+    with pytest.raises(pmt.errors.MissingColumnError) as err:
+        pmt.io.read_households(path, columns=["hh_id", "nope"])
+    assert err.value.column == "nope"
+    assert str(err.value).startswith(f"{path}: no column ['nope'] in the file")

@@ -8,14 +8,23 @@ through :func:`pmt.io.atomic.atomic_outputs`.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+import struct
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import OutputPathError
+from ..errors import (
+    DuplicateColumnError,
+    EmptyInputError,
+    InvalidFileError,
+    MissingColumnError,
+    OutputPathError,
+)
 from .atomic import PathLike, _slow_write_pause, atomic_outputs
 
 if TYPE_CHECKING:
@@ -42,17 +51,167 @@ Writer = Callable[[pd.DataFrame, Path, "dict[str, Any] | None"], None]
 
 
 def _read_csv(path: Path, columns: list[str] | None, id_col: str | None) -> pd.DataFrame:
+    _check_requested(path, _check_csv_header(path), columns)
     # the id column as text: 000123 stays 000123, 16-digit numbers stay exact
     dtype = {id_col: str} if id_col is not None else None
-    return pd.read_csv(path, usecols=columns, low_memory=False, dtype=dtype)
+    with _csv_errors(path):
+        return pd.read_csv(path, usecols=columns, low_memory=False, dtype=dtype)
+
+
+def _check_requested(path: Path, names: list[str], columns: list[str] | None) -> None:
+    """Every column asked for is in the file (else a MissingColumnError, not the reader's)."""
+    missing = [c for c in columns or () if c not in set(names)]
+    if missing:
+        raise MissingColumnError(
+            f"{path}: no column {missing[:10]} in the file (rule: the columns asked for are "
+            "read by name). Fix: check the names against the file's header, or ask only for "
+            "columns it has.",
+            column=missing[0],
+        )
+
+
+def _check_csv_header(path: Path) -> list[str]:
+    """Refuse a CSV header that names a column twice (pandas would rename the copy ``x.1``).
+
+    Reads only the header line, as text, with the parser that reads the file.
+    A name that occurs twice is ambiguous whether or not pmt uses it; empty
+    names (a trailing comma) are not names and may repeat.
+    """
+    with _csv_errors(path):
+        head = pd.read_csv(path, header=None, nrows=1, dtype=str, na_filter=False)
+    names = [str(name) for name in head.iloc[0]] if len(head) else []
+    counts = Counter(name for name in names if name)
+    dupes = sorted(name for name, count in counts.items() if count > 1)
+    if dupes:
+        raise DuplicateColumnError(
+            f"{path}: columns {dupes} appear more than once in the header (rule: one "
+            "column per name). Fix: rename or drop the copies in the file, so that each "
+            "name occurs once.",
+            column=dupes[0],
+        )
+    return names
+
+
+@contextmanager
+def _csv_errors(path: Path) -> Iterator[None]:
+    """Turn pandas' errors about a CSV file's text into pmt's, naming the file and the fix."""
+    try:
+        yield
+    except pd.errors.EmptyDataError as exc:  # no header line: only blank lines
+        raise EmptyInputError(
+            f"{path}: the file has no header and no rows (rule: a household file has a "
+            "header line and at least one household). Fix: check the step that wrote it, "
+            "and write the file again.",
+        ) from exc
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise invalid_file(path, "CSV", exc) from exc
 
 
 def _read_parquet(path: Path, columns: list[str] | None, id_col: str | None) -> pd.DataFrame:
-    return pd.read_parquet(path, columns=columns)
+    # the footer: a truncated file or another format is named
+    _check_requested(path, open_parquet(path).schema_arrow.names, columns)
+    with parquet_errors(path):  # a corrupt page
+        return pd.read_parquet(path, columns=columns)
+
+
+def open_parquet(path: str | Path) -> Any:
+    """``pyarrow.parquet.ParquetFile`` of a household file, its footer read and checked.
+
+    A missing, empty or folder ``path`` is refused as by :func:`check_input`;
+    a file that is not Parquet (truncated, corrupt, another format) raises
+    :class:`~pmt.errors.InvalidFileError` naming it.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = check_input(path)
+    try:
+        with parquet_errors(path):
+            # pre_buffer=False: a pre-buffering reader keeps every row group's bytes it
+            # has read until it is closed, and reads no faster here (pmt.io.stream)
+            return pq.ParquetFile(path, pre_buffer=False)
+    except pa.ArrowInvalid as exc:  # no footer: truncated, or not Parquet
+        raise invalid_file(path, "Parquet", exc) from exc
+
+
+@contextmanager
+def parquet_errors(path: str | Path) -> Iterator[None]:
+    """Turn pyarrow's errors about a Parquet file's bytes into an InvalidFileError naming it.
+
+    pyarrow reports a corrupt footer or page as an ``OSError`` without an
+    ``errno``; one with an ``errno`` is the system's (a disk, a permission)
+    and passes unchanged.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise invalid_file(path, "Parquet", exc) from exc
 
 
 def _read_stata(path: Path, columns: list[str] | None, id_col: str | None) -> pd.DataFrame:
-    return pd.read_stata(path, columns=columns, convert_categoricals=False)
+    # pandas reads every column of a .dta file and then selects (so does this)
+    try:
+        with np.errstate(over="ignore"):  # pandas' arithmetic on a header not Stata's
+            frame = pd.read_stata(path, convert_categoricals=False)
+    except KeyError as exc:  # a type code Stata does not have
+        code = exc.args[0] if exc.args else "?"
+        raise invalid_file(path, "Stata", f"unknown variable type code {code}") from exc
+    except (struct.error, ValueError, EOFError) as exc:  # its bytes end early or make no sense
+        raise invalid_file(path, "Stata", exc) from exc
+    _check_requested(path, [str(c) for c in frame.columns], columns)
+    return frame if columns is None else frame[columns]
+
+
+#: How to make a file of each kind readable again (the fix of an InvalidFileError).
+_FORMAT_FIXES = {
+    "CSV": "check that the file is comma-separated UTF-8 text with as many fields on every "
+    "line as in the header, and export it again",
+    "Parquet": "check that the file is a complete Parquet file (the step that wrote it "
+    "finished), and write it again",
+    "Stata": "check that the file is a complete Stata .dta file, and save it again",
+}
+
+
+def invalid_file(path: str | Path, kind: str, found: BaseException | str) -> InvalidFileError:
+    """The :class:`~pmt.errors.InvalidFileError` of a ``kind`` file a reader could not read.
+
+    ``found``: what the reader found, or its library's error (whose first line says so).
+    """
+    detail = (str(found).strip().splitlines() or [type(found).__name__])[0].rstrip(".")
+    return InvalidFileError(
+        f"{path}: not a valid {kind} file ({detail}) (rule: a household file is a complete "
+        f"file of the format its extension names). Fix: {_FORMAT_FIXES[kind]}; a file of "
+        f"another format needs that format's extension ({', '.join(sorted(READERS))}).",
+        path=str(path),
+    )
+
+
+def check_input(path: str | Path) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, refused if missing, a folder or empty (0 bytes).
+
+    Raises ``FileNotFoundError``, ``IsADirectoryError`` or
+    :class:`~pmt.errors.EmptyInputError`, each naming the file and the fix.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path}: is a folder, not a household file. Fix: give the path of the file "
+            "itself (a Parquet dataset folder is read by pmt.dask)."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no such file. Fix: check the file's name and folder (a relative "
+            "path starts from the current folder), or give its full path."
+        )
+    if path.stat().st_size == 0:
+        raise EmptyInputError(
+            f"{path}: the file is empty (0 bytes; rule: a household file has a header "
+            "and at least one household). Fix: check the step that wrote it (did it "
+            "finish?), and write the file again."
+        )
+    return path
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, metadata: dict[str, Any] | None) -> None:
@@ -191,6 +350,13 @@ def read_households(
     16-digit numbers stay exact (an empty cell is a missing id). Text in a
     numeric column stays text, so that validation can name the offending rows.
     Parquet and Stata columns keep the types the file stores.
+
+    A file that cannot be read is refused, naming it and the fix:
+    ``FileNotFoundError`` (missing), ``IsADirectoryError`` (a folder),
+    :class:`~pmt.errors.EmptyInputError` (0 bytes, or a CSV without a header
+    line), :class:`~pmt.errors.InvalidFileError` (truncated, corrupt, or
+    another format), and :class:`~pmt.errors.DuplicateColumnError` for a CSV
+    header that names a column twice (pandas would read the copy as ``x.1``).
     """
     path = Path(path)
     reader = READERS.get(path.suffix.lower())
@@ -199,9 +365,7 @@ def read_households(
             f"{path}: unknown file type {path.suffix!r}; pmt reads "
             f"{sorted(READERS)}. Fix: convert the file or rename its extension."
         )
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    return reader(path, columns, id_col)
+    return reader(check_input(path), columns, id_col)
 
 
 def _write_frame(

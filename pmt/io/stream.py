@@ -44,6 +44,7 @@ from ..encode import (
     required_columns,
 )
 from ..errors import ArgumentError
+from ..options import check_id_col, check_on_invalid
 from ..rank import (
     CutoffMode,
     RankResult,
@@ -56,7 +57,7 @@ from ..rank import (
 from ..ranker import Workspace
 from ..weights import WeightSet
 from .atomic import _slow_write_pause, atomic_outputs
-from .files import _write_frame, parquet_options, result_schema
+from .files import _write_frame, open_parquet, parquet_errors, parquet_options, result_schema
 
 __all__ = ["rank_file"]
 _log = get_logger(__name__)
@@ -85,7 +86,10 @@ def rank_file(
     Parameters
     ----------
     path : str or Path
-        A Parquet file with the columns :func:`pmt.rank` takes.
+        A Parquet file with the columns :func:`pmt.rank` takes. A file that
+        cannot be read is refused as by :func:`pmt.io.read_households`
+        (``FileNotFoundError``, :class:`~pmt.errors.EmptyInputError`,
+        :class:`~pmt.errors.InvalidFileError`), naming it and the fix.
     weights : WeightSet or str
     out : str or Path
         The result, a Parquet file with the columns of ``RankResult.to_frame()``
@@ -108,7 +112,6 @@ def rank_file(
         gives their positions in the file); ``ids`` is None — they are in ``out``.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from .atomic import check_outputs
     from .files import output_kind
@@ -121,8 +124,10 @@ def rank_file(
         line=line,
         weight=weight,
         weighting=weighting,
-        id_col=None,
+        id_col=None,  # the ids go to the file, not the result: checked here
     )
+    check_id_col(id_col)
+    check_on_invalid(on_invalid)
     if (
         isinstance(chunk_size, bool)
         or not isinstance(chunk_size, (int, np.integer))
@@ -147,9 +152,7 @@ def rank_file(
         output_kind(rejects, argument="rejects")
     check_outputs(inputs={"path": path}, outputs={"out": out, "rejects": rejects})
     ws = _weights(weights)
-    # pre_buffer=False: a pre-buffering reader keeps every row group's bytes it has read
-    # until it is closed (the whole file, by the end of pass 1), and reads no faster here
-    source = pq.ParquetFile(path, pre_buffer=False)
+    source = open_parquet(path)  # without pre-buffering; a file that is not Parquet is named
     total = source.metadata.num_rows
     if total == 0:
         raise E.EmptyInputError(
@@ -181,7 +184,7 @@ def rank_file(
     # chunk: new ones each time would be backed afresh by the operating system (page
     # faults: about 3 s of CPU at 30 M households)
     space = Workspace()
-    for table in _prefetch(_chunks(source, needed, chunk_size)):
+    for table in _prefetch(_file_chunks(path, source, needed, chunk_size)):
         # the chunk's person weights, welfare, model rows and provinces are written straight
         # into the file's arrays, from position ``kept`` (no copy, no buffer between)
         into = _Into(space, arrays, kept)
@@ -580,6 +583,14 @@ def _chunks(source: Any, columns: list[str], chunk_size: int) -> Iterator[Any]:
                 yield pa.Table.from_batches([batch])
     if group:
         yield source.read_row_groups(group, columns=columns)
+
+
+def _file_chunks(
+    path: str | Path, source: Any, columns: list[str], chunk_size: int
+) -> Iterator[Any]:
+    """:func:`_chunks`, a corrupt page an :class:`~pmt.errors.InvalidFileError` naming the file."""
+    with parquet_errors(path):
+        yield from _chunks(source, columns, chunk_size)
 
 
 def _prefetch(items: Iterable[Any]) -> Iterator[Any]:

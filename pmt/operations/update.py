@@ -39,6 +39,7 @@ import pandas as pd
 
 from ..encode import empty_rejects, encode
 from ..errors import DuplicateIdError, MissingColumnError, format_examples
+from ..options import check_id_col
 from ..rank import _weights, rank
 from ..results import RankResult, html_repr
 from ..weights import WeightSet
@@ -149,6 +150,7 @@ def apply_changes(
     for frame, what in ((registry, "registry"), (changes, "changes")):
         if not isinstance(frame, pd.DataFrame):
             raise TypeError(f"{what} must be a pandas DataFrame; got {type(frame).__name__}.")
+    check_id_col(id_col)
     ws = _weights(weights)
     for col, frame, what in (
         (id_col, registry, "registry"),

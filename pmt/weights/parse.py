@@ -353,6 +353,7 @@ def _parse_cutoffs(manifest: Manifest, text: str, problems: list[str]) -> dict[s
             f"cutoff_classes is {manifest.cutoff_classes}"
         )
     out: dict[str, np.ndarray] = {}
+    seen: set[str] = set()  # scopes with a row, good or bad: a bad row is one problem
     provinces = province_table(manifest.region_scheme)
     for line, row in records[1:]:
         where = f"{fname}:{line}"
@@ -360,6 +361,7 @@ def _parse_cutoffs(manifest: Manifest, text: str, problems: list[str]) -> dict[s
             problems.append(f"{where}: expected {n} cells, got {len(row)}")
             continue
         scope = row[0]
+        seen.add(scope)
         if scope != "national" and not (re.fullmatch(r"\d{2}", scope) and int(scope) in provinces):
             problems.append(
                 f"{where}: scope {scope!r} must be 'national' or a 2-digit "
@@ -376,12 +378,12 @@ def _parse_cutoffs(manifest: Manifest, text: str, problems: list[str]) -> dict[s
             k = int(bad[0]) + 1
             problems.append(
                 f"{where}: scope {scope!r}: cutoffs must not decrease, but c{k + 1}"
-                f" = {arr[k]!r} < c{k} = {arr[k - 1]!r}"
+                f" = {float(arr[k])!r} < c{k} = {float(arr[k - 1])!r}"
             )
             continue
         if scope in out:
             problems.append(f"{where}: scope {scope!r} appears twice")
         out[scope] = arr
-    if out and "national" not in out:
+    if out and "national" not in seen:
         problems.append(f"{fname}: no 'national' row")
     return out
