@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import pmt
 import pmt.calibration as C
@@ -676,3 +678,162 @@ def test_command_line_unweighted_partial_coverage_and_skipped_failures(tiny, tmp
     out2 = ["--out", str(tmp_path / "w2")]
     assert cli.main(["--quiet", *base, *out2, "--coverage", "33"]) == 2  # Bali is outside
     assert "coverage=['33']" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- audit fixes
+
+
+@pytest.fixture(scope="module")
+def central():
+    """1,500 households of one province (Central Java) and its poverty lines."""
+    s, truth = pmt.synth.survey(1_500, seed=3, provinces=(33,), return_truth=True)
+    lines = {k: v for k, v in truth.poverty_lines.items() if k.startswith("33")}
+    return s, lines
+
+
+def _cj(s, lines, **kw):
+    return _quiet(C.calibrate, s, poverty_lines=lines, on_collinear="drop", **kw)
+
+
+@pytest.mark.parametrize("value", [500_000.0, 1.0])
+@pytest.mark.parametrize("pooling", ["shrink", "fallback"])
+def test_consumption_without_variation_is_refused_before_fitting(central, value, pooling):
+    s, lines = central
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(C.CalibrationError, match=r"'consumption'.*same per-capita.*Fix:"):
+            C.calibrate(
+                s.assign(consumption=value),
+                poverty_lines=lines,
+                on_collinear="drop",
+                pooling=pooling,
+                pooling_folds=2,
+            )
+    unit = [w for w in caught if w.category is pmt.errors.ConsumptionUnitWarning]
+    assert len(unit) == (1 if value < CONSUMPTION_RANGE[0] else 0)
+
+
+def test_a_model_without_residual_variance_is_refused_naming_it(central, monkeypatch):
+    s, lines = central
+    import pmt.calibration.assembly as A
+
+    def exact(residual, weight, model, keys, n_params):
+        return {k: (0.0 if k == "national" else 0.1) for k in keys}, []
+
+    monkeypatch.setattr(A, "residual_variances", exact)
+    with pytest.raises(C.CalibrationError, match=r"models \['national'\].*residual variance.*Fix:"):
+        _cj(s, lines, pooling="fallback", min_households=10**9)
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        ({"33-urban": "abc"}, r"'33-urban' \('abc'\).*Fix: correct the line"),
+        ({"33-urban": None}, r"'33-urban' \(None\).*Fix: correct the line"),
+        ({"33-urban": float("nan")}, r"'33-urban' \(nan\)"),
+        ({33: 1.0, "33": 2.0}, r"regions \['33'\] appear more than once.*Fix: keep one"),
+    ],
+)
+def test_bad_poverty_lines_name_the_region_the_rule_and_the_fix(central, bad, match):
+    _, lines = central
+    with pytest.raises(C.CalibrationError, match=match):
+        C.data.read_poverty_lines({**lines, **bad}, "BPS")
+
+
+def test_poverty_line_tables_and_files_name_the_region(central, tmp_path):
+    _, lines = central
+    table = pd.DataFrame({"region_key": list(lines), "poverty_line": list(lines.values())})
+    bad = table.astype({"poverty_line": object})
+    bad.loc[0, "poverty_line"] = "abc"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    key = table.loc[0, "region_key"]
+    with pytest.raises(C.CalibrationError, match=rf"'{key}' \('abc'\)"):
+        C.data.read_poverty_lines(tmp_path / "bad.csv", "BPS")
+    pd.concat([table, table.iloc[:1]]).to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(C.CalibrationError, match=rf"regions \['{key}'\] appear more than once"):
+        C.data.read_poverty_lines(tmp_path / "dup.csv", "BPS")
+
+
+def test_an_empty_set_of_poverty_lines_is_refused(central, tmp_path):
+    s, lines = central
+    table = pd.DataFrame({"region_key": list(lines), "poverty_line": list(lines.values())})
+    table.iloc[:0].to_csv(tmp_path / "header_only.csv", index=False)
+    for empty in ({}, table.iloc[:0], tmp_path / "header_only.csv"):
+        with pytest.raises(C.CalibrationError, match=r"no lines given.*poverty_lines=None"):
+            _cj(s, empty, pooling="fallback", min_households=10**9)
+
+
+def test_a_nan_pooling_strength_is_an_argument_error(central):
+    s, lines = central
+    for lam in (float("nan"), (3000.0, float("nan"))):
+        with pytest.raises(E.ArgumentError, match=r"lambdas.*'district_urban'.*Fix:") as info:
+            _cj(s, lines, lambdas={"district_urban": lam})
+        assert info.value.argument == "lambdas"
+
+
+def test_encoder_errors_in_calibration_give_calibrations_fix(central):
+    s, lines = central
+    zero = s.copy()
+    zero.loc[4, "weight"] = 0.0
+    with pytest.raises(E.InvalidValueError, match=r"'weight'.*row 4.*Fix:") as info:
+        _cj(zero, lines)
+    assert "on_invalid" not in str(info.value) and "drop those households" in str(info.value)
+    assert info.value.rows == (4,)
+    dup = s.copy()
+    dup.loc[6, "hh_id"] = dup.loc[2, "hh_id"]
+    with pytest.raises(E.DuplicateIdError, match=r"rows 2, 6.*Fix: make the household ids") as e:
+        _cj(dup, lines)
+    assert "on_invalid" not in str(e.value)
+    # the ranking path keeps its own fix
+    with pytest.raises(E.InvalidValueError, match="on_invalid='reject'"):
+        pmt.rank(zero, "demo", weight="weight")
+
+
+SHUFFLES = settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SHUFFLES
+@given(seed=st.integers(0, 2**32 - 1))
+def test_calibration_does_not_depend_on_the_row_order(central, seed):
+    s, lines = central
+    shuffled = s.sample(frac=1, random_state=np.random.default_rng(seed))
+    for kw in ({"pooling_folds": 2}, {"lambdas": FIXED}):
+        a, b = _cj(s, lines, **kw), _cj(shuffled, lines, **kw)
+        assert a.lambdas == b.lambdas
+        assert a.weights.content_hash == b.weights.content_hash
+    # without ids: the canonical order is by the values of the columns used
+    plain = [x.drop(columns="hh_id") for x in (s, shuffled)]
+    a, b = (_cj(x, lines, id_col=None, lambdas=FIXED) for x in plain)
+    assert a.weights.content_hash == b.weights.content_hash
+
+
+def test_cross_validation_does_not_depend_on_the_row_order(central):
+    s, lines = central
+    shuffled = s.sample(frac=1, random_state=5)
+    kw = {"poverty_lines": lines, "on_collinear": "drop", "lambdas": FIXED, "quotas": (0.3,)}
+    by_count = [_quiet(C.cross_validate, x, folds=2, **kw) for x in (s, shuffled)]
+    labels = (s["psu"] % 3).to_numpy()
+    by_array = [
+        _quiet(C.cross_validate, s, folds=labels, **kw),
+        _quiet(C.cross_validate, shuffled, folds=labels[s.index.get_indexer(shuffled.index)], **kw),
+    ]
+    for a, b in (by_count, by_array):
+        cols = [c for c in a.table.columns if not c.endswith("_seconds")]
+        pd.testing.assert_frame_equal(a.table[cols], b.table[cols], check_exact=True)
+        fcols = [c for c in a.folds.columns if not c.endswith("_seconds")]
+        pd.testing.assert_frame_equal(a.folds[fcols], b.folds[fcols], check_exact=True)
+        # predictions come back in the input order, row for row
+        pd.testing.assert_frame_equal(a.predictions.loc[shuffled.index], b.predictions)
+
+
+def test_folds_too_small_to_score_and_no_estimators_are_refused(central):
+    s, lines = central
+    kw = {"poverty_lines": lines, "on_collinear": "drop", "pooling": "fallback"}
+    folds = (s["psu"] % 3).to_numpy().copy()
+    folds[0] = 99
+    with pytest.raises(E.ArgumentError, match=r"fold 99 has 1 .*at least 10 households") as info:
+        _quiet(C.cross_validate, s, folds=folds, estimators={"WLS": {}}, **kw)
+    assert info.value.argument == "folds"
+    with pytest.raises(E.ArgumentError, match=r"estimators=\{\}.*Fix:") as info:
+        _quiet(C.cross_validate, s, folds=3, estimators={}, **kw)
+    assert info.value.argument == "estimators"

@@ -9,9 +9,12 @@ computes its reference cutoffs by scoring the survey with it
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
+from ..errors import CalibrationError
 from ..operations.uncertainty import residual_variances
 from ..rank import reference_cutoffs, score_encoded
 from ..weights import Manifest, WeightFiles, WeightSet
@@ -53,6 +56,15 @@ def assemble(
         ws.model_keys,
         np.count_nonzero(coef, axis=1),
     )
+    flat = sorted(k for k, v in variances.items() if not (math.isfinite(v) and v > 0))
+    if flat:
+        raise CalibrationError(
+            f"models {flat[:10]}{' ...' if len(flat) > 10 else ''}: the residual variance is "
+            "zero (rule: a model must leave some variation of log consumption unexplained; "
+            "these predict every survey household's consumption exactly, so the probability "
+            "of being poor and every fit statistic are undefined). Fix: pass the survey's "
+            "measured per-capita consumption, not a value computed from the spec's variables."
+        )
     manifest = manifest.model_copy(update={"residual_variance": variances})
     ws = WeightSet(manifest, keys, coef, dict(data.lines))
     if not with_cutoffs:

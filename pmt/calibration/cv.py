@@ -33,7 +33,11 @@ from .options import options_from
 from .results import CrossValidation
 from .scoring import encode_for, log_consumption, r2, rmse
 
-__all__ = ["QUOTA_METRICS", "cross_validate", "fold_assignment"]
+__all__ = ["MIN_FOLD_HOUSEHOLDS", "QUOTA_METRICS", "cross_validate", "fold_assignment"]
+
+#: Households a fold needs to be scored (R², Spearman, AUC of a handful are
+#: undefined or noise); a smaller fold is an :class:`~pmt.errors.ArgumentError`.
+MIN_FOLD_HOUSEHOLDS = 10
 
 #: Whether a larger value of a comparison-table metric is better (the others: smaller).
 HIGHER_IS_BETTER = frozenset(
@@ -177,7 +181,20 @@ def cross_validate(
         scheme=region_scheme,
         coverage=coverage,
     )
+    if estimators is not None and not isinstance(estimators, Mapping):
+        raise ArgumentError(
+            f"estimators: must be a mapping label -> options; got {type(estimators).__name__}. "
+            'Fix: pass e.g. estimators={"WLS": {}, "lasso": {"estimator": "lasso"}}.',
+            argument="estimators",
+        )
     specs = {"estimator": {}} if estimators is None else dict(estimators)
+    if not specs:
+        raise ArgumentError(
+            "estimators={}: no estimator to compare (rule: at least one label -> options). "
+            'Fix: pass e.g. estimators={"WLS": {}}, or leave estimators=None for the '
+            "options given here.",
+            argument="estimators",
+        )
     opts_of = {label: options_from({**common, **dict(kw)}) for label, kw in specs.items()}
     rows = np.arange(data.n)
     fold, fold_labels = fold_assignment(folds, data, seed)
@@ -308,6 +325,7 @@ def cross_validate(
         },
         index=data.enc.index,
     )
+    predictions = data.to_input_order(predictions)  # fitted in the canonical order
     settings = {
         "folds": n_folds,
         "fold_labels": list(fold_labels),
@@ -339,7 +357,7 @@ def cross_validate(
 
 
 def _folds_fingerprint(fold: np.ndarray, labels: tuple[Any, ...]) -> str:
-    """``sha256:…`` of each household's fold label, in survey order."""
+    """``sha256:…`` of each household's fold label, in the survey's canonical order."""
     import hashlib
 
     values = pd.Series(pd.Series(labels, dtype=object).to_numpy()[fold].astype(str))
@@ -360,8 +378,10 @@ def fold_assignment(folds: Any, data: SurveyData, seed: int) -> tuple[np.ndarray
     ``folds`` is a number of folds (whole PSUs dealt at random within each
     stratum by :func:`~pmt.calibration.data.psu_folds`; labels ``0..K-1``), the
     name of a survey column, or an array of labels, one per survey row. Rules:
-    one label per household, none missing, at least 2 folds, none empty
-    (a categorical's unused category is an empty fold).
+    one label per household, none missing, at least 2 folds, each of at least
+    :data:`MIN_FOLD_HOUSEHOLDS` households (a categorical's unused category is
+    an empty fold). Array labels are in the survey's row order; the returned
+    positions are in its canonical order (:attr:`SurveyData.order`).
 
     Raises
     ------
@@ -393,6 +413,7 @@ def fold_assignment(folds: Any, data: SurveyData, seed: int) -> tuple[np.ndarray
                 f"(the survey has {np.unique(data.psu).size} PSUs). Fix: use fewer folds.",
                 argument="folds",
             )
+        _check_fold_sizes(fold, tuple(range(k)), f"folds={k}")
         return fold, tuple(range(k))
     if isinstance(folds, str):
         if folds not in data.frame.columns:
@@ -426,9 +447,11 @@ def fold_assignment(folds: Any, data: SurveyData, seed: int) -> tuple[np.ndarray
                 "or the name of a survey column.",
                 argument="folds",
             )
+    if what == "folds" and data.order is not None:
+        values = values.iloc[data.order].reset_index(drop=True)  # to the canonical order
     missing = values.isna().to_numpy()
     if missing.any():
-        rows = np.flatnonzero(missing)
+        rows = data.input_rows(np.flatnonzero(missing))
         raise E.MissingValueError(
             f"{what}: every household needs a fold (rule: no missing label); {rows.size:,} "
             f"of {n:,} rows have none, e.g. {E.format_examples(rows[:5].tolist())}. Fix: "
@@ -455,7 +478,23 @@ def fold_assignment(folds: Any, data: SurveyData, seed: int) -> tuple[np.ndarray
             argument="folds",
         )
     out = tuple(x.item() if hasattr(x, "item") else x for x in labels.tolist())
+    _check_fold_sizes(codes, out, what)
     return codes.astype(np.int64), out
+
+
+def _check_fold_sizes(fold: np.ndarray, labels: tuple[Any, ...], what: str) -> None:
+    """Refuse folds of fewer than :data:`MIN_FOLD_HOUSEHOLDS` households."""
+    sizes = np.bincount(fold, minlength=len(labels))
+    small = np.flatnonzero(sizes < MIN_FOLD_HOUSEHOLDS)
+    if small.size:
+        named = ", ".join(f"fold {labels[i]!r} has {sizes[i]:,}" for i in small[:10])
+        raise ArgumentError(
+            f"{what}: folds too small to score: {named} (rule: every fold holds at "
+            f"least {MIN_FOLD_HOUSEHOLDS} households; R², Spearman and AUC of fewer are "
+            "undefined or noise). Fix: merge those households into other folds, or use fewer "
+            "folds.",
+            argument="folds",
+        )
 
 
 def _metric_names(quotas: Sequence[float]) -> list[str]:

@@ -73,6 +73,20 @@ class SurveyData:
     names: dict[str, str]  # survey column names used
     fingerprint: str = ""  # hash of the survey columns used (:func:`fingerprint`)
     covers: tuple[str, ...] | None = None  # regions covered (None: national)
+    order: np.ndarray | None = None  # (n,) input row of each row (None: the input order)
+
+    def input_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Positions in the canonical order as positions in the input table, ascending."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return rows if self.order is None else np.sort(self.order[rows])
+
+    def to_input_order(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A table with one row per household, from the canonical order back to the input's."""
+        if self.order is None:
+            return frame
+        inverse = np.empty_like(self.order)
+        inverse[self.order] = np.arange(self.order.size)
+        return frame.iloc[inverse]
 
     @property
     def n(self) -> int:
@@ -128,7 +142,12 @@ def draft(
 
 
 def read_poverty_lines(lines: Any, scheme: str) -> dict[str, float]:
-    """Region key -> line, from a mapping or a table (see :func:`pmt.calibration.calibrate`)."""
+    """Region key -> line, from a mapping or a table (see :func:`pmt.calibration.calibrate`).
+
+    None is no lines (welfare is the raw prediction). Lines given explicitly
+    must be at least one, each region once, each a positive finite number;
+    anything else is a :class:`~pmt.errors.CalibrationError` naming the region.
+    """
     if lines is None:
         return {}
     if isinstance(lines, (str, Path)):
@@ -136,64 +155,103 @@ def read_poverty_lines(lines: Any, scheme: str) -> dict[str, float]:
 
         lines = read_households(lines)
     if isinstance(lines, Mapping):
-        out = {str(k): float(v) for k, v in lines.items()}
+        keys = [str(k) for k in lines]
+        raw = list(lines.values())
     elif isinstance(lines, pd.DataFrame):
-        cols = set(lines.columns)
-        value = "poverty_line"
-        if value not in cols:
-            raise CalibrationError(
-                f"poverty_lines: the table needs a 'poverty_line' column (Rp per person per "
-                f"month); it has {sorted(cols)}. Fix: rename the column."
-            )
-        vals = pd.to_numeric(lines[value], errors="coerce").to_numpy(dtype=np.float64)
-        if "region_key" in cols:
-            keys = lines["region_key"].astype(str).tolist()
-        elif "district_code" in cols or "province_code" in cols:
-            code_col = "district_code" if "district_code" in cols else "province_code"
-            width = 4 if code_col == "district_code" else 2
-            codes = pd.to_numeric(lines[code_col], errors="coerce")
-            if codes.isna().any():
-                raise CalibrationError(
-                    f"poverty_lines: column {code_col!r} has missing or "
-                    "non-numeric codes. Fix: fill them."
-                )
-            base = [f"{int(c):0{width}d}" for c in codes]
-            if "urban" in cols:
-                urb = pd.to_numeric(lines["urban"], errors="coerce")
-                if not urb.isin([0, 1]).all():
-                    raise CalibrationError("poverty_lines: 'urban' must be 0 or 1.")
-                keys = [f"{b}-{'urban' if u else 'rural'}" for b, u in zip(base, urb, strict=True)]
-            else:
-                keys = base
-        else:
-            raise CalibrationError(
-                "poverty_lines: the table needs 'region_key', or 'province_code' / "
-                "'district_code' (optionally with 'urban'), beside 'poverty_line'. Fix: add "
-                "the region columns."
-            )
-        if len(set(keys)) != len(keys):
-            raise CalibrationError("poverty_lines: a region appears more than once.")
-        out = dict(zip(keys, vals.tolist(), strict=True))
+        keys, raw = _line_table(lines)
     else:
         raise TypeError(
             f"poverty_lines must be a mapping, a DataFrame or a file path; got "
             f"{type(lines).__name__}"
         )
-    bad = {k: v for k, v in out.items() if not (math.isfinite(v) and v > 0)}
+    if not keys:
+        raise CalibrationError(
+            "poverty_lines: no lines given (rule: lines given must name at least one region; "
+            "poverty_lines=None is how to calibrate without lines). Fix: give a line per "
+            "covered province (or a 'national' line), or pass poverty_lines=None."
+        )
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise CalibrationError(
+            f"poverty_lines: regions {repeated[:10]} appear more than once (rule: one line "
+            "per region key). Fix: keep one line for each of them."
+        )
+    out: dict[str, float] = {}
+    bad: list[str] = []
+    for key, value in zip(keys, raw, strict=True):
+        v = _line_value(value)
+        if v is None or not (math.isfinite(v) and v > 0):
+            bad.append(f"{key!r} ({value!r})")
+        else:
+            out[key] = v
     if bad:
         raise CalibrationError(
-            f"poverty_lines: lines must be positive numbers; not so for "
-            f"{dict(list(bad.items())[:5])}. Fix: correct them."
+            f"poverty_lines: lines must be positive finite numbers (Rp per person per month); "
+            f"not so for {len(bad)} region(s): {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}"
+            ". Fix: correct the line of each region named."
         )
     return out
 
 
+def _line_value(value: Any) -> float | None:
+    """A poverty line as a float; None when it is not a number (text, None, a boolean)."""
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _line_table(lines: pd.DataFrame) -> tuple[list[str], list[Any]]:
+    """The region keys and raw line values of a table of poverty lines."""
+    cols = set(lines.columns)
+    if "poverty_line" not in cols:
+        raise CalibrationError(
+            f"poverty_lines: the table needs a 'poverty_line' column (Rp per person per "
+            f"month); it has {sorted(map(str, cols))}. Fix: rename the column."
+        )
+    raw = lines["poverty_line"].tolist()
+    if "region_key" in cols:
+        return lines["region_key"].astype(str).tolist(), raw
+    if "district_code" in cols or "province_code" in cols:
+        code_col = "district_code" if "district_code" in cols else "province_code"
+        width = 4 if code_col == "district_code" else 2
+        codes = pd.to_numeric(lines[code_col], errors="coerce")
+        if codes.isna().any():
+            rows = np.flatnonzero(codes.isna().to_numpy())
+            raise CalibrationError(
+                f"poverty_lines: column {code_col!r} has missing or non-numeric codes (rule: "
+                f"every line names its region), e.g. {E.format_examples(rows[:5].tolist())}. "
+                "Fix: fill them."
+            )
+        base = [f"{int(c):0{width}d}" for c in codes]
+        if "urban" not in cols:
+            return base, raw
+        urb = pd.to_numeric(lines["urban"], errors="coerce")
+        if not urb.isin([0, 1]).all():
+            rows = np.flatnonzero(~urb.isin([0, 1]).to_numpy())
+            raise CalibrationError(
+                "poverty_lines: 'urban' must be 0 or 1, e.g. not at "
+                f"{E.format_examples(rows[:5].tolist())}. Fix: code urban as 1 and rural as 0."
+            )
+        keys = [f"{b}-{'urban' if u else 'rural'}" for b, u in zip(base, urb, strict=True)]
+        return keys, raw
+    raise CalibrationError(
+        "poverty_lines: the table needs 'region_key', or 'province_code' / "
+        "'district_code' (optionally with 'urban'), beside 'poverty_line'. Fix: add "
+        "the region columns."
+    )
+
+
 def fingerprint(frame: pd.DataFrame, columns: list[str]) -> str:
-    """``sha256:…`` of the survey columns used: their names, values and row order.
+    """``sha256:…`` of the survey columns used: their names and values, row by row.
 
     Each column is hashed by :func:`pandas.util.hash_pandas_object` (values and
     dtype, not the index), so the same table read again gives the same
-    fingerprint, and any changed value, renamed column or reordered row another.
+    fingerprint, and any changed value or renamed column another. :func:`prepare`
+    hashes the table in its canonical order (:func:`canonical_order`), so the
+    order of the input rows does not change it.
     """
     h = hashlib.sha256(f"rows={len(frame)}".encode())
     for name in dict.fromkeys(columns):
@@ -244,6 +302,36 @@ def _check_columns(
         )
     used = [c for c in names.values() if c is not None]
     return [*used, *household]
+
+
+#: The fix of an encoder error (by rule) in calibration, which only raises: no
+#: ``on_invalid``, no rejects table (the encoder's own fix offers them to rank).
+_CALIBRATION_FIX = {
+    "missing_or_infinite": "fill the missing values, or drop those households from the survey "
+    "before calibrating (calibration sets no row aside)",
+    "out_of_range": "correct the values, or drop those households from the survey before "
+    "calibrating (calibration sets no row aside)",
+    "invalid_code": "recode to the allowed codes (map old form codes explicitly), or drop "
+    "those households from the survey before calibrating",
+    "invalid_hh_size": "hh_size counts the members (a whole number from 1 to the spec's "
+    "max_household_size); correct it, or drop those households from the survey",
+    "unknown_region": "use district codes of the survey's region scheme (region_scheme=), or "
+    "drop those households from the survey before calibrating",
+    "duplicate_id": "make the household ids unique (each survey household once), or pass "
+    "id_col=None for a survey without ids",
+}
+
+
+def _encode(frame: pd.DataFrame, ws: WeightSet, **kw: Any) -> Encoded:
+    """:func:`pmt.encode.encode`, its errors carrying calibration's own fix."""
+    try:
+        return encode(frame, ws, **kw)
+    except E.InputError as exc:
+        msg, fix = str(exc), _CALIBRATION_FIX.get(exc.rule)
+        cut = msg.rfind(" Fix: ")
+        if fix is None or cut < 0 or "on_invalid" not in msg[cut:]:
+            raise
+        raise type(exc)(f"{msg[:cut]} Fix: {fix}.", column=exc.column, rows=exc.rows) from None
 
 
 def _check_unit(values: np.ndarray, name: str) -> None:
@@ -361,7 +449,9 @@ def prepare(
     )
     lines = read_poverty_lines(poverty_lines, scheme)
     # encoded once without lines: the survey's checks, and the regions it covers
-    first = encode(frame, draft(spec, {}, scheme), weight=weight, weighting="person", id_col=id_col)
+    first = _encode(
+        frame, draft(spec, {}, scheme), weight=weight, weighting="person", id_col=id_col
+    )
     covers = resolve_coverage(coverage, first.cell_district[first.cell].astype(np.int64), scheme)
     try:
         zero = draft(spec, lines, scheme, covers)
@@ -373,15 +463,28 @@ def prepare(
             + "\n  - ".join(p.split(": ", 1)[-1] for p in exc.problems)
             + "\nFix: add the lines named (or a 'national' line)."
         ) from exc
-    enc = encode(frame, zero, weight=weight, weighting="person", id_col=id_col)
+    enc = _encode(frame, zero, weight=weight, weighting="person", id_col=id_col)
     consumption_values = _survey_column(frame, consumption, "per-capita consumption")
     _check_unit(consumption_values, consumption)
+    _check_variation(consumption_values, consumption)
+    psu_codes = _codes(frame, psu, "PSU (primary sampling unit)")
+    strata_codes = _codes(frame, strata, "stratum") if strata is not None else None
+    # every check passed (row positions in errors are the input's): now the canonical order
+    order: np.ndarray | None = canonical_order(frame, used, id_col)
+    if order is not None and np.array_equal(order, np.arange(order.size)):
+        order = None
+    if order is not None:
+        frame = frame.iloc[order]
+        enc = _encode(frame, zero, weight=weight, weighting="person", id_col=id_col)
+        consumption_values = consumption_values[order]
+        psu_codes = psu_codes[order]
+        strata_codes = None if strata_codes is None else strata_codes[order]
     # the C library's log, as the encoder's terms (pmt.terms): the same bits on every machine
     y = libm.of(libm.log, consumption_values)
-    psu_codes = _codes(frame, psu, "PSU (primary sampling unit)")
     district = enc.cell_district[enc.cell].astype(np.int64)
     urban = enc.cell_urban[enc.cell].astype(np.int64)
-    strata_codes = _codes(frame, strata, "stratum") if strata is not None else district * 2 + urban
+    if strata_codes is None:
+        strata_codes = district * 2 + urban
     X, columns, term_pos, units = design(enc, spec)
     return SurveyData(
         frame=frame,
@@ -409,7 +512,41 @@ def prepare(
         },
         fingerprint=fingerprint(frame, used),
         covers=covers,
+        order=order,
     )
+
+
+def _sort_codes(values: pd.Series) -> np.ndarray:
+    """Dense codes of ``values`` in sorted order of the values (independent of row order)."""
+    try:
+        codes, _ = pd.factorize(values, sort=True)
+    except TypeError:  # values of types that do not compare (mixed text and numbers)
+        codes, _ = pd.factorize(values.astype(str), sort=True)
+    return np.asarray(codes, dtype=np.int64)
+
+
+def canonical_order(frame: pd.DataFrame, used: list[str], id_col: str | None) -> np.ndarray:
+    """The canonical order of the survey's rows: what calibration sees, whatever the input order.
+
+    By the household id when there is one (ids are unique: the encoder checks
+    them); otherwise by the values of every column used, compared column by
+    column in the order of ``used`` (rows equal in all of them are
+    interchangeable). Returns the input position of each row in that order.
+    """
+    names = [id_col] if id_col is not None else list(dict.fromkeys(used))
+    keys = [_sort_codes(frame[c]) for c in names]
+    return np.lexsort(keys[::-1]).astype(np.int64)
+
+
+def _check_variation(values: np.ndarray, name: str) -> None:
+    """Refuse consumption that is the same for every household: there is nothing to model."""
+    if values.size and bool(np.all(values == values[0])):
+        raise CalibrationError(
+            f"column {name!r}: every household has the same per-capita consumption "
+            f"({values[0]:,.6g}; rule: consumption must vary, the models explain its variation "
+            "across households). Fix: pass the survey's measured per-capita consumption "
+            "(consumption='<your column>'), not a constant or a placeholder."
+        )
 
 
 def design(

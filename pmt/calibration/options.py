@@ -82,8 +82,14 @@ class Options:
             bad("n_classes", "must be from 2 to 100")
         if self.lambdas is not None:
             for level, lam, lam0 in self.lambdas:
-                if level not in LEVEL_ORDER or lam < 0 or lam0 < 0:
-                    bad("lambdas", f"needs levels from {LEVEL_ORDER} and values >= 0")
+                if level not in LEVEL_ORDER or not (lam >= 0 and lam0 >= 0):  # NaN too
+                    bad(
+                        "lambdas",
+                        f"needs levels from {LEVEL_ORDER} and strengths >= 0 (a number or "
+                        f"inf; not NaN); not so for {level!r}. Fix: pass e.g. "
+                        "lambdas={'district_urban': (3000, 100)}, or leave lambdas=None to "
+                        "choose them by cross-validation",
+                    )
         est = ESTIMATORS[self.estimator]
         fields = {f.name for f in dataclasses.fields(self)}
         given = dict(self.estimator_options)
