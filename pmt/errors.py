@@ -23,6 +23,7 @@ __all__ = [
     "DuplicateIdError",
     "EmptyInputError",
     "EvaluationError",
+    "EvaluationWarning",
     "FoldError",
     "FolderError",
     "HouseholdSizeError",
@@ -158,6 +159,10 @@ class EvaluationError(ArgumentError):
 
     ``argument`` names the offending argument (or column).
     """
+
+
+class EvaluationWarning(UserWarning):
+    """An evaluation metric is undefined (NaN) for this input; the message names it and why."""
 
 
 class PopulationTooSmallError(ArgumentError):

@@ -135,12 +135,48 @@ def _provenance(path: str) -> dict[str, Any]:
 
 def _column(frame: Any, col: str, option: str) -> Any:
     if col not in frame.columns:
-        raise ValueError(
+        from ..errors import MissingColumnError
+
+        raise MissingColumnError(
             f"{option} {col}: no such column; the file has "
             f"{list(frame.columns[:12])}{' ...' if len(frame.columns) > 12 else ''}."
-            f" Fix: name an existing column with {option}."
+            f" Fix: name an existing column with {option}.",
+            column=col,
         )
     return frame[col].to_numpy()
+
+
+def _weights(frame: Any, col: str, option: str) -> Any:
+    """A weight column as float64, every value > 0 (``hh_size``: whole, >= 1).
+
+    A household of weight 0 would drop out of every metric silently: refused
+    with the column, the rows and the fix, as :func:`pmt.rank` refuses it.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from ..errors import HouseholdSizeError, InvalidValueError, format_examples
+
+    values = pd.to_numeric(pd.Series(_column(frame, col, option)), errors="coerce")
+    w = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    size = col == "hh_size"
+    with np.errstate(invalid="ignore"):
+        ok = (w >= 1) & (w == np.floor(w)) if size else w > 0
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        rule = "a whole number >= 1" if size else "a number > 0"
+        shown = format_examples(bad[:5], frame[col].iloc[bad[:5]].tolist())
+        error = HouseholdSizeError if size else InvalidValueError
+        raise error(
+            f"column {col!r} ({option}): each household's weight must be {rule} (rule: "
+            "every household evaluated counts; weight 0 would drop it silently); "
+            f"{bad.size:,} of {w.size:,} rows break it, e.g. {shown}. Fix: correct "
+            "those rows or drop them from the file"
+            + ("; --weight none weighs households equally." if option == "--weight" else "."),
+            column=col,
+            rows=bad[:5],
+        )
+    return w
 
 
 def _check_paths(
@@ -211,10 +247,10 @@ def _evaluate(args: argparse.Namespace, progress: Progress | None = None) -> int
             pred = pmt.score(frame, ws, id_col=args.id_col, progress=up).to_numpy()
     weight = None
     if args.weight.lower() != "none":
-        weight = _column(frame, args.weight, "--weight").astype(np.float64)
+        weight = _weights(frame, args.weight, "--weight")
     hw = None
     if args.survey_weight:
-        hw = _column(frame, args.survey_weight, "--survey-weight").astype(np.float64)
+        hw = _weights(frame, args.survey_weight, "--survey-weight")
         weight = hw if weight is None else weight * hw
     groups = None
     if args.by == "province":

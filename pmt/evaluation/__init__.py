@@ -48,7 +48,7 @@ comes from, and a worked example. Conventions in one place:
 
 from __future__ import annotations
 
-from ..errors import EvaluationError
+from ..errors import EvaluationError, EvaluationWarning
 from .comparison import Comparison, compare, desil_confusion
 from .evaluation import Evaluation, evaluate
 from .explain import explain, what_if
@@ -59,6 +59,7 @@ __all__ = [
     "Comparison",
     "Evaluation",
     "EvaluationError",
+    "EvaluationWarning",
     "compare",
     "desil_confusion",
     "evaluate",

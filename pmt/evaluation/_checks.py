@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..errors import EvaluationError
+from ..errors import ColumnTypeError, EvaluationError
 
 #: What the metrics count: sums of person weights, or of household weights.
 Unit = Literal["people", "households"]
@@ -44,8 +44,16 @@ def as_array(x: Any, name: str, n: int | None = None, *, finite: bool = True) ->
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"{name} must hold numbers; {exc}. Fix: convert it with pd.to_numeric first."
+        cells = np.asarray(x, dtype=object).reshape(-1)
+        bad = np.flatnonzero(pd.isna(pd.to_numeric(pd.Series(cells), errors="coerce")))
+        bad = bad[~pd.isna(pd.Series(cells[bad])).to_numpy()]
+        shown = ", ".join(f"{int(i)} ({cells[i]!r:.24})" for i in bad[:5])
+        raise ColumnTypeError(
+            f"{name} must hold numbers; {bad.size:,} value(s) are not, e.g. at positions "
+            f"{shown} ({exc}). Fix: convert it with pd.to_numeric first (and correct "
+            "those values).",
+            column=name,
+            rows=bad[:5],
         ) from exc
     if a.ndim != 1:
         raise EvaluationError(
@@ -71,16 +79,23 @@ def as_array(x: Any, name: str, n: int | None = None, *, finite: bool = True) ->
     return a
 
 
-def as_weight(x: Any, name: str, n: int) -> np.ndarray:
-    """Non-negative finite weights with a positive total (1 per household if ``x`` is None)."""
+def as_weight(x: Any, name: str, n: int, *, positive: bool = False) -> np.ndarray:
+    """Finite weights with a positive total (1 per household if ``x`` is None).
+
+    Weights must be ``>= 0``, or ``> 0`` with ``positive`` (a household of
+    weight 0 would drop out of every sum silently).
+    """
     if x is None:
         return np.ones(n)
     w = as_array(x, name, n)
-    bad = np.flatnonzero(w < 0)
+    bad = np.flatnonzero(w <= 0 if positive else w < 0)
     if bad.size:
+        rule = "> 0" if positive else ">= 0"
         raise EvaluationError(
-            f"{name} must be >= 0; negative at positions {bad[:5].tolist()} "
-            f"(values {w[bad[:5]].tolist()}). Fix: correct those weights.",
+            f"{name} must be {rule} (rule: every household evaluated counts); "
+            f"{bad.size:,} of {n:,} break it, at positions {bad[:5].tolist()} "
+            f"(values {w[bad[:5]].tolist()}). Fix: correct those weights, or drop "
+            "those households before evaluating.",
             argument=name,
         )
     if not w.sum() > 0:
@@ -103,13 +118,15 @@ def as_mask(x: Any, name: str, n: int) -> np.ndarray:
             bad = np.flatnonzero(~np.isin(f, (0.0, 1.0)))
             raise EvaluationError(
                 f"{name} must be True/False (or 0/1) per household; got "
-                f"{f[bad[:5]].tolist()} at positions {bad[:5].tolist()}.",
+                f"{f[bad[:5]].tolist()} at positions {bad[:5].tolist()}. Fix: pass a "
+                "boolean mask (e.g. welfare <= line).",
                 argument=name,
             )
         a = f == 1.0
     if a.shape != (n,):
         raise EvaluationError(
-            f"{name} has shape {a.shape}; it must be ({n},), one value per household.",
+            f"{name} has shape {a.shape}; it must be ({n},), one value per household. "
+            "Fix: pass one mark per household, in the order of true_welfare.",
             argument=name,
         )
     return a
@@ -142,7 +159,8 @@ def as_line(z: Any, name: str) -> float:
     ):
         raise EvaluationError(
             f"{name}: a line is a finite welfare value (log ratio to the "
-            f"poverty line; 0 = at the line); got {z!r}.",
+            f"poverty line; 0 = at the line); got {z!r}. Fix: pass a finite number, "
+            "e.g. 0.0.",
             argument=name,
         )
     return float(z)
@@ -165,7 +183,8 @@ def thresholds(
         if isinstance(item, tuple):
             if len(item) != 2:
                 raise EvaluationError(
-                    f"{name}: a pair must be (true threshold, predicted threshold); got {item!r}.",
+                    f"{name}: a pair must be (true threshold, predicted threshold); got "
+                    f"{item!r}. Fix: e.g. {name}=[(0.2, 0.4)].",
                     argument=name,
                 )
             out.append((check(item[0], name), check(item[1], name)))
@@ -182,7 +201,9 @@ def as_units(unit: Any, have_weight: bool) -> tuple[str, ...]:
     bad = [u for u in units if u not in ("people", "households")]
     if bad or not units or len(set(units)) != len(units):
         raise EvaluationError(
-            f"unit must be 'people', 'households' or both; got {unit!r}.", argument="unit"
+            f"unit must be 'people', 'households' or both; got {unit!r}. Fix: e.g. "
+            "unit='people' or unit=('people', 'households').",
+            argument="unit",
         )
     if "people" in units and not have_weight:
         raise EvaluationError(

@@ -13,6 +13,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,24 +22,21 @@ import pandas as pd
 from ..errors import EvaluationError
 from ..rank import RankResult, assign_desil
 from ..results import html_repr
-from ._checks import Unit, as_array, as_line, as_mask, as_share, as_units, as_weight, thresholds
+from ._checks import Unit, as_array, as_line, as_mask, as_units, as_weight
 from .comparison import desil_confusion
-from .metrics import Confusion, levels, measure, ratio, summary_columns, weighted_spearman
-from .shares import cdf_runs, midrank, poorest, quantiles_by_bin, thin
+from .metrics import (
+    Confusion,
+    levels,
+    measure,
+    ratio,
+    summary_columns,
+    warn_undefined,
+    weighted_spearman,
+)
+from .rules import rules_of
+from .shares import canonical_order, cdf_runs, midrank, quantiles_by_bin, thin
 
 __all__ = ["Evaluation", "evaluate"]
-
-
-@dataclass(frozen=True)
-class _Rule:
-    """One row of the table: how P and T are defined."""
-
-    rule: str
-    threshold: float
-    target_threshold: float
-    label: str
-    poor_definition: str
-    targeted_definition: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -100,10 +98,27 @@ class Evaluation:
     def _unit_weight(self, unit: str) -> np.ndarray:
         return self.weight if unit == "people" else self.household_weight
 
-    def _rows_over(self, idx: np.ndarray | None) -> list[dict[str, float]]:
+    @cached_property
+    def _order(self) -> np.ndarray:
+        """The canonical order every sum runs in (as in :func:`evaluate`), input positions."""
+        return canonical_order(
+            self.true_welfare,
+            self.predicted_welfare,
+            self.weight,
+            self.household_weight,
+            self.benefit_mass,
+            self.poor,
+            self.targeted,
+        )
+
+    def _rows_over(self, idx: np.ndarray) -> list[dict[str, float]]:
+        """The table's rows over the households at ``idx`` (in canonical order)."""
         out = []
         y = levels(self.true_welfare, self.impact_line)
-        sub = (lambda a: a) if idx is None else (lambda a: a[idx])
+
+        def sub(a: np.ndarray) -> np.ndarray:
+            return a[idx]
+
         for r, label in enumerate(self.table.index):
             unit = self.table.at[label, "unit"]
             out.append(
@@ -164,8 +179,15 @@ class Evaluation:
             )
         codes, uniques = pd.factorize(g, sort=True)
         if (codes < 0).any():
-            raise EvaluationError("groups must not contain missing labels.", argument="groups")
-        order = np.argsort(codes, kind="stable")
+            bad = np.flatnonzero(codes < 0)
+            raise EvaluationError(
+                f"groups must not contain missing labels; {bad.size:,} are missing, at "
+                f"positions {bad[:5].tolist()}. Fix: give those households a label "
+                "(e.g. 'unknown'), or evaluate without them.",
+                argument="groups",
+            )
+        canon = self._order
+        order = canon[np.argsort(codes[canon], kind="stable")]
         bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
         frames = []
         defs = self.table[
@@ -186,6 +208,7 @@ class Evaluation:
             frames.append(part)
         out = pd.concat(frames).reset_index().set_index([name, "label"])
         out.attrs.update(self.table.attrs)
+        warn_undefined(out, "by_group")
         return out
 
     def by_desil(self, n: int = 10) -> pd.DataFrame:
@@ -204,7 +227,8 @@ class Evaluation:
         :attr:`table` ``poor[label]`` and ``targeted[label]``: person-weighted
         shares within the desil.
         """
-        d = assign_desil(self.true_welfare, self.weight, n=n).desil.astype(np.int64) - 1
+        o = self._order
+        d = assign_desil(self.true_welfare[o], self.weight[o], n=n).desil.astype(np.int64) - 1
         return self._binned(d, n, pd.RangeIndex(1, n + 1, name="true_desil"))
 
     def error_by_percentile(self, bins: int = 20) -> pd.DataFrame:
@@ -227,24 +251,27 @@ class Evaluation:
             raise EvaluationError(
                 f"bins must be a whole number >= 2; got {bins!r}.", argument="bins"
             )
-        pct = midrank(self.true_welfare, self.weight)
+        o = self._order
+        pct = midrank(self.true_welfare[o], self.weight[o])
         b = np.minimum((pct * bins).astype(np.int64), bins - 1)
         mids = (np.arange(bins) + 0.5) * 100.0 / bins
         out = self._binned(b, bins, pd.Index(mids, name="percentile"))
-        err = self.predicted_welfare - self.true_welfare
+        err = (self.predicted_welfare - self.true_welfare)[o]
         qs = (10, 25, 50, 75, 90)
-        table = quantiles_by_bin(err, self.weight, b, bins, qs)
+        table = quantiles_by_bin(err, self.weight[o], b, bins, qs)
         for j, q in enumerate(qs):
             out.insert(3 + j, f"error_p{q}", table[:, j])
         return out
 
     def _binned(self, b: np.ndarray, m: int, index: pd.Index) -> pd.DataFrame:
-        pw = self.weight
+        """Person-weighted means by bin ``b`` (one per household, in canonical order)."""
+        o = self._order
+        pw = self.weight[o]
         people = np.bincount(b, weights=pw, minlength=m)
 
         def mean(v: np.ndarray) -> np.ndarray:
             with np.errstate(invalid="ignore", divide="ignore"):
-                return np.bincount(b, weights=pw * v, minlength=m) / people
+                return np.bincount(b, weights=pw * v[o], minlength=m) / people
 
         cols: dict[str, Any] = {
             "households": np.bincount(b, minlength=m),
@@ -260,11 +287,12 @@ class Evaluation:
 
     def desil_confusion(self, n: int = 10, *, unit: Unit = "people") -> pd.DataFrame:
         """Predicted desil against true desil; see :func:`pmt.desil_confusion`."""
-        hw = self.household_weight if unit == "households" else None
+        o = self._order
+        hw = self.household_weight[o] if unit == "households" else None
         return desil_confusion(
-            self.true_welfare,
-            self.predicted_welfare,
-            weight=self.weight,
+            self.true_welfare[o],
+            self.predicted_welfare[o],
+            weight=self.weight[o],
             household_weight=hw,
             n=n,
             unit=unit,
@@ -284,11 +312,12 @@ class Evaluation:
         points per label, from (0, 0) to (1, 1)).
         """
         frames = []
-        pred = self.predicted_welfare
+        o = self._order
+        pred = self.predicted_welfare[o]
         for r, label in enumerate(self.table.index):
-            w = self._unit_weight(self.table.at[label, "unit"])
+            w = self._unit_weight(self.table.at[label, "unit"])[o]
             x = np.append(0.0, cdf_runs(pred, w)[2])
-            y = np.append(0.0, cdf_runs(pred, w * self.poor[r])[2])
+            y = np.append(0.0, cdf_runs(pred, w * self.poor[r][o])[2])
             x, y = thin(x, y, points=points)
             frames.append(pd.DataFrame({"label": label, "share_targeted": x, "coverage": y}))
         return pd.concat(frames, ignore_index=True)
@@ -303,11 +332,12 @@ class Evaluation:
         the predicted-welfare cutoff rises (≤ ``points`` points per label).
         """
         frames = []
-        pred = self.predicted_welfare
+        o = self._order
+        pred = self.predicted_welfare[o]
         for r, label in enumerate(self.table.index):
-            w = self._unit_weight(self.table.at[label, "unit"])
-            tpr = np.append(0.0, cdf_runs(pred, w * self.poor[r])[2])
-            fpr = np.append(0.0, cdf_runs(pred, w * ~self.poor[r])[2])
+            w = self._unit_weight(self.table.at[label, "unit"])[o]
+            tpr = np.append(0.0, cdf_runs(pred, w * self.poor[r][o])[2])
+            fpr = np.append(0.0, cdf_runs(pred, w * ~self.poor[r][o])[2])
             fpr, tpr = thin(fpr, tpr, points=points)
             frames.append(
                 pd.DataFrame(
@@ -417,21 +447,36 @@ def evaluate(
         groups = res.province if groups is None else groups
     true = as_array(true_welfare, "true_welfare")
     n = true.shape[0]
-    if n == 0:
+    if n < 2:
         raise EvaluationError(
-            "true_welfare is empty; there is nothing to evaluate.", argument="true_welfare"
+            f"true_welfare holds {n} household{'' if n == 1 else 's'} (rule: an evaluation "
+            "compares households with each other, so it needs at least 2). Fix: pass the "
+            "true and predicted welfare of all the households evaluated.",
+            argument="true_welfare",
+        )
+    if true.min() == true.max():
+        raise EvaluationError(
+            f"true_welfare is {float(true[0])!r} for all {n:,} households (rule: the metrics rank "
+            "households by true welfare, so it must vary). Fix: check the true welfare "
+            "column (a fill value? the wrong column?).",
+            argument="true_welfare",
         )
     pred = as_array(predicted_welfare, "predicted_welfare", n)
-    pw = as_weight(weight, "weight", n)
-    hw = as_weight(household_weight, "household_weight", n)
+    pw = as_weight(weight, "weight", n, positive=True)
+    hw = as_weight(household_weight, "household_weight", n, positive=True)
     units = as_units(unit, weight is not None)
     if benefit is None:
         bmass = pw.copy()
         benefit_def = "equal per person (benefit mass = person weight)"
     else:
         b = np.full(n, float(benefit)) if np.ndim(benefit) == 0 else as_array(benefit, "benefit", n)
-        if (b < 0).any():
-            raise EvaluationError("benefit must be >= 0.", argument="benefit")
+        bad = np.flatnonzero(b < 0)
+        if bad.size:
+            raise EvaluationError(
+                f"benefit must be >= 0; negative at positions {bad[:5].tolist()} (values "
+                f"{b[bad[:5]].tolist()}). Fix: correct those benefits.",
+                argument="benefit",
+            )
         bmass = b * hw
         benefit_def = "given per household, times household_weight"
     if budget is not None and (
@@ -446,16 +491,27 @@ def evaluate(
         )
     impact = as_line(impact_line, "impact_line")
     given_t = None if targeted is None else as_mask(targeted, "targeted", n)
+    given_p = None if poor is None else as_mask(poor, "poor", n)
     g = None if groups is None else np.asarray(groups)
     if g is not None and g.shape != (n,):
-        raise EvaluationError(f"groups has shape {g.shape}; it must be ({n},).", argument="groups")
-    rules = _rules(
+        raise EvaluationError(
+            f"groups has shape {g.shape}; it must be ({n},), one label per household. "
+            "Fix: pass one label per household, in the order of true_welfare.",
+            argument="groups",
+        )
+    # Every sum runs over the households in one canonical order, so that the
+    # results do not depend on the order they were given in (bit for bit).
+    order = canonical_order(true, pred, pw, hw, bmass, given_p, given_t)
+    true, pred, pw, hw, bmass = (a[order] for a in (true, pred, pw, hw, bmass))
+    given_t = None if given_t is None else given_t[order]
+    given_p = None if given_p is None else given_p[order]
+    rules = rules_of(
         true,
         pred,
         pw,
         quotas=quotas,
         lines=lines,
-        poor=poor,
+        poor=given_p,
         given_t=given_t,
         who="people" if weight is not None else "households",
     )
@@ -499,111 +555,20 @@ def evaluate(
         "auc": "Pr(predicted of a poor < predicted of a non-poor), unit-weighted, ties 1/2",
     }
     table.attrs.update(conventions)
+    warn_undefined(table, "evaluate")
+    back = np.empty_like(order)
+    back[order] = np.arange(n)  # the arrays kept are in input order
     return Evaluation(
         table=table,
-        true_welfare=true,
-        predicted_welfare=pred,
-        weight=pw,
-        household_weight=hw,
-        poor=np.array(poor_rows),
-        targeted=np.array(targ_rows),
+        true_welfare=true[back],
+        predicted_welfare=pred[back],
+        weight=pw[back],
+        household_weight=hw[back],
+        poor=np.array(poor_rows)[:, back],
+        targeted=np.array(targ_rows)[:, back],
         units=units,
-        benefit_mass=bmass,
+        benefit_mass=bmass[back],
         impact_line=impact,
         groups=g,
         conventions=conventions,
     )
-
-
-def _rules(
-    true: np.ndarray,
-    pred: np.ndarray,
-    pw: np.ndarray,
-    *,
-    quotas: Any,
-    lines: Any,
-    poor: Any,
-    given_t: np.ndarray | None,
-    who: str,
-) -> list[tuple[_Rule, np.ndarray, np.ndarray]]:
-    """The table's rows: each rule with its ``P`` and ``T`` (quotas, then lines, then given)."""
-    n = true.shape[0]
-    q = thresholds(quotas, "quotas", as_share)
-    ln = thresholds(lines, "lines", as_line)
-    if quotas is None and lines is None and poor is None:
-        q = [(0.2, None), (0.4, None)]
-    if not q and not ln and poor is None:
-        raise EvaluationError(
-            "nothing to evaluate: quotas, lines and poor are all empty. Fix: "
-            "e.g. quotas=(0.2, 0.4) or lines=0.0.",
-            argument="quotas",
-        )
-    t_given = "given targeted mask"
-    rules: list[tuple[_Rule, np.ndarray, np.ndarray]] = []
-    for h, hh in q:
-        h_hat = h if hh is None else hh
-        label = f"quota {h:g}" if hh is None else f"quota {h:g} target {h_hat:g}"
-        P = poorest(true, pw, h)
-        T = given_t if given_t is not None else poorest(pred, pw, h_hat)
-        rules.append(
-            (
-                _Rule(
-                    "quota",
-                    h,
-                    h_hat,
-                    label,
-                    f"poorest {h:.0%} of {who} by true welfare (strictly poorer "
-                    f"weight < {h:g} x total)",
-                    t_given
-                    if given_t is not None
-                    else f"poorest {h_hat:.0%} of {who} by predicted welfare",
-                ),
-                P,
-                T,
-            )
-        )
-    for z, zz in ln:
-        z_hat = z if zz is None else zz
-        label = f"line {z:g}" if zz is None else f"line {z:g} predicted {z_hat:g}"
-        rules.append(
-            (
-                _Rule(
-                    "line",
-                    z,
-                    z_hat,
-                    label,
-                    f"true welfare <= {z:g}",
-                    t_given if given_t is not None else f"predicted welfare <= {z_hat:g}",
-                ),
-                true <= z,
-                given_t if given_t is not None else pred <= z_hat,
-            )
-        )
-    if poor is not None:
-        P = as_mask(poor, "poor", n)
-        h = float((pw * P).sum() / pw.sum())
-        if given_t is None and not 0.0 < h < 1.0:
-            raise EvaluationError(
-                f"poor marks {h:.0%} of the weight as poor; targeting the "
-                "same share by prediction needs 0 < share < 1. Fix: pass "
-                "targeted= too.",
-                argument="poor",
-            )
-        T = given_t if given_t is not None else poorest(pred, pw, h)
-        rules.append(
-            (
-                _Rule(
-                    "given",
-                    h,
-                    h,
-                    "given",
-                    "given poor mask",
-                    t_given
-                    if given_t is not None
-                    else f"poorest {h:.1%} of {who} by predicted welfare (share of P)",
-                ),
-                P,
-                T,
-            )
-        )
-    return rules

@@ -8,14 +8,16 @@ original ranking's cutoffs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from ..encode import encode
-from ..errors import EvaluationError
+from ..errors import EvaluationError, InputError
 from ..rank import RankResult, _weights, score_terms
 from ..rank import rank as _rank
 from ..weights import WeightSet
@@ -23,22 +25,39 @@ from ..weights import WeightSet
 __all__ = ["explain", "what_if"]
 
 
-def _subset(households: Any, rows: Any) -> Any:
-    """The rows of ``households`` to explain (positions or a boolean mask), in that order."""
-    if rows is None:
-        return households
-    n = households.num_rows if hasattr(households, "num_rows") else len(households)
+def _positions(rows: Any, n: int) -> np.ndarray:
+    """The 0-based row positions ``rows`` selects (positions or a boolean mask), checked."""
     r = np.asarray(rows)
     if r.dtype == bool:
         if r.shape != (n,):
             raise EvaluationError(
-                f"rows as a mask must have shape ({n},); got {r.shape}.", argument="rows"
+                f"rows as a mask must have shape ({n},), one value per row; got {r.shape}. "
+                "Fix: pass a mask of the table's length, or row positions.",
+                argument="rows",
             )
         r = np.flatnonzero(r)
-    elif r.ndim == 0:
-        r = r.reshape(1)
+    r = r.reshape(-1) if r.ndim == 0 else r
+    if r.ndim != 1 or r.size == 0:
+        raise EvaluationError(
+            f"rows must select at least one row, as 0-based positions of shape (k,); got "
+            f"{r.size} position(s) of shape {r.shape}. Fix: e.g. rows=[17], or rows=None "
+            "for every row.",
+            argument="rows",
+        )
+    if r.dtype.kind == "f":
+        frac = np.flatnonzero(~np.isfinite(r) | (r != np.floor(r)))
+        if frac.size:
+            raise EvaluationError(
+                f"rows must be whole row positions; got {r[frac[:5]].tolist()} at "
+                f"{frac[:5].tolist()} of rows. Fix: pass 0-based integer positions.",
+                argument="rows",
+            )
+        r = r.astype(np.int64)
     if r.dtype.kind not in "iu":
-        raise TypeError(f"rows must be integer positions or a boolean mask; got dtype {r.dtype}.")
+        raise TypeError(
+            f"rows must be integer positions or a boolean mask; got dtype {r.dtype}. "
+            "Fix: pass 0-based integer positions, e.g. rows=[17]."
+        )
     bad = r[(r < 0) | (r >= n)]
     if bad.size:
         raise EvaluationError(
@@ -46,14 +65,59 @@ def _subset(households: Any, rows: Any) -> Any:
             "Fix: pass 0-based row positions (not ids or index labels).",
             argument="rows",
         )
+    uniq, counts = np.unique(r, return_counts=True)
+    if (counts > 1).any():
+        raise EvaluationError(
+            f"rows holds positions more than once: {uniq[counts > 1][:5].tolist()} (rule: "
+            "each household once). Fix: pass each row position once.",
+            argument="rows",
+        )
+    return r.astype(np.int64)
+
+
+def _subset(households: Any, rows: Any) -> tuple[Any, np.ndarray | None]:
+    """The rows of ``households`` to explain, in that order, and their positions (None: all)."""
+    if rows is None:
+        return households, None
+    n = households.num_rows if hasattr(households, "num_rows") else len(households)
+    r = _positions(rows, n)
     if isinstance(households, pd.DataFrame):
-        return households.iloc[r]
+        return households.iloc[r], r
     if hasattr(households, "take"):
-        return households.take(r)
+        return households.take(r), r
     raise TypeError(
         f"households must be a pandas DataFrame or a pyarrow Table; got "
         f"{type(households).__name__}."
     )
+
+
+@contextmanager
+def _caller_rows(positions: np.ndarray | None) -> Iterator[None]:
+    """Report the caller's row positions in an input error raised on the selected rows.
+
+    The selected rows are validated as a table of their own, so its errors name
+    positions within the selection; ``positions`` maps them back to the table's.
+    """
+    try:
+        yield
+    except InputError as exc:
+        if positions is None or not exc.rows:
+            raise
+        local = [int(r) for r in exc.rows]
+        mapped = [int(positions[r]) for r in local]
+        text = str(exc)
+        head = re.search(rf"\brows? {local[0]}\b", text)
+        if head is not None:
+            at = head.start()
+            for i, (old, new) in enumerate(zip(local, mapped, strict=True)):
+                hit = re.compile(rf"(rows? |, ){old}\b").search(text, at)
+                if hit is None or (i == 0 and hit.start() != at):
+                    break
+                text = f"{text[: hit.end(1)]}{new}{text[hit.end() :]}"
+                at = hit.end(1) + len(str(new))
+        exc.args = (text + " (row positions in the whole table; rows= selected them)",)
+        exc.rows = tuple(mapped)
+        raise
 
 
 def explain(
@@ -98,7 +162,9 @@ def explain(
             f"format must be 'wide' or 'long'; got {format!r}.", argument="format"
         )
     ws = _weights(weights)
-    enc = encode(_subset(households, rows), ws, id_col=id_col)
+    subset, positions = _subset(households, rows)
+    with _caller_rows(positions):
+        enc = encode(subset, ws, id_col=id_col)
     names, contributions, total = score_terms(enc, ws)
     cols = {name: contributions[:, j] for j, name in enumerate(names)}
     keys = pd.Categorical.from_codes(enc.cell_model[enc.cell], categories=list(ws.model_keys))
@@ -260,7 +326,7 @@ def what_if(
             f"changes must be a mapping of column -> value; got "
             f"{type(changes).__name__}. Fix: e.g. {{'floor_material': 9}}."
         )
-    base = _subset(households, rows)
+    base, positions = _subset(households, rows)
     if not isinstance(base, pd.DataFrame):
         base = base.to_pandas()
     n = len(base)
@@ -300,12 +366,13 @@ def what_if(
         if "national" in table
         else table
     )
-    ranked = {
-        tag: _rank(
-            frame, ws, cutoffs=full, n=n_classes, max_desil=max_desil, line=line, id_col=id_col
-        )
-        for tag, frame in (("before", base), ("after", changed))
-    }
+    with _caller_rows(positions):
+        ranked = {
+            tag: _rank(
+                frame, ws, cutoffs=full, n=n_classes, max_desil=max_desil, line=line, id_col=id_col
+            )
+            for tag, frame in (("before", base), ("after", changed))
+        }
     out: dict[str, Any] = {}
     if id_col is not None:
         out[id_col] = ranked["before"].ids

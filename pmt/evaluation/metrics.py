@@ -19,12 +19,15 @@ Adding a metric is one function and one line of :data:`METRICS`
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+import pandas as pd
 
+from ..errors import EvaluationWarning
 from .shares import midrank
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "Metric",
     "measure",
     "summary_columns",
+    "warn_undefined",
 ]
 
 
@@ -362,3 +366,51 @@ def summary_columns() -> list[str]:
         "targeted_share",
         *(name for name in METRICS if name not in NOT_IN_SUMMARY),
     ]
+
+
+#: The metrics computed only with a budget (NaN without one, as documented: no warning).
+AFTER_TRANSFER = frozenset({"fgt0_after", "fgt1_after", "watts_after"})
+
+
+def _why_undefined(row: pd.Series, nan: list[str]) -> str:
+    """Why a row's metrics are NaN, from its confusion counts."""
+    why = []
+    if row["poor_targeted"] + row["poor_excluded"] == 0:
+        why.append("no household is poor")
+    if row["nonpoor_targeted"] + row["nonpoor_excluded"] == 0:
+        why.append("every household is poor")
+    if row["poor_targeted"] + row["nonpoor_targeted"] == 0:
+        why.append("nobody is targeted")
+    elif "leakage_benefit" in nan:
+        why.append("the targeted receive no benefit")
+    if "spearman" in nan:
+        why.append("predicted or true welfare does not vary, so neither do its ranks")
+    return "; ".join(why) or "a ratio with a zero denominator"
+
+
+def warn_undefined(table: pd.DataFrame, where: str) -> None:
+    """Warn (:class:`~pmt.errors.EvaluationWarning`) of every metric of ``table`` that is NaN.
+
+    A metric is NaN when it is undefined for the households of its row (no
+    poor household, nobody targeted, constant welfare, …); the warning names
+    each row, its NaN metrics and the reason. The ``*_after`` columns without
+    a budget (``transfer_per_person`` NaN) are not computed, not undefined.
+    """
+    parts = []
+    for label, row in table.iterrows():
+        skip = AFTER_TRANSFER if math.isnan(row["transfer_per_person"]) else frozenset()
+        nan = [m for m in METRICS if m in row.index and m not in skip and math.isnan(row[m])]
+        if nan:
+            parts.append(f"row {label!r}: {', '.join(nan)} ({_why_undefined(row, nan)})")
+    if parts:
+        warnings.warn(
+            f"{where}: {len(parts)} row(s) have metrics that are undefined for their "
+            "households and are NaN: "
+            + "; ".join(parts[:5])
+            + (f"; and {len(parts) - 5} more rows" if len(parts) > 5 else "")
+            + ". These metrics divide by an empty group (or by a variance of 0); "
+            "choose a rule under which some households are poor, some not poor and "
+            "some targeted, or read these metrics as not applicable.",
+            EvaluationWarning,
+            stacklevel=3,
+        )

@@ -15,7 +15,21 @@ import numpy as np
 
 from ..rank import assign_desil, reference_cutoffs
 
-__all__ = ["cdf_runs", "midrank", "poorest", "quantiles_by_bin", "thin"]
+__all__ = ["canonical_order", "cdf_runs", "midrank", "poorest", "quantiles_by_bin", "thin"]
+
+
+def canonical_order(*keys: np.ndarray | None) -> np.ndarray:
+    """The positions of the households sorted by ``keys`` (the first key first; ``None`` skipped).
+
+    Summing in this order makes every result independent of the input's row
+    order, bit for bit: households equal in every key are interchangeable.
+    Keys are 1-D arrays of one value per household, or 2-D arrays of rows of them.
+    """
+    cols: list[np.ndarray] = []
+    for k in keys:
+        if k is not None:
+            cols.extend(np.atleast_2d(k))
+    return np.lexsort(cols[::-1])
 
 
 def cdf_runs(x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
