@@ -232,8 +232,33 @@ def test_bad_allocation_arguments(ranked: pmt.RankResult) -> None:
         (dict(quota=5.5, by="provincial"), "quota", "must be a whole number"),
         (dict(by="provincial", provincial_quotas={"31": 1}), "provincial_quotas", "missing"),
         (dict(quota=5, provincial_quotas={"31": 1}), "provincial_quotas", "by='provincial'"),
+        (dict(quota=2.5), "quota", "quota of households must be a whole number"),
+        (dict(quota=2.5, unit="people", by="provincial"), "quota", "must be a whole number"),
     ]
+    provinces = sorted({f"{int(p):02d}" for p in ranked.province})
+    half = {p: 2.5 if i == 0 else 2.0 for i, p in enumerate(provinces)}
+    key = f"provincial_quotas[{provinces[0]!r}]"
+    cases.append((dict(by="provincial", provincial_quotas=half), key, "must be a whole number"))
     for kw, argument, text in cases:
         with pytest.raises(ArgumentError, match=text) as err:
             allocate(ranked, **kw)
         assert err.value.argument == argument, kw
+        assert "Fix:" in str(err.value), kw
+
+
+def test_only_household_quotas_must_be_whole(ranked: pmt.RankResult) -> None:
+    """A budget or a number of people may be fractional; a number of households may not."""
+    budget = allocate(ranked, quota=1_000_000.5, unit="budget", benefit=200_000.0)
+    assert budget.scopes.loc["national", "quota"] == 1_000_000.5 and budget.n_selected == 5
+    people = allocate(ranked, quota=20.5, unit="people")
+    assert people.scopes.loc["national", "quota"] == 20.5
+    provinces = sorted({f"{int(p):02d}" for p in ranked.province})
+    given = allocate(
+        ranked,
+        by="provincial",
+        unit="budget",
+        benefit=1.0,
+        provincial_quotas=dict.fromkeys(provinces, 2.5),
+    )
+    assert (given.scopes["quota"] == 2.5).all()
+    assert allocate(ranked, quota=7.0).n_selected <= 7  # a whole float is a whole number

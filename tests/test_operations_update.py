@@ -274,3 +274,104 @@ def test_ids_as_text_take_the_registry_type(
     out = apply_changes(text_reg, new.assign(hh_id=["x1", "x2"]), tiny_ws)
     assert out.registry["hh_id"].tolist()[-2:] == ["x1", "x2"]
     assert out.registry["hh_id"].tolist()[:3] == text_reg["hh_id"].tolist()[:3]
+
+
+def shifted(registry: pd.DataFrame) -> pd.DataFrame:
+    """The registry with ids that no row position or count can be mistaken for."""
+    return registry.assign(hh_id=registry["hh_id"] + 7_000_000)
+
+
+def assert_no_ids(message: str, ids: Any) -> None:
+    for hid in pd.Series(ids).astype(str):
+        assert hid not in message
+
+
+def test_raise_names_the_change_file_row_after_removals(
+    tiny_ws: WeightSet, registry: pd.DataFrame, snapshot: Snapshot
+) -> None:
+    """Removals before a bad added row: raise and reject both name its change-file row."""
+    reg = shifted(registry)
+    gone = reg.iloc[:4].assign(action="remove")
+    new = make_households(5, 31, id_start=8_000_000).assign(action="add")
+    changes = pd.concat([gone, new, reg.iloc[10:12].assign(action="remove")], ignore_index=True)
+    changes.loc[7, "hh_size"] = 0  # change-file row 7, the 4th added row
+    with pytest.raises(HouseholdSizeError, match=r"'hh_size'.*row 7 \(0\)") as err:
+        apply_changes(reg, changes, tiny_ws)
+    assert err.value.rows == (7,) and err.value.column == "hh_size"
+    assert_no_ids(str(err.value), changes["hh_id"])
+    with pytest.raises(HouseholdSizeError, match=r"row 7 \(0\)"):
+        update(reg, changes, tiny_ws, snapshot)
+    out = apply_changes(reg, changes, tiny_ws, on_invalid="reject")
+    assert out.rejects["row"].tolist() == [7]
+    # every added row broken: still the change file's rows
+    changes.loc[4:8, "hh_size"] = 0
+    with pytest.raises(HouseholdSizeError, match="rows 4, 5, 6, 7, 8") as err:
+        apply_changes(reg, changes, tiny_ws)
+    assert err.value.rows == (4, 5, 6, 7, 8)
+    assert_no_ids(str(err.value), changes["hh_id"])
+
+
+def test_duplicate_registry_ids_are_refused(
+    tiny_ws: WeightSet, registry: pd.DataFrame, snapshot: Snapshot
+) -> None:
+    reg = shifted(registry)
+    doubled = pd.concat([reg, reg.iloc[[3]]], ignore_index=True)
+    changes = reg.iloc[:2].assign(action="remove")
+    calls = (
+        lambda: apply_changes(doubled, changes, tiny_ws),
+        lambda: update(doubled, changes, tiny_ws, snapshot),
+    )
+    for call in calls:
+        with pytest.raises(DuplicateIdError, match="registry, column 'hh_id'") as err:
+            call()
+        message = str(err.value)
+        assert "rows 3, 1200" in message and "Fix:" in message
+        assert err.value.rows == (3, 1200)
+        assert_no_ids(message, doubled["hh_id"].iloc[[3]])
+
+
+def test_transitions_check_the_household_tables(
+    tiny_ws: WeightSet, registry: pd.DataFrame, adopted: pmt.RankResult, snapshot: Snapshot
+) -> None:
+    """Contributions only from the tables behind the rankings: else a typed error."""
+    changes = change_file(registry, 10, 60, 10, seed=3)
+    upd = update(registry, changes, tiny_ws, snapshot)
+    assert upd.result is not None
+    after = upd.result
+
+    def run(before_hh: pd.DataFrame, after_hh: pd.DataFrame) -> None:
+        transitions(
+            adopted, after, weights=tiny_ws, before_households=before_hh, after_households=after_hh
+        )
+
+    with pytest.raises(pmt.errors.ArgumentError, match=r"^before_households: .*Fix:") as err:
+        run(upd.registry, registry)  # swapped
+    assert err.value.argument == "before_households"
+    assert "households that moved score to another welfare" in str(err.value)
+    unrelated = make_households(1200, 99)
+    with pytest.raises(pmt.errors.ArgumentError, match=r"^after_households: ") as err:
+        run(registry, unrelated)
+    assert err.value.argument == "after_households"
+    with pytest.raises(pmt.errors.ArgumentError, match=r"^after_households: .* not in this table"):
+        run(registry, upd.registry.iloc[::2])
+    doubled = pd.concat([upd.registry, upd.registry.iloc[[3]]], ignore_index=True)
+    with pytest.raises(DuplicateIdError, match=r"^after_households, column 'hh_id'.*Fix:"):
+        run(registry, doubled)
+    with pytest.raises(DuplicateIdError, match=r"^before_households, column 'hh_id'"):
+        run(pd.concat([registry, registry.iloc[[0]]]), upd.registry)
+    with pytest.raises(pmt.errors.ArgumentError, match=r"same number of classes.*Fix:") as err:
+        transitions(adopted, pmt.rank(registry, tiny_ws, n=5))
+    assert err.value.argument == "after"
+
+
+def test_update_that_removes_every_household(
+    tiny_ws: WeightSet, registry: pd.DataFrame, snapshot: Snapshot
+) -> None:
+    everyone = registry.assign(action="remove")
+    assert len(apply_changes(registry, everyone, tiny_ws).registry) == 0  # not ranked: fine
+    with pytest.raises(
+        pmt.errors.EmptyInputError, match="updated registry has no households"
+    ) as err:
+        update(registry, everyone, tiny_ws, snapshot)
+    assert "1,200 removed" in str(err.value) and "Fix:" in str(err.value)
+    assert "filter" not in str(err.value)

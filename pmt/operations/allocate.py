@@ -134,7 +134,8 @@ def largest_remainder(total: int, weights: Mapping[str, float]) -> dict[str, int
     """
     if isinstance(total, bool) or not isinstance(total, (int, np.integer)) or total < 0:
         raise ArgumentError(
-            f"quota: a split into provincial quotas needs a whole number >= 0; got {total!r}.",
+            f"quota: a split into provincial quotas needs a whole number >= 0; got {total!r}. "
+            "Fix: round the quota, or give provincial_quotas explicitly.",
             argument="quota",
         )
     w = {k: Fraction(float(v)) for k, v in weights.items()}
@@ -174,8 +175,9 @@ def allocate(
     result : RankResult
         The adopted ranking (or any ranking).
     quota : float, optional
-        How much may be given out, in ``unit``: a number of households, of
-        people, or a budget. Needed unless ``provincial_quotas`` is given.
+        How much may be given out, in ``unit``: a number of households (a
+        whole number, as are provincial quotas of households), of people, or a
+        budget. Needed unless ``provincial_quotas`` is given.
     unit : {"households", "people", "budget"}
         What the quota counts.
     benefit : float, optional
@@ -228,7 +230,7 @@ def allocate(
                 "drop provincial_quotas.",
                 argument="provincial_quotas",
             )
-        q = _quota("quota", quota)
+        q = _quota("quota", quota, unit)
         quotas = {"national": q}
         scope_of: dict[str, np.ndarray] = {"national": np.arange(result.n_households)}
         rank = result.rank_national
@@ -240,9 +242,9 @@ def allocate(
                     "provincial quotas are the whole allocation).",
                     argument="quota",
                 )
-            quotas = _given_quotas(provincial_quotas, provinces)
+            quotas = _given_quotas(provincial_quotas, provinces, unit)
         else:
-            q = _quota("quota", quota)
+            q = _quota("quota", quota, unit)
             k = share_desil if share_desil is not None else (result.max_desil or 4)
             _whole_in("share_desil", k, 1, n_classes)
             people = {
@@ -256,7 +258,8 @@ def allocate(
             if float(q) != math.floor(q):
                 raise ArgumentError(
                     f"quota: split into provincial quotas by largest remainder it must be a whole "
-                    f"number (households, people or currency units); got {q!r}.",
+                    f"number (households, people or currency units); got {q!r}. Fix: round "
+                    "the quota, or give provincial_quotas explicitly.",
                     argument="quota",
                 )
             quotas = {p: float(v) for p, v in largest_remainder(int(q), people).items()}
@@ -281,17 +284,22 @@ def _in(result: RankResult, province: str) -> np.ndarray:
 
 def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ArgumentError(f"{name} must be one of {list(allowed)}; got {value!r}.", argument=name)
+        raise ArgumentError(
+            f"{name} must be one of {list(allowed)}; got {value!r}. Fix: {name}={allowed[0]!r}.",
+            argument=name,
+        )
 
 
 def _whole_in(name: str, value: Any, lo: int, hi: int) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
         raise ArgumentError(
-            f"{name} must be a whole number from {lo} to {hi}; got {value!r}.", argument=name
+            f"{name} must be a whole number from {lo} to {hi}; got {value!r}. Fix: pass an int "
+            f"in that range, e.g. {name}={min(max(lo, 4), hi)}.",
+            argument=name,
         )
 
 
-def _quota(name: str, value: Any) -> float:
+def _quota(name: str, value: Any, unit: str) -> float:
     if value is None:
         raise ArgumentError(
             f"{name} is required: how many households, people or how much budget to give out. "
@@ -304,11 +312,21 @@ def _quota(name: str, value: Any) -> float:
         or not math.isfinite(value)
         or value < 0
     ):
-        raise ArgumentError(f"{name} must be a finite number >= 0; got {value!r}.", argument=name)
+        raise ArgumentError(
+            f"{name} must be a finite number >= 0; got {value!r}. Fix: pass a number of "
+            "households, of people or a budget, e.g. 3000.",
+            argument=name,
+        )
+    if unit == "households" and float(value) != math.floor(value):
+        raise ArgumentError(
+            f"{name}: a quota of households must be a whole number (a household is drawn whole "
+            f"or not at all); got {value!r}. Fix: round it, e.g. {math.floor(value)}.",
+            argument=name,
+        )
     return float(value)
 
 
-def _given_quotas(given: Mapping[str, float], provinces: list[str]) -> dict[str, float]:
+def _given_quotas(given: Mapping[str, float], provinces: list[str], unit: str) -> dict[str, float]:
     keys = {str(k) for k in given}
     missing = sorted(set(provinces) - keys)
     extra = sorted(keys - set(provinces))
@@ -319,7 +337,7 @@ def _given_quotas(given: Mapping[str, float], provinces: list[str]) -> dict[str,
             "quota per province ranked (0 for none).",
             argument="provincial_quotas",
         )
-    return {str(k): _quota(f"provincial_quotas[{str(k)!r}]", v) for k, v in given.items()}
+    return {str(k): _quota(f"provincial_quotas[{str(k)!r}]", v, unit) for k, v in given.items()}
 
 
 def _sizes(result: RankResult, unit: str, benefit: Any, per: str) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..encode import encode
-from ..errors import ArgumentError
+from ..errors import ArgumentError, DuplicateIdError, MissingColumnError, format_examples
 from ..rank import _weights, score_terms
 from ..results import RankResult, html_repr
 from ..weights import WeightSet
@@ -132,6 +132,13 @@ def transitions(
     for res, what in ((before, "before"), (after, "after")):
         if not isinstance(res, RankResult):
             raise TypeError(f"{what} must be a pmt.RankResult; got {type(res).__name__}.")
+    if before.n_classes != after.n_classes:
+        raise ArgumentError(
+            f"after: before has n={before.n_classes} classes and after n={after.n_classes} "
+            "(rule: transitions compare the desil of two rankings with the same number of "
+            "classes; desil 3 of 5 is not desil 3 of 10). Fix: rank both with the same n.",
+            argument="after",
+        )
     ib, ia = _ids(before, "before"), _ids(after, "after")
     # one hash pass over both id lists: each distinct id's row in before and in after (-1: absent)
     codes, uniques = pd.factorize(np.concatenate([ib, ia]))
@@ -228,11 +235,14 @@ def _contributions(
             "sets does not split into variable contributions).",
             argument="weights",
         )
-    movers = table.index[table["status"].to_numpy() == "moved"]
+    moved = table[table["status"].to_numpy() == "moved"]
+    movers = moved.index
     if not len(movers):
         return empty
-    names, tb = _terms(ws, before_households, movers, id_col)
-    _, ta = _terms(ws, after_households, movers, id_col)
+    names, tb = _terms(
+        ws, before_households, movers, id_col, moved["welfare_before"], "before_households"
+    )
+    _, ta = _terms(ws, after_households, movers, id_col, moved["welfare_after"], "after_households")
     diff = ta - tb
     i, j = np.nonzero(diff)
     return pd.DataFrame(
@@ -245,17 +255,55 @@ def _contributions(
 
 
 def _terms(
-    ws: WeightSet, households: pd.DataFrame, ids: pd.Index, id_col: str
+    ws: WeightSet,
+    households: pd.DataFrame,
+    ids: pd.Index,
+    id_col: str,
+    welfare: pd.Series,
+    what: str,
 ) -> tuple[tuple[str, ...], np.ndarray]:
-    """Each term of the households ``ids`` (in that order), from the one scorer."""
+    """Each term of the households ``ids`` (in that order), from the one scorer.
+
+    The table must be the one behind the ranking: every mover is in it once, and
+    its welfare scored again from it is the ranking's, bit for bit (scoring is
+    deterministic), so the terms sum to the ranking's welfare change.
+    """
+    if not isinstance(households, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame; got {type(households).__name__}.")
+    if id_col not in households.columns:
+        raise MissingColumnError(
+            f"{what}: no column {id_col!r} (rule: households are matched to the ranking by "
+            "id). Fix: pass the table that was ranked, or id_col=.",
+            column=id_col,
+        )
     text = households[id_col].astype("string").str.strip()
+    twice = np.flatnonzero((text.duplicated(keep=False) & text.notna()).to_numpy())
+    if twice.size:
+        raise DuplicateIdError(
+            f"{what}, column {id_col!r}: an id may appear once in a household table "
+            f"(duplicate_id); {twice.size} rows share an id ({format_examples(twice)}; ids are "
+            "not shown). Fix: pass the table that was ranked (its ids are unique).",
+            column=id_col,
+            rows=twice[:5],
+        )
     pos = pd.Index(text.to_numpy()).get_indexer(ids)
     if (pos < 0).any():
         raise ArgumentError(
-            f"households: {int((pos < 0).sum())} households of the ranking are not in the "
-            "household table given for it. Fix: pass the table that was ranked.",
-            argument="households",
+            f"{what}: {int((pos < 0).sum()):,} of {len(ids):,} households that moved are not "
+            "in this table (rule: it is the household table behind the ranking). Fix: pass "
+            "the table that was ranked.",
+            argument=what,
         )
     enc = encode(households.iloc[pos], ws, id_col=id_col)
-    names, terms, _ = score_terms(enc, ws)
+    names, terms, scored = score_terms(enc, ws)
+    off = int(np.count_nonzero(scored != welfare.to_numpy(dtype=np.float64)))
+    if off:
+        raise ArgumentError(
+            f"{what}: {off:,} of {len(ids):,} households that moved score to another welfare "
+            "from this table than in the ranking (rule: contributions split the ranking's "
+            "welfare change, so each table must be the one behind its ranking). Fix: pass "
+            "the table that was ranked (before_households for before, after_households for "
+            "after, not swapped).",
+            argument=what,
+        )
     return names, terms

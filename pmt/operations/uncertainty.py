@@ -194,10 +194,14 @@ def verification_list(
             argument="result",
         )
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ArgumentError(f"limit must be a whole number >= 0; got {limit!r}.", argument="limit")
+        raise ArgumentError(
+            f"limit must be a whole number >= 0; got {limit!r}. Fix: limit=200, or None for all.",
+            argument="limit",
+        )
     if not 0.0 <= float(min_uncertainty) <= 1.0:
         raise ArgumentError(
-            f"min_uncertainty must be from 0 to 1; got {min_uncertainty!r}.",
+            f"min_uncertainty must be from 0 to 1; got {min_uncertainty!r}. Fix: e.g. "
+            "min_uncertainty=0.5.",
             argument="min_uncertainty",
         )
     p = result.p_eligible
@@ -338,7 +342,9 @@ def cv_calibration(cv: Any, *, share: float = 0.4, bands: int = 10) -> dict[str,
     dict of estimator label -> CalibrationCheck
     """
     if not 0.0 < share < 1.0:
-        raise ArgumentError(f"share must be in (0, 1); got {share!r}.", argument="share")
+        raise ArgumentError(
+            f"share must be in (0, 1); got {share!r}. Fix: e.g. share=0.4.", argument="share"
+        )
     pred = cv.predictions
     true = pred["true_welfare"].to_numpy(dtype=np.float64)
     w = pred["person_weight"].to_numpy(dtype=np.float64)

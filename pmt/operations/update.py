@@ -38,9 +38,10 @@ import numpy as np
 import pandas as pd
 
 from ..encode import empty_rejects, encode
-from ..errors import DuplicateIdError, MissingColumnError, format_examples
+from ..errors import DuplicateIdError, EmptyInputError, MissingColumnError, format_examples
 from ..options import check_id_col
 from ..rank import _weights, rank
+from ..rejects import _ERROR, _FIX
 from ..results import RankResult, html_repr
 from ..weights import WeightSet
 from .errors import ChangeFileError, UnknownIdError
@@ -141,7 +142,8 @@ def apply_changes(
     pmt.operations.ChangeFileError
         An action other than add, change, remove.
     pmt.errors.DuplicateIdError
-        An id twice in the change file, or an added id already in the registry.
+        An id twice in the registry or in the change file, or an added id already
+        in the registry.
     pmt.operations.UnknownIdError
         A changed or removed id not in the registry.
     pmt.errors.InputError
@@ -165,6 +167,16 @@ def apply_changes(
                 column=col,
             )
     reg_ids = _text_ids(registry[id_col])
+    twice = np.flatnonzero((reg_ids.duplicated(keep=False) & reg_ids.notna()).to_numpy())
+    if twice.size:
+        raise DuplicateIdError(
+            f"registry, column {id_col!r}: an id may appear once in the registry (duplicate_id); "
+            f"{twice.size} rows share an id ({format_examples(twice)}; ids are not shown). "
+            "Fix: remove or correct the duplicate rows of the registry before applying a "
+            "change file.",
+            column=id_col,
+            rows=twice[:5],
+        )
     ids = _text_ids(changes[id_col])
     action = changes[action_col].astype("string").str.strip().str.lower()
     n = len(changes)
@@ -244,15 +256,25 @@ def apply_changes(
     rows_in = (action.isin(("add", "change")).fillna(False).to_numpy()) & ~bad
     new = changes.iloc[np.flatnonzero(rows_in)].drop(columns=[action_col])
     if len(new):
+        # rejects first in either mode: a raised error then names the change file's rows
         enc = encode(
             new,
             ws,
-            on_invalid=on_invalid,
+            on_invalid="reject",
             id_col=id_col,
             region_scheme=region_scheme,
             check_ids=False,
         )
         positions = np.flatnonzero(rows_in)
+        if on_invalid == "raise" and len(enc.rejects):
+            _raise_at_change_rows(
+                changes.drop(columns=[action_col]),
+                positions,
+                enc.rejects,
+                ws,
+                id_col,
+                region_scheme,
+            )
         for rec in enc.rejects.itertuples(index=False):
             r = int(positions[int(rec.row)])
             records.append((r, str(rec.column), str(rec.rule), rec.value))
@@ -305,6 +327,51 @@ def apply_changes(
     )
 
 
+def _raise_at_change_rows(
+    rows: pd.DataFrame,
+    positions: np.ndarray,
+    rejects: pd.DataFrame,
+    ws: WeightSet,
+    id_col: str,
+    region_scheme: str | None,
+) -> None:
+    """Raise the encoder's error for the added and changed rows, at their change-file rows.
+
+    ``rows`` is the change file without its action column, ``positions`` the
+    change-file rows of the added and changed rows, ``rejects`` their rejects
+    (positions among them; at least one). The encoder runs again in raise mode
+    on a table as long as the change file: each rejected row at its own
+    position, every other position a copy of an added or changed row that
+    passed. So the first broken rule raises exactly as in :func:`pmt.rank`,
+    naming the change file's rows.
+    """
+    bad = positions[rejects["row"].to_numpy(dtype=np.int64)]
+    passed = np.setdiff1d(positions, bad)
+    if passed.size:
+        take = np.full(len(rows), passed[0], dtype=np.int64)
+        take[bad] = bad
+        encode(
+            rows.iloc[take],
+            ws,
+            on_invalid="raise",
+            id_col=id_col,
+            region_scheme=region_scheme,
+            check_ids=False,
+        )
+    # no added or changed row passed (or the copies did not reproduce it): from the rejects
+    first = rejects.iloc[0]
+    rule, column = str(first["rule"]), str(first["column"])
+    same = (rejects["rule"] == rule).to_numpy() & (rejects["column"] == column).to_numpy()
+    at = np.sort(bad[same])
+    raise _ERROR[rule](
+        f"change file, column {column!r}: an added or changed row breaks a rule of pmt.rank "
+        f"({rule}); {at.size} rows break it ({format_examples(at)}; ids are not shown). "
+        f"Fix: {_FIX[rule]}.",
+        column=column,
+        rows=at[:5],
+    )
+
+
 def _rejects(
     records: list[tuple[int, str, str, Any]], changes: pd.DataFrame, id_col: str
 ) -> pd.DataFrame:
@@ -343,6 +410,8 @@ def update(
     pmt.operations.SnapshotMismatchError
         ``weights`` is not the weight set the snapshot was adopted with (unless
         ``allow_other_weights=True``).
+    pmt.errors.EmptyInputError
+        The updated registry has no households left to rank.
     """
     if not isinstance(snapshot, Snapshot):
         raise TypeError(
@@ -360,6 +429,14 @@ def update(
         action_col=action_col,
         region_scheme=region_scheme,
     )
+    if not len(applied.registry):
+        raise EmptyInputError(
+            f"changes: the updated registry has no households ({applied.removed:,} removed, "
+            f"{applied.added:,} added, {len(applied.rejects):,} change rows rejected) (rule: "
+            "update ranks the updated registry, which needs at least one household). Fix: "
+            "check the change file's remove rows, or use apply_changes to update without "
+            "ranking."
+        )
     result = rank(
         applied.registry,
         ws,
