@@ -33,9 +33,9 @@ from ._columns import (
 from ._frames import household_table
 from ._threads import kernels as K  # parallel kernels guarded for concurrent calls
 from .ids import duplicated_ids, id_column, id_key
-from .options import check_id_col, check_on_invalid
+from .options import check_id_col, check_on_invalid, check_weighting
 from .regions import RegionScheme, fallback_chain, scheme
-from .rejects import CHECK_ORDER, OnInvalid, _Problems, empty_rejects
+from .rejects import CHECK_ORDER, OnInvalid, _Problems, empty_rejects, input_rows
 from .spec import CANONICAL_COLUMNS, Variable
 from .terms import check_finite, fill
 from .weights import WeightSet
@@ -134,7 +134,7 @@ def encode(
     on_invalid: OnInvalid = "raise",
     id_col: str | None = "hh_id",
     region_scheme: str | None = None,
-    row_offset: int = 0,
+    row_offset: int | np.ndarray = 0,
     check_ids: bool = True,
     workspace: Any = None,
 ) -> Encoded:
@@ -161,9 +161,11 @@ def encode(
     region_scheme : str, optional
         The scheme of the input's ``district_code`` (``"BPS"`` or
         ``"Kemendagri"``); it must be the weight set's. Default: the weight set's.
-    row_offset : int
+    row_offset : int or array of int
         Position of the first row in a larger input (a chunk of a file): added to
-        every row position reported in errors, ``rows`` and the rejects table.
+        every row position reported in errors, ``rows`` and the rejects table. Or
+        each row's position in the larger input (rows picked from it, such as a
+        change file's added and changed rows), reported instead of its own.
     check_ids : bool, default True
         Check ids for duplicates here. The chunked file path passes False and checks
         all chunks at once with :func:`duplicated_ids`, the same rule.
@@ -181,10 +183,7 @@ def encode(
     TypeError, pmt.errors.InputError
     """
     check_on_invalid(on_invalid)
-    if weighting not in ("person", "household"):
-        raise E.ArgumentError(
-            f"weighting must be 'person' or 'household'; got {weighting!r}.", argument="weighting"
-        )
+    check_weighting(weighting)
     check_id_col(id_col)
     scheme = _region_scheme(weights, region_scheme)
     table = _Table(
@@ -358,7 +357,7 @@ def encode(
     cell_idx, cell_district, cell_urban, cell_model, cell_shift, cell_group, present = cells
     return Encoded(
         n_input=n,
-        rows=rows + row_offset,
+        rows=input_rows(rows, row_offset),
         codes=codes if all_kept else np.asfortranarray(codes[rows]),
         numeric=numeric,
         cell=take(cell_idx),

@@ -64,15 +64,34 @@ _ERROR = {
 }
 
 
+def input_rows(rows: np.ndarray, offset: int | np.ndarray) -> np.ndarray:
+    """The caller's positions of ``rows`` (positions in the table being encoded).
+
+    ``offset`` is the position of the table's first row in a larger input (a
+    chunk of a file), or an array of each row's position (the added and changed
+    rows of a change file).
+    """
+    if np.ndim(offset):
+        return np.asarray(offset, dtype=np.int64)[rows]
+    return rows + offset
+
+
 class _Problems:
     """Row-level rule breaks, first reason per row; raises at once in raise mode."""
 
     def __init__(
-        self, n: int, mode: OnInvalid, table: _Table, offset: int = 0, *, part: bool = False
+        self,
+        n: int,
+        mode: OnInvalid,
+        table: _Table,
+        offset: int | np.ndarray = 0,
+        *,
+        part: bool = False,
     ) -> None:
         self.mode = mode
         self.offset = offset
-        self.part = part or offset > 0  # a chunk of a larger input: errors name its rows
+        # a part of a larger input (a chunk, or rows picked from it): errors name its rows
+        self.part = part or bool(np.ndim(offset)) or offset > 0
         self.bad = np.zeros(n, dtype=bool)
         self.records: list[tuple[np.ndarray, str, str, np.ndarray | None]] = []
         self.table = table
@@ -92,17 +111,19 @@ class _Problems:
         rows = np.flatnonzero(mask)
         if self.mode == "raise":
             shown = values[rows[:5]] if (echo and values is not None) else None
-            examples = E.format_examples(rows[:5] + self.offset, shown)
-            scope = (
-                f"the {mask.size:,} rows from row {self.offset:,}"
-                if self.part
-                else f"{mask.size:,} rows"
-            )
+            at = input_rows(rows[:5], self.offset)
+            examples = E.format_examples(at, shown)
+            if np.ndim(self.offset):
+                scope = f"the {mask.size:,} rows checked"
+            elif self.part:
+                scope = f"the {mask.size:,} rows from row {self.offset:,}"
+            else:
+                scope = f"{mask.size:,} rows"
             raise _ERROR[rule](
                 f"column {column!r}: {what} ({rule}); {rows.size:,} of {scope} break "
                 f"it, e.g. {examples}. Fix: {_FIX[rule]}.",
                 column=column,
-                rows=rows[:5] + self.offset,
+                rows=at,
             )
         new = rows[~self.bad[rows]]
         if new.size:
@@ -127,7 +148,7 @@ class _Problems:
             ]
         )
         order = np.argsort(rows, kind="stable")
-        frame = pd.DataFrame({"row": rows[order] + self.offset})
+        frame = pd.DataFrame({"row": input_rows(rows[order], self.offset)})
         if id_col is not None:
             frame[id_col] = (
                 np.asarray(ids.take(rows[order]), dtype=object) if ids is not None else None

@@ -48,6 +48,7 @@ from pydantic import (
 
 from . import errors as E
 from ._kernels import libm
+from .rejects import input_rows
 
 if TYPE_CHECKING:
     from .spec import Variable
@@ -221,7 +222,10 @@ def fill(
 
 
 def check_finite(
-    derived: tuple[Derived, ...], out: Mapping[str, np.ndarray], rows: np.ndarray, row_offset: int
+    derived: tuple[Derived, ...],
+    out: Mapping[str, np.ndarray],
+    rows: np.ndarray,
+    row_offset: int | np.ndarray,
 ) -> None:
     """Raise :class:`~pmt.errors.InvalidValueError` if a term is not finite at ``rows``.
 
@@ -233,12 +237,12 @@ def check_finite(
             col = out[name]
             finite = np.isfinite(col if rows.size == col.shape[0] else col[rows])
             if not finite.all():
-                bad = rows[~finite]
+                bad = input_rows(rows[~finite][:5], row_offset)
                 raise E.InvalidValueError(
                     f"derived feature {d.name!r} ({d.op} of {list(d.args)}) is not finite at "
-                    f"{E.format_examples(bad[:5] + row_offset)}. Fix: its inputs must be in "
+                    f"{E.format_examples(bad)}. Fix: its inputs must be in "
                     "the op's domain (positive for log, above -1 for log1p); set the "
                     "variable's min in the spec accordingly.",
                     column=d.args[0],
-                    rows=bad[:5] + row_offset,
+                    rows=bad,
                 )

@@ -305,10 +305,25 @@ def test_raise_names_the_change_file_row_after_removals(
     assert out.rejects["row"].tolist() == [7]
     # every added row broken: still the change file's rows
     changes.loc[4:8, "hh_size"] = 0
-    with pytest.raises(HouseholdSizeError, match="rows 4, 5, 6, 7, 8") as err:
+    with pytest.raises(
+        HouseholdSizeError, match=r"rows 4 \(0\), 5 \(0\), 6 \(0\), 7 \(0\), 8 \(0\)"
+    ) as err:
         apply_changes(reg, changes, tiny_ws)
     assert err.value.rows == (4, 5, 6, 7, 8)
     assert_no_ids(str(err.value), changes["hh_id"])
+
+
+def test_encode_names_picked_rows_by_their_positions(tiny_ws: WeightSet) -> None:
+    """``row_offset`` as an array: each row's position in the larger input, everywhere."""
+    hh = make_households(6, 32, id_start=9_000_000)
+    hh.loc[4, "hh_size"] = 0
+    picked = np.array([2, 5, 11, 12, 20, 30])
+    with pytest.raises(HouseholdSizeError, match=r"the 6 rows checked.*row 20 \(0\)") as err:
+        pmt.encode.encode(hh, tiny_ws, row_offset=picked)
+    assert err.value.rows == (20,)
+    enc = pmt.encode.encode(hh, tiny_ws, row_offset=picked, on_invalid="reject")
+    assert enc.rejects["row"].tolist() == [20]
+    assert enc.rows.tolist() == [2, 5, 11, 12, 30]
 
 
 def test_duplicate_registry_ids_are_refused(

@@ -41,7 +41,6 @@ from ..encode import empty_rejects, encode
 from ..errors import DuplicateIdError, EmptyInputError, MissingColumnError, format_examples
 from ..options import check_id_col
 from ..rank import _weights, rank
-from ..rejects import _ERROR, _FIX
 from ..results import RankResult, html_repr
 from ..weights import WeightSet
 from .errors import ChangeFileError, UnknownIdError
@@ -110,6 +109,11 @@ def _text_ids(values: pd.Series) -> pd.Series:
     )
 
 
+def _repeated(ids: pd.Series) -> np.ndarray:
+    """Which of :func:`_text_ids`' ids occur more than once (every copy; missing ids never)."""
+    return (ids.duplicated(keep=False) & ids.notna()).to_numpy()
+
+
 def apply_changes(
     registry: pd.DataFrame,
     changes: pd.DataFrame,
@@ -167,7 +171,7 @@ def apply_changes(
                 column=col,
             )
     reg_ids = _text_ids(registry[id_col])
-    twice = np.flatnonzero((reg_ids.duplicated(keep=False) & reg_ids.notna()).to_numpy())
+    twice = np.flatnonzero(_repeated(reg_ids))
     if twice.size:
         raise DuplicateIdError(
             f"registry, column {id_col!r}: an id may appear once in the registry (duplicate_id); "
@@ -205,7 +209,7 @@ def apply_changes(
         DuplicateIdError,
         "duplicate_id",
         id_col,
-        ids.duplicated(keep=False) & ids.notna(),
+        _repeated(ids),
         "an id may appear once in a change file",
     )
     whole_ids = pd.api.types.is_integer_dtype(registry[id_col].dtype)
@@ -256,27 +260,18 @@ def apply_changes(
     rows_in = (action.isin(("add", "change")).fillna(False).to_numpy()) & ~bad
     new = changes.iloc[np.flatnonzero(rows_in)].drop(columns=[action_col])
     if len(new):
-        # rejects first in either mode: a raised error then names the change file's rows
+        # rows picked from the change file: errors and rejects name the change file's rows
         enc = encode(
             new,
             ws,
-            on_invalid="reject",
+            on_invalid=on_invalid,
             id_col=id_col,
             region_scheme=region_scheme,
+            row_offset=np.flatnonzero(rows_in),
             check_ids=False,
         )
-        positions = np.flatnonzero(rows_in)
-        if on_invalid == "raise" and len(enc.rejects):
-            _raise_at_change_rows(
-                changes.drop(columns=[action_col]),
-                positions,
-                enc.rejects,
-                ws,
-                id_col,
-                region_scheme,
-            )
         for rec in enc.rejects.itertuples(index=False):
-            r = int(positions[int(rec.row)])
+            r = int(rec.row)
             records.append((r, str(rec.column), str(rec.rule), rec.value))
             bad[r] = True
     rejects = _rejects(records, changes, id_col)
@@ -324,51 +319,6 @@ def apply_changes(
         changed=int(take_change.sum()),
         removed=int(take_remove.sum()),
         rejects=rejects,
-    )
-
-
-def _raise_at_change_rows(
-    rows: pd.DataFrame,
-    positions: np.ndarray,
-    rejects: pd.DataFrame,
-    ws: WeightSet,
-    id_col: str,
-    region_scheme: str | None,
-) -> None:
-    """Raise the encoder's error for the added and changed rows, at their change-file rows.
-
-    ``rows`` is the change file without its action column, ``positions`` the
-    change-file rows of the added and changed rows, ``rejects`` their rejects
-    (positions among them; at least one). The encoder runs again in raise mode
-    on a table as long as the change file: each rejected row at its own
-    position, every other position a copy of an added or changed row that
-    passed. So the first broken rule raises exactly as in :func:`pmt.rank`,
-    naming the change file's rows.
-    """
-    bad = positions[rejects["row"].to_numpy(dtype=np.int64)]
-    passed = np.setdiff1d(positions, bad)
-    if passed.size:
-        take = np.full(len(rows), passed[0], dtype=np.int64)
-        take[bad] = bad
-        encode(
-            rows.iloc[take],
-            ws,
-            on_invalid="raise",
-            id_col=id_col,
-            region_scheme=region_scheme,
-            check_ids=False,
-        )
-    # no added or changed row passed (or the copies did not reproduce it): from the rejects
-    first = rejects.iloc[0]
-    rule, column = str(first["rule"]), str(first["column"])
-    same = (rejects["rule"] == rule).to_numpy() & (rejects["column"] == column).to_numpy()
-    at = np.sort(bad[same])
-    raise _ERROR[rule](
-        f"change file, column {column!r}: an added or changed row breaks a rule of pmt.rank "
-        f"({rule}); {at.size} rows break it ({format_examples(at)}; ids are not shown). "
-        f"Fix: {_FIX[rule]}.",
-        column=column,
-        rows=at[:5],
     )
 
 
