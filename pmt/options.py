@@ -24,6 +24,7 @@ __all__ = [
     "RankOptions",
     "check_id_col",
     "check_on_invalid",
+    "check_weighting",
     "mode_cutoffs",
     "rank_options",
 ]
@@ -97,10 +98,7 @@ def rank_options(
                 argument="max_desil",
             )
         max_desil = int(max_desil)
-    if weighting not in ("person", "household"):
-        raise ArgumentError(
-            f"weighting must be 'person' or 'household'; got {weighting!r}.", argument="weighting"
-        )
+    check_weighting(weighting)
     mode = str(cutoffs) if table is None else "given"
     return RankOptions(
         cutoffs=mode,
@@ -158,6 +156,14 @@ def check_id_col(id_col: Any) -> None:
             "of one name make an ambiguous table). Fix: rename the id column in the input "
             "(e.g. to 'hh_id') and pass that name.",
             argument="id_col",
+        )
+
+
+def check_weighting(weighting: Any) -> None:
+    """``weighting`` is ``"person"`` or ``"household"`` (else an ArgumentError naming it)."""
+    if weighting not in ("person", "household"):
+        raise ArgumentError(
+            f"weighting must be 'person' or 'household'; got {weighting!r}.", argument="weighting"
         )
 
 

@@ -57,7 +57,7 @@ from .. import errors as E
 from .._folders import swap_into_place
 from ..desil import _check_registry_size
 from ..encode import check_columns, empty_rejects
-from ..options import CutoffMode, mode_cutoffs, rank_options
+from ..options import CutoffMode, check_on_invalid, mode_cutoffs, rank_options
 from ..rank import _weights
 from ..results import summary_table
 from ..weights import WeightSet
@@ -354,8 +354,7 @@ def rank(
         weighting=weighting,
         id_col=id_col,
     )
-    if on_invalid not in ("raise", "reject"):
-        raise ValueError(f"on_invalid must be 'raise' or 'reject'; got {on_invalid!r}")
+    check_on_invalid(on_invalid)
     ws = _weights(weights)
     names = [str(c) for c in households.columns]
     check_columns(names, 1, ws.spec.variables, weight, id_col, urban=ws.spec.urban)  # rows later
