@@ -289,6 +289,7 @@ def test_quota_targets_exactly_the_desil_rule_selection(case, picks) -> None:
 
 @FEW
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(20, 300), k=st.integers(1, 9))
+@pytest.mark.filterwarnings("ignore::pmt.errors.EvaluationWarning")  # NaN metrics of some draws
 def test_rank_eligibility_is_the_quota(seed: int, n: int, k: int) -> None:
     hh = make_households(n, seed, tie_frac=0.5)
     res = pmt.rank(hh, WS, max_desil=k)
